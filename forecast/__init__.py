@@ -1,0 +1,35 @@
+"""carbon-forecast: probabilistic carbon peak, sink and neutrality forecasts from Bayesian models.
+
+Typical notebook use::
+
+    from forecast import load_panel, EKCModel, Scenario, forecast_peak
+    panel = load_panel("owid", years=(1990, 2022), min_population=5e6)
+    model = EKCModel().fit(panel, random_seed=1)
+    fc = forecast_peak(model, Scenario.from_history(panel, horizon=2060), draws=2000, random_seed=1)
+    fc.peak_table()
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("carbon-forecast")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+source"
+
+from forecast.data import load_panel  # noqa: E402
+from forecast.errors import CarbonForecastError, InputError  # noqa: E402
+from forecast.models.ekc import EKCModel  # noqa: E402
+from forecast.propagate import Forecast, forecast_emissions, forecast_peak  # noqa: E402
+from forecast.scenarios import Scenario  # noqa: E402
+
+__all__ = [
+    "CarbonForecastError",
+    "EKCModel",
+    "Forecast",
+    "InputError",
+    "Scenario",
+    "__version__",
+    "forecast_emissions",
+    "forecast_peak",
+    "load_panel",
+]

@@ -1,0 +1,232 @@
+"""Command-line shell over the public API: it parses arguments, prints, and sets exit codes; no logic.
+
+Exit codes: 0 success; 2 bad input (study file, data, priors, arguments); 3 ``--strict`` and the
+sampler diagnostics raised warnings; 1 an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from forecast.errors import CarbonForecastError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Probabilistic carbon peak forecasts.")
+priors_app = typer.Typer(no_args_is_help=True, help="Browse the prior library.")
+data_app = typer.Typer(no_args_is_help=True, help="Inspect data sources.")
+app.add_typer(priors_app, name="priors")
+app.add_typer(data_app, name="data")
+
+console = Console(stderr=True)
+out = Console()
+
+EXIT_INPUT = 2
+EXIT_DIAGNOSTICS = 3
+
+StudyArg = typer.Argument(None, help="Study TOML file or folder (default: the built-in 'global' study).")
+DataDirOpt = typer.Option(None, "--data-dir", envvar="CARBON_FORECAST_DATA", help="Folder with the data files.")
+SeedOpt = typer.Option(None, "--seed", help="Random seed (default: the study's).")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress output.")
+
+
+def _quiet_libraries() -> None:
+    from forecast.errors import SamplerWarning
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
+    warnings.filterwarnings("ignore", category=SamplerWarning)  # printed by _finish instead
+    warnings.filterwarnings("ignore", message=".*BLAS.*")
+    for name in ("pymc", "pytensor", "nutpie", "arviz"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _load(study_path: Optional[Path]):
+    from forecast.study import default_study_path, load_study
+
+    return load_study(study_path if study_path is not None else default_study_path())
+
+
+def _say(quiet: bool):
+    def say(stage: str) -> None:
+        if not quiet:
+            console.print(f"[bold cyan]•[/] {stage}")
+
+    return say
+
+
+def _print_peaks(result) -> None:
+    table = Table(title="Peak-year probabilities (focus regions)")
+    for col in ("region", "P(already peaked)", "P(peak<=2030)", "P(peak<=2035)", "P(no peak by horizon)", "peak year 5-95%"):
+        table.add_column(col)
+    peaks = result.peak_table
+    for region, row in peaks.iterrows():
+        table.add_row(
+            str(region),
+            f"{row['p_already_peaked']:.0%}",
+            f"{row.get('p_peak_by_2030', float('nan')):.0%}",
+            f"{row.get('p_peak_by_2035', float('nan')):.0%}",
+            f"{row['p_no_peak_by_horizon']:.0%}",
+            f"{int(row['peak_year_q05'])}-{int(row['peak_year_q95'])}",
+        )
+    out.print(table)
+
+
+def _finish(run, out_dir: Path, strict: bool, quiet: bool) -> None:
+    from forecast.pipeline import write_outputs
+
+    write_outputs(run, out_dir)
+    diag = run.model.diagnostics
+    for warning in diag.warnings:
+        console.print(f"[yellow]⚠ sampler:[/] {warning}")
+    if not quiet:
+        _print_peaks(run.result)
+        timing = ", ".join(f"{k} {v:.1f}s" for k, v in run.timings.items())
+        console.print(f"[green]✓[/] wrote {out_dir}/report.html, report.md, bands.csv, forecast.nc, summary.json ({timing})")
+    if strict and diag.warnings:
+        raise typer.Exit(EXIT_DIAGNOSTICS)
+
+
+@app.command()
+def run(
+    study: Optional[Path] = StudyArg,
+    out_dir: Path = typer.Option(None, "--out", "-o", help="Output folder (default: results/<study name>)."),
+    data_dir: Optional[Path] = DataDirOpt,
+    seed: Optional[int] = SeedOpt,
+    draws: Optional[int] = typer.Option(None, help="Override [sampler] draws."),
+    forecast_draws: Optional[int] = typer.Option(None, help="Override [forecast] draws."),
+    quiet: bool = QuietOpt,
+    strict: bool = typer.Option(False, help="Exit with code 3 when sampler diagnostics warn."),
+) -> None:
+    """Fit the study's model, forecast, and write the report and exports."""
+    from forecast.pipeline import check_output_dir, run_study
+
+    spec = _load(study)
+    if draws is not None:
+        spec = spec.with_overrides(sampler={"draws": draws})
+    if forecast_draws is not None:
+        spec = spec.with_overrides(forecast={"draws": forecast_draws})
+    out_dir = out_dir or Path("results") / spec.study.name
+    check_output_dir(out_dir)
+    result = run_study(spec, data_dir=data_dir, seed=seed, progress=not quiet and sys.stderr.isatty(), on_stage=_say(quiet))
+    _finish(result, out_dir, strict, quiet)
+
+
+@app.command()
+def fit(
+    study: Optional[Path] = StudyArg,
+    out: Path = typer.Option(..., "--out", "-o", help="NetCDF file for the fitted model."),
+    data_dir: Optional[Path] = DataDirOpt,
+    seed: Optional[int] = SeedOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Fit the study's model only and save the posterior (reuse it with `report --model`)."""
+    from forecast.pipeline import check_study, load_study_panel
+
+    spec = _load(study)
+    seed = spec.study.seed if seed is None else seed
+    _say(quiet)("loading data")
+    panel = load_study_panel(spec, data_dir=data_dir)
+    model, _, _ = check_study(spec, panel)
+    _say(quiet)(f"fitting on {panel['region'].nunique()} regions")
+    s = spec.sampler
+    model.fit(panel, random_seed=seed, sampler=s.name, draws=s.draws, tune=s.tune, chains=s.chains,
+              target_accept=s.target_accept, progress=not quiet and sys.stderr.isatty())
+    model.save(out)
+    for warning in model.diagnostics.warnings:
+        console.print(f"[yellow]⚠ sampler:[/] {warning}")
+    if not quiet:
+        console.print(f"[green]✓[/] wrote {out}")
+
+
+@app.command()
+def report(
+    study: Optional[Path] = StudyArg,
+    model_path: Path = typer.Option(..., "--model", "-m", help="Fitted model written by `fit` or `run` (model.nc)."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    data_dir: Optional[Path] = DataDirOpt,
+    seed: Optional[int] = SeedOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Forecast from a saved model and write the report and exports (no refitting)."""
+    from forecast.models.ekc import EKCModel
+    from forecast.pipeline import StudyRun, assemble_result, check_output_dir, check_study, load_study_panel
+    from forecast.propagate import forecast_emissions
+
+    spec = _load(study)
+    seed = spec.study.seed if seed is None else seed
+    check_output_dir(out_dir)
+    panel = load_study_panel(spec, data_dir=data_dir)
+    _, scenario, regions = check_study(spec, panel)
+    model = EKCModel.load(model_path, model_config=spec.model.priors)
+    _say(quiet)(f"forecasting {len(regions)} regions")
+    fc = forecast_emissions(model, scenario, panel, regions=regions, draws=spec.forecast.draws, random_seed=seed + 1)
+    result = assemble_result(spec, panel, model, fc)
+    _finish(StudyRun(spec, panel, model, fc, result, {}), out_dir, False, quiet)
+
+
+@priors_app.command("list")
+def priors_list(family: Optional[str] = typer.Argument(None, help="Only this family, e.g. 'ekc'.")) -> None:
+    """List the priors (and reference values) in the library."""
+    from forecast.priors import default_library
+
+    frame = default_library().to_frame()
+    if family:
+        frame = frame[frame["name"].str.startswith(f"{family}.")]
+        if frame.empty:
+            raise CarbonForecastError(f"no priors in family {family!r}")
+    table = Table(title="Prior library")
+    for col in ("name", "distribution", "params", "units"):
+        table.add_column(col, overflow="fold")
+    for _, row in frame.iterrows():
+        table.add_row(str(row["name"]), str(row["distribution"]), str(row["params"]), str(row["units"]))
+    out.print(table)
+
+
+@priors_app.command("show")
+def priors_show(name: str) -> None:
+    """Show one prior with its units, source and citation."""
+    from forecast.priors import default_library
+
+    entry = default_library().get(name)
+    for key, value in entry.to_dict().items():
+        out.print(f"[bold]{key}[/]: {value}")
+
+
+@data_app.command("info")
+def data_info_cmd(
+    source: str = typer.Argument("owid", help="Source name (owid, noaa_co2_gl, ...) or a file path."),
+    data_dir: Optional[Path] = DataDirOpt,
+) -> None:
+    """Where a data source resolves to, its SHA-256, rows, regions and years."""
+    from forecast.data import data_info
+
+    info = data_info(source, data_dir=data_dir)
+    for key, value in info.items():
+        out.print(f"[bold]{key}[/]: {value}")
+
+
+def main() -> None:
+    """Console-script entry point: user errors print one clear line and exit 2, never a traceback."""
+    _quiet_libraries()
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except CarbonForecastError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        sys.exit(EXIT_INPUT)
+    except __import__("click").exceptions.ClickException as err:
+        err.show()
+        sys.exit(EXIT_INPUT)
+    except __import__("click").exceptions.Abort:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

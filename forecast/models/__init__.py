@@ -1,0 +1,7 @@
+"""Model classes. Every model follows one protocol: ``fit(data, random_seed=...) -> self`` (keeps
+``idata`` and ``diagnostics``), ``predict(scenario, draws=..., random_seed=...)`` -> xarray Dataset with
+dims ``(sample, region, year)``, ``save(path)`` / ``load(path)``."""
+
+from forecast.models.ekc import EKCModel
+
+__all__ = ["EKCModel"]

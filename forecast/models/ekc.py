@@ -1,0 +1,600 @@
+"""Hierarchical environmental Kuznets curve (EKC), estimated in growth form.
+
+The curve
+---------
+Log per-capita emissions follow a region-specific polynomial in centred log income plus a drift:
+
+    y_it = a_i + b_i x_it + c x_it^2 [+ k x_it^3] + d_i t + e_it
+
+with ``y`` = log(t CO2 per person), ``x`` = log(GDP per person) minus the panel mean (``x_center``), and
+``t`` in years. The inverted U has its turning point at ``x* = -b_i / (2 c)`` when ``c < 0``.
+
+Why growth form
+---------------
+On the OWID panel the levels residuals ``e_it`` are close to a random walk (AR(1) near 1). A levels fit then
+lets the curve, not the data, set the forecast level, and it can predict a rebound for countries that
+peaked decades ago. We therefore estimate the curve through its first differences
+
+    Δy_it = d_i + b_i Δx_it + c Δ(x^2)_it [+ k Δ(x^3)_it] + u_it,   u_it = φ u_i,t-1 + ε_it,
+
+with Student-t shocks ``ε_it ~ t_ν(0, σ_i)``. This is the levels model with an ARIMA(1,1,0) residual: the
+intercept ``a_i`` cancels, every forecast starts from the last observed level, income growth moves it
+along the region's curve, and shocks persist (the honest reading of a unit-root residual). Forecast
+intervals therefore widen with the horizon as a random walk's do.
+
+Partial pooling: drifts ``d_i``, income slopes ``b_i`` and log shock scales ``log σ_i`` are drawn from
+population distributions whose means and scales are estimated. The curvature ``c`` (and ``k``) is common
+by default: within one region income moves too little over 30 years to pin down a curvature, so the
+cross-section carries it (``varying_curvature=True`` lets it vary by region).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+
+from forecast.errors import InputError, ModelStateError, SamplerWarning
+from forecast.sampling import Diagnostics, diagnose, sample_model
+
+MODEL_VERSION = "ekc-growth-1"
+REQUIRED_COLUMNS = ("region", "year", "gdp_per_capita", "co2_per_capita")
+PARAMETERIZATIONS = ("centered", "non_centered")
+RESIDUALS = ("ar1", "iid")
+LIKELIHOODS = ("studentt", "normal")
+
+
+@dataclass(frozen=True)
+class PanelArrays:
+    """The panel prepared for the likelihood: one entry per usable year-on-year change."""
+
+    regions: list[str]
+    region_idx: np.ndarray  # (obs,) int
+    year: np.ndarray  # (obs,) int: the later year of each change
+    dy: np.ndarray  # (obs,) change of log per-capita CO2
+    dx_terms: np.ndarray  # (obs, degree) changes of x, x^2[, x^3]
+    prev_idx: np.ndarray  # (obs,) index of the previous change of the same region, or 0
+    has_prev: np.ndarray  # (obs,) 1.0 if prev_idx is meaningful
+    x_center: float
+    last_year: np.ndarray  # (region,) last observed year
+    last_y: np.ndarray  # (region,) log per-capita CO2 in the last observed year
+    last_x: np.ndarray  # (region,) centred log GDP per capita in the last observed year
+    last_obs_idx: np.ndarray  # (region,) index into obs of the last change (for the AR residual)
+    x_prev: np.ndarray  # (obs,) centred log GDP per capita in the earlier year of each change
+
+
+def _poly_terms(x: np.ndarray, degree: int) -> np.ndarray:
+    """x, x^2[, x^3] stacked on a trailing axis."""
+    return np.stack([x**p for p in range(1, degree + 1)], axis=-1)
+
+
+def prepare_panel(panel: pd.DataFrame, *, degree: int = 2, min_years: int = 10, x_center: float | None = None) -> PanelArrays:
+    """Check ``panel`` and turn it into the arrays the likelihood needs.
+
+    Raises :class:`InputError` naming the column, region or year at fault.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in panel.columns]
+    if missing:
+        raise InputError(
+            f"panel lacks column(s) {', '.join(missing)}; found {', '.join(map(str, panel.columns))}"
+        )
+    frame = panel.loc[:, list(REQUIRED_COLUMNS)].copy()
+    for column in ("gdp_per_capita", "co2_per_capita"):
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values) | (values <= 0)
+        if bad.any():
+            rows = frame.loc[bad, ["region", "year"]].head(3).to_dict("records")
+            raise InputError(f"{column} must be positive and finite; bad rows (first 3): {rows}")
+    if frame.duplicated(["region", "year"]).any():
+        dup = frame.loc[frame.duplicated(["region", "year"]), ["region", "year"]].head(3).to_dict("records")
+        raise InputError(f"duplicated region-year rows: {dup}")
+    frame = frame.sort_values(["region", "year"], kind="stable")
+    counts = frame.groupby("region", sort=True)["year"].size()
+    short = counts[counts < min_years]
+    if len(short):
+        detail = ", ".join(f"{r} ({n} years)" for r, n in short.items())
+        raise InputError(f"regions with fewer than {min_years} years of data: {detail}")
+
+    log_gdp = np.log(frame["gdp_per_capita"].to_numpy(dtype=float))
+    if x_center is None:
+        x_center = float(log_gdp.mean())
+    frame["x"] = log_gdp - x_center
+    frame["y"] = np.log(frame["co2_per_capita"].to_numpy(dtype=float))
+    regions = list(counts.index.astype(str))
+    frame["region_idx"] = pd.Categorical(frame["region"], categories=regions).codes
+
+    # A change needs the previous calendar year of the same region; gaps start a new run.
+    previous = frame.groupby("region", sort=False)[["year", "x", "y"]].shift(1)
+    usable = (frame["year"] - previous["year"]) == 1
+    terms_now = _poly_terms(frame["x"].to_numpy(), degree)
+    terms_before = _poly_terms(previous["x"].to_numpy(), degree)
+    changes = pd.DataFrame(
+        {
+            "region_idx": frame["region_idx"].to_numpy(),
+            "year": frame["year"].to_numpy(dtype=int),
+            "dy": (frame["y"] - previous["y"]).to_numpy(),
+        }
+    )
+    dx_terms = (terms_now - terms_before)[usable.to_numpy()]
+    x_prev = previous["x"].to_numpy()[usable.to_numpy()].astype(float)
+    changes = changes.loc[usable.to_numpy()].reset_index(drop=True)
+    # previous change of the same region exists iff it is the year before
+    prev_year_same_region = (changes["region_idx"].shift(1) == changes["region_idx"]) & (
+        changes["year"].shift(1) == changes["year"] - 1
+    )
+    n_obs = len(changes)
+    prev_idx = np.where(prev_year_same_region, np.arange(n_obs) - 1, 0)
+
+    last_rows = frame.groupby("region_idx", sort=True).tail(1).sort_values("region_idx")
+    last_obs_idx = changes.groupby("region_idx", sort=True).tail(1).sort_values("region_idx").index.to_numpy()
+    return PanelArrays(
+        regions=regions,
+        region_idx=changes["region_idx"].to_numpy(dtype=int),
+        year=changes["year"].to_numpy(dtype=int),
+        dy=changes["dy"].to_numpy(dtype=float),
+        dx_terms=np.asarray(dx_terms, dtype=float),
+        prev_idx=prev_idx.astype(int),
+        has_prev=prev_year_same_region.to_numpy(dtype=float),
+        x_center=float(x_center),
+        last_year=last_rows["year"].to_numpy(dtype=int),
+        last_y=last_rows["y"].to_numpy(dtype=float),
+        last_x=last_rows["x"].to_numpy(dtype=float),
+        last_obs_idx=last_obs_idx.astype(int),
+        x_prev=x_prev,
+    )
+
+
+def _config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class EKCModel:
+    """Hierarchical EKC in growth form (see the module docstring for the equations).
+
+    Parameters
+    ----------
+    model_config:
+        Prior overrides by name, e.g. ``{"ekc.slope_mu": {"params": {"mu": 1.0, "sigma": 0.3}}}``
+        (the ``ekc.`` prefix may be omitted). Names not in the prior library are an error.
+    degree:
+        2 (quadratic EKC) or 3 (cubic).
+    residuals:
+        ``"ar1"`` (persistent growth shocks, default) or ``"iid"``.
+    likelihood:
+        ``"studentt"`` (default: tolerates the 1990s collapse of the Eastern bloc and similar breaks)
+        or ``"normal"``.
+    parameterization:
+        ``"centered"`` (default; with ~30 years per region it samples faster here) or ``"non_centered"``.
+    varying_curvature:
+        Let the quadratic coefficient vary by region (partially pooled) instead of sharing it.
+    min_years:
+        Regions with fewer years than this are rejected with an error.
+    """
+
+    name = "ekc"
+
+    def __init__(
+        self,
+        model_config: dict[str, Any] | None = None,
+        *,
+        degree: int = 2,
+        residuals: str = "ar1",
+        likelihood: str = "studentt",
+        parameterization: str = "centered",
+        varying_curvature: bool = False,
+        varying_drift: bool = True,
+        drift_income: bool = True,
+        turning_point_growth: float = 0.02,
+        min_years: int = 10,
+    ):
+        self.model_config = dict(model_config or {})
+        self.degree = degree
+        self.residuals = residuals
+        self.likelihood = likelihood
+        self.parameterization = parameterization
+        self.varying_curvature = varying_curvature
+        self.varying_drift = varying_drift
+        self.drift_income = drift_income
+        self.turning_point_growth = turning_point_growth
+        self.min_years = min_years
+        self.idata: az.InferenceData | None = None
+        self.diagnostics: Diagnostics | None = None
+        self.data_: PanelArrays | None = None
+
+    # ------------------------------------------------------------------ settings
+    def get_settings(self) -> dict[str, Any]:
+        return {
+            "model": self.name,
+            "model_version": MODEL_VERSION,
+            "model_config": self.model_config,
+            "degree": self.degree,
+            "residuals": self.residuals,
+            "likelihood": self.likelihood,
+            "parameterization": self.parameterization,
+            "varying_curvature": self.varying_curvature,
+            "varying_drift": self.varying_drift,
+            "drift_income": self.drift_income,
+            "turning_point_growth": self.turning_point_growth,
+            "min_years": self.min_years,
+        }
+
+    def _check_settings(self) -> None:
+        if self.degree not in (2, 3):
+            raise InputError(f"degree must be 2 (quadratic) or 3 (cubic), got {self.degree!r}")
+        for label, value, allowed in (
+            ("residuals", self.residuals, RESIDUALS),
+            ("likelihood", self.likelihood, LIKELIHOODS),
+            ("parameterization", self.parameterization, PARAMETERIZATIONS),
+        ):
+            if value not in allowed:
+                raise InputError(f"{label} must be one of {', '.join(allowed)}, got {value!r}")
+
+    def priors(self):
+        """The prior library restricted to this model, with the study's overrides applied."""
+        from forecast.priors import default_library
+
+        overrides = {(k if "." in k else f"ekc.{k}"): v for k, v in self.model_config.items()}
+        library = default_library().with_overrides(overrides)
+        return library.family("ekc")
+
+    def priors_used(self) -> list[dict[str, Any]]:
+        """The prior entries this configuration actually uses, as dicts with their citations."""
+        names = ["drift_mu", "slope_mu", "slope_sigma", "curvature_mu", "log_noise_mu", "log_noise_sigma"]
+        if self.varying_drift:
+            names.append("drift_sigma")
+        if self.varying_curvature:
+            names.append("curvature_sigma")
+        if self.degree == 3:
+            names.append("cubic_mu")
+        if self.residuals == "ar1":
+            names.append("ar1")
+        if self.likelihood == "studentt":
+            names.append("nu")
+        if self.drift_income:
+            names.append("drift_income")
+        specs = self.priors()
+        return [specs[f"{n}"].to_dict() for n in names]
+
+    # ------------------------------------------------------------------ model
+    def build_model(self, data: PanelArrays) -> pm.Model:
+        """The PyMC model for prepared panel arrays (no sampling)."""
+        self._check_settings()
+        specs = self.priors()
+        coords = {"region": data.regions, "obs": np.arange(len(data.dy))}
+        with pm.Model(coords=coords) as model:
+            region_idx = pm.Data("region_idx", data.region_idx, dims="obs")
+            dx_terms = pm.Data("dx_terms", data.dx_terms)
+            dy = pm.Data("dy", data.dy, dims="obs")
+
+            def hierarchical(name: str, mu_prior: str, sigma_prior: str) -> pt.TensorVariable:
+                mu = specs[f"{mu_prior}"].to_pymc(f"{name}_mu")
+                sigma = specs[f"{sigma_prior}"].to_pymc(f"{name}_sigma")
+                if self.parameterization == "centered":
+                    return pm.Normal(name, mu, sigma, dims="region")
+                offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims="region")
+                return pm.Deterministic(name, mu + sigma * offset, dims="region")
+
+            if self.varying_drift:
+                drift = hierarchical("drift", "drift_mu", "drift_sigma")
+            else:
+                drift_common = specs["drift_mu"].to_pymc("drift_mu")
+                drift = pm.Deterministic("drift", drift_common * pt.ones(len(data.regions)), dims="region")
+            slope = hierarchical("slope", "slope_mu", "slope_sigma")
+            if self.varying_curvature:
+                curvature = hierarchical("curvature", "curvature_mu", "curvature_sigma")
+                curv_obs = curvature[region_idx]
+            else:
+                curvature = specs["curvature_mu"].to_pymc("curvature")
+                curv_obs = curvature
+            log_noise = hierarchical("log_noise", "log_noise_mu", "log_noise_sigma")
+            sigma = pm.Deterministic("sigma", pt.exp(log_noise), dims="region")
+
+            mean = drift[region_idx] + slope[region_idx] * dx_terms[:, 0] + curv_obs * dx_terms[:, 1]
+            if self.drift_income:
+                # decarbonisation speeds up with income: the drift moves with last year's income level
+                drift_income = specs["drift_income"].to_pymc("drift_income")
+                x_prev = pm.Data("x_prev", data.x_prev, dims="obs")
+                mean = mean + drift_income * x_prev
+            if self.degree == 3:
+                cubic = specs["cubic_mu"].to_pymc("cubic")
+                mean = mean + cubic * dx_terms[:, 2]
+            scale = sigma[region_idx]
+            if self.residuals == "ar1":
+                phi = specs["ar1"].to_pymc("phi")
+                has_prev = pt.as_tensor_variable(data.has_prev)
+                resid = dy - mean
+                mean = mean + phi * resid[data.prev_idx] * has_prev
+                # the first change of a run has no predecessor: use the stationary scale
+                scale = scale * pt.switch(has_prev > 0, 1.0, 1.0 / pt.sqrt(1.0 - phi**2))
+            if self.likelihood == "studentt":
+                nu = specs["nu"].to_pymc("nu")
+                pm.StudentT("dy_obs", nu=nu, mu=mean, sigma=scale, observed=dy, dims="obs")
+            else:
+                pm.Normal("dy_obs", mu=mean, sigma=scale, observed=dy, dims="obs")
+        return model
+
+    def parameter_names(self) -> list[str]:
+        """Sampled parameters that diagnostics are computed on."""
+        names = ["drift_mu", "slope_mu", "slope_sigma", "curvature", "log_noise_mu",
+                 "log_noise_sigma", "slope", "sigma"]
+        if self.varying_drift:
+            names += ["drift_sigma", "drift"]
+        if self.varying_curvature:
+            names += ["curvature_mu", "curvature_sigma"]
+        if self.degree == 3:
+            names.append("cubic")
+        if self.residuals == "ar1":
+            names.append("phi")
+        if self.likelihood == "studentt":
+            names.append("nu")
+        if self.drift_income:
+            names.append("drift_income")
+        return names
+
+    def fit(
+        self,
+        panel: pd.DataFrame,
+        *,
+        random_seed: int | None = None,
+        sampler: str = "nutpie",
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 2,
+        target_accept: float = 0.9,
+        progress: bool | None = None,
+    ) -> "EKCModel":
+        """Sample the posterior for ``panel`` (columns ``region, year, gdp_per_capita, co2_per_capita``).
+
+        Stores ``idata`` (ArviZ InferenceData with dims ``chain, draw, region``) and ``diagnostics``.
+        """
+        self._check_settings()
+        data = prepare_panel(panel, degree=self.degree, min_years=self.min_years)
+        model = self.build_model(data)
+        start = time.perf_counter()
+        idata = sample_model(
+            model,
+            sampler=sampler,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            target_accept=target_accept,
+            progress=progress,
+        )
+        seconds = time.perf_counter() - start
+        self.data_ = data
+        self.idata = self._attach_metadata(idata, data, sampler=sampler, seed=random_seed)
+        self.diagnostics = diagnose(self.idata, self.parameter_names(), sampler=sampler, seconds=seconds)
+        for message in self.diagnostics.warnings:
+            warnings.warn(f"EKC fit: {message}", SamplerWarning, stacklevel=2)
+        return self
+
+    def _attach_metadata(self, idata: az.InferenceData, data: PanelArrays, *, sampler: str, seed) -> az.InferenceData:
+        """Keep what predict needs (last observed state per region) and the settings inside idata."""
+        region_state = xr.Dataset(
+            {
+                "last_year": ("region", data.last_year),
+                "last_log_co2_per_capita": ("region", data.last_y),
+                "last_x": ("region", data.last_x),
+                "last_dy": ("region", data.dy[data.last_obs_idx]),
+                "last_dx_terms": (("region", "term"), data.dx_terms[data.last_obs_idx]),
+                "last_x_prev": ("region", data.x_prev[data.last_obs_idx]),
+            },
+            coords={"region": data.regions, "term": [f"x{p}" for p in range(1, self.degree + 1)]},
+        )
+        if "constant_data" in idata.groups():
+            del idata.constant_data
+        idata.add_groups(constant_data=region_state)
+        settings = self.get_settings()
+        idata.posterior.attrs.update(
+            {
+                "model_settings": json.dumps(settings, sort_keys=True, default=str),
+                "config_hash": _config_hash(settings),
+                "x_center": data.x_center,
+                "sampler": sampler,
+                "random_seed": -1 if seed is None else int(seed),
+            }
+        )
+        return idata
+
+    # ------------------------------------------------------------------ results
+    def _require_fit(self) -> az.InferenceData:
+        if self.idata is None:
+            raise ModelStateError("the model has not been fitted: call fit(panel) or EKCModel.load(path) first")
+        return self.idata
+
+    @property
+    def regions(self) -> list[str]:
+        return [str(r) for r in self._require_fit().posterior["region"].values]
+
+    @property
+    def x_center(self) -> float:
+        return float(self._require_fit().posterior.attrs["x_center"])
+
+    def turning_points(self, growth: float | None = None) -> xr.Dataset:
+        """Posterior of each region's EKC turning point.
+
+        In growth form the curve is traced along a steady path on which GDP per capita grows by
+        ``growth`` (log units per year; default ``turning_point_growth``). Per-capita emissions then change
+        by ``d_i + δ x + (b_i + 2 c x [+ 3 k x^2]) g`` per year; the turning point is the income where this
+        crosses zero from above (an inverted U needs the change to fall with income there).
+
+        Returns a Dataset with dims ``(chain, draw, region)``: ``turning_gdp_per_capita`` (int-$ 2011 per
+        person; NaN in draws without an inverted U) and ``inverted_u`` (bool).
+        """
+        g = self.turning_point_growth if growth is None else float(growth)
+        post = self._require_fit().posterior
+        zero = xr.zeros_like(post["slope_mu"])
+        income = post["drift_income"] if self.drift_income else zero
+        cubic = post["cubic"] if self.degree == 3 else zero
+        a = 3 * cubic * g  # coefficient of x^2 in the change of y per year
+        b = income + 2 * post["curvature"] * g
+        c = post["drift"] + post["slope"] * g
+        a, b, c = xr.broadcast(a, b, c)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            linear = -c / b
+            disc = b**2 - 4 * a * c
+            root = np.sqrt(xr.where(disc >= 0, disc, np.nan))
+            r1 = (-b + root) / (2 * a)
+            r2 = (-b - root) / (2 * a)
+            # keep the root where the change of y per year falls with income (derivative < 0)
+            quad = xr.where(2 * a * r1 + b < 0, r1, r2)
+            x_star = xr.where(np.abs(a) < 1e-12, linear, quad)
+            slope_at = 2 * a * x_star + b
+        inverted = np.isfinite(x_star) & (slope_at < 0)
+        x_star = xr.where(inverted, x_star, np.nan)
+        gdp = np.exp(np.clip(x_star + self.x_center, -50, 50))
+        gdp.attrs = {"units": "international-$ (2011 prices) per person", "long_name": "EKC turning-point income",
+                     "reference_growth": g}
+        return xr.Dataset({"turning_gdp_per_capita": gdp, "inverted_u": inverted})
+
+    def turning_point_table(self, quantiles=(0.05, 0.5, 0.95)) -> pd.DataFrame:
+        """Per region: P(inverted U), turning-point income quantiles, P(already past the turning point)."""
+        tp = self.turning_points()
+        idata = self._require_fit()
+        last_gdp = np.exp(idata.constant_data["last_x"] + self.x_center)
+        stacked = tp.stack(sample=("chain", "draw"))
+        q = stacked["turning_gdp_per_capita"].quantile(list(quantiles), dim="sample", skipna=True)
+        past = (stacked["turning_gdp_per_capita"] < last_gdp).mean("sample")
+        table = pd.DataFrame(
+            {
+                "p_inverted_u": stacked["inverted_u"].mean("sample").to_series(),
+                **{f"turning_gdp_pc_q{int(round(p * 100)):02d}": q.sel(quantile=p).drop_vars("quantile").to_series() for p in quantiles},
+                "p_past_turning_point": past.to_series(),
+                "last_gdp_pc": last_gdp.to_series(),
+            }
+        )
+        table.index.name = "region"
+        return table
+
+    # ------------------------------------------------------------------ prediction
+    def posterior_draws(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``n`` posterior draws (with replacement only if ``n`` exceeds the draws available)."""
+        post = self._require_fit().posterior.stack(sample=("chain", "draw"))
+        total = post.sizes["sample"]
+        pick = rng.choice(total, size=n, replace=n > total)
+        out = {}
+        for name in ("drift", "slope", "sigma"):
+            out[name] = post[name].transpose("sample", "region").values[pick]
+        curvature = post["curvature"]
+        out["curvature"] = (
+            curvature.transpose("sample", "region").values[pick]
+            if "region" in curvature.dims
+            else np.repeat(curvature.values[pick][:, None], len(self.regions), axis=1)
+        )
+        zeros = np.zeros(n)
+        out["cubic"] = post["cubic"].values[pick] if self.degree == 3 else zeros
+        out["phi"] = post["phi"].values[pick] if self.residuals == "ar1" else zeros
+        out["nu"] = post["nu"].values[pick] if self.likelihood == "studentt" else np.full(n, np.inf)
+        out["drift_income"] = post["drift_income"].values[pick] if self.drift_income else zeros
+        return out
+
+    def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None) -> xr.Dataset:
+        """Per-capita emissions along ``scenario`` for each posterior draw.
+
+        Returns a Dataset with dims ``(sample, region, year)`` over the forecast years (the year after
+        each region's last observation up to the scenario horizon): ``co2_per_capita`` (t CO2/person/yr),
+        ``gdp_per_capita`` and ``population`` (the scenario draws used). Growth shocks, their AR(1)
+        persistence and heavy tails are included, so intervals are predictive, not only parametric.
+        """
+        from forecast.propagate import simulate_growth_paths
+
+        idata = self._require_fit()
+        rng = np.random.default_rng(random_seed)
+        regions = list(regions) if regions is not None else self.regions
+        unknown = [r for r in regions if r not in self.regions]
+        if unknown:
+            raise InputError(f"regions not in the fitted model: {', '.join(unknown)}")
+        state = idata.constant_data.sel(region=regions)
+        start_year = int(state["last_year"].min()) + 1
+        paths = scenario.draw(regions, start_year=start_year, n_samples=draws, rng=rng)
+        params = self.posterior_draws(draws, rng)
+        region_pos = [self.regions.index(r) for r in regions]
+        params = {k: (v[:, region_pos] if v.ndim == 2 else v) for k, v in params.items()}
+        per_capita = simulate_growth_paths(
+            params,
+            state=state,
+            x_center=self.x_center,
+            degree=self.degree,
+            gdp_per_capita=paths["gdp_per_capita"].transpose("sample", "region", "year").values,
+            years=paths["year"].values,
+            rng=rng,
+        )
+        ds = xr.Dataset(
+            {
+                "co2_per_capita": (("sample", "region", "year"), per_capita),
+                "gdp_per_capita": paths["gdp_per_capita"].transpose("sample", "region", "year"),
+                "population": paths["population"].transpose("sample", "region", "year"),
+            },
+            coords={"sample": np.arange(draws), "region": regions, "year": paths["year"].values},
+        )
+        ds["co2_per_capita"].attrs = {"units": "t CO2 per person per yr", "long_name": "per-capita CO2 emissions"}
+        return ds
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model (posterior, region state, settings) to a NetCDF file, atomically."""
+        from forecast.atomic import atomic_write_bytes
+
+        idata = self._require_fit()
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.partial")
+        try:
+            idata.to_netcdf(str(tmp))
+            atomic_write_bytes(path, tmp.read_bytes())
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, *, model_config: dict[str, Any] | None = None) -> "EKCModel":
+        """Load a model written by :meth:`save`.
+
+        A file from another model version, a file whose stored configuration does not match its hash,
+        or (when ``model_config`` is given) a file fitted with other prior overrides fails with
+        :class:`ModelStateError`.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise InputError(f"no saved model at {path}")
+        idata = az.from_netcdf(str(path))
+        attrs = idata.posterior.attrs
+        if "model_settings" not in attrs:
+            raise ModelStateError(f"{path} was not written by EKCModel.save (no model settings)")
+        settings = json.loads(attrs["model_settings"])
+        if settings.get("model_version") != MODEL_VERSION:
+            raise ModelStateError(
+                f"{path} holds model version {settings.get('model_version')!r}; this package reads {MODEL_VERSION!r}. Refit the model."
+            )
+        if _config_hash(settings) != attrs.get("config_hash"):
+            raise ModelStateError(f"{path}: the stored configuration does not match its hash; the file was altered")
+        if model_config is not None and dict(model_config) != settings["model_config"]:
+            raise ModelStateError(
+                f"{path} was fitted with prior overrides {settings['model_config']}, not {dict(model_config)}; refit the model"
+            )
+        model = cls(
+            settings["model_config"],
+            degree=settings["degree"],
+            residuals=settings["residuals"],
+            likelihood=settings["likelihood"],
+            parameterization=settings["parameterization"],
+            varying_curvature=settings["varying_curvature"],
+            varying_drift=settings["varying_drift"],
+            drift_income=settings["drift_income"],
+            turning_point_growth=settings["turning_point_growth"],
+            min_years=settings["min_years"],
+        )
+        model.idata = idata
+        model.diagnostics = diagnose(idata, model.parameter_names(), sampler=str(attrs.get("sampler", "")))
+        return model

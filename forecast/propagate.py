@@ -1,0 +1,215 @@
+"""Posterior draws x scenario draws -> emission trajectories, and the peak metrics read from them.
+
+Everything is vectorised over ``(sample, region)``; the only Python loop runs over forecast years,
+because growth shocks are AR(1) and each year needs the previous one.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from forecast.errors import InputError
+
+DEFAULT_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+PEAK_YEARS = (2030, 2035)
+
+
+def _shocks(nu: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Unit-scale shocks: Student-t with per-sample degrees of freedom ``nu`` (inf = normal)."""
+    z = rng.standard_normal(shape)
+    finite = np.isfinite(nu)
+    if finite.any():
+        # t = z / sqrt(chi2_nu / nu); drawing the chi-square only where needed
+        chi2 = rng.chisquare(np.where(finite, nu, 1.0)[:, None, None], size=shape)
+        z = np.where(finite[:, None, None], z / np.sqrt(chi2 / np.where(finite, nu, 1.0)[:, None, None]), z)
+    return z
+
+
+def simulate_growth_paths(
+    params: dict[str, np.ndarray],
+    *,
+    state: xr.Dataset,
+    x_center: float,
+    degree: int,
+    gdp_per_capita: np.ndarray,
+    years: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Per-capita CO2 (t/person/yr) along GDP paths for each posterior draw of the growth-form EKC.
+
+    Parameters
+    ----------
+    params:
+        ``drift, slope, curvature, sigma`` with shape ``(sample, region)``; ``cubic, phi, nu,
+        drift_income`` with shape ``(sample,)`` (zeros / inf where the model lacks the term).
+    state:
+        Per-region last observed state (``last_year``, ``last_log_co2_per_capita``, ``last_x``,
+        ``last_dy``, ``last_dx_terms``), as stored by the EKC model.
+    gdp_per_capita:
+        ``(sample, region, year)`` GDP per capita for ``years`` (int-$ 2011 per person).
+
+    Returns
+    -------
+    ``(sample, region, year)`` array of per-capita emissions.
+    """
+    last_year = state["last_year"].values
+    if (last_year != years[0] - 1).any():
+        raise InputError("all forecast regions must end their data in the year before the first forecast year")
+    n_samples, n_regions, n_years = gdp_per_capita.shape
+    drift, slope, curv, sigma = (params[k] for k in ("drift", "slope", "curvature", "sigma"))
+    cubic, phi, nu = (params[k] for k in ("cubic", "phi", "nu"))
+
+    x = np.log(gdp_per_capita) - x_center
+    x_prev = np.concatenate([np.broadcast_to(state["last_x"].values[None, :, None], (n_samples, n_regions, 1)), x[..., :-1]], axis=-1)
+    dx1 = x - x_prev
+    dx2 = x**2 - x_prev**2
+    income = params["drift_income"]
+    mean = drift[..., None] + slope[..., None] * dx1 + curv[..., None] * dx2 + income[:, None, None] * x_prev
+    if degree == 3:
+        mean += cubic[:, None, None] * (x**3 - x_prev**3)
+
+    # AR(1) residual of the last observed change, per draw: the shock that carries into the forecast
+    last_terms = state["last_dx_terms"].values
+    last_mean = drift + slope * last_terms[:, 0] + curv * last_terms[:, 1] + income[:, None] * state["last_x_prev"].values
+    if degree == 3:
+        last_mean = last_mean + cubic[:, None] * last_terms[:, 2]
+    u = state["last_dy"].values[None, :] - last_mean
+
+    eps = _shocks(nu, (n_samples, n_regions, n_years), rng) * sigma[..., None]
+    growth = mean  # reuse the buffer: growth = mean + u
+    phi_col = phi[:, None]
+    for h in range(n_years):
+        u = phi_col * u + eps[..., h]
+        growth[..., h] += u
+    log_level = state["last_log_co2_per_capita"].values[None, :, None] + np.cumsum(growth, axis=-1)
+    return np.exp(log_level)
+
+
+# ---------------------------------------------------------------------- forecast container
+class Forecast:
+    """Emission trajectories over history + horizon, with peak metrics.
+
+    ``ds`` is an xarray Dataset with dims ``(sample, region, year)``: ``co2`` (Mt CO2/yr),
+    ``co2_per_capita`` (t CO2/person/yr), ``gdp_per_capita``, ``population``; coordinate
+    ``is_forecast`` (year) and ``last_observed_year`` (region). History years hold observed values.
+    """
+
+    def __init__(self, ds: xr.Dataset):
+        self.ds = ds
+
+    @property
+    def horizon(self) -> int:
+        return int(self.ds["year"].max())
+
+    @property
+    def regions(self) -> list[str]:
+        return [str(r) for r in self.ds["region"].values]
+
+    # -- peak metrics -------------------------------------------------------
+    def peak_year(self) -> xr.DataArray:
+        """Year of maximum total emissions per sample trajectory, ``(sample, region)``."""
+        co2 = self.ds["co2"].fillna(-np.inf)
+        idx = co2.argmax("year")
+        out = self.ds["year"][idx].drop_vars("year", errors="ignore")
+        out.name = "peak_year"
+        out.attrs = {"long_name": "year of peak CO2 emissions", "units": "year"}
+        return out
+
+    def peak_level(self) -> xr.DataArray:
+        """Maximum total emissions per trajectory, ``(sample, region)``, Mt CO2/yr."""
+        out = self.ds["co2"].max("year")
+        out.attrs = {"long_name": "peak CO2 emissions", "units": "Mt CO2/yr"}
+        return out
+
+    def peak_year_probability(self, by: int) -> pd.Series:
+        """P(peak year <= ``by``) per region (a peak at the horizon itself is not a peak)."""
+        peak = self.peak_year()
+        hit = (peak <= by) & (peak < self.horizon)
+        return hit.mean("sample").to_series().rename(f"p_peak_by_{by}")
+
+    def peak_table(self, years: Iterable[int] = PEAK_YEARS) -> pd.DataFrame:
+        """Per region: P(already peaked), P(peak <= year) for each year, P(no peak by the horizon),
+        peak-year quantiles and the peak-level interval. Probabilities lead: peak-year distributions are
+        often bimodal (already past vs. decades away), so a median alone misleads."""
+        peak = self.peak_year()
+        level = self.peak_level()
+        last = self.ds["last_observed_year"]
+        table = pd.DataFrame(index=pd.Index(self.regions, name="region"))
+        table["p_already_peaked"] = (peak <= last).mean("sample").to_series()
+        for year in years:
+            table[f"p_peak_by_{year}"] = self.peak_year_probability(year)
+        table["p_no_peak_by_horizon"] = (peak >= self.horizon).mean("sample").to_series()
+        for q in (0.05, 0.5, 0.95):
+            table[f"peak_year_q{int(q * 100):02d}"] = peak.quantile(q, dim="sample", method="lower").to_series().astype(int)
+        table["peak_co2_mean"] = level.mean("sample").to_series()
+        table["peak_co2_q05"] = level.quantile(0.05, dim="sample").to_series()
+        table["peak_co2_q95"] = level.quantile(0.95, dim="sample").to_series()
+        return table
+
+    def peak_year_distribution(self) -> pd.DataFrame:
+        """Probability of each peak year, per region (long table: region, peak_year, probability)."""
+        peak = self.peak_year().to_series().reset_index()
+        counts = peak.groupby(["region", "peak_year"]).size().rename("count").reset_index()
+        counts["probability"] = counts["count"] / self.ds.sizes["sample"]
+        return counts.drop(columns="count")
+
+    def summary(self, levels=DEFAULT_LEVELS, variables=("co2", "co2_per_capita")) -> pd.DataFrame:
+        """Tidy credible intervals: region, year, variable, mean and quantile columns (forecast years)."""
+        from forecast.export import quantile_bands
+
+        fc = self.ds.sel(year=self.ds["is_forecast"])
+        return quantile_bands(fc, variables=list(variables), levels=levels)
+
+
+def _history_cube(panel: pd.DataFrame, regions: list[str]) -> xr.Dataset:
+    hist = panel[panel["region"].isin(regions)]
+    cube = hist.set_index(["region", "year"])[["co2", "co2_per_capita", "gdp_per_capita", "population"]].to_xarray()
+    return cube.reindex(region=regions)
+
+
+VARIABLE_ATTRS = {
+    "co2": {"units": "Mt CO2/yr", "long_name": "territorial CO2 emissions (fossil and industry)"},
+    "co2_per_capita": {"units": "t CO2 per person per yr", "long_name": "per-capita CO2 emissions"},
+    "gdp_per_capita": {"units": "international-$ (2011 prices) per person", "long_name": "GDP per capita"},
+    "population": {"units": "people", "long_name": "population"},
+}
+
+
+def forecast_emissions(model, scenario, panel: pd.DataFrame, *, regions=None, draws: int = 1000,
+                       random_seed: int | None = None) -> Forecast:
+    """Push posterior draws of ``model`` through ``scenario``; join with the observed history in ``panel``.
+
+    Returns a :class:`Forecast` over history + horizon with dims ``(sample, region, year)``.
+    """
+    regions = list(regions) if regions is not None else model.regions
+    if draws < 1:
+        raise InputError(f"draws must be a positive integer, got {draws}")
+    pred = model.predict(scenario, draws=draws, random_seed=random_seed, regions=regions)
+    pred["co2"] = pred["co2_per_capita"] * pred["population"] / 1e6
+    history = _history_cube(panel, regions)
+    history = history.sel(year=history["year"] < pred["year"].min())
+    hist_b = history.expand_dims(sample=pred["sample"].values).transpose("sample", "region", "year")
+    ds = xr.concat([hist_b, pred[list(hist_b.data_vars)]], dim="year", join="outer")
+    ds = ds.assign_coords(
+        is_forecast=("year", ds["year"].values > int(history["year"].max())),
+        last_observed_year=("region", np.full(len(regions), int(history["year"].max()))),
+    )
+    for name, attrs in VARIABLE_ATTRS.items():
+        ds[name].attrs = attrs
+    ds.attrs["scenario"] = scenario.name
+    return Forecast(ds)
+
+
+def forecast_peak(model, scenario, *, panel: pd.DataFrame | None = None, regions=None, draws: int = 1000,
+                  random_seed: int | None = None) -> Forecast:
+    """Forecast total emissions and their peak; ``panel`` (observed history) defaults to the panel the
+    scenario was built from."""
+    if panel is None:
+        panel = scenario.history
+    if "co2" not in panel.columns:
+        raise InputError("the history panel has no 'co2' column: pass the observed panel as panel=")
+    return forecast_emissions(model, scenario, panel, regions=regions, draws=draws, random_seed=random_seed)

@@ -1,0 +1,61 @@
+"""The bundle a study run produces, consumed by the report and the exporters.
+
+Kept as plain data (xarray / pandas / dicts) so that report and export code never depends on a model
+class: every model that follows the protocol produces the same bundle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+
+@dataclass
+class RunResult:
+    """Everything a report or an export needs from one study run.
+
+    Attributes
+    ----------
+    forecast:
+        xarray Dataset with dims ``(sample, region, year)``; years cover history and horizon.
+        Variables (each with ``units`` and ``long_name`` attrs): ``co2`` (Mt CO2/yr),
+        ``co2_per_capita`` (t CO2/person/yr), ``gdp_per_capita`` (int-$ 2011/person),
+        ``population`` (people). Coordinates: ``is_forecast`` (year, bool) and
+        ``last_observed_year`` (region, int). History years hold the observed values, identical
+        across samples.
+    peak_year:
+        DataArray ``(sample, region)`` of int years: the year of maximum total emissions over
+        history + horizon for each sample trajectory.
+    peak_table:
+        One row per region (index ``region``) with columns ``p_already_peaked``, ``p_peak_by_2030``,
+        ``p_peak_by_2035``, ``p_no_peak_by_horizon``, ``peak_year_q05``, ``peak_year_q50``,
+        ``peak_year_q95``, ``peak_co2_mean``, ``peak_co2_q05``, ``peak_co2_q95`` (Mt CO2/yr).
+    turning_points:
+        One row per region (index ``region``) with ``p_inverted_u``, ``turning_gdp_pc_q05``,
+        ``turning_gdp_pc_q50``, ``turning_gdp_pc_q95`` (int-$ 2011/person; NaN where no
+        inverted U in a draw is possible) and ``last_gdp_pc`` (observed, same units).
+    diagnostics:
+        One row per model parameter with ``r_hat``, ``ess_bulk``, ``ess_tail`` (ArviZ
+        ``az.summary`` columns); ``diagnostics.attrs`` holds ``divergences`` (int),
+        ``draws``, ``chains``, ``sampler`` and ``warnings`` (list of str).
+    priors_used:
+        List of dicts with keys ``name, distribution, params, units, source, citation``.
+    provenance:
+        List of dicts with keys ``source, path, sha256, rows, year_min, year_max`` (+ ``url``).
+    study:
+        Study settings as a plain dict (at least ``name``, ``title``, ``focus_regions``,
+        ``horizon``, ``seed``, ``quantiles``).
+    """
+
+    forecast: xr.Dataset
+    peak_year: xr.DataArray
+    peak_table: pd.DataFrame
+    turning_points: pd.DataFrame
+    diagnostics: pd.DataFrame
+    priors_used: list[dict[str, Any]] = field(default_factory=list)
+    provenance: list[dict[str, Any]] = field(default_factory=list)
+    study: dict[str, Any] = field(default_factory=dict)
+    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)

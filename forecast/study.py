@@ -1,0 +1,209 @@
+"""Study files: the TOML schema, its validation and loading.
+
+A study file says which data, model, priors, sampler settings, scenario and outputs one run uses. Every
+section and key is checked before any data is read or any sampling starts: an unknown key (a typo),
+a wrong type or an inconsistent value gives a :class:`~forecast.errors.StudyError` that names the file
+and the key. Relative paths inside a study file are relative to the file's own folder.
+
+See ``studies/global/study.toml`` for a commented example of every section.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from forecast.errors import StudyError
+
+DEFAULT_STUDY = "global"
+
+
+class _Section(BaseModel):
+    # forbid unknown keys (typos) and do not coerce types silently ("1000" is not an int here)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class StudyInfo(_Section):
+    name: str
+    title: str = ""
+    description: str = ""
+    seed: int = 1
+
+
+class DataSection(_Section):
+    source: str = "owid"
+    path: str | None = None
+    years: list[int] | None = None
+    min_population: float | None = Field(default=None, ge=0)
+    regions: list[str] | None = None
+    exclude_regions: list[str] = []
+    min_years: int = Field(default=10, ge=3)
+
+    @field_validator("years")
+    @classmethod
+    def _ordered(cls, value):
+        if value is not None and (len(value) != 2 or value[0] >= value[1]):
+            raise ValueError(f"years must be [start, end] with start < end, got {list(value)}")
+        return value
+
+
+class ModelSection(_Section):
+    type: Literal["ekc"] = "ekc"
+    degree: Literal[2, 3] = 2
+    residuals: Literal["ar1", "iid"] = "ar1"
+    likelihood: Literal["studentt", "normal"] = "studentt"
+    parameterization: Literal["centered", "non_centered"] = "centered"
+    varying_curvature: bool = False
+    varying_drift: bool = True
+    drift_income: bool = True
+    turning_point_growth: float = Field(default=0.02, gt=0, lt=0.2)
+    priors: dict[str, dict[str, Any]] = {}
+
+
+class SamplerSection(_Section):
+    name: Literal["nutpie", "pymc", "numpyro"] = "nutpie"
+    draws: int = Field(default=1000, ge=1)
+    tune: int = Field(default=1000, ge=1)
+    chains: int = Field(default=2, ge=1)
+    target_accept: float = Field(default=0.9, gt=0, lt=1)
+
+
+class ScenarioSection(_Section):
+    type: Literal["history", "csv"] = "history"
+    path: str | None = None
+    horizon: int = Field(default=2060, ge=1900, le=2300)
+    window: int = Field(default=10, ge=3)
+    long_run_growth: float = 0.015
+    long_run_growth_sd: float = Field(default=0.005, ge=0)
+    gdp_decay_years: float = Field(default=15.0, gt=0)
+    max_shock_sd: float = Field(default=0.03, ge=0)
+    population_decay_years: float = Field(default=30.0, gt=0)
+    population_growth_sd: float = Field(default=0.002, ge=0)
+
+    @model_validator(mode="after")
+    def _path_for_csv(self):
+        if self.type == "csv" and not self.path:
+            raise ValueError("scenario type 'csv' needs a path")
+        return self
+
+
+class ForecastSection(_Section):
+    draws: int = Field(default=2000, ge=1)
+    focus_regions: list[str] = []
+    regions: Literal["focus", "all"] = "focus"
+    peak_years: list[int] = [2030, 2035]
+
+
+class ReportSection(_Section):
+    quantiles: list[float] = [0.05, 0.25, 0.5, 0.75, 0.95]
+
+    @field_validator("quantiles")
+    @classmethod
+    def _levels(cls, value):
+        if not value or any(not 0 < q < 1 for q in value):
+            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {value}")
+        return sorted(set(value))
+
+
+class Study(_Section):
+    """A validated study file. ``source_path`` is where it was read from (None if built in code)."""
+
+    study: StudyInfo
+    data: DataSection = DataSection()
+    model: ModelSection = ModelSection()
+    sampler: SamplerSection = SamplerSection()
+    scenario: ScenarioSection = ScenarioSection()
+    forecast: ForecastSection = ForecastSection()
+    report: ReportSection = ReportSection()
+    source_path: str | None = None
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.source_path).parent if self.source_path else Path.cwd()
+
+    def resolve(self, path: str | None) -> Path | None:
+        """A path from the study file, relative to the file's folder."""
+        if path is None:
+            return None
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def with_overrides(self, **sections: dict[str, Any]) -> "Study":
+        """A copy with some keys replaced, e.g. ``study.with_overrides(sampler={"draws": 200})``."""
+        raw = self.model_dump()
+        for section, values in sections.items():
+            raw[section] = {**raw[section], **values}
+        return _validate(raw, self.source_path or "<study>")
+
+
+def _location(loc: tuple) -> str:
+    parts = [str(p) for p in loc if not isinstance(p, int)]
+    if not parts:
+        return "(top level)"
+    if len(parts) == 1:
+        return f"[{parts[0]}]" if parts[0] in Study.model_fields else parts[0]
+    return f"[{parts[0]}] {'.'.join(parts[1:])}"
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    model: Any = Study
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+    return list(getattr(model, "model_fields", {}))
+
+
+def _validate(raw: dict[str, Any], label: str) -> Study:
+    try:
+        return Study.model_validate(raw)
+    except ValidationError as err:
+        lines = []
+        for problem in err.errors():
+            where = _location(problem["loc"])
+            if problem["type"] == "extra_forbidden":
+                key = str(problem["loc"][-1])
+                close = difflib.get_close_matches(key, _known_keys(problem["loc"]), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                lines.append(f"{where}: unknown key{hint}")
+            elif problem["type"] == "missing":
+                lines.append(f"{where}: required key is missing")
+            else:
+                got = problem.get("input")
+                lines.append(f"{where}: {problem['msg']} (got {got!r})")
+        raise StudyError(f"{label}: invalid study file\n  " + "\n  ".join(lines)) from None
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study TOML file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "study.toml"
+    if not path.is_file():
+        raise StudyError(f"study file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise StudyError(f"{path}: not valid TOML: {err}") from None
+    raw["source_path"] = str(path.resolve())
+    return _validate(raw, str(path))
+
+
+def studies_dir() -> Path:
+    """Folder of the built-in studies (source checkout first, then the copy bundled in the wheel)."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "studies"
+    return checkout if checkout.is_dir() else here / "_bundled" / "studies"
+
+
+def default_study_path(name: str = DEFAULT_STUDY) -> Path:
+    path = studies_dir() / name / "study.toml"
+    if not path.is_file():
+        available = sorted(p.parent.name for p in studies_dir().glob("*/study.toml"))
+        raise StudyError(f"no built-in study {name!r}; available: {', '.join(available) or 'none'}")
+    return path
