@@ -1,0 +1,153 @@
+"""Atomic file and directory writes, so a reader never sees a half-written output.
+
+* :func:`atomic_output_dir` builds a whole output directory in a hidden sibling temp directory and
+  swaps it into place only when the ``with`` block finishes without an exception.
+* :func:`atomic_write_bytes` / :func:`atomic_write_text` write one file through a temp file in the
+  same directory followed by :func:`os.replace` (atomic on POSIX and Windows for same-volume paths).
+* :func:`atomic_path` yields a temp *path* for writers that insist on opening the file themselves
+  (e.g. ``xarray.Dataset.to_netcdf``) and moves it into place on success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from forecast.errors import InputError
+
+__all__ = ["atomic_output_dir", "atomic_path", "atomic_write_bytes", "atomic_write_text"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, symlink or directory tree; ignore it if it is already gone."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Flush a directory entry change to disk where the platform allows it (best effort)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output_dir(final: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a fresh temporary directory that replaces ``final`` when the block succeeds.
+
+    The temporary directory is created next to ``final`` (same parent, so the final rename stays on
+    one file system) and is named ``.{final.name}.tmp-XXXX``. On normal exit an existing ``final``
+    is first moved aside, the temp directory is renamed to ``final`` and only then is the old copy
+    deleted. If the block raises, the temp directory is deleted and an existing ``final`` is left
+    untouched.
+
+    Raises
+    ------
+    forecast.errors.InputError
+        ``overwrite`` is false and ``final`` already exists (checked before and after the block).
+    """
+    final = Path(final)
+    if final.exists() and not overwrite:
+        raise InputError(f"Output directory {final} already exists (pass overwrite=True to replace it).")
+    parent = final.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=parent))
+    # mkdtemp creates the directory with mode 0o700; give the final directory the usual permissions.
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, 0o777 & ~_umask())
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+
+    old: Path | None = None
+    try:
+        if final.exists() or final.is_symlink():
+            if not overwrite:
+                raise InputError(
+                    f"Output directory {final} appeared while it was being written; not replacing it."
+                )
+            old = parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(final, old)
+        os.replace(tmp, final)
+    except BaseException:
+        # Put the previous output back if we already moved it aside.
+        if old is not None and not final.exists():
+            with contextlib.suppress(OSError):
+                os.replace(old, final)
+        _remove(tmp)
+        raise
+    _fsync_dir(parent)
+    if old is not None:
+        _remove(old)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temp path in ``path``'s directory; move it onto ``path`` if the block succeeds.
+
+    The temp file does not exist when yielded (the writer creates it). On an exception it is removed
+    and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        yield tmp
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same directory + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically; newlines are written as given (no translation)."""
+    return atomic_write_bytes(path, text.encode(encoding))

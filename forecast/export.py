@@ -1,0 +1,607 @@
+"""Machine-readable exports of a study run (stable, documented schema).
+
+:func:`export_all` writes four files into one directory (wrap it in
+:func:`forecast.atomic.atomic_output_dir` for an all-or-nothing write):
+
+``bands.csv`` and ``bands.parquet`` — quantile bands (:func:`quantile_bands`)
+    A tidy long table, one row per ``(region, variable, year)``, sorted by region, variable, year.
+    Columns, in this order:
+
+    ========== ======= =============================================================================
+    column     type    meaning
+    ========== ======= =============================================================================
+    region     string  region name as in the input data
+    year       int     calendar year (history and forecast horizon)
+    variable   string  ``co2`` (Mt CO2/yr), ``co2_per_capita`` (t CO2/person/yr),
+                       ``gdp_per_capita`` (int-$ 2011/person), ``population`` (people), ...
+    units      string  units of ``mean`` and the quantile columns (the variable's ``units`` attr)
+    mean       float   mean over posterior predictive samples
+    q05 … q95  float   sample quantiles (linear interpolation, NaNs skipped), one column per level
+    ========== ======= =============================================================================
+
+    Quantile column names are ``q`` followed by the digits of the level after the decimal point,
+    with trailing zeros removed and right-padded to at least two digits: 0.05 → ``q05``,
+    0.5 → ``q50``, 0.95 → ``q95``, 0.025 → ``q025``, 0.975 → ``q975``. The default levels are
+    0.05, 0.25, 0.5, 0.75, 0.95. In history years every sample holds the observed value, so all
+    quantiles equal the observation. Floats are written with full (round-trip) precision, so
+    ``pd.read_csv(path)`` and ``pd.read_parquet(path)`` give back the same frame.
+
+``forecast.nc`` — all draws (:func:`export_netcdf`)
+    NetCDF-4 (HDF5, written with h5netcdf), zlib-compressed. Same dimensions, coordinates and
+    variables as ``RunResult.forecast``: dims ``(sample, region, year)``; variables ``co2``,
+    ``co2_per_capita``, ``gdp_per_capita``, ``population`` (each with ``units`` and ``long_name``);
+    coordinates ``is_forecast (year)`` and ``last_observed_year (region)``; plus the data variable
+    ``peak_year (sample, region)`` (int32, calendar year of maximum total emissions per sample).
+    Floating-point variables are stored as float32 (about 7 significant digits). Global attributes:
+
+    ``study`` (study name), ``title``, ``seed`` (int, or string if not an integer), ``created``
+    (ISO 8601 UTC timestamp), ``package_version`` (``forecast.__version__``, else the installed
+    distribution version, else ``"unknown"``), ``schema_version`` (int, currently 1), and
+    ``provenance``, ``priors`` and ``study_settings``: JSON strings (NetCDF attributes cannot hold
+    nested structures; decode them with ``json.loads``).
+
+``summary.json`` — headline numbers (:func:`summary_dict`)
+    UTF-8 JSON, strictly valid (missing values / NaN are written as ``null``)::
+
+        {
+          "schema_version": 1,
+          "package_version": "0.1.0",
+          "created": "2025-01-01T12:00:00+00:00",
+          "study": {...study settings: name, title, focus_regions, horizon, seed, quantiles, ...},
+          "provenance": [{"source", "path", "sha256", "rows", "year_min", "year_max", "url"?}, ...],
+          "priors": [{"name", "distribution", "params", "units", "source", "citation"}, ...],
+          "diagnostics": {
+            "sampler": str|null, "chains": int|null, "draws": int|null,
+            "divergences": int|null, "max_r_hat": float|null,
+            "min_ess_bulk": float|null, "min_ess_tail": float|null,
+            "warnings": [str, ...]
+          },
+          "regions": {
+            "<region>": {
+              "focus": bool,                         # listed in study.focus_regions
+              "last_observed_year": int|null,
+              "p_already_peaked": float|null,        # probabilities in [0, 1]
+              "p_peak_by_2030": float|null,          # P(peak year <= 2030)
+              "p_peak_by_2035": float|null,          # (+ any other p_peak_by_<year> of the study)
+              "p_no_peak_by_horizon": float|null,
+              "peak_year": {"q05": ..., "q50": ..., "q95": ...},
+              "peak_co2": {"mean": ..., "q05": ..., "q95": ..., "units": "Mt CO2/yr"},
+              "p_inverted_u": float|null,
+              "turning_point_gdp_per_capita": {"q05": ..., "q50": ..., "q95": ...,
+                                               "units": "int-$ 2011/person"},
+              "last_gdp_per_capita": float|null
+            }, ...
+          }
+        }
+
+    Keys are always present; values that the run did not produce are ``null``.
+
+Schema changes that remove or rename a column or key bump ``schema_version``; additions do not.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from forecast.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from forecast.errors import InputError
+from forecast.results import RunResult
+
+__all__ = [
+    "DEFAULT_LEVELS",
+    "SCHEMA_VERSION",
+    "band_columns",
+    "export_all",
+    "export_bands",
+    "export_json",
+    "export_netcdf",
+    "level_column",
+    "package_version",
+    "peak_by_years",
+    "peak_probability",
+    "quantile_bands",
+    "summary_dict",
+    "to_jsonable",
+]
+
+SCHEMA_VERSION = 1
+DEFAULT_LEVELS: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+BANDS_CSV = "bands.csv"
+BANDS_PARQUET = "bands.parquet"
+NETCDF_FILE = "forecast.nc"
+JSON_FILE = "summary.json"
+
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def package_version() -> str:
+    """``forecast.__version__`` if defined, else the installed distribution's version, else 'unknown'."""
+    try:
+        import forecast
+
+        version = getattr(forecast, "__version__", None)
+        if version:
+            return str(version)
+    except Exception:  # pragma: no cover - defensive
+        pass
+    try:
+        from importlib.metadata import version as _dist_version
+
+        return _dist_version("carbon-forecast")
+    except Exception:
+        return "unknown"
+
+
+def level_column(level: float) -> str:
+    """Column name of a quantile level: 0.05 → 'q05', 0.5 → 'q50', 0.975 → 'q975', 1 → 'q100'."""
+    try:
+        lv = float(level)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"Quantile level {level!r} is not a number.") from exc
+    if not (0.0 <= lv <= 1.0) or math.isnan(lv):
+        raise InputError(f"Quantile level {level!r} must lie in [0, 1].")
+    if lv == 1.0:
+        return "q100"
+    digits = f"{lv:.12f}".split(".")[1].rstrip("0")
+    return "q" + digits.ljust(2, "0")
+
+
+def band_columns(levels: Sequence[float] = DEFAULT_LEVELS) -> list[str]:
+    """The exact column list of :func:`quantile_bands` for ``levels``."""
+    return ["region", "year", "variable", "units", "mean", *(level_column(lv) for lv in levels)]
+
+
+def _check_levels(levels: Iterable[float]) -> list[float]:
+    levels = [float(lv) for lv in levels]
+    if not levels:
+        raise InputError("At least one quantile level is required.")
+    names = [level_column(lv) for lv in levels]
+    if len(set(names)) != len(names):
+        raise InputError(f"Quantile levels {levels} give duplicate column names {names}.")
+    return levels
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Recursively convert numpy / pandas / path objects to plain JSON types; NaN and inf → None."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        items = sorted(obj, key=str) if isinstance(obj, (set, frozenset)) else obj
+        return [to_jsonable(v) for v in items]
+    if isinstance(obj, np.ndarray):
+        return [to_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, (pd.Timestamp, _dt.datetime, _dt.date)):
+        return obj.isoformat()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, pd.Series):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, pd.DataFrame):
+        return [to_jsonable(r) for r in obj.reset_index().to_dict(orient="records")]
+    if _is_missing(obj):
+        return None
+    return str(obj)
+
+
+def _json_dumps(obj: Any) -> str:
+    return json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+# --------------------------------------------------------------------------------------------------
+# quantile bands
+# --------------------------------------------------------------------------------------------------
+
+
+def quantile_bands(
+    ds: xr.Dataset,
+    variables: Sequence[str] | None = None,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+) -> pd.DataFrame:
+    """Tidy quantile bands over the ``sample`` dimension (see module docstring for the schema).
+
+    Parameters
+    ----------
+    ds:
+        Dataset with dims ``(sample, region, year)`` (any order).
+    variables:
+        Variables to summarise; default: every data variable that has a ``sample`` dimension and
+        otherwise only ``region`` and ``year`` dimensions.
+    levels:
+        Quantile levels in [0, 1].
+    """
+    levels = _check_levels(levels)
+    qcols = [level_column(lv) for lv in levels]
+    if variables is None:
+        variables = [
+            str(v)
+            for v, da in ds.data_vars.items()
+            if "sample" in da.dims and set(da.dims) <= {"sample", "region", "year"}
+        ]
+    else:
+        variables = list(variables)
+        for v in variables:
+            if v not in ds.data_vars:
+                raise InputError(f"Variable {v!r} is not in the forecast dataset (has {list(ds.data_vars)}).")
+            if "sample" not in ds[v].dims:
+                raise InputError(f"Variable {v!r} has no 'sample' dimension; cannot compute bands.")
+    frames: list[pd.DataFrame] = []
+    for v in variables:
+        da = ds[v]
+        extra = set(da.dims) - {"sample", "region", "year"}
+        if extra:
+            raise InputError(f"Variable {v!r} has unexpected dimensions {sorted(extra)} for quantile bands.")
+        if "region" not in da.dims or "year" not in da.dims:
+            raise InputError(f"Variable {v!r} needs 'region' and 'year' dimensions for quantile bands.")
+        da = da.astype("float64")
+        q = da.quantile(levels, dim="sample").transpose("region", "year", "quantile")
+        mean = da.mean("sample").transpose("region", "year")
+        regions = [str(r) for r in da["region"].values]
+        years = np.asarray(da["year"].values).astype("int64")
+        n_r, n_y = len(regions), len(years)
+        data: dict[str, Any] = {
+            "region": np.repeat(np.array(regions, dtype=object), n_y),
+            "year": np.tile(years, n_r),
+            "variable": [v] * (n_r * n_y),
+            "units": [str(da.attrs.get("units", ""))] * (n_r * n_y),
+            "mean": mean.values.reshape(-1),
+        }
+        qv = q.values.reshape(n_r * n_y, len(levels))
+        for i, col in enumerate(qcols):
+            data[col] = qv[:, i]
+        frames.append(pd.DataFrame(data))
+    columns = band_columns(levels)
+    if frames:
+        df = pd.concat(frames, ignore_index=True)
+    else:
+        df = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+    df = df[columns].astype(
+        {"region": "str", "variable": "str", "units": "str", "year": "int64"}
+        | {c: "float64" for c in ["mean", *qcols]}
+    )
+    df = df.sort_values(["region", "variable", "year"], kind="stable").reset_index(drop=True)
+    return df
+
+
+def export_bands(
+    result: RunResult, out_dir: str | os.PathLike[str], levels: Sequence[float] = DEFAULT_LEVELS
+) -> dict[str, Path]:
+    """Write ``bands.csv`` and ``bands.parquet`` into ``out_dir``; return ``{"csv": path, "parquet": path}``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    df = quantile_bands(result.forecast, levels=levels)
+    csv_path = atomic_write_text(out_dir / BANDS_CSV, df.to_csv(index=False, lineterminator="\n"))
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False, engine="pyarrow")
+    parquet_path = atomic_write_bytes(out_dir / BANDS_PARQUET, buf.getvalue())
+    return {"csv": csv_path, "parquet": parquet_path}
+
+
+# --------------------------------------------------------------------------------------------------
+# NetCDF
+# --------------------------------------------------------------------------------------------------
+
+
+def _netcdf_attr(value: Any) -> Any:
+    """A value NetCDF can store as an attribute: str, number, or 1-D list of numbers; else JSON string."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (str, int, float, np.integer, np.floating)):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        arr = np.asarray(value)
+        if arr.ndim == 1 and arr.size and arr.dtype.kind in "iuf":
+            return arr
+        if arr.ndim == 1 and arr.size and all(isinstance(x, str) for x in value):
+            return json.dumps(list(value), ensure_ascii=False)
+    return json.dumps(to_jsonable(value), ensure_ascii=False, allow_nan=False)
+
+
+def _clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): _netcdf_attr(v) for k, v in attrs.items() if v is not None}
+
+
+def _netcdf_dataset(result: RunResult) -> xr.Dataset:
+    ds = result.forecast.copy()
+    if hasattr(ds, "drop_encoding"):
+        ds = ds.drop_encoding()
+    peak = result.peak_year
+    if not isinstance(peak, xr.DataArray):
+        raise InputError("RunResult.peak_year must be an xarray DataArray with dims (sample, region).")
+    peak = peak.copy()
+    if peak.dtype.kind in "iu" or (peak.dtype.kind == "f" and bool(np.isfinite(peak).all())):
+        peak = peak.astype("int32")
+    peak.attrs = {
+        "units": "year",
+        "long_name": "Year of maximum total CO2 emissions over history and horizon",
+        **peak.attrs,
+    }
+    ds["peak_year"] = peak
+    # float64 -> float32 halves the file; index coordinates (dimension labels) are left alone.
+    new_vars = {
+        name: var.astype("float32", keep_attrs=True)
+        for name, var in ds.data_vars.items()
+        if var.dtype.kind == "f" and var.dtype != np.float32
+    }
+    new_coords = {
+        name: var.astype("float32", keep_attrs=True)
+        for name, var in ds.coords.items()
+        if name not in ds.dims and var.dtype.kind == "f" and var.dtype != np.float32
+    }
+    ds = ds.assign(new_vars).assign_coords(new_coords)
+    # Region labels: plain unicode so every reader sees strings.
+    if "region" in ds.coords:
+        region_attrs = dict(ds["region"].attrs)
+        ds = ds.assign_coords(region=np.asarray([str(r) for r in ds["region"].values], dtype=str))
+        ds["region"].attrs = region_attrs
+    for var in ds.variables.values():
+        var.attrs = _clean_attrs(var.attrs)
+
+    study = result.study or {}
+    seed = study.get("seed")
+    if isinstance(seed, (bool, np.bool_)) or seed is None:
+        seed_attr: Any = "none" if seed is None else str(seed)
+    elif isinstance(seed, (int, np.integer)):
+        seed_attr = int(seed)
+    else:
+        seed_attr = str(seed)
+    attrs = _clean_attrs(result.forecast.attrs)
+    attrs.update(
+        {
+            "study": str(study.get("name", "")),
+            "title": str(study.get("title", study.get("name", ""))),
+            "seed": seed_attr,
+            "created": _now_iso(),
+            "package_version": package_version(),
+            "schema_version": SCHEMA_VERSION,
+            "provenance": json.dumps(to_jsonable(result.provenance), ensure_ascii=False, allow_nan=False),
+            "priors": json.dumps(to_jsonable(result.priors_used), ensure_ascii=False, allow_nan=False),
+            "study_settings": json.dumps(to_jsonable(study), ensure_ascii=False, allow_nan=False),
+            "Conventions": "CF-1.8",
+        }
+    )
+    ds.attrs = attrs
+    return ds
+
+
+def export_netcdf(result: RunResult, path: str | os.PathLike[str], complevel: int = 4) -> Path:
+    """Write all draws of ``result.forecast`` plus ``peak_year`` to a compressed NetCDF file.
+
+    Floating-point variables are stored as float32. The file is written to a temp name and moved
+    into place, so ``path`` is either the old file or the complete new one.
+    """
+    path = Path(path)
+    ds = _netcdf_dataset(result)
+    encoding: dict[str, dict[str, Any]] = {}
+    for name, var in ds.variables.items():
+        if var.ndim == 0 or var.dtype.kind not in "iuf":
+            continue
+        enc: dict[str, Any] = {"zlib": True, "complevel": int(complevel)}
+        if var.ndim > 1:
+            enc["shuffle"] = True
+        encoding[str(name)] = enc
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------
+# JSON summary
+# --------------------------------------------------------------------------------------------------
+
+
+def _get(df: pd.DataFrame, region: Any, col: str) -> Any:
+    if df is None or col not in getattr(df, "columns", ()) or region not in df.index:
+        return None
+    value = df.at[region, col]
+    return None if _is_missing(value) else to_jsonable(value)
+
+
+def _diag_summary(diag: pd.DataFrame | None) -> dict[str, Any]:
+    attrs = dict(getattr(diag, "attrs", {}) or {})
+
+    def _col(name: str, how: str) -> Any:
+        if diag is None or name not in diag.columns:
+            return None
+        s = pd.to_numeric(diag[name], errors="coerce").dropna()
+        if s.empty:
+            return None
+        return float(s.max() if how == "max" else s.min())
+
+    warnings = attrs.get("warnings") or []
+    if isinstance(warnings, str):
+        warnings = [warnings]
+    return {
+        "sampler": attrs.get("sampler"),
+        "chains": attrs.get("chains"),
+        "draws": attrs.get("draws"),
+        "divergences": attrs.get("divergences"),
+        "max_r_hat": _col("r_hat", "max"),
+        "min_ess_bulk": _col("ess_bulk", "min"),
+        "min_ess_tail": _col("ess_tail", "min"),
+        "warnings": [str(w) for w in warnings],
+    }
+
+
+def _region_order(result: RunResult) -> list[Any]:
+    seen: list[Any] = []
+    for source in (result.peak_table, result.turning_points):
+        if source is None:
+            continue
+        for r in source.index:
+            if r not in seen:
+                seen.append(r)
+    if not seen and "region" in result.forecast.coords:
+        seen = list(result.forecast["region"].values)
+    return seen
+
+
+def _last_observed(result: RunResult) -> dict[str, int]:
+    ds = result.forecast
+    out: dict[str, int] = {}
+    if "last_observed_year" in ds.coords and "region" in ds["last_observed_year"].dims:
+        for r, y in zip(ds["region"].values, ds["last_observed_year"].values, strict=True):
+            if not _is_missing(y):
+                out[str(r)] = int(y)
+    elif "is_forecast" in ds.coords:
+        hist = ds["year"].values[~np.asarray(ds["is_forecast"].values, dtype=bool)]
+        if hist.size:
+            out = {str(r): int(hist.max()) for r in ds["region"].values}
+    return out
+
+
+_P_BY_RE = re.compile(r"^p_peak_by_(\d{4})$")
+DEFAULT_PEAK_YEARS = (2030, 2035)
+
+
+def peak_by_years(result: RunResult) -> list[int]:
+    """Years ``Y`` with a P(peak ≤ Y) entry: 2030, 2035 and every ``p_peak_by_Y`` column in the table."""
+    years = set(DEFAULT_PEAK_YEARS)
+    pt = result.peak_table
+    if pt is not None:
+        for col in pt.columns:
+            m = _P_BY_RE.match(str(col))
+            if m:
+                years.add(int(m.group(1)))
+    return sorted(years)
+
+
+def peak_probability(result: RunResult, region: Any, year: int) -> float | None:
+    """P(peak ≤ ``year``) for ``region``: the ``p_peak_by_<year>`` column of ``peak_table`` if present,
+    else computed from the ``peak_year`` samples (a peak in the last horizon year does not count,
+    as in :meth:`forecast.propagate.Forecast.peak_year_probability`)."""
+    pt = result.peak_table
+    col = f"p_peak_by_{int(year)}"
+    if pt is not None and col in pt.columns:
+        for idx in pt.index:
+            if idx == region or str(idx) == str(region):
+                v = pt.at[idx, col]
+                return None if _is_missing(v) else float(v)
+    peak = result.peak_year
+    if peak is None or "region" not in peak.dims:
+        return None
+    labels = [lab for lab in peak["region"].values if lab == region or str(lab) == str(region)] if "region" in peak.coords else []
+    if not labels:
+        return None
+    vals = np.asarray(peak.sel(region=labels[0]).values, dtype=float).reshape(-1)
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        return None
+    horizon = int(np.max(result.forecast["year"].values))
+    return float(np.mean((vals <= year) & (vals < horizon)))
+
+
+def summary_dict(result: RunResult) -> dict[str, Any]:
+    """The JSON summary as plain Python data (already NaN-free; see module docstring)."""
+    study = dict(result.study or {})
+    focus = [str(r) for r in (study.get("focus_regions") or [])]
+    last_obs = _last_observed(result)
+    co2_units = str(result.forecast["co2"].attrs.get("units", "Mt CO2/yr")) if "co2" in result.forecast else "Mt CO2/yr"
+    gdp_units = (
+        str(result.forecast["gdp_per_capita"].attrs.get("units", "int-$ 2011/person"))
+        if "gdp_per_capita" in result.forecast
+        else "int-$ 2011/person"
+    )
+    pt, tp = result.peak_table, result.turning_points
+    regions: dict[str, Any] = {}
+    for r in _region_order(result):
+        entry: dict[str, Any] = {
+            "focus": str(r) in focus,
+            "last_observed_year": last_obs.get(str(r)),
+        }
+        entry["p_already_peaked"] = _get(pt, r, "p_already_peaked")
+        for year in peak_by_years(result):
+            entry[f"p_peak_by_{year}"] = peak_probability(result, r, year)
+        entry["p_no_peak_by_horizon"] = _get(pt, r, "p_no_peak_by_horizon")
+        entry["peak_year"] = {q: _get(pt, r, f"peak_year_{q}") for q in ("q05", "q50", "q95")}
+        entry["peak_co2"] = {
+            "mean": _get(pt, r, "peak_co2_mean"),
+            "q05": _get(pt, r, "peak_co2_q05"),
+            "q95": _get(pt, r, "peak_co2_q95"),
+            "units": co2_units,
+        }
+        entry["p_inverted_u"] = _get(tp, r, "p_inverted_u")
+        entry["turning_point_gdp_per_capita"] = {
+            "q05": _get(tp, r, "turning_gdp_pc_q05"),
+            "q50": _get(tp, r, "turning_gdp_pc_q50"),
+            "q95": _get(tp, r, "turning_gdp_pc_q95"),
+            "units": gdp_units,
+        }
+        entry["last_gdp_per_capita"] = _get(tp, r, "last_gdp_pc")
+        regions[str(r)] = entry
+    summary = {
+        "schema_version": SCHEMA_VERSION,
+        "package_version": package_version(),
+        "created": _now_iso(),
+        "study": study,
+        "provenance": list(result.provenance or []),
+        "priors": list(result.priors_used or []),
+        "diagnostics": _diag_summary(result.diagnostics),
+        "regions": regions,
+    }
+    return to_jsonable(summary)
+
+
+def export_json(result: RunResult, path: str | os.PathLike[str]) -> Path:
+    """Write :func:`summary_dict` as strictly valid UTF-8 JSON (NaN → null)."""
+    return atomic_write_text(Path(path), _json_dumps(summary_dict(result)))
+
+
+# --------------------------------------------------------------------------------------------------
+# everything
+# --------------------------------------------------------------------------------------------------
+
+
+def export_all(
+    result: RunResult, out_dir: str | os.PathLike[str], levels: Sequence[float] = DEFAULT_LEVELS
+) -> dict[str, Path]:
+    """Write ``bands.csv``, ``bands.parquet``, ``forecast.nc`` and ``summary.json`` into ``out_dir``.
+
+    Returns ``{"bands_csv", "bands_parquet", "netcdf", "json"}`` → paths. The caller should wrap
+    this in :func:`forecast.atomic.atomic_output_dir` for an all-or-nothing output directory.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bands = export_bands(result, out_dir, levels=levels)
+    return {
+        "bands_csv": bands["csv"],
+        "bands_parquet": bands["parquet"],
+        "netcdf": export_netcdf(result, out_dir / NETCDF_FILE),
+        "json": export_json(result, out_dir / JSON_FILE),
+    }

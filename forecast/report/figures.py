@@ -1,0 +1,229 @@
+"""Fan charts of total CO2 emissions with the peak-year distribution.
+
+Figures are built with :class:`matplotlib.figure.Figure` and the Agg canvas directly, never through
+``pyplot``: no display is needed, no global backend is switched, and nothing is kept alive in
+pyplot's figure registry after saving.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from forecast.errors import InputError
+from forecast.export import peak_probability
+from forecast.report._format import fmt_pct, slugify
+from forecast.results import RunResult
+
+__all__ = ["fan_chart", "figure_regions", "peak_year_histogram", "save_figures"]
+
+FIGURE_DIR = "figures"
+_BAND_COLOR = "#1f77b4"
+_PEAKED_COLOR = "#7f7f7f"
+_FUTURE_COLOR = "#1f77b4"
+_NOPEAK_COLOR = "#d62728"
+
+
+def _region_key(result: RunResult, region: Any) -> Any:
+    """The coordinate label in ``result.forecast`` matching ``region`` (compared as strings)."""
+    labels = list(result.forecast["region"].values)
+    for lab in labels:
+        if lab == region or str(lab) == str(region):
+            return lab
+    raise InputError(f"Region {region!r} is not in the forecast (regions: {[str(x) for x in labels]}).")
+
+
+def _last_observed_year(result: RunResult, region: Any) -> int | None:
+    ds = result.forecast
+    if "last_observed_year" in ds.coords and "region" in ds["last_observed_year"].dims:
+        y = ds["last_observed_year"].sel(region=region).values
+        if np.isfinite(float(y)):
+            return int(y)
+    if "is_forecast" in ds.coords:
+        hist = ds["year"].values[~np.asarray(ds["is_forecast"].values, dtype=bool)]
+        if hist.size:
+            return int(hist.max())
+    return None
+
+
+def _peak_samples(result: RunResult, region: Any) -> np.ndarray:
+    if result.peak_year is None or "region" not in result.peak_year.dims:
+        return np.array([], dtype=float)
+    try:
+        da = result.peak_year.sel(region=region)
+    except KeyError:
+        return np.array([], dtype=float)
+    vals = np.asarray(da.values, dtype=float).reshape(-1)
+    return vals[np.isfinite(vals)]
+
+
+def peak_year_histogram(result: RunResult, region: Any, ax: Axes, *, compact: bool = False) -> Axes:
+    """Histogram of ``peak_year`` for ``region`` (share of samples per year).
+
+    Bars at or before the last observed year ("already peaked") are grey, the final horizon year
+    ("no peak by horizon": emissions still highest at the end) is red, everything else blue.
+    """
+    region = _region_key(result, region)
+    peaks = _peak_samples(result, region)
+    last_obs = _last_observed_year(result, region)
+    horizon = int(np.max(result.forecast["year"].values))
+    ax.set_title("Peak-year distribution", fontsize=8 if compact else 9)
+    if not compact:
+        ax.set_xlabel("peak year", fontsize=8)
+        ax.set_ylabel("share of samples", fontsize=8)
+    ax.tick_params(labelsize=6 if compact else 7)
+    if peaks.size == 0:
+        ax.text(0.5, 0.5, "no peak-year samples", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+        return ax
+    years = np.round(peaks).astype(int)
+    lo, hi = int(years.min()), int(years.max())
+    counts = np.bincount(years - lo, minlength=hi - lo + 1)
+    share = counts / years.size
+    xs = np.arange(lo, hi + 1)
+    colors = []
+    for x in xs:
+        if last_obs is not None and x <= last_obs:
+            colors.append(_PEAKED_COLOR)
+        elif x >= horizon:
+            colors.append(_NOPEAK_COLOR)
+        else:
+            colors.append(_FUTURE_COLOR)
+    ax.bar(xs, share, width=0.9, color=colors, edgecolor="none")
+    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v * 100:.0f}%" if -1e-9 <= v <= 1 + 1e-9 else "")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    handles = []
+    if last_obs is not None:
+        ax.axvline(last_obs + 0.5, color="black", linestyle=":", linewidth=1)
+        p_done = float(np.mean(years <= last_obs))
+        handles.append(Patch(color=_PEAKED_COLOR, label=f"already peaked: {fmt_pct(p_done)}"))
+        # Make the "already peaked" mass visible even when it is spread over many history years.
+        if p_done > 0:
+            ax.text(
+                0.02, 0.97, f"peaked\n{fmt_pct(p_done)}", transform=ax.transAxes, ha="left", va="top",
+                fontsize=6 if compact else 8, color="black",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "#eeeeee", "edgecolor": _PEAKED_COLOR},
+            )
+    handles.append(Patch(color=_FUTURE_COLOR, label="peak within horizon"))
+    p_none = float(np.mean(years >= horizon))
+    handles.append(Patch(color=_NOPEAK_COLOR, label=f"no peak by {horizon}: {fmt_pct(p_none)}"))
+    if not compact:
+        ax.legend(handles=handles, fontsize=6.5, loc="upper right", frameon=False)
+    ax.set_ylim(0, max(share.max() * 1.45, 0.05))
+    ax.set_xlim(lo - 1, max(hi, horizon) + 1)
+    return ax
+
+
+def fan_chart(result: RunResult, region: Any, ax: Axes | None = None, *, peak_ax: Axes | None = None) -> Axes:
+    """Fan chart of total ``co2`` for ``region``; returns the main Axes (``ax.figure`` is the figure).
+
+    Observed emissions (black), forecast median and shaded 50 % / 90 % bands over the horizon, a
+    dotted vertical line at the last observed year, and the title with P(peak ≤ 2030). The
+    peak-year distribution goes to ``peak_ax`` if given; with ``ax=None`` a new two-panel figure is
+    created; with only ``ax`` given it is drawn as an inset.
+    """
+    region = _region_key(result, region)
+    ds = result.forecast
+    if "co2" not in ds:
+        raise InputError("The forecast dataset has no 'co2' variable; cannot draw a fan chart.")
+    inset = False
+    if ax is None:
+        fig = Figure(figsize=(10, 4.2), dpi=110, layout="constrained")
+        FigureCanvasAgg(fig)
+        gs = fig.add_gridspec(1, 2, width_ratios=[2.3, 1])
+        ax = fig.add_subplot(gs[0, 0])
+        peak_ax = fig.add_subplot(gs[0, 1])
+    elif peak_ax is None:
+        peak_ax = ax.inset_axes([0.07, 0.56, 0.32, 0.36])
+        inset = True
+
+    da = ds["co2"].sel(region=region).transpose("sample", "year")
+    years = np.asarray(da["year"].values, dtype=int)
+    values = np.asarray(da.values, dtype=float)
+    units = str(ds["co2"].attrs.get("units", "Mt CO2/yr"))
+    last_obs = _last_observed_year(result, region)
+    if last_obs is None:
+        last_obs = int(years.max())
+    hist = years <= last_obs
+    fut = years >= last_obs  # include the last observation so the fan connects to the line
+
+    top = 0.0
+    if hist.any():
+        observed = values[0, hist]
+        if np.isfinite(observed).any():
+            top = float(np.nanmax(observed))
+        ax.plot(years[hist], observed, color="black", linewidth=1.6, label="observed")
+    if (years > last_obs).any():
+        with np.errstate(all="ignore"):
+            q = np.nanquantile(values[:, fut], [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+        yf = years[fut]
+        if np.isfinite(q[4]).any():
+            top = max(top, float(np.nanmax(q[4])))
+        ax.fill_between(yf, q[0], q[4], color=_BAND_COLOR, alpha=0.18, linewidth=0, label="90% band")
+        ax.fill_between(yf, q[1], q[3], color=_BAND_COLOR, alpha=0.38, linewidth=0, label="50% band")
+        ax.plot(yf, q[2], color=_BAND_COLOR, linewidth=1.8, label="median forecast")
+    ax.axvline(last_obs, color="black", linestyle=":", linewidth=1, label=f"last observed ({last_obs})")
+    p2030 = peak_probability(result, region, 2030)
+    ax.set_title(f"{region}: total CO₂ emissions — P(peak ≤ 2030): {fmt_pct(p2030)}", fontsize=11)
+    ax.set_xlabel("year")
+    ax.set_ylabel(f"CO₂ emissions ({units})")
+    ax.set_xlim(years.min(), years.max())
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:,.10g}")
+    if inset:
+        # Leave head-room above the data for the inset panel.
+        ax.set_ylim(0, max(top, 1e-9) * 1.7)
+    ax.grid(True, alpha=0.3, linewidth=0.5)
+    ax.legend(fontsize=8, loc="upper right" if inset else "best")
+    peak_year_histogram(result, region, peak_ax, compact=inset)
+    return ax
+
+
+def figure_regions(result: RunResult) -> list[Any]:
+    """Regions that get a figure: ``study['focus_regions']`` present in the forecast, in that order.
+
+    If the study names no focus regions, every region gets one.
+    """
+    labels = list(result.forecast["region"].values)
+    focus = list((result.study or {}).get("focus_regions") or [])
+    if not focus:
+        return labels
+    by_str = {str(lab): lab for lab in labels}
+    out = []
+    for r in focus:
+        lab = by_str.get(str(r))
+        if lab is not None and lab not in out:
+            out.append(lab)
+    return out
+
+
+def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 110) -> dict[str, str]:
+    """Write ``figures/fan_<slug>.png`` per figure region; return ``{region: relative POSIX path}``."""
+    out_dir = Path(out_dir)
+    fig_dir = out_dir / FIGURE_DIR
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, str] = {}
+    used: set[str] = set()
+    for region in figure_regions(result):
+        slug = slugify(region)
+        base, n = slug, 2
+        while slug in used:
+            slug, n = f"{base}_{n}", n + 1
+        used.add(slug)
+        ax = fan_chart(result, region)
+        fig = ax.figure
+        rel = f"{FIGURE_DIR}/fan_{slug}.png"
+        try:
+            fig.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
+        finally:
+            fig.clear()
+            del fig, ax
+        paths[str(region)] = rel
+    return paths

@@ -1,0 +1,480 @@
+"""Markdown rendering of a study run (the source of both ``report.md`` and ``report.html``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecast.export import peak_by_years, peak_probability, to_jsonable
+from forecast.report._format import (
+    MISSING,
+    fmt_cell,
+    fmt_interval,
+    fmt_money,
+    fmt_num,
+    fmt_pct,
+    fmt_year,
+    is_missing,
+    md_code,
+    md_escape,
+    md_table,
+)
+from forecast.results import RunResult
+
+__all__ = ["render_markdown"]
+
+# Thresholds that make the automatic diagnostic warnings (used only when the sampler left none).
+RHAT_WARN = 1.01
+ESS_WARN = 400
+N_WORST = 5
+
+
+# --------------------------------------------------------------------------------------------------
+# small accessors
+# --------------------------------------------------------------------------------------------------
+
+
+def _horizon(result: RunResult) -> int:
+    h = (result.study or {}).get("horizon")
+    try:
+        return int(h)
+    except (TypeError, ValueError):
+        return int(np.max(result.forecast["year"].values))
+
+
+def _focus(result: RunResult) -> list[str]:
+    return [str(r) for r in ((result.study or {}).get("focus_regions") or [])]
+
+
+def _ordered_regions(index: pd.Index, focus: list[str]) -> list[Any]:
+    """Focus regions first (study order), then the others in table order."""
+    labels = list(index)
+    by_str = {str(lab): lab for lab in labels}
+    first = [by_str[f] for f in focus if f in by_str]
+    return first + [lab for lab in labels if lab not in first]
+
+
+def _val(df: pd.DataFrame | None, region: Any, col: str) -> Any:
+    if df is None or col not in df.columns or region not in df.index:
+        return None
+    return df.at[region, col]
+
+
+def _region_label(region: Any, focus: list[str]) -> str:
+    name = md_escape(region)
+    return f"**{name}**" if str(region) in focus else name
+
+
+def _last_observed_years(result: RunResult) -> dict[str, int]:
+    ds = result.forecast
+    if "last_observed_year" in ds.coords and "region" in ds["last_observed_year"].dims:
+        return {
+            str(r): int(y)
+            for r, y in zip(ds["region"].values, ds["last_observed_year"].values, strict=True)
+            if not is_missing(y)
+        }
+    return {}
+
+
+def _value_cell(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return md_code(json.dumps(to_jsonable(value), ensure_ascii=False))
+    if isinstance(value, (list, tuple, set)):
+        items = list(value)
+        if any(isinstance(v, (Mapping, list, tuple)) for v in items):
+            return md_code(json.dumps(to_jsonable(items), ensure_ascii=False))
+        shown = ", ".join(md_escape(v) for v in items[:20])
+        return (shown + (f", … ({len(items) - 20} more)" if len(items) > 20 else "")) if items else MISSING
+    if is_missing(value):
+        return MISSING
+    return md_escape(value)
+
+
+def _link(text: str, url: Any) -> str:
+    if is_missing(url) or not str(url).strip():
+        return text
+    url = str(url).strip()
+    if re.search(r"[\s<>]", url):
+        return text
+    return f"[{text}](<{url}>)"
+
+
+def _rhat(x: Any) -> str:
+    return MISSING if is_missing(x) else f"{float(x):.3f}"
+
+
+def _ess(x: Any) -> str:
+    return MISSING if is_missing(x) else f"{float(x):,.0f}"
+
+
+# --------------------------------------------------------------------------------------------------
+# sections
+# --------------------------------------------------------------------------------------------------
+
+
+def _summary_paragraph(result: RunResult) -> str:
+    study = result.study or {}
+    ds = result.forecast
+    horizon = _horizon(result)
+    n_regions = int(ds.sizes.get("region", 0))
+    n_samples = int(ds.sizes.get("sample", 0))
+    last_obs = _last_observed_years(result)
+    first_fc = (min(last_obs.values()) + 1) if last_obs else None
+    settings = []
+    if study.get("name"):
+        settings.append(f"study {md_code(study['name'])}")
+    if study.get("seed") is not None:
+        settings.append(f"seed {md_escape(study['seed'])}")
+    span = f" from {first_fc} to {horizon}" if first_fc else f" up to {horizon}"
+    parts = []
+    if study.get("description") and str(study["description"]).strip():
+        desc = md_escape(study["description"]).rstrip()
+        parts.append(desc if desc.endswith((".", "!", "?")) else desc + ".")
+    parts += [
+        f"This report gives probabilistic forecasts of annual CO₂ emissions for {n_regions} "
+        f"region{'s' if n_regions != 1 else ''}{span}, based on {n_samples:,} posterior predictive "
+        f"samples" + (f" ({', '.join(settings)})." if settings else ".")
+    ]
+    pt = result.peak_table
+    for region in _ordered_regions(pt.index, _focus(result)) if pt is not None else []:
+        if str(region) not in _focus(result):
+            continue
+        p30 = peak_probability(result, region, 2030)
+        done = _val(pt, region, "p_already_peaked")
+        nopeak = _val(pt, region, "p_no_peak_by_horizon")
+        parts.append(
+            f"{md_escape(region)}: {fmt_pct(p30)} probability that emissions peak by 2030 "
+            f"({fmt_pct(done)} that they have already peaked, {fmt_pct(nopeak)} that they are still "
+            f"at their highest in {horizon})."
+        )
+    warnings = _diag_warnings(result)
+    if warnings:
+        parts.append(f"⚠ The sampler reported {len(warnings)} warning{'s' if len(warnings) != 1 else ''}; see Sampler diagnostics before relying on these numbers.")
+    return " ".join(parts)
+
+
+def _study_section(result: RunResult) -> str:
+    study = result.study or {}
+    if not study:
+        return "## Study settings\n\n_No study settings recorded._"
+    rows = [(md_escape(k), _value_cell(v)) for k, v in _flatten(study)]
+    return "## Study settings\n\n" + md_table(["Setting", "Value"], rows)
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested settings as dotted keys: {"sampler": {"draws": 1000}} → [("sampler.draws", 1000)]."""
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out += _flatten(v, key + ".")
+        else:
+            out.append((key, v))
+    return out
+
+
+def _provenance_section(result: RunResult) -> str:
+    prov = result.provenance or []
+    head = "## Data provenance\n\n"
+    if not prov:
+        return head + "_No data provenance recorded._"
+    rows = []
+    for p in prov:
+        path = p.get("path")
+        file_cell = md_code(str(path).replace("\\", "/").rsplit("/", 1)[-1]) if not is_missing(path) else MISSING
+        source = md_escape(p.get("source", "")) or MISSING
+        y0, y1 = p.get("year_min"), p.get("year_max")
+        rows.append(
+            (
+                _link(source, p.get("url")),
+                file_cell,
+                md_code(p["sha256"]) if not is_missing(p.get("sha256")) else MISSING,
+                fmt_num(p.get("rows")) if not is_missing(p.get("rows")) else MISSING,
+                fmt_interval(y0, y1, fmt_year),
+            )
+        )
+    return head + md_table(["Source", "File", "SHA-256", "Rows", "Years"], rows, ["l", "l", "l", "r", "c"])
+
+
+def _param(v: Any) -> str:
+    if isinstance(v, (float, np.floating)) and not isinstance(v, bool):
+        return f"{float(v):.6g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_param(x) for x in v) + "]"
+    return str(v)
+
+
+def _format_params(params: Any) -> str:
+    if isinstance(params, Mapping):
+        return ", ".join(f"{k}={_param(v)}" for k, v in params.items())
+    if isinstance(params, (list, tuple)):
+        return ", ".join(_param(v) for v in params)
+    return "" if is_missing(params) else str(params)
+
+
+def _priors_section(result: RunResult) -> str:
+    priors = result.priors_used or []
+    head = "## Priors\n\n"
+    if not priors:
+        return head + "_No priors recorded._"
+    rows = []
+    for p in priors:
+        dist = str(p.get("distribution", "") or "")
+        params = _format_params(p.get("params"))
+        dist_cell = md_escape(f"{dist}({params})" if params else dist) or MISSING
+        src = [str(p[k]) for k in ("source", "citation") if not is_missing(p.get(k)) and str(p.get(k)).strip()]
+        rows.append(
+            (
+                md_code(p.get("name", "")),
+                dist_cell,
+                md_escape(p.get("units", "")) or MISSING,
+                md_escape(" — ".join(src)) or MISSING,
+            )
+        )
+    return head + md_table(["Name", "Distribution", "Units", "Source / citation"], rows)
+
+
+def _diag_warnings(result: RunResult) -> list[str]:
+    diag = result.diagnostics
+    attrs = dict(getattr(diag, "attrs", {}) or {})
+    warnings = attrs.get("warnings") or []
+    if isinstance(warnings, str):
+        warnings = [warnings]
+    warnings = [str(w) for w in warnings if str(w).strip()]
+    if warnings or diag is None:
+        return warnings
+    # The sampler left no warnings: apply the usual thresholds ourselves.
+    auto = []
+    div = attrs.get("divergences")
+    if not is_missing(div) and int(div) > 0:
+        auto.append(f"{int(div)} divergent transitions.")
+    if "r_hat" in diag.columns:
+        rmax = pd.to_numeric(diag["r_hat"], errors="coerce").max()
+        if not is_missing(rmax) and rmax > RHAT_WARN:
+            auto.append(f"max R-hat {rmax:.3f} > {RHAT_WARN}.")
+    for col, label in (("ess_bulk", "bulk"), ("ess_tail", "tail")):
+        if col in diag.columns:
+            emin = pd.to_numeric(diag[col], errors="coerce").min()
+            if not is_missing(emin) and emin < ESS_WARN:
+                auto.append(f"min {label} ESS {emin:,.0f} < {ESS_WARN}.")
+    return auto
+
+
+def _worst_parameters(diag: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in ("r_hat", "ess_bulk", "ess_tail") if c in diag.columns]
+    if not cols or diag.empty:
+        return diag.iloc[0:0]
+    d = diag[cols].apply(pd.to_numeric, errors="coerce")
+    picks: list[Any] = []
+    if "r_hat" in d:
+        picks += list(d["r_hat"].sort_values(ascending=False, na_position="last").index[:N_WORST])
+    ess_cols = [c for c in ("ess_bulk", "ess_tail") if c in d]
+    if ess_cols:
+        picks += list(d[ess_cols].min(axis=1).sort_values(na_position="last").index[:N_WORST])
+    seen: list[Any] = []
+    for p in picks:
+        if p not in seen:
+            seen.append(p)
+    worst = d.loc[seen]
+    sort_cols = [c for c in ("r_hat",) if c in worst]
+    if sort_cols:
+        worst = worst.sort_values("r_hat", ascending=False, na_position="last", kind="stable")
+    return worst
+
+
+def _diagnostics_section(result: RunResult) -> str:
+    diag = result.diagnostics
+    attrs = dict(getattr(diag, "attrs", {}) or {})
+    out = ["## Sampler diagnostics"]
+    if diag is None or (diag.empty and not attrs):
+        out.append("_No sampler diagnostics recorded._")
+        return "\n\n".join(out)
+
+    def _col(name: str, how: str) -> Any:
+        if name not in diag.columns:
+            return None
+        s = pd.to_numeric(diag[name], errors="coerce").dropna()
+        return None if s.empty else (s.max() if how == "max" else s.min())
+
+    bullets = [
+        f"- Sampler: {md_escape(attrs.get('sampler')) if not is_missing(attrs.get('sampler')) else MISSING}",
+        f"- Chains: {fmt_num(attrs.get('chains'))}",
+        f"- Draws: {fmt_num(attrs.get('draws'))}",
+        f"- Divergences: {fmt_num(attrs.get('divergences'))}",
+        f"- Max R-hat: {_rhat(_col('r_hat', 'max'))}",
+        f"- Min bulk ESS: {_ess(_col('ess_bulk', 'min'))}",
+        f"- Min tail ESS: {_ess(_col('ess_tail', 'min'))}",
+    ]
+    if not is_missing(attrs.get("seconds")):
+        bullets.append(f"- Sampling time: {float(attrs['seconds']):,.1f} s")
+    out.append("\n".join(bullets))
+    warnings = _diag_warnings(result)
+    if warnings:
+        block = ["> ⚠ **Warnings**", ">"] + [f"> - ⚠ {md_escape(w)}" for w in warnings]
+        out.append("\n".join(block))
+    else:
+        out.append(
+            f"No sampler warnings (R-hat ≤ {RHAT_WARN}, ESS ≥ {ESS_WARN} and no divergences are the usual thresholds)."
+        )
+    worst = _worst_parameters(diag)
+    if not worst.empty:
+        rows = [
+            (
+                md_code(idx),
+                _rhat(worst.at[idx, "r_hat"]) if "r_hat" in worst else MISSING,
+                _ess(worst.at[idx, "ess_bulk"]) if "ess_bulk" in worst else MISSING,
+                _ess(worst.at[idx, "ess_tail"]) if "ess_tail" in worst else MISSING,
+            )
+            for idx in worst.index
+        ]
+        out.append(
+            "Worst-mixing parameters (highest R-hat, lowest ESS):\n\n"
+            + md_table(["Parameter", "R-hat", "Bulk ESS", "Tail ESS"], rows, ["l", "r", "r", "r"])
+        )
+    return "\n\n".join(out)
+
+
+def _peak_section(result: RunResult) -> str:
+    pt = result.peak_table
+    horizon = _horizon(result)
+    focus = _focus(result)
+    out = ["## Peak year"]
+    out.append(
+        "Probabilities come first here: the peak-year distribution is often bimodal (already peaked "
+        "versus still rising at the horizon), so a median peak year alone can point at a year that "
+        "almost no sample trajectory actually peaks in."
+        + (" Focus regions are in bold and listed first." if focus else "")
+    )
+    if pt is None or pt.empty:
+        out.append("_No peak-year results._")
+        return "\n\n".join(out)
+    units = str(result.forecast["co2"].attrs.get("units", "Mt CO2/yr")) if "co2" in result.forecast else "Mt CO2/yr"
+    by_years = [y for y in peak_by_years(result) if y < horizon]
+    headers = [
+        "Region",
+        "P(already peaked)",
+        *(f"P(peak ≤ {y})" for y in by_years),
+        f"P(no peak by {horizon})",
+        "Peak year (5–95%)",
+        f"Peak level, {md_escape(units)} (5–95%)",
+    ]
+    rows = []
+    for r in _ordered_regions(pt.index, focus):
+        rows.append(
+            (
+                _region_label(r, focus),
+                fmt_pct(_val(pt, r, "p_already_peaked")),
+                *(fmt_pct(peak_probability(result, r, y)) for y in by_years),
+                fmt_pct(_val(pt, r, "p_no_peak_by_horizon")),
+                fmt_interval(_val(pt, r, "peak_year_q05"), _val(pt, r, "peak_year_q95"), fmt_year),
+                fmt_interval(_val(pt, r, "peak_co2_q05"), _val(pt, r, "peak_co2_q95")),
+            )
+        )
+    out.append(md_table(headers, rows, ["l"] + ["r"] * (len(by_years) + 2) + ["c", "c"]))
+    return "\n\n".join(out)
+
+
+def _turning_section(result: RunResult) -> str:
+    tp = result.turning_points
+    focus = _focus(result)
+    out = ["## EKC turning points"]
+    if tp is None or tp.empty:
+        out.append("_No environmental Kuznets curve results._")
+        return "\n\n".join(out)
+    gdp_units = (
+        str(result.forecast["gdp_per_capita"].attrs.get("units", "int-$ 2011/person"))
+        if "gdp_per_capita" in result.forecast
+        else "int-$ 2011/person"
+    )
+    out.append(
+        "P(inverted U) is the share of posterior draws in which emissions per capita first rise and "
+        "then fall with GDP per capita; the turning point is the GDP per capita at the top of the "
+        f"curve ({md_escape(gdp_units)}), summarised over the draws that have one."
+    )
+    headers = ["Region", "P(inverted U)", "Turning point 5%", "Turning point 50%", "Turning point 95%", "Last observed GDP/cap"]
+    rows = [
+        (
+            _region_label(r, focus),
+            fmt_pct(_val(tp, r, "p_inverted_u")),
+            fmt_money(_val(tp, r, "turning_gdp_pc_q05")),
+            fmt_money(_val(tp, r, "turning_gdp_pc_q50")),
+            fmt_money(_val(tp, r, "turning_gdp_pc_q95")),
+            fmt_money(_val(tp, r, "last_gdp_pc")),
+        )
+        for r in _ordered_regions(tp.index, focus)
+    ]
+    out.append(md_table(headers, rows, ["l", "r", "r", "r", "r", "r"]))
+    return "\n\n".join(out)
+
+
+def _figures_section(figure_paths: Mapping[str, str]) -> str:
+    if not figure_paths:
+        return ""
+    out = ["## Figures"]
+    for region, path in figure_paths.items():
+        p = str(path).replace("\\", "/")
+        target = f"<{p}>" if re.search(r"[\s()]", p) else p
+        out.append(f"### {md_escape(region)}\n\n![Fan chart of CO₂ emissions for {md_escape(region)}]({target})")
+    return "\n\n".join(out)
+
+
+def _extra_table(name: str, df: pd.DataFrame) -> str:
+    head = f"## {md_escape(name)}"
+    if df is None or df.empty:
+        return head + "\n\n_Empty table._"
+    frame = df
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None:
+        frame = frame.reset_index()
+    headers = [md_escape(c) for c in frame.columns]
+    align = ["r" if pd.api.types.is_numeric_dtype(frame[c]) else "l" for c in frame.columns]
+    rows = [[md_escape(fmt_cell(v)) for v in row] for row in frame.itertuples(index=False, name=None)]
+    return head + "\n\n" + md_table(headers, rows, align)
+
+
+_HOW_TO_READ = """## How to read this
+
+- Every number is a summary of posterior predictive samples: a probability is the share of
+  simulated emission trajectories with that property, not a statement of certainty. "<1%" and
+  ">99%" mean that (almost) no sample disagrees; with a finite number of samples 0% and 100% are
+  never claimed.
+- "Already peaked" means the highest emissions over history and horizon fall in an observed year;
+  "no peak by the horizon" means emissions are still at their highest in the last forecast year.
+- The fan charts show the median forecast with 50% (dark) and 90% (light) bands; the dotted line
+  marks the last observed year. The side panel shows the whole peak-year distribution.
+- Forecasts are conditional on the model, the priors and the data listed above; check the sampler
+  diagnostics first — warnings there mean the numbers may be unreliable."""
+
+
+# --------------------------------------------------------------------------------------------------
+# public
+# --------------------------------------------------------------------------------------------------
+
+
+def render_markdown(result: RunResult, figure_paths: Mapping[str, str] | None = None) -> str:
+    """The full report as Markdown (CommonMark + pipe tables).
+
+    ``figure_paths`` maps region → image path relative to the report (as returned by
+    :func:`forecast.report.figures.save_figures`).
+    """
+    study = result.study or {}
+    title = str(study.get("title") or study.get("name") or "Carbon forecast report")
+    sections = [
+        f"# {md_escape(title)}",
+        _summary_paragraph(result),
+        _study_section(result),
+        _provenance_section(result),
+        _priors_section(result),
+        _diagnostics_section(result),
+        _peak_section(result),
+        _turning_section(result),
+        _figures_section(figure_paths or {}),
+    ]
+    for name, df in (result.extra_tables or {}).items():
+        sections.append(_extra_table(str(name), df))
+    sections.append(_HOW_TO_READ)
+    return "\n\n".join(s for s in sections if s) + "\n"

@@ -1,0 +1,221 @@
+"""The growth-form hierarchical EKC: parameter recovery, agreement with statsmodels, behaviour on real data,
+persistence and input checks. Fits use small draw counts and fixed seeds."""
+
+from __future__ import annotations
+
+import warnings
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+from forecast import EKCModel, Scenario, forecast_peak, load_panel
+from forecast.errors import InputError, ModelStateError, SamplerWarning
+from forecast.models.ekc import prepare_panel
+
+TRUE = {
+    "drift_mu": -0.004,
+    "drift_income": -0.012,
+    "drift_sigma": 0.006,
+    "slope_mu": 0.7,
+    "slope_sigma": 0.15,
+    "curvature": -0.08,
+    "phi": 0.3,
+    "nu": 6.0,
+    "log_noise_mu": np.log(0.025),
+    "log_noise_sigma": 0.2,
+}
+N_REGIONS, N_YEARS, X_CENTER = 14, 36, np.log(10_000.0)
+
+
+def simulate_panel(seed: int = 7) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """A panel drawn from the model itself (growth form, AR(1) Student-t shocks)."""
+    rng = np.random.default_rng(seed)
+    drift = rng.normal(TRUE["drift_mu"], TRUE["drift_sigma"], N_REGIONS)
+    slope = rng.normal(TRUE["slope_mu"], TRUE["slope_sigma"], N_REGIONS)
+    sigma = np.exp(rng.normal(TRUE["log_noise_mu"], TRUE["log_noise_sigma"], N_REGIONS))
+    xs = np.empty((N_REGIONS, N_YEARS))
+    for r in range(N_REGIONS):
+        growth = rng.uniform(0.0, 0.05) + rng.normal(0, 0.025, N_YEARS)
+        growth[0] = rng.uniform(-1.8, 1.8)
+        xs[r] = np.cumsum(growth)
+    # centre so that the model's own centring (panel mean of log income) matches the simulation's
+    xs -= xs.mean()
+    rows = []
+    for r in range(N_REGIONS):
+        x = xs[r]
+        y = np.empty(N_YEARS)
+        y[0] = rng.normal(1.0, 0.5)
+        u = 0.0
+        for t in range(1, N_YEARS):
+            mean = drift[r] + TRUE["drift_income"] * x[t - 1] + slope[r] * (x[t] - x[t - 1]) + TRUE["curvature"] * (x[t] ** 2 - x[t - 1] ** 2)
+            u = TRUE["phi"] * u + sigma[r] * rng.standard_t(TRUE["nu"])
+            y[t] = y[t - 1] + mean + u
+        for t in range(N_YEARS):
+            gdp_pc = np.exp(x[t] + X_CENTER)
+            rows.append({"region": f"R{r:02d}", "year": 1985 + t, "population": 1e7, "gdp": gdp_pc * 1e7,
+                         "co2": np.exp(y[t]) * 10.0, "gdp_per_capita": gdp_pc, "co2_per_capita": np.exp(y[t])})
+    return pd.DataFrame(rows), {"drift": drift, "slope": slope, "sigma": sigma}
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    panel, truth = simulate_panel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplerWarning)
+        # few regions and small group scales: the non-centred form avoids the funnel here
+        model = EKCModel(parameterization="non_centered").fit(panel, random_seed=11, draws=400, tune=600, chains=2, progress=False)
+    return panel, truth, model
+
+
+def _inside_hdi(idata, name, value, prob=0.94):
+    hdi = az.hdi(idata, var_names=[name], hdi_prob=prob)[name].values
+    return (hdi[..., 0] <= value) & (value <= hdi[..., 1])
+
+
+@pytest.mark.slow
+def test_parameter_recovery_population_level(simulated):
+    _, _, model = simulated
+    for name in ("drift_mu", "drift_income", "slope_mu", "curvature", "phi", "nu", "log_noise_mu"):
+        assert _inside_hdi(model.idata, name, TRUE[name]), f"{name}: truth {TRUE[name]} outside the 94% HDI"
+    assert model.diagnostics.divergences == 0
+
+
+@pytest.mark.slow
+def test_parameter_recovery_region_level(simulated):
+    _, truth, model = simulated
+    # 94% intervals should cover about 94% of regions; 10 of 14 is the 1st percentile of Binomial(14, 0.94)
+    for name in ("drift", "slope", "sigma"):
+        covered = _inside_hdi(model.idata, name, truth[name]).sum()
+        assert covered >= 10, f"{name}: only {covered}/{N_REGIONS} regions covered"
+
+
+@pytest.mark.slow
+def test_turning_point_recovered(simulated):
+    panel, truth, model = simulated
+    g = model.turning_point_growth
+    # change of y per year on a steady path: drift + income*x + (slope + 2 c x) g = 0
+    x_true = -(truth["drift"] + truth["slope"] * g) / (TRUE["drift_income"] + 2 * TRUE["curvature"] * g)
+    x_center = model.x_center
+    true_gdp = np.exp(x_true + x_center)
+    tp = model.turning_points().stack(sample=("chain", "draw"))
+    assert float(tp["inverted_u"].mean()) > 0.99  # the simulated curve is an inverted U
+    lo = tp["turning_gdp_per_capita"].quantile(0.03, dim="sample").values
+    hi = tp["turning_gdp_per_capita"].quantile(0.97, dim="sample").values
+    covered = ((lo <= true_gdp) & (true_gdp <= hi)).sum()
+    assert covered >= 10, f"turning point covered in {covered}/{N_REGIONS} regions"
+
+
+@pytest.mark.slow
+def test_peer_check_against_statsmodels_mixedlm(shared_data_dir):
+    """With weak priors and the likelihood statsmodels assumes (Gaussian, iid, one noise scale), the
+    pooled curve agrees with MixedLM (random drift and slope by region) within its standard errors."""
+    regions = ["Argentina", "Australia", "Brazil", "Canada", "China", "Egypt", "France", "India", "Indonesia",
+               "Italy", "Japan", "Mexico", "Pakistan", "Poland", "South Africa", "Spain", "Thailand", "Turkey"]
+    panel = load_panel("owid", data_dir=shared_data_dir, years=(1990, 2022), regions=regions)
+    weak = {
+        "drift_mu": {"params": {"sigma": 1.0}},
+        "drift_income": {"params": {"sigma": 1.0}},
+        "slope_mu": {"params": {"sigma": 10.0}},
+        "curvature_mu": {"params": {"sigma": 10.0}},
+        "log_noise_sigma": {"params": {"sigma": 0.001}},  # one noise scale for all regions, as in MixedLM
+    }
+    model = EKCModel(weak, residuals="iid", likelihood="normal", parameterization="non_centered")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplerWarning)
+        model.fit(panel, random_seed=3, draws=500, tune=700, chains=2, progress=False)
+    data = prepare_panel(panel)
+    frame = pd.DataFrame({"dy": data.dy, "dx": data.dx_terms[:, 0], "dx2": data.dx_terms[:, 1],
+                          "x_prev": data.x_prev, "region": np.asarray(data.regions)[data.region_idx]})
+    mixed = smf.mixedlm("dy ~ x_prev + dx + dx2", frame, groups="region", re_formula="~dx").fit(reml=False, method=["lbfgs"])
+    assert mixed.converged
+    post = model.idata.posterior
+    pairs = {"Intercept": "drift_mu", "x_prev": "drift_income", "dx": "slope_mu", "dx2": "curvature"}
+    for term, name in pairs.items():
+        diff = abs(float(post[name].mean()) - mixed.fe_params[term])
+        se = mixed.bse_fe[term]
+        assert diff < 2 * se, f"{name}: posterior mean differs from MixedLM by {diff:.4f} (> 2 se = {2 * se:.4f})"
+
+
+@pytest.fixture(scope="module")
+def global_fit(shared_data_dir):
+    """The default study's configuration on the real panel, with fewer draws."""
+    panel = load_panel("owid", data_dir=shared_data_dir, years=(1990, 2022), min_population=5e6, min_years=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplerWarning)
+        model = EKCModel().fit(panel, random_seed=5, draws=400, tune=600, chains=2, progress=False)
+    return panel, model
+
+
+@pytest.mark.slow
+def test_countries_that_peaked_long_ago_stay_peaked(global_fit):
+    """The issue's acceptance check: at the last data year, Germany, the UK, the US and Japan come out
+    as already peaked with high probability (>= 0.8), while India (still rising) does not."""
+    panel, model = global_fit
+    regions = ["Germany", "United Kingdom", "United States", "Japan", "India"]
+    fc = forecast_peak(model, Scenario.from_history(panel, horizon=2060), regions=regions, draws=1000, random_seed=2)
+    table = fc.peak_table()
+    for region in regions[:4]:
+        assert table.loc[region, "p_already_peaked"] >= 0.8, table.loc[region]
+    assert table.loc["India", "p_already_peaked"] < 0.2
+    # the fitted curve bends: richer economies decarbonise faster
+    assert float((model.idata.posterior["drift_income"] < 0).mean()) > 0.95
+
+
+@pytest.mark.slow
+def test_save_load_roundtrip_and_stale_files(simulated, tmp_path):
+    panel, _, model = simulated
+    path = model.save(tmp_path / "ekc.nc")
+    loaded = EKCModel.load(path)
+    scenario = Scenario.from_history(panel, horizon=2035)
+    a = model.predict(scenario, draws=50, random_seed=4)
+    b = loaded.predict(scenario, draws=50, random_seed=4)
+    np.testing.assert_allclose(a["co2_per_capita"].values, b["co2_per_capita"].values)
+    assert a["co2_per_capita"].dims == ("sample", "region", "year")
+    assert loaded.turning_point_table().equals(model.turning_point_table())
+
+    with pytest.raises(ModelStateError, match="prior overrides"):
+        EKCModel.load(path, model_config={"slope_mu": {"params": {"mu": 0.1}}})
+
+    import xarray as xr
+
+    tampered = tmp_path / "tampered.nc"
+    idata = az.from_netcdf(str(path))
+    idata.posterior.attrs["model_settings"] = idata.posterior.attrs["model_settings"].replace('"degree": 2', '"degree": 3')
+    idata.to_netcdf(str(tampered))
+    with pytest.raises(ModelStateError, match="hash"):
+        EKCModel.load(tampered)
+    del xr
+
+
+def test_predict_before_fit_is_an_error():
+    with pytest.raises(ModelStateError, match="not been fitted"):
+        EKCModel().turning_points()
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda p: p.drop(columns="gdp_per_capita"), "gdp_per_capita"),
+        (lambda p: p.assign(gdp_per_capita=p["gdp_per_capita"].where(p.index != 3, -1.0)), "positive"),
+        (lambda p: p.assign(co2_per_capita=p["co2_per_capita"].where(p.index != 5, np.inf)), "finite"),
+        (lambda p: pd.concat([p, p.iloc[[0]]]), "duplicated"),
+        (lambda p: p[(p["region"] != "R01") | (p["year"] < 1990)], "R01"),
+    ],
+)
+def test_bad_panels_are_rejected_before_sampling(mutate, message):
+    panel, _ = simulate_panel()
+    with pytest.raises(InputError, match=message):
+        prepare_panel(mutate(panel))
+
+
+def test_bad_settings_are_rejected():
+    panel, _ = simulate_panel()
+    with pytest.raises(InputError, match="degree"):
+        EKCModel(degree=4).fit(panel)
+    with pytest.raises(InputError, match="sampler"):
+        EKCModel().fit(panel, sampler="metropolis")
+    with pytest.raises(Exception, match="slope_muu"):
+        EKCModel({"slope_muu": {"params": {"mu": 1.0}}}).fit(panel)
