@@ -1,13 +1,16 @@
 """Posterior draws x scenario draws -> emission trajectories, and the peak metrics read from them.
 
-Everything is vectorised over ``(sample, region)``; the only Python loop runs over forecast years,
-because growth shocks are AR(1) and each year needs the previous one.
+No Python loop over draws, regions or years: shocks are drawn in blocks on a thread pool and the
+AR(1) recursion runs in a numba kernel that is parallel over samples.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
+import numba
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -18,15 +21,59 @@ DEFAULT_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 PEAK_YEARS = (2030, 2035)
 
 
-def _shocks(nu: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """Unit-scale shocks: Student-t with per-sample degrees of freedom ``nu`` (inf = normal)."""
-    z = rng.standard_normal(shape)
-    finite = np.isfinite(nu)
-    if finite.any():
-        # t = z / sqrt(chi2_nu / nu); drawing the chi-square only where needed
-        chi2 = rng.chisquare(np.where(finite, nu, 1.0)[:, None, None], size=shape)
-        z = np.where(finite[:, None, None], z / np.sqrt(chi2 / np.where(finite, nu, 1.0)[:, None, None]), z)
+SHOCK_CHUNK = 256  # samples per block of shocks; fixed so results do not depend on the thread count
+
+
+def _shock_block(seed: np.random.SeedSequence, nu: np.ndarray, n_regions: int, n_years: int) -> np.ndarray:
+    """Unit-scale Student-t shocks (float32) for a block of samples with per-sample ``nu`` (inf = normal)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((len(nu), n_regions, n_years), dtype=np.float32)
+    for i, df in enumerate(nu):
+        if np.isfinite(df):
+            # t = z / sqrt(chi2_nu / nu) with chi2_nu = 2 Gamma(nu / 2)
+            gamma = rng.standard_gamma(df / 2.0, size=(n_regions, n_years), dtype=np.float32)
+            z[i] *= np.sqrt(np.float32(df / 2.0) / gamma)
     return z
+
+
+def _shocks(nu: np.ndarray, shape: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
+    """Unit-scale Student-t shocks ``(sample, region, year)`` with per-sample degrees of freedom ``nu``.
+
+    Drawn in fixed blocks of samples, each from its own child seed, on a thread pool (NumPy's generators
+    release the GIL), so the numbers depend on ``rng`` only, never on the number of threads.
+    """
+    n_samples, n_regions, n_years = shape
+    starts = range(0, n_samples, SHOCK_CHUNK)
+    seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(len(starts))
+    jobs = [(seed, nu[i : i + SHOCK_CHUNK]) for seed, i in zip(seeds, starts)]
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers <= 1:
+        blocks = [_shock_block(seed, block, n_regions, n_years) for seed, block in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            blocks = list(pool.map(lambda job: _shock_block(job[0], job[1], n_regions, n_years), jobs))
+    return np.concatenate(blocks, axis=0)
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _growth_kernel(log_gdp, x_center, last_x, u0, last_y, drift, slope, curv, cubic, income, phi, sigma, shocks):
+    """Integrate the growth-form EKC year by year for every (sample, region) trajectory."""
+    n_samples, n_regions, n_years = log_gdp.shape
+    out = np.empty((n_samples, n_regions, n_years))
+    for s in numba.prange(n_samples):
+        for r in range(n_regions):
+            x_prev = last_x[r]
+            u = u0[s, r]
+            y = last_y[r]
+            for h in range(n_years):
+                x = log_gdp[s, r, h] - x_center
+                mean = (drift[s, r] + income[s] * x_prev + slope[s, r] * (x - x_prev)
+                        + curv[s, r] * (x * x - x_prev * x_prev) + cubic[s] * (x * x * x - x_prev * x_prev * x_prev))
+                u = phi[s] * u + sigma[s, r] * shocks[s, r, h]
+                y += mean + u
+                out[s, r, h] = np.exp(y)
+                x_prev = x
+    return out
 
 
 def simulate_growth_paths(
@@ -41,6 +88,10 @@ def simulate_growth_paths(
 ) -> np.ndarray:
     """Per-capita CO2 (t/person/yr) along GDP paths for each posterior draw of the growth-form EKC.
 
+    Each year: ``Δy = drift + drift_income·x_prev + slope·Δx + curvature·Δ(x²) [+ cubic·Δ(x³)] + u`` with
+    ``u_t = φ u_{t-1} + σ ε_t`` (Student-t ``ε``), starting from the last observed log level and the
+    last observed residual ``u``. Compiled with numba and parallel over samples.
+
     Parameters
     ----------
     params:
@@ -48,7 +99,7 @@ def simulate_growth_paths(
         drift_income`` with shape ``(sample,)`` (zeros / inf where the model lacks the term).
     state:
         Per-region last observed state (``last_year``, ``last_log_co2_per_capita``, ``last_x``,
-        ``last_dy``, ``last_dx_terms``), as stored by the EKC model.
+        ``last_dy``, ``last_dx_terms``, ``last_x_prev``), as stored by the EKC model.
     gdp_per_capita:
         ``(sample, region, year)`` GDP per capita for ``years`` (int-$ 2011 per person).
 
@@ -59,34 +110,23 @@ def simulate_growth_paths(
     last_year = state["last_year"].values
     if (last_year != years[0] - 1).any():
         raise InputError("all forecast regions must end their data in the year before the first forecast year")
-    n_samples, n_regions, n_years = gdp_per_capita.shape
-    drift, slope, curv, sigma = (params[k] for k in ("drift", "slope", "curvature", "sigma"))
-    cubic, phi, nu = (params[k] for k in ("cubic", "phi", "nu"))
-
-    x = np.log(gdp_per_capita) - x_center
-    x_prev = np.concatenate([np.broadcast_to(state["last_x"].values[None, :, None], (n_samples, n_regions, 1)), x[..., :-1]], axis=-1)
-    dx1 = x - x_prev
-    dx2 = x**2 - x_prev**2
-    income = params["drift_income"]
-    mean = drift[..., None] + slope[..., None] * dx1 + curv[..., None] * dx2 + income[:, None, None] * x_prev
-    if degree == 3:
-        mean += cubic[:, None, None] * (x**3 - x_prev**3)
+    f8 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+    drift, slope, curv, sigma = (f8(params[k]) for k in ("drift", "slope", "curvature", "sigma"))
+    cubic = f8(params["cubic"]) if degree == 3 else np.zeros(len(drift))
+    phi, nu, income = f8(params["phi"]), f8(params["nu"]), f8(params["drift_income"])
 
     # AR(1) residual of the last observed change, per draw: the shock that carries into the forecast
-    last_terms = state["last_dx_terms"].values
-    last_mean = drift + slope * last_terms[:, 0] + curv * last_terms[:, 1] + income[:, None] * state["last_x_prev"].values
+    terms = state["last_dx_terms"].values
+    last_mean = drift + slope * terms[:, 0] + curv * terms[:, 1] + income[:, None] * state["last_x_prev"].values
     if degree == 3:
-        last_mean = last_mean + cubic[:, None] * last_terms[:, 2]
-    u = state["last_dy"].values[None, :] - last_mean
+        last_mean = last_mean + cubic[:, None] * terms[:, 2]
+    u0 = state["last_dy"].values[None, :] - last_mean
 
-    eps = _shocks(nu, (n_samples, n_regions, n_years), rng) * sigma[..., None]
-    growth = mean  # reuse the buffer: growth = mean + u
-    phi_col = phi[:, None]
-    for h in range(n_years):
-        u = phi_col * u + eps[..., h]
-        growth[..., h] += u
-    log_level = state["last_log_co2_per_capita"].values[None, :, None] + np.cumsum(growth, axis=-1)
-    return np.exp(log_level)
+    shocks = _shocks(nu, gdp_per_capita.shape, rng)
+    return _growth_kernel(
+        np.log(f8(gdp_per_capita)), float(x_center), f8(state["last_x"].values), f8(u0),
+        f8(state["last_log_co2_per_capita"].values), drift, slope, curv, cubic, income, phi, sigma, shocks,
+    )
 
 
 # ---------------------------------------------------------------------- forecast container

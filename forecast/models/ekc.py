@@ -550,8 +550,10 @@ class EKCModel:
         idata = self._require_fit()
         path = Path(path)
         tmp = path.with_name(f".{path.name}.partial")
+        # warm-up draws are not part of the posterior; leaving them out halves the file
+        keep = [g for g in idata.groups() if not g.startswith("warmup")]
         try:
-            idata.to_netcdf(str(tmp))
+            az.InferenceData(**{g: idata[g] for g in keep}).to_netcdf(str(tmp))
             atomic_write_bytes(path, tmp.read_bytes())
         finally:
             tmp.unlink(missing_ok=True)
