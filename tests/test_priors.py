@@ -28,6 +28,7 @@ from forecast.priors import (  # noqa: E402
 
 EKC_NAMES = [
     "drift_mu",
+    "drift_income",
     "drift_sigma",
     "slope_mu",
     "slope_sigma",
@@ -76,6 +77,7 @@ def test_shipped_ekc_values(lib):
     expected = {
         "drift_mu": ("Normal", {"mu": 0.0, "sigma": 0.02}),
         "drift_sigma": ("HalfNormal", {"sigma": 0.01}),
+        "drift_income": ("Normal", {"mu": 0.0, "sigma": 0.02}),
         "slope_mu": ("Normal", {"mu": 0.8, "sigma": 0.5}),
         "slope_sigma": ("HalfNormal", {"sigma": 0.5}),
         "curvature_mu": ("Normal", {"mu": 0.0, "sigma": 0.5}),
