@@ -219,3 +219,21 @@ def test_bad_settings_are_rejected():
         EKCModel().fit(panel, sampler="metropolis")
     with pytest.raises(Exception, match="slope_muu"):
         EKCModel({"slope_muu": {"params": {"mu": 1.0}}}).fit(panel)
+
+
+@pytest.mark.slow
+def test_pymc_fallback_sampler_agrees_with_nutpie():
+    """sampler="pymc" (PyMC's own NUTS) samples the same posterior as the default nutpie."""
+    panel, _ = simulate_panel()
+    panel = panel[panel["region"].isin(["R00", "R01", "R02", "R03", "R04"])]
+    fits = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplerWarning)
+        for sampler in ("nutpie", "pymc"):
+            fits[sampler] = EKCModel(parameterization="non_centered").fit(
+                panel, sampler=sampler, draws=300, tune=300, chains=2, random_seed=9, progress=False)
+    pymc_post = fits["pymc"].idata.posterior
+    assert dict(pymc_post.sizes) == {"chain": 2, "draw": 300, "region": 5}
+    assert fits["pymc"].diagnostics.table.loc["drift_income", "ess_bulk"] > 0
+    for name in ("drift_mu", "drift_income", "slope_mu", "curvature"):
+        assert _inside_hdi(fits["nutpie"].idata, name, float(pymc_post[name].mean())), name
