@@ -32,7 +32,7 @@ EXIT_DIAGNOSTICS = 3
 
 StudyArg = typer.Argument(None, help="Study TOML file or folder (default: the built-in 'global' study).")
 DataDirOpt = typer.Option(None, "--data-dir", envvar="CARBON_FORECAST_DATA", help="Folder with the data files.")
-SeedOpt = typer.Option(None, "--seed", help="Random seed (default: the study's).")
+SeedOpt = typer.Option(None, "--seed", min=0, max=2**32 - 1, help="Random seed (default: the study's).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress output.")
 
 

@@ -110,6 +110,15 @@ def simulate_growth_paths(
     last_year = state["last_year"].values
     if (last_year != years[0] - 1).any():
         raise InputError("all forecast regions must end their data in the year before the first forecast year")
+    n_samples, n_regions, _ = gdp_per_capita.shape
+    expected = {"drift": (n_samples, n_regions), "slope": (n_samples, n_regions), "curvature": (n_samples, n_regions),
+                "sigma": (n_samples, n_regions), "phi": (n_samples,), "nu": (n_samples,), "drift_income": (n_samples,)}
+    if degree == 3:
+        expected["cubic"] = (n_samples,)
+    wrong = {k: np.shape(params[k]) for k, shape in expected.items() if np.shape(params[k]) != shape}
+    if wrong or state.sizes.get("region") != n_regions:
+        # the numba kernel does not check bounds: a mismatch must never reach it
+        raise InputError(f"parameter draws do not match the GDP paths {gdp_per_capita.shape}: {wrong or 'regions differ'}")
     f8 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
     drift, slope, curv, sigma = (f8(params[k]) for k in ("drift", "slope", "curvature", "sigma"))
     cubic = f8(params["cubic"]) if degree == 3 else np.zeros(len(drift))

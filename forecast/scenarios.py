@@ -84,6 +84,12 @@ class Scenario:
         last = int(panel["year"].max())
         if horizon <= last:
             raise InputError(f"horizon {horizon} must be after the last data year {last}")
+        for column in ("gdp_per_capita", "population"):
+            values = pd.to_numeric(panel[column], errors="coerce").to_numpy(dtype=float)
+            bad = ~np.isfinite(values) | (values <= 0)
+            if bad.any():
+                row = panel.loc[bad].iloc[0]
+                raise InputError(f"{column} must be positive and finite for a scenario (region {row['region']}, year {row['year']})")
         # keep observed emissions too (when present) so forecasts can be joined to history
         keep = [c for c in ("region", "year", "gdp_per_capita", "population", "co2", "co2_per_capita") if c in panel.columns]
         history = panel.loc[:, keep].sort_values(["region", "year"])

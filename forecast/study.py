@@ -31,7 +31,7 @@ class StudyInfo(_Section):
     name: str
     title: str = ""
     description: str = ""
-    seed: int = 1
+    seed: int = Field(default=1, ge=0, lt=2**32)
 
 
 class DataSection(_Section):
@@ -135,6 +135,9 @@ class Study(_Section):
     def with_overrides(self, **sections: dict[str, Any]) -> "Study":
         """A copy with some keys replaced, e.g. ``study.with_overrides(sampler={"draws": 200})``."""
         raw = self.model_dump()
+        unknown = [name for name in sections if name not in raw or name == "source_path"]
+        if unknown:
+            raise StudyError(f"with_overrides: unknown section(s) {', '.join(unknown)}; sections: {', '.join(n for n in raw if n != 'source_path')}")
         for section, values in sections.items():
             raw[section] = {**raw[section], **values}
         return _validate(raw, self.source_path or "<study>")

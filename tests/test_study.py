@@ -1,0 +1,396 @@
+"""Tests for forecast.study (schema, loading, error messages) and the pre-sampling checks of
+forecast.pipeline on the real data. Nothing here samples a model."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.errors import CarbonForecastError, InputError, PriorError, StudyError
+from forecast.study import Study, default_study_path, load_study
+
+ROOT = Path(__file__).resolve().parents[1]
+GLOBAL_STUDY = ROOT / "studies" / "global" / "study.toml"
+
+
+def write_study(folder: Path, body: str, name: str = "study.toml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+MINIMAL = """
+[study]
+name = "t"
+"""
+
+
+# ------------------------------------------------------------------------------------------------
+# the shipped study
+# ------------------------------------------------------------------------------------------------
+
+
+def test_global_study_loads():
+    study = load_study(GLOBAL_STUDY)
+    assert isinstance(study, Study)
+    assert study.study.name == "global"
+    assert {"China", "Germany"} <= set(study.forecast.focus_regions)
+    assert study.data.years == [1990, 2022]
+    assert study.scenario.type == "history" and study.scenario.horizon == 2060
+    assert study.forecast.peak_years == [2030, 2035]
+    assert study.report.quantiles == [0.05, 0.25, 0.5, 0.75, 0.95]
+    assert Path(study.source_path) == GLOBAL_STUDY.resolve()
+    assert default_study_path() == GLOBAL_STUDY
+    # a folder is read as folder/study.toml
+    assert load_study(GLOBAL_STUDY.parent) == study
+
+
+def test_minimal_study_gets_defaults(tmp_path):
+    study = load_study(write_study(tmp_path, MINIMAL))
+    assert study.sampler.draws == 1000 and study.sampler.name == "nutpie"
+    assert study.model.degree == 2 and study.model.priors == {}
+    assert study.scenario.type == "history" and study.scenario.path is None
+    assert study.forecast.focus_regions == []
+
+
+# ------------------------------------------------------------------------------------------------
+# invalid study files: StudyError naming the file and the key
+# ------------------------------------------------------------------------------------------------
+
+
+def load_error(tmp_path: Path, body: str) -> tuple[Path, str]:
+    path = write_study(tmp_path, body)
+    with pytest.raises(StudyError) as info:
+        load_study(path)
+    return path, str(info.value)
+
+
+def test_unknown_top_level_section(tmp_path):
+    path, msg = load_error(tmp_path, MINIMAL + "\n[sampller]\ndraws = 10\n")
+    assert str(path) in msg
+    assert "sampller" in msg and "unknown key" in msg
+    assert "did you mean 'sampler'" in msg
+
+
+def test_unknown_key_typo_suggests_the_key(tmp_path):
+    path, msg = load_error(tmp_path, MINIMAL + "\n[sampler]\ndrawz = 10\n")
+    assert str(path) in msg
+    assert "[sampler] drawz" in msg
+    assert "did you mean 'draws'" in msg
+
+
+def test_unknown_key_without_close_match(tmp_path):
+    _, msg = load_error(tmp_path, MINIMAL + "\n[forecast]\nzzzz = 1\n")
+    assert "[forecast] zzzz: unknown key" in msg and "did you mean" not in msg
+
+
+@pytest.mark.parametrize(
+    "body, key, fragment",
+    [
+        ('[sampler]\ndraws = "many"\n', "[sampler] draws", "'many'"),
+        ('[sampler]\ndraws = 10.0\n', "[sampler] draws", "10.0"),  # strict: no float -> int coercion
+        ("[sampler]\ndraws = 0\n", "[sampler] draws", "0"),
+        ("[data]\nyears = [2022, 1990]\n", "[data] years", "[2022, 1990]"),
+        ("[data]\nyears = [1990]\n", "[data] years", "[1990]"),
+        ('[model]\ndegree = 4\n', "[model] degree", "4"),
+        ('[model]\nresiduals = "ar2"\n', "[model] residuals", "'ar2'"),
+        ("[model]\nvarying_drift = 1\n", "[model] varying_drift", "1"),
+        ('[forecast]\nfocus_regions = "China"\n', "[forecast] focus_regions", "'China'"),
+        ('[study]\nseed = "x"\n', "[study] seed", "'x'"),
+    ],
+)
+def test_wrong_type_or_value_names_the_key(tmp_path, body, key, fragment):
+    text = MINIMAL + "\n" + body if not body.startswith("[study]") else body.replace("[study]\n", '[study]\nname = "t"\n')
+    path, msg = load_error(tmp_path, text)
+    assert str(path) in msg
+    assert key in msg, msg
+    assert fragment in msg, msg
+
+
+def test_negative_seed_is_rejected_at_load(tmp_path):
+    """The seed goes to nutpie (an unsigned integer) and np.random.default_rng, which both reject negative
+    values: a negative seed must fail validation, not the sampler after the data are loaded."""
+    path, msg = load_error(tmp_path, '[study]\nname = "t"\nseed = -5\n')
+    assert str(path) in msg and "[study] seed" in msg
+
+
+def test_csv_scenario_needs_a_path(tmp_path):
+    path, msg = load_error(tmp_path, MINIMAL + '\n[scenario]\ntype = "csv"\n')
+    assert str(path) in msg
+    assert "[scenario]" in msg and "needs a path" in msg
+
+
+@pytest.mark.parametrize("quantiles", ["[0.05, 1.0]", "[0.0, 0.5]", "[-0.1]", "[1.5]", "[]"])
+def test_quantiles_must_lie_in_the_open_unit_interval(tmp_path, quantiles):
+    path, msg = load_error(tmp_path, MINIMAL + f"\n[report]\nquantiles = {quantiles}\n")
+    assert str(path) in msg
+    assert "[report] quantiles" in msg and "strictly between 0 and 1" in msg
+
+
+def test_quantiles_are_sorted_and_deduplicated(tmp_path):
+    study = load_study(write_study(tmp_path, MINIMAL + "\n[report]\nquantiles = [0.9, 0.1, 0.5, 0.1]\n"))
+    assert study.report.quantiles == [0.1, 0.5, 0.9]
+
+
+def test_missing_required_name(tmp_path):
+    path, msg = load_error(tmp_path, '[study]\ntitle = "no name"\n')
+    assert "[study] name: required key is missing" in msg
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    _, msg = load_error(tmp_path, MINIMAL + '\n[sampler]\ndrawz = 1\nchains = "two"\n')
+    assert "drawz" in msg and "[sampler] chains" in msg
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "nope" / "study.toml"
+    with pytest.raises(StudyError, match="study file not found") as info:
+        load_study(missing)
+    assert str(missing) in str(info.value)
+
+
+def test_invalid_toml_syntax(tmp_path):
+    path = write_study(tmp_path, MINIMAL + "\n[sampler]\ndraws = \n")
+    with pytest.raises(StudyError) as info:
+        load_study(path)
+    msg = str(info.value)
+    assert str(path) in msg and "not valid TOML" in msg
+    line = path.read_text().splitlines().index("draws = ") + 1
+    assert f"line {line}" in msg  # where the parser stopped: the `draws =` line
+
+
+def test_study_errors_are_input_errors():
+    assert issubclass(StudyError, InputError) and issubclass(StudyError, CarbonForecastError)
+
+
+# ------------------------------------------------------------------------------------------------
+# relative paths and overrides
+# ------------------------------------------------------------------------------------------------
+
+
+def test_relative_paths_resolve_against_the_study_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "studies" / "mine"
+    path = write_study(folder, MINIMAL + '\n[scenario]\ntype = "csv"\npath = "inputs/paths.csv"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    study = load_study(Path("..") / "studies" / "mine" / "study.toml")
+    assert study.base_dir == folder.resolve()
+    assert study.resolve(study.scenario.path) == folder.resolve() / "inputs" / "paths.csv"
+    assert study.resolve("../shared/x.csv") == folder.resolve() / ".." / "shared" / "x.csv"
+    absolute = tmp_path / "abs.csv"
+    assert study.resolve(str(absolute)) == absolute
+    assert study.resolve(None) is None
+    # a study built in code resolves against the working directory
+    in_code = Study.model_validate({"study": {"name": "x"}})
+    assert in_code.resolve("a.csv") == Path.cwd() / "a.csv"
+
+
+def test_relative_data_source_resolves_against_the_study_folder(tmp_path, monkeypatch):
+    from forecast.pipeline import load_study_panel
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    rows = [dict(region=r, year=y, population=1e6 * (i + 1), gdp=2e10 * (i + 1) * 1.02 ** (y - 2000),
+                 co2=5.0 + i + 0.1 * (y - 2000)) for i, r in enumerate(["North", "South"]) for y in range(2000, 2016)]
+    pd.DataFrame(rows).to_csv(folder / "panel.csv", index=False)
+    path = write_study(folder, MINIMAL + '\n[data]\nsource = "panel.csv"\n\n[forecast]\nfocus_regions = ["South"]\n')
+    monkeypatch.chdir(tmp_path)  # not the study folder
+    panel = load_study_panel(load_study(path), download=False)
+    assert sorted(panel["region"].unique()) == ["North", "South"]
+    assert len(panel) == 32
+    south = panel[(panel["region"] == "South") & (panel["year"] == 2000)].iloc[0]
+    assert south["gdp_per_capita"] == pytest.approx(2e10 * 2 / 2e6)
+    assert south["co2_per_capita"] == pytest.approx(6.0 * 1e6 / 2e6)
+
+
+def test_with_overrides_returns_a_validated_copy():
+    study = load_study(GLOBAL_STUDY)
+    new = study.with_overrides(sampler={"draws": 200}, forecast={"focus_regions": ["India"]})
+    assert new.sampler.draws == 200 and new.forecast.focus_regions == ["India"]
+    assert new.sampler.tune == study.sampler.tune  # other keys kept
+    assert new.source_path == study.source_path
+    assert study.sampler.draws == 1000 and "China" in study.forecast.focus_regions  # original untouched
+    assert new is not study
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        (dict(sampler={"draws": 0}), "[sampler] draws"),
+        (dict(sampler={"draws": "200"}), "[sampler] draws"),
+        (dict(sampler={"drawz": 200}), "did you mean 'draws'"),
+        (dict(scenario={"type": "csv"}), "needs a path"),
+    ],
+)
+def test_with_overrides_rejects_a_bad_override(override, fragment):
+    study = load_study(GLOBAL_STUDY)
+    with pytest.raises(StudyError) as info:
+        study.with_overrides(**override)
+    assert fragment in str(info.value)
+    assert str(GLOBAL_STUDY.resolve()) in str(info.value)
+
+
+def test_with_overrides_rejects_an_unknown_section():
+    """A misspelt section should be a StudyError naming it, like every other bad key (currently a bare
+    KeyError escapes from ``raw[section]``)."""
+    study = load_study(GLOBAL_STUDY)
+    with pytest.raises(StudyError, match="samplr"):
+        study.with_overrides(samplr={"draws": 200})
+
+
+# ------------------------------------------------------------------------------------------------
+# pipeline checks on the real data (no sampling)
+# ------------------------------------------------------------------------------------------------
+
+GLOBAL_DATA = """
+[data]
+years = [1990, 2022]
+min_population = 5_000_000
+min_years = 20
+"""
+
+
+@pytest.fixture(scope="module")
+def global_panel(shared_data_dir) -> pd.DataFrame:
+    from forecast.pipeline import load_study_panel
+
+    return load_study_panel(load_study(GLOBAL_STUDY), data_dir=shared_data_dir, download=False)
+
+
+def test_global_panel_has_the_focus_regions(global_panel):
+    assert {"China", "Germany", "India"} <= set(global_panel["region"])
+    assert int(global_panel["year"].min()) == 1990 and int(global_panel["year"].max()) == 2022
+
+
+def test_misspelt_focus_region_is_named(tmp_path, shared_data_dir):
+    from forecast.pipeline import load_study_panel
+
+    study = load_study(write_study(tmp_path, MINIMAL + GLOBAL_DATA + '\n[forecast]\nfocus_regions = ["China", "Chna"]\n'))
+    with pytest.raises(StudyError, match="focus_regions") as info:
+        load_study_panel(study, data_dir=shared_data_dir, download=False)
+    assert "Chna" in str(info.value)
+
+
+def test_unknown_excluded_region_is_named(tmp_path, shared_data_dir):
+    from forecast.pipeline import load_study_panel
+
+    study = load_study(write_study(tmp_path, MINIMAL + GLOBAL_DATA + 'exclude_regions = ["Atlantis"]\n'))
+    with pytest.raises(StudyError, match="exclude_regions.*Atlantis"):
+        load_study_panel(study, data_dir=shared_data_dir, download=False)
+
+
+@pytest.mark.parametrize("name", ["ekc.slope_muu", "slope_muu"])
+def test_unknown_prior_override_fails_before_sampling(tmp_path, shared_data_dir, monkeypatch, name):
+    import forecast.models.ekc as ekc
+    from forecast.pipeline import check_study, run_study
+
+    def no_sampling(*args, **kwargs):  # pragma: no cover - only runs if the check is missing
+        raise AssertionError("sampling started before the prior override was checked")
+
+    monkeypatch.setattr(ekc, "sample_model", no_sampling)
+    monkeypatch.setattr(ekc.EKCModel, "fit", no_sampling)
+    body = MINIMAL + GLOBAL_DATA + f'\n[model.priors]\n"{name}" = {{ params = {{ mu = 0.7, sigma = 0.3 }} }}\n'
+    study = load_study(write_study(tmp_path, body))
+    assert study.model.priors == {name: {"params": {"mu": 0.7, "sigma": 0.3}}}
+    panel = study_panel(study, shared_data_dir)
+    with pytest.raises(CarbonForecastError, match="slope_muu") as info:
+        check_study(study, panel)
+    assert isinstance(info.value, PriorError)
+    assert "ekc.slope_mu" in str(info.value)  # the close match is suggested
+    with pytest.raises(CarbonForecastError, match="slope_muu"):
+        run_study(study, data_dir=shared_data_dir)
+
+
+def test_malformed_prior_override_fails_in_check_study(tmp_path, global_panel):
+    from forecast.pipeline import check_study
+
+    body = MINIMAL + '\n[model.priors]\n"ekc.slope_mu" = { parms = { mu = 0.7 } }\n'
+    study = load_study(write_study(tmp_path, body))
+    with pytest.raises(PriorError, match="parms"):
+        check_study(study, global_panel)
+
+
+def study_panel(study, data_dir):
+    from forecast.pipeline import load_study_panel
+
+    return load_study_panel(study, data_dir=data_dir, download=False)
+
+
+def write_paths(path: Path, regions, years):
+    rows = [dict(region=r, year=y, gdp_per_capita=15_000.0 + 100.0 * (y - 2023), population=1e8)
+            for r in regions for y in years]
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+CSV_STUDY = MINIMAL + GLOBAL_DATA + """
+[scenario]
+type = "csv"
+path = "paths.csv"
+horizon = 2060
+
+[forecast]
+focus_regions = ["China", "Germany"]
+"""
+
+
+def test_csv_scenario_that_stops_before_the_horizon(tmp_path, monkeypatch, global_panel):
+    from forecast.pipeline import check_study
+
+    folder = tmp_path / "study"
+    path = write_study(folder, CSV_STUDY)
+    write_paths(folder / "paths.csv", ["China", "Germany"], range(2023, 2051))
+    monkeypatch.chdir(tmp_path)  # the csv path is relative to the study file, not the working directory
+    study = load_study(path)
+    with pytest.raises(InputError, match=r"year 2051") as info:
+        check_study(study, global_panel)
+    assert "region China" in str(info.value) and "2023-2060" in str(info.value)
+
+
+def test_csv_scenario_covering_the_horizon_passes(tmp_path, monkeypatch, global_panel):
+    from forecast.pipeline import check_study
+
+    folder = tmp_path / "study"
+    path = write_study(folder, CSV_STUDY)
+    write_paths(folder / "paths.csv", ["China", "Germany"], range(2023, 2061))
+    monkeypatch.chdir(tmp_path)
+    model, scenario, regions = check_study(load_study(path), global_panel)
+    assert regions == ["China", "Germany"]
+    assert scenario.horizon == 2060 and scenario.name == "paths"
+    ds = scenario.draw(regions, start_year=2023, n_samples=2, rng=np.random.default_rng(0))
+    assert float(ds["gdp_per_capita"].sel(region="Germany", year=2060)[0]) == 15_000.0 + 100.0 * 37
+
+
+def test_csv_scenario_file_missing(tmp_path, global_panel):
+    from forecast.pipeline import check_study
+
+    study = load_study(write_study(tmp_path / "study", CSV_STUDY))
+    with pytest.raises(InputError, match="scenario file not found") as info:
+        check_study(study, global_panel)
+    assert str(tmp_path / "study" / "paths.csv") in str(info.value)
+
+
+def test_peak_years_outside_the_forecast_window(global_panel):
+    from forecast.pipeline import check_study
+
+    study = load_study(GLOBAL_STUDY).with_overrides(forecast={"peak_years": [2030, 2070]})
+    with pytest.raises(StudyError, match=r"peak_years \[2070\]"):
+        check_study(study, global_panel)
+    study = load_study(GLOBAL_STUDY).with_overrides(forecast={"peak_years": [2020]})
+    with pytest.raises(StudyError, match=r"peak_years \[2020\]"):
+        check_study(study, global_panel)
+
+
+def test_global_study_passes_the_checks(global_panel):
+    from forecast.pipeline import check_study
+
+    study = load_study(GLOBAL_STUDY)
+    model, scenario, regions = check_study(study, global_panel)
+    assert regions == study.forecast.focus_regions
+    assert scenario.horizon == 2060
+    assert model.degree == study.model.degree and model.min_years == study.data.min_years
