@@ -126,7 +126,7 @@ def fit(
     quiet: bool = QuietOpt,
 ) -> None:
     """Fit the study's model only and save the posterior (reuse it with `report --model`)."""
-    from forecast.pipeline import check_study, load_study_panel
+    from forecast.pipeline import check_study, fit_model, load_study_panel
 
     spec = _load(study)
     seed = spec.study.seed if seed is None else seed
@@ -134,9 +134,7 @@ def fit(
     panel = load_study_panel(spec, data_dir=data_dir)
     model, _, _ = check_study(spec, panel)
     _say(quiet)(f"fitting on {panel['region'].nunique()} regions")
-    s = spec.sampler
-    model.fit(panel, random_seed=seed, sampler=s.name, draws=s.draws, tune=s.tune, chains=s.chains,
-              target_accept=s.target_accept, progress=not quiet and sys.stderr.isatty())
+    fit_model(spec, model, panel, seed=seed, progress=not quiet and sys.stderr.isatty())
     model.save(out)
     for warning in model.diagnostics.warnings:
         console.print(f"[yellow]⚠ sampler:[/] {warning}")

@@ -120,6 +120,13 @@ def check_study(study: Study, panel: pd.DataFrame) -> tuple[EKCModel, Scenario, 
     return model, scenario, regions
 
 
+def fit_model(study: Study, model: EKCModel, panel: pd.DataFrame, *, seed: int, progress: bool | None = None) -> EKCModel:
+    """Fit ``model`` to ``panel`` with the study's sampler settings."""
+    s = study.sampler
+    return model.fit(panel, random_seed=seed, sampler=s.name, draws=s.draws, tune=s.tune, chains=s.chains,
+                     target_accept=s.target_accept, progress=progress)
+
+
 def assemble_result(study: Study, panel: pd.DataFrame, model: EKCModel, fc: Forecast) -> RunResult:
     """The bundle the report and exporters consume."""
     diagnostics = model.diagnostics.to_frame()
@@ -169,9 +176,7 @@ def run_study(
     timings["data"] = time.perf_counter() - t0
     say(f"fitting {model.name} on {panel['region'].nunique()} regions x {panel['year'].nunique()} years")
     t1 = time.perf_counter()
-    s = study.sampler
-    model.fit(panel, random_seed=seed, sampler=s.name, draws=s.draws, tune=s.tune, chains=s.chains,
-              target_accept=s.target_accept, progress=progress)
+    fit_model(study, model, panel, seed=seed, progress=progress)
     timings["fit"] = time.perf_counter() - t1
     say(f"forecasting {len(regions)} regions x {study.forecast.draws} draws to {scenario.horizon}")
     t2 = time.perf_counter()

@@ -248,23 +248,26 @@ class EKCModel:
         library = default_library().with_overrides(overrides)
         return library.family("ekc")
 
+    def _terms(self) -> list[tuple[str, str]]:
+        """(prior-library entry, posterior variable) pairs of the population-level terms in use."""
+        terms = [("drift_mu", "drift_mu"), ("slope_mu", "slope_mu"), ("slope_sigma", "slope_sigma"),
+                 ("log_noise_mu", "log_noise_mu"), ("log_noise_sigma", "log_noise_sigma")]
+        optional = [
+            (self.varying_drift, "drift_sigma", "drift_sigma"),
+            (self.varying_curvature, "curvature_mu", "curvature_mu"),
+            (self.varying_curvature, "curvature_sigma", "curvature_sigma"),
+            (not self.varying_curvature, "curvature_mu", "curvature"),
+            (self.degree == 3, "cubic_mu", "cubic"),
+            (self.residuals == "ar1", "ar1", "phi"),
+            (self.likelihood == "studentt", "nu", "nu"),
+            (self.drift_income, "drift_income", "drift_income"),
+        ]
+        return terms + [(prior, var) for used, prior, var in optional if used]
+
     def priors_used(self) -> list[dict[str, Any]]:
         """The prior entries this configuration actually uses, as dicts with their citations."""
-        names = ["drift_mu", "slope_mu", "slope_sigma", "curvature_mu", "log_noise_mu", "log_noise_sigma"]
-        if self.varying_drift:
-            names.append("drift_sigma")
-        if self.varying_curvature:
-            names.append("curvature_sigma")
-        if self.degree == 3:
-            names.append("cubic_mu")
-        if self.residuals == "ar1":
-            names.append("ar1")
-        if self.likelihood == "studentt":
-            names.append("nu")
-        if self.drift_income:
-            names.append("drift_income")
         specs = self.priors()
-        return [specs[f"{n}"].to_dict() for n in names]
+        return [specs[prior].to_dict() for prior, _ in self._terms()]
 
     # ------------------------------------------------------------------ model
     def build_model(self, data: PanelArrays) -> pm.Model:
@@ -325,22 +328,11 @@ class EKCModel:
         return model
 
     def parameter_names(self) -> list[str]:
-        """Sampled parameters that diagnostics are computed on."""
-        names = ["drift_mu", "slope_mu", "slope_sigma", "curvature", "log_noise_mu",
-                 "log_noise_sigma", "slope", "sigma"]
-        if self.varying_drift:
-            names += ["drift_sigma", "drift"]
+        """Sampled parameters that diagnostics are computed on (population level, then regions)."""
+        regional = ["slope", "sigma"] + (["drift"] if self.varying_drift else [])
         if self.varying_curvature:
-            names += ["curvature_mu", "curvature_sigma"]
-        if self.degree == 3:
-            names.append("cubic")
-        if self.residuals == "ar1":
-            names.append("phi")
-        if self.likelihood == "studentt":
-            names.append("nu")
-        if self.drift_income:
-            names.append("drift_income")
-        return names
+            regional.append("curvature")
+        return [var for _, var in self._terms()] + regional
 
     def fit(
         self,
