@@ -56,7 +56,7 @@ class ModelSection(_Section):
     degree: Literal[2, 3] = 2
     residuals: Literal["ar1", "iid"] = "ar1"
     likelihood: Literal["studentt", "normal"] = "studentt"
-    parameterization: Literal["centered", "non_centered"] = "centered"
+    parameterization: Literal["mixed", "centered", "non_centered"] | dict[str, Literal["centered", "non_centered"]] = "mixed"
     varying_curvature: bool = False
     varying_drift: bool = True
     drift_income: bool = True
