@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from forecast.errors import CarbonForecastError
@@ -126,10 +127,11 @@ def fit(
     quiet: bool = QuietOpt,
 ) -> None:
     """Fit the study's model only and save the posterior (reuse it with `report --model`)."""
-    from forecast.pipeline import check_study, fit_model, load_study_panel
+    from forecast.pipeline import check_output_file, check_study, fit_model, load_study_panel
 
     spec = _load(study)
     seed = spec.study.seed if seed is None else seed
+    check_output_file(out)
     _say(quiet)("loading data")
     panel = load_study_panel(spec, data_dir=data_dir)
     model, _, _ = check_study(spec, panel)
@@ -165,6 +167,7 @@ def report(
     _say(quiet)(f"forecasting {len(regions)} regions")
     fc = forecast_emissions(model, scenario, panel, regions=regions, draws=spec.forecast.draws, random_seed=seed + 1)
     result = assemble_result(spec, panel, model, fc)
+    result.study["seed"] = seed
     _finish(StudyRun(spec, panel, model, fc, result, {}), out_dir, False, quiet)
 
 
@@ -213,17 +216,12 @@ def main() -> None:
     """Console-script entry point: user errors print one clear line and exit 2, never a traceback."""
     _quiet_libraries()
     try:
-        app(standalone_mode=False)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
+        # standalone mode: usage errors print click's one-line message and exit 2 by themselves
+        app()
     except CarbonForecastError as err:
-        console.print(f"[bold red]error:[/] {err}")
+        # escape: messages name study sections such as "[sampler]", which rich would read as markup
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
         sys.exit(EXIT_INPUT)
-    except __import__("click").exceptions.ClickException as err:
-        err.show()
-        sys.exit(EXIT_INPUT)
-    except __import__("click").exceptions.Abort:
-        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,10 @@
             "min_ess_bulk": float|null, "min_ess_tail": float|null,
             "warnings": [str, ...]
           },
+          "sinks": {...}   # only when the study enables sinks: p_cfe_decline, cfe_half_life_years,
+                           # cfe_percent_per_100ppm {year: {mean, q05, q50, q95}}, neutrality and
+                           # neutrality_constant_cfe {region: {p_neutral_by_<year>, ...}},
+                           # sink_overstatement_if_cfe_constant {"region|year": {...}} (Mt CO2/yr)
           "regions": {
             "<region>": {
               "focus": bool,                         # listed in study.focus_regions
@@ -83,6 +87,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import warnings
 import json
 import math
 import os
@@ -270,8 +275,12 @@ def quantile_bands(
         if "region" not in da.dims or "year" not in da.dims:
             raise InputError(f"Variable {v!r} needs 'region' and 'year' dimensions for quantile bands.")
         da = da.astype("float64")
-        q = da.quantile(levels, dim="sample").transpose("region", "year", "quantile")
-        mean = da.mean("sample").transpose("region", "year")
+        with warnings.catch_warnings():
+            # variables defined for some regions or years only (e.g. sinks) are NaN elsewhere
+            warnings.filterwarnings("ignore", message="All-NaN slice", category=RuntimeWarning)
+            warnings.filterwarnings("ignore", message="Mean of empty slice", category=RuntimeWarning)
+            q = da.quantile(levels, dim="sample").transpose("region", "year", "quantile")
+            mean = da.mean("sample").transpose("region", "year")
         regions = [str(r) for r in da["region"].values]
         years = np.asarray(da["year"].values).astype("int64")
         n_r, n_y = len(regions), len(years)
@@ -285,7 +294,8 @@ def quantile_bands(
         qv = q.values.reshape(n_r * n_y, len(levels))
         for i, col in enumerate(qcols):
             data[col] = qv[:, i]
-        frames.append(pd.DataFrame(data))
+        frame = pd.DataFrame(data)
+        frames.append(frame[frame["mean"].notna()])  # rows where the variable is not defined
     columns = band_columns(levels)
     if frames:
         df = pd.concat(frames, ignore_index=True)
@@ -575,7 +585,29 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
         "diagnostics": _diag_summary(result.diagnostics),
         "regions": regions,
     }
+    if result.sinks:
+        summary["sinks"] = _sinks_summary(result.sinks)
     return to_jsonable(summary)
+
+
+def _sinks_summary(sinks: Mapping[str, Any]) -> dict[str, Any]:
+    """The sink and neutrality part of ``summary.json`` (present only when a study enables sinks)."""
+    def records(frame: pd.DataFrame | None) -> dict[str, Any]:
+        if frame is None:
+            return {}
+        return {str(k): {c: v for c, v in row.items()} for k, row in frame.iterrows()}
+
+    gap = sinks.get("sink_gap")
+    return {
+        "p_cfe_decline": sinks.get("p_decline"),
+        "cfe_half_life_years": {f"q{int(q * 100):02d}": v for q, v in (sinks.get("half_life") or {}).items()},
+        "cfe_percent_per_100ppm": records(sinks.get("cfe_summary")),
+        "co2_scenario": sinks.get("co2_scenario"),
+        "neutrality": records(sinks.get("neutrality")),
+        "neutrality_constant_cfe": records(sinks.get("neutrality_constant_cfe")),
+        "sink_overstatement_if_cfe_constant": {} if gap is None else {
+            f"{region}|{year}": dict(row) for (region, year), row in gap.iterrows()},
+    }
 
 
 def export_json(result: RunResult, path: str | os.PathLike[str]) -> Path:

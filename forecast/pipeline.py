@@ -117,7 +117,103 @@ def check_study(study: Study, panel: pd.DataFrame) -> tuple[EKCModel, Scenario, 
     late = [y for y in study.forecast.peak_years if y > scenario.horizon or y <= last_year]
     if late:
         raise StudyError(f"[forecast] peak_years {late} must lie after the last data year {last_year} and by the horizon {scenario.horizon}")
+    check_sinks(study, regions, scenario.horizon)
     return model, scenario, regions
+
+
+def build_sinks(study: Study):
+    """The land-sink model, CO2 scenario source and ecosystem sinks a study describes (no fitting)."""
+    from forecast.ecosystems import EcosystemSinks
+    from forecast.models.sinks import GlobalLandSinkModel
+
+    s = study.sinks
+    land = GlobalLandSinkModel(model_config=s.priors, decline=s.cfe_decline)
+    ecosystems = EcosystemSinks.from_study_table({"areas": s.areas, "rates": s.rates, "soc": s.soc})
+    return land, ecosystems
+
+
+def check_sinks(study: Study, regions: list[str], horizon: int) -> None:
+    """Sink settings that can be wrong, checked before any sampling."""
+    s = study.sinks
+    if not s.enabled:
+        return
+    build_sinks(study)
+    unknown = [r for r in s.areas if r not in regions]
+    if unknown:
+        raise StudyError(f"[sinks.areas] regions not among the forecast regions: {', '.join(unknown)} (forecast: {', '.join(regions)})")
+    late = [y for y in s.neutrality_years if y > horizon]
+    if late:
+        raise StudyError(f"[sinks] neutrality_years {late} are after the horizon {horizon}")
+    if s.co2_scenario:
+        from forecast.co2_scenarios import CO2Scenario
+
+        CO2Scenario.from_csv(study.resolve(s.co2_scenario), horizon=horizon)
+
+
+def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress: bool | None = None,
+              say: Callable[[str], None] = lambda _: None) -> dict:
+    """Fit the land-sink model, project ecosystem sinks with and without the CFE decline, and combine
+    them with the emission draws of ``fc`` into net emissions and neutrality probabilities.
+
+    Adds ``sink``, ``sink_constant_cfe`` and ``net_co2`` (sample, region, year; Mt CO2/yr) to ``fc.ds``
+    and returns the summary tables (see :class:`forecast.results.RunResult`).
+    """
+    import numpy as np
+
+    from forecast.co2_scenarios import CO2Scenario
+    from forecast.data import load_co2_concentration
+    from forecast.neutrality import net_emissions, neutrality_table, sink_gap_table
+
+    s = study.sinks
+    land, ecosystems = build_sinks(study)
+    say(f"fitting the global land sink ({s.cfe_decline} CFE decline) on GCB {s.fit_years[0]}-{s.fit_years[1]}")
+    smp = study.sampler
+    land.fit(years=tuple(s.fit_years), data_dir=data_dir, random_seed=seed + 2, sampler=smp.name,
+             draws=smp.draws, tune=smp.tune, chains=smp.chains, target_accept=smp.target_accept, progress=progress)
+    years = fc.ds["year"].values[fc.ds["is_forecast"].values]
+    if s.co2_scenario:
+        co2 = CO2Scenario.from_csv(study.resolve(s.co2_scenario), horizon=int(years[-1]))
+    else:
+        history = load_co2_concentration(s.co2_source, data_dir=data_dir)
+        co2 = CO2Scenario.from_history(history, horizon=int(years[-1]), window=s.co2_window,
+                                       decay_to_zero_by=s.co2_decay_to_zero_by)
+    path = co2.path(range(min(s.base_year, int(years[0])), int(years[-1]) + 1))
+    n = fc.ds.sizes["sample"]
+    regions = list(s.areas)
+    emissions = fc.ds["co2"].sel(region=regions, year=years)
+    say(f"projecting ecosystem sinks for {', '.join(regions)} with and without the CFE decline")
+    sims, nets = {}, {}
+    for label, decline in (("decline", True), ("constant", False)):
+        # the same seeds pair the two runs draw by draw: only the CFE path differs
+        mult = land.cfe_multiplier(path, s.base_year, draws=n, random_seed=seed + 3, decline=decline)
+        sims[label] = ecosystems.simulate(years, multiplier=mult.sel(year=years), draws=n, random_seed=seed + 4)
+        nets[label] = net_emissions(emissions, sims[label]["sink"], random_seed=seed + 5)
+    attrs = {"units": "Mt CO2/yr"}
+    fc.ds["sink"] = sims["decline"]["sink"].reindex(region=fc.ds["region"], year=fc.ds["year"]).assign_attrs(
+        attrs, long_name="ecosystem carbon sink (declining CO2 fertilisation)")
+    fc.ds["sink_constant_cfe"] = sims["constant"]["sink"].reindex(region=fc.ds["region"], year=fc.ds["year"]).assign_attrs(
+        attrs, long_name="ecosystem carbon sink if the CO2 fertilisation effect stayed at its last fitted value")
+    fc.ds["net_co2"] = nets["decline"].reindex(region=fc.ds["region"], year=fc.ds["year"]).assign_attrs(
+        attrs, long_name="net CO2 emissions (emissions minus ecosystem sinks)")
+    by = tuple(s.neutrality_years)
+    cfe_years = sorted({1982, 2015, int(land.last_fitted_year), 2030, int(years[-1])})
+    half_life = land.half_life() if land.decline == "exponential" else None
+    return {
+        "regions": regions,
+        "cfe_summary": land.cfe_summary(years=[y for y in cfe_years if y <= int(path.index.max())]),
+        "p_decline": float(land.p_decline()),
+        "half_life": None if half_life is None else {
+            q: float(np.nanquantile(half_life.values, q)) for q in (0.05, 0.5, 0.95)},
+        "neutrality": neutrality_table(nets["decline"], by=by),
+        "neutrality_constant_cfe": neutrality_table(nets["constant"], by=by),
+        "sink_gap": sink_gap_table(sims["decline"]["sink"], sims["constant"]["sink"],
+                                   years=[y for y in (2030, 2050, int(years[-1])) if y in set(years)]),
+        "co2_scenario": co2.name,
+        "diagnostics": land.diagnostics.to_frame(),
+        "priors_used": land.priors_used(),
+        "provenance": list(getattr(land, "provenance_", [])),
+        "model": land,  # not exported; kept for notebooks
+    }
 
 
 def fit_model(study: Study, model: EKCModel, panel: pd.DataFrame, *, seed: int, progress: bool | None = None) -> EKCModel:
@@ -127,17 +223,21 @@ def fit_model(study: Study, model: EKCModel, panel: pd.DataFrame, *, seed: int, 
                      target_accept=s.target_accept, progress=progress)
 
 
-def assemble_result(study: Study, panel: pd.DataFrame, model: EKCModel, fc: Forecast) -> RunResult:
+def assemble_result(study: Study, panel: pd.DataFrame, model: EKCModel, fc: Forecast, sinks: dict | None = None) -> RunResult:
     """The bundle the report and exporters consume."""
     diagnostics = model.diagnostics.to_frame()
+    sinks = dict(sinks or {})
+    priors = model.priors_used() + list(sinks.get("priors_used", []))
+    provenance = list(panel.attrs.get("provenance", [])) + list(sinks.get("provenance", []))
     return RunResult(
+        sinks=sinks,
         forecast=fc.ds,
         peak_year=fc.peak_year(),
         peak_table=fc.peak_table(years=study.forecast.peak_years),
         turning_points=model.turning_point_table(),
         diagnostics=diagnostics,
-        priors_used=model.priors_used(),
-        provenance=list(panel.attrs.get("provenance", [])),
+        priors_used=priors,
+        provenance=provenance,
         study={
             "name": study.study.name,
             "title": study.study.title or study.study.name,
@@ -181,9 +281,14 @@ def run_study(
     say(f"forecasting {len(regions)} regions x {study.forecast.draws} draws to {scenario.horizon}")
     t2 = time.perf_counter()
     fc = forecast_emissions(model, scenario, panel, regions=regions, draws=study.forecast.draws, random_seed=seed + 1)
-    result = assemble_result(study, panel, model, fc)
-    result.study["seed"] = seed
     timings["forecast"] = time.perf_counter() - t2
+    sinks = {}
+    if study.sinks.enabled:
+        t3 = time.perf_counter()
+        sinks = run_sinks(study, fc, data_dir=data_dir, seed=seed, progress=progress, say=say)
+        timings["sinks"] = time.perf_counter() - t3
+    result = assemble_result(study, panel, model, fc, sinks=sinks)
+    result.study["seed"] = seed
     return StudyRun(study=study, panel=panel, model=model, forecast=fc, result=result, timings=timings)
 
 
@@ -211,3 +316,12 @@ def check_output_dir(out_dir: str | Path) -> None:
         raise InputError(f"output path {out_dir} exists and is not a folder")
     if parent.exists() and not parent.is_dir():
         raise InputError(f"cannot create {out_dir}: {parent} is not a folder")
+
+
+def check_output_file(path: str | Path) -> None:
+    """Fail before sampling if a single output file (e.g. a saved model) cannot be written there."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"output path {path} is a folder; give a file name such as {path / 'model.nc'}")
+    if not path.resolve().parent.is_dir():
+        raise InputError(f"cannot write {path}: the folder {path.resolve().parent} does not exist")

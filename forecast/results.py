@@ -48,6 +48,12 @@ class RunResult:
     study:
         Study settings as a plain dict (at least ``name``, ``title``, ``focus_regions``,
         ``horizon``, ``seed``, ``quantiles``).
+    sinks:
+        Empty unless the study enables sinks; then ``cfe_summary`` (DataFrame: CFE sensitivity in
+        % per 100 ppm by year, mean and quantiles), ``p_decline``, ``half_life`` (years, quantiles),
+        ``neutrality`` and ``neutrality_constant_cfe`` (DataFrames by region), ``sink_gap``
+        (DataFrame by region and year) and ``regions`` (list). The sink and net-emission draws are
+        variables of ``forecast``: ``sink``, ``sink_constant_cfe``, ``net_co2`` (Mt CO2/yr).
     """
 
     forecast: xr.Dataset
@@ -59,3 +65,4 @@ class RunResult:
     provenance: list[dict[str, Any]] = field(default_factory=list)
     study: dict[str, Any] = field(default_factory=dict)
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sinks: dict[str, Any] = field(default_factory=dict)

@@ -19,6 +19,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
 
 from forecast.errors import InputError
 
@@ -85,6 +86,8 @@ def _model_key(model: pm.Model) -> str:
     """A hash of the model graph and its data, so identical models reuse one compilation."""
     digest = hashlib.sha256()
     digest.update(str(model.str_repr()).encode())
+    # str_repr names the variables but not how deterministic means are computed: hash the graph too
+    digest.update(pytensor.dprint(model.logp(), file="str", print_type=True).encode())
     for var in model.observed_RVs:
         value = model.rvs_to_values[var]
         raw = value.get_value() if hasattr(value, "get_value") else getattr(value, "data", None)

@@ -98,6 +98,33 @@ class ForecastSection(_Section):
     peak_years: list[int] = [2030, 2035]
 
 
+class SinksSection(_Section):
+    """Carbon sinks: a global land-sink model with a declining CO2 fertilisation effect (CFE), regional
+    ecosystem sinks scaled by it, and net emissions / neutrality for the regions that have areas."""
+
+    enabled: bool = False
+    cfe_decline: Literal["exponential", "linear", "constant"] = "exponential"
+    fit_years: list[int] = [1959, 2024]
+    co2_source: Literal["noaa_co2_gl", "noaa_co2_mlo"] = "noaa_co2_gl"
+    co2_scenario: str | None = None  # CSV with year, co2_ppm; default: recent growth fading to zero
+    co2_window: int = Field(default=10, ge=2)
+    co2_decay_to_zero_by: int = Field(default=2100, ge=2000)
+    base_year: int = 2015  # the period the sequestration rates describe (multiplier = 1)
+    neutrality_years: list[int] = [2050, 2060]
+    priors: dict[str, dict[str, Any]] = {}
+    areas: dict[str, dict[str, Any]] = {}
+    rates: dict[str, Any] = {}
+    soc: bool | dict[str, Any] = True
+
+    @model_validator(mode="after")
+    def _areas_when_enabled(self):
+        if self.enabled and not self.areas:
+            raise ValueError("sinks are enabled but no [sinks.areas.<region>] table is given")
+        if len(self.fit_years) != 2 or self.fit_years[0] >= self.fit_years[1]:
+            raise ValueError(f"fit_years must be [start, end] with start < end, got {self.fit_years}")
+        return self
+
+
 class ReportSection(_Section):
     quantiles: list[float] = [0.05, 0.25, 0.5, 0.75, 0.95]
 
@@ -118,6 +145,7 @@ class Study(_Section):
     sampler: SamplerSection = SamplerSection()
     scenario: ScenarioSection = ScenarioSection()
     forecast: ForecastSection = ForecastSection()
+    sinks: SinksSection = SinksSection()
     report: ReportSection = ReportSection()
     source_path: str | None = None
 

@@ -204,6 +204,42 @@ def figure_regions(result: RunResult) -> list[Any]:
     return out
 
 
+def net_chart(result: RunResult, region: Any) -> Axes:
+    """Emissions, ecosystem sinks (with and without the CFE decline) and net emissions, 50/90% bands."""
+    ds = result.forecast
+    fig = Figure(figsize=(10, 4.2), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    future = ds.sel(year=ds["is_forecast"], region=region)
+    years = np.asarray(future["year"].values, dtype=int)
+    series = [("co2", "emissions", "tab:gray"), ("sink", "sink (declining CFE)", "tab:green"),
+              ("sink_constant_cfe", "sink (constant CFE)", "tab:olive"), ("net_co2", "net emissions", "tab:blue")]
+    for var, label, color in series:
+        values = np.asarray(future[var].transpose("sample", "year").values, dtype=float)
+        q05, q25, q50, q75, q95 = np.nanquantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+        dashed = var == "sink_constant_cfe"
+        ax.plot(years, q50, color=color, lw=2, ls="--" if dashed else "-", label=f"{label} (median)")
+        if not dashed:
+            ax.fill_between(years, q05, q95, color=color, alpha=0.15, lw=0)
+            ax.fill_between(years, q25, q75, color=color, alpha=0.3, lw=0)
+    ax.axhline(0, color="black", lw=0.8)
+    p60 = None
+    neutral = (result.sinks or {}).get("neutrality")
+    if neutral is not None and region in neutral.index:
+        cols = [c for c in neutral.columns if c.startswith("p_neutral_by_") and c != "p_neutral_by_horizon"]
+        if cols:
+            p60 = (cols[-1].removeprefix("p_neutral_by_"), float(neutral.loc[region, cols[-1]]))
+    title = f"{region}: emissions, ecosystem sinks and net CO₂ (Mt CO₂/yr)"
+    if p60:
+        title += f" — P(neutral by {p60[0]}): {fmt_pct(p60[1])}"
+    ax.set_title(title)
+    ax.set_xlabel("year")
+    ax.set_ylabel("Mt CO₂/yr")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    return ax
+
+
 def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 110) -> dict[str, str]:
     """Write ``figures/fan_<slug>.png`` per figure region; return ``{region: relative POSIX path}``."""
     out_dir = Path(out_dir)
@@ -226,4 +262,13 @@ def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 
             fig.clear()
             del fig, ax
         paths[str(region)] = rel
+    for region in (result.sinks or {}).get("regions", []):
+        ax = net_chart(result, region)
+        fig = ax.figure
+        rel = f"{FIGURE_DIR}/net_{slugify(region)}.png"
+        try:
+            fig.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
+        finally:
+            fig.clear()
+        paths[f"{region}: emissions, sinks and net"] = rel
     return paths

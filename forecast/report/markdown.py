@@ -412,6 +412,62 @@ def _turning_section(result: RunResult) -> str:
     return "\n\n".join(out)
 
 
+def _sinks_section(result: RunResult) -> str:
+    sinks = result.sinks or {}
+    if not sinks:
+        return ""
+    out = ["## Carbon sinks and neutrality"]
+    cfe = sinks.get("cfe_summary")
+    half = sinks.get("half_life")
+    text = (
+        "A global land-sink model (Global Carbon Budget 2025 land sink against NOAA CO₂) estimates how the "
+        "CO₂ fertilisation effect (CFE) on the sink has changed; it scales the ecosystem sequestration rates of "
+        f"each region under the CO₂ path `{md_escape(sinks.get('co2_scenario', ''))}`. "
+        f"P(CFE declining) = {fmt_pct(sinks.get('p_decline'))}"
+    )
+    if half:
+        text += f"; half-life {half[0.5]:.0f} years (90%: {half[0.05]:.0f}–{half[0.95]:.0f})"
+    text += (
+        ". Published satellite estimate for comparison: about 21% per 100 ppm in 1982 and 12% in 2015 "
+        "(Wang S. et al. 2020, Science 370:1295). The sink data identify the *relative* path; the absolute "
+        "level in 1982 leans on that study's value as prior."
+    )
+    out.append(text)
+    if cfe is not None and not cfe.empty:
+        rows = [(str(int(y)), fmt_num(r.get("mean")), fmt_interval(r.get("q05"), r.get("q95"))) for y, r in cfe.iterrows()]
+        out.append(md_table(["Year", "CFE, % per 100 ppm (mean)", "90% interval"], rows, ["l", "r", "r"]))
+    neutral, constant = sinks.get("neutrality"), sinks.get("neutrality_constant_cfe")
+    if neutral is not None and not neutral.empty:
+        cols = [c for c in neutral.columns if c.startswith("p_neutral_by_") and c != "p_neutral_by_horizon"]
+        headers = ["Region"] + [f"P(neutral by {c[-4:]})" for c in cols] + [f"same, constant CFE" for c in cols[-1:]] + [
+            "Net CO₂ at horizon, Mt/yr (90%)"]
+        rows = []
+        for region, r in neutral.iterrows():
+            row = [md_escape(region)] + [fmt_pct(r[c]) for c in cols]
+            if constant is not None and region in constant.index:
+                row.append(fmt_pct(constant.loc[region, cols[-1]]))
+            else:
+                row.append("—")
+            row.append(f"{fmt_num(r.get('net_at_horizon_mean'))} ({fmt_interval(r.get('net_at_horizon_q05'), r.get('net_at_horizon_q95'))})")
+            rows.append(row)
+        out.append(
+            "Neutrality = net emissions (emissions minus ecosystem sinks) at or below zero from that year through "
+            "the horizon. Emissions follow the EKC forecast above: no new climate policy is assumed."
+        )
+        out.append(md_table(headers, rows, ["l"] + ["r"] * (len(headers) - 1)))
+    gap = sinks.get("sink_gap")
+    if gap is not None and not gap.empty:
+        rows = [
+            (md_escape(reg), str(int(yr)), fmt_num(r["sink_decline_mean"]), fmt_num(r["sink_constant_mean"]),
+             f"{fmt_num(r['gap_mean'])} ({fmt_interval(r['gap_q05'], r['gap_q95'])})")
+            for (reg, yr), r in gap.iterrows()
+        ]
+        out.append("How much a forecast that ignores the CFE decline would overstate the sink (Mt CO₂/yr):")
+        out.append(md_table(["Region", "Year", "Sink, declining CFE", "Sink, constant CFE", "Overstatement (90%)"], rows,
+                            ["l", "l", "r", "r", "r"]))
+    return "\n\n".join(out)
+
+
 def _figures_section(figure_paths: Mapping[str, str]) -> str:
     if not figure_paths:
         return ""
@@ -472,6 +528,7 @@ def render_markdown(result: RunResult, figure_paths: Mapping[str, str] | None = 
         _diagnostics_section(result),
         _peak_section(result),
         _turning_section(result),
+        _sinks_section(result),
         _figures_section(figure_paths or {}),
     ]
     for name, df in (result.extra_tables or {}).items():

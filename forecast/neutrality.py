@@ -1,0 +1,316 @@
+"""Net emissions (emissions minus ecosystem sinks) and the carbon-neutrality year read from them.
+
+All quantities are in Mt CO2/yr with dims ``(sample, region, year)``; sinks are positive numbers
+(removals), so ``net = emissions - sinks``.
+
+Pairing draws
+-------------
+Emission draws (EKC model) and sink draws (ecosystem/land-sink models) come from different models and
+are treated as independent: draw ``i`` of one is paired with draw ``i`` of the other. When the two sets
+have different sizes, the smaller one is resampled to the size of the larger with a seeded generator
+(:func:`resample_samples`): every original draw is used ``floor(N/n)`` or ``ceil(N/n)`` times (the
+remainder is picked without replacement) and the order is shuffled. This keeps the smaller set's
+empirical distribution almost exactly instead of adding bootstrap noise. The same ``random_seed``
+always gives the same pairing.
+
+Neutrality year
+---------------
+The neutrality year of one trajectory is the first year from which net emissions are ``<= 0`` *and stay
+``<= 0`` through the horizon* (a dip below zero followed by a rebound does not count). Trajectories
+that are still positive in the horizon year get the sentinel ``horizon + 1`` and the flag ``never``.
+Missing values (NaN) count as "not neutral".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from forecast.errors import InputError
+
+__all__ = [
+    "net_emissions",
+    "neutrality_year",
+    "neutrality_table",
+    "sink_gap_table",
+    "resample_samples",
+    "NEUTRALITY_YEARS",
+]
+
+UNITS = "Mt CO2/yr"
+DIMS = ("sample", "region", "year")
+NEUTRALITY_YEARS = (2050, 2060)
+_UNIT_ALIASES = {"mtco2/yr", "mtco2/a", "mtco2yr-1", "mtco2peryear", "mtco2/year"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _units_ok(units: Any) -> bool:
+    u = str(units).lower().replace(" ", "").replace("₂", "2").replace("⁻¹", "-1")
+    return u in _UNIT_ALIASES
+
+
+def _as_cube(obj: Any, what: str, var: str) -> xr.DataArray:
+    """DataArray ``(sample, region, year)`` from a DataArray, a Dataset (variable ``var``) or a Forecast."""
+    if hasattr(obj, "ds") and isinstance(getattr(obj, "ds"), xr.Dataset):  # forecast.propagate.Forecast
+        obj = obj.ds
+    if isinstance(obj, xr.Dataset):
+        if var not in obj:
+            raise InputError(f"{what}: the Dataset has no variable {var!r} (variables: {', '.join(map(str, obj.data_vars))})")
+        obj = obj[var]
+    if not isinstance(obj, xr.DataArray):
+        raise InputError(f"{what}: expected an xarray DataArray (sample, region, year), got {type(obj).__name__}")
+    if set(obj.dims) != set(DIMS):
+        raise InputError(f"{what}: expected dims {DIMS}, got {tuple(obj.dims)}")
+    units = obj.attrs.get("units")
+    if units is not None and not _units_ok(units):
+        raise InputError(f"{what}: expected units {UNITS!r}, got {units!r}")
+    for dim in DIMS:
+        if dim not in obj.coords:
+            obj = obj.assign_coords({dim: np.arange(obj.sizes[dim])})
+    return obj.transpose(*DIMS)
+
+
+def resample_samples(da: xr.DataArray, n: int, random_seed: Any = None) -> xr.DataArray:
+    """``da`` with its ``sample`` dimension resampled to ``n`` draws, reproducibly.
+
+    Each of the ``k`` original draws appears ``n // k`` times, plus ``n % k`` distinct draws chosen
+    without replacement; the result is shuffled. ``n < k`` therefore subsamples without replacement.
+    The ``sample`` coordinate of the result is ``0..n-1``; the original index is kept in the coordinate
+    ``source_sample``.
+    """
+    if int(n) < 1:
+        raise InputError(f"cannot resample to {n} draws")
+    k = da.sizes["sample"]
+    rng = np.random.default_rng(random_seed)
+    reps, rem = divmod(int(n), k)
+    idx = np.concatenate([np.tile(np.arange(k), reps), rng.choice(k, size=rem, replace=False)])
+    rng.shuffle(idx)
+    out = da.isel(sample=idx)
+    return out.assign_coords(sample=np.arange(int(n)), source_sample=("sample", idx))
+
+
+def _align_samples(a: xr.DataArray, b: xr.DataArray, random_seed: Any) -> tuple[xr.DataArray, xr.DataArray, str]:
+    na, nb = a.sizes["sample"], b.sizes["sample"]
+    note = "paired by draw index"
+    if na < nb:
+        a, note = resample_samples(a, nb, random_seed), f"first input resampled from {na} to {nb} draws"
+    elif nb < na:
+        b, note = resample_samples(b, na, random_seed), f"second input resampled from {nb} to {na} draws"
+    n = max(na, nb)
+    a = a.drop_vars("source_sample", errors="ignore").assign_coords(sample=np.arange(n))
+    b = b.drop_vars("source_sample", errors="ignore").assign_coords(sample=np.arange(n))
+    return a, b, note
+
+
+def _check_regions(a: xr.DataArray, b: xr.DataArray, names: tuple[str, str]) -> list:
+    ra, rb = list(a["region"].values), list(b["region"].values)
+    only_a, only_b = [r for r in ra if r not in rb], [r for r in rb if r not in ra]
+    if only_a or only_b:
+        parts = []
+        if only_a:
+            parts.append(f"in {names[0]} only: {', '.join(map(str, only_a))}")
+        if only_b:
+            parts.append(f"in {names[1]} only: {', '.join(map(str, only_b))}")
+        raise InputError(f"{names[0]} and {names[1]} cover different regions ({'; '.join(parts)})")
+    return ra
+
+
+# --------------------------------------------------------------------------------------------------
+# Net emissions and the neutrality year
+# --------------------------------------------------------------------------------------------------
+
+
+def net_emissions(emissions: Any, sinks: Any, random_seed: Any = None) -> xr.DataArray:
+    """Net emissions ``emissions - sinks`` in Mt CO2/yr, dims ``(sample, region, year)``.
+
+    Parameters
+    ----------
+    emissions:
+        DataArray ``(sample, region, year)`` in Mt CO2/yr, or a Dataset with variable ``co2``, or a
+        :class:`forecast.propagate.Forecast`.
+    sinks:
+        DataArray ``(sample, region, year)`` in Mt CO2/yr (positive = removal), or a Dataset with
+        variable ``sink`` (as returned by :meth:`forecast.ecosystems.EcosystemSinks.simulate`).
+    random_seed:
+        Seed for resampling the smaller draw set when the sample counts differ (see the module doc).
+
+    Only years present in both inputs are kept (InputError if there are none); regions must match.
+    """
+    e = _as_cube(emissions, "emissions", "co2")
+    s = _as_cube(sinks, "sinks", "sink")
+    regions = _check_regions(e, s, ("emissions", "sinks"))
+    s = s.sel(region=regions)
+    years = np.intersect1d(e["year"].values, s["year"].values)
+    if years.size == 0:
+        raise InputError(
+            f"emissions ({int(e['year'].min())}-{int(e['year'].max())}) and sinks "
+            f"({int(s['year'].min())}-{int(s['year'].max())}) have no year in common"
+        )
+    e, s = e.sel(year=years), s.sel(year=years)
+    e, s, note = _align_samples(e, s, random_seed)
+    net = e - s.values  # positional: dims and coords of ``e`` are kept
+    net = net.rename("net_co2")
+    net.attrs = {
+        "units": UNITS,
+        "long_name": "net CO2 emissions (emissions minus ecosystem sinks)",
+        "sample_pairing": note,
+    }
+    return net
+
+
+def neutrality_year(net: xr.DataArray) -> xr.DataArray:
+    """First year from which net emissions stay ``<= 0`` through the horizon, dims ``(sample, region)``.
+
+    Trajectories that never get there (positive or NaN in the horizon year) get ``horizon + 1``; the
+    boolean coordinate ``never`` flags them and ``attrs["never_value"]`` holds the sentinel.
+    """
+    net = _as_cube(net, "net emissions", "net_co2")
+    years = net["year"].values.astype(int)
+    if years.size == 0:
+        raise InputError("net emissions have no years")
+    if (np.diff(years) <= 0).any():
+        net = net.sortby("year")
+        years = net["year"].values.astype(int)
+    horizon = int(years[-1])
+    positive = ~(net.values <= 0)  # NaN -> not neutral
+    n_years = years.size
+    any_pos = positive.any(axis=-1)
+    last_pos = n_years - 1 - np.argmax(positive[..., ::-1], axis=-1)
+    first_idx = np.where(any_pos, last_pos + 1, 0)
+    never = first_idx >= n_years
+    out_years = np.where(never, horizon + 1, years[np.minimum(first_idx, n_years - 1)])
+    out = xr.DataArray(
+        out_years.astype("int64"),
+        dims=("sample", "region"),
+        coords={"sample": net["sample"].values, "region": net["region"].values, "never": (("sample", "region"), never)},
+        name="neutrality_year",
+        attrs={
+            "long_name": "first year from which net CO2 emissions stay <= 0 through the horizon",
+            "units": "year",
+            "horizon": horizon,
+            "never_value": horizon + 1,
+        },
+    )
+    return out
+
+
+def _year_quantiles(values: np.ndarray, qs: Sequence[float]) -> list:
+    if values.size == 0:
+        return [pd.NA] * len(qs)
+    return [int(np.quantile(values, q, method="lower")) for q in qs]
+
+
+def neutrality_table(net: xr.DataArray, by: Iterable[int] = NEUTRALITY_YEARS) -> pd.DataFrame:
+    """Per region: neutrality probabilities, neutrality-year quantiles and net emissions at the horizon.
+
+    Columns
+    -------
+    ``p_neutral_by_<year>``
+        P(neutrality year <= year): net emissions are <= 0 from that year *and through the horizon*.
+    ``p_not_neutral_by_horizon``
+        P(net emissions still > 0 in the horizon year) (the ``never`` draws).
+    ``p_neutral_by_horizon``
+        ``1 - p_not_neutral_by_horizon``: the probability that the quantiles below are conditional on.
+    ``neutrality_year_q05/q50/q95_if_reached``
+        Quantiles of the neutrality year among the draws that reach it (``<NA>`` if none do).
+    ``net_at_horizon_mean/q05/q95``
+        Net emissions in the horizon year, Mt CO2/yr.
+
+    ``by`` years must lie within the years of ``net``.
+    """
+    net = _as_cube(net, "net emissions", "net_co2")
+    ny = neutrality_year(net)
+    years = np.sort(net["year"].values.astype(int))
+    horizon = int(years[-1])
+    by = [int(y) for y in by]
+    outside = [y for y in by if y < years[0] or y > horizon]
+    if outside:
+        raise InputError(
+            f"neutrality_table: by-year(s) {', '.join(map(str, outside))} outside the years of the net "
+            f"emissions ({years[0]}-{horizon})"
+        )
+    never = ny["never"]
+    regions = [str(r) for r in ny["region"].values]
+    table = pd.DataFrame(index=pd.Index(regions, name="region"))
+    for y in by:
+        table[f"p_neutral_by_{y}"] = ((ny <= y) & ~never).mean("sample").values
+    table["p_not_neutral_by_horizon"] = never.mean("sample").values
+    table["p_neutral_by_horizon"] = 1.0 - table["p_not_neutral_by_horizon"]
+    qs = (0.05, 0.5, 0.95)
+    cols = [f"neutrality_year_q{int(q * 100):02d}_if_reached" for q in qs]
+    rows = []
+    for r in ny["region"].values:
+        reached = ny.sel(region=r).values[~never.sel(region=r).values]
+        rows.append(_year_quantiles(reached, qs))
+    for j, col in enumerate(cols):
+        table[col] = pd.array([row[j] for row in rows], dtype="Int64")
+    last = net.sel(year=horizon)
+    table["net_at_horizon_mean"] = last.mean("sample").values
+    table["net_at_horizon_q05"] = last.quantile(0.05, dim="sample").values
+    table["net_at_horizon_q95"] = last.quantile(0.95, dim="sample").values
+    table.attrs = {"horizon": horizon, "units": UNITS, "never_value": horizon + 1}
+    return table
+
+
+# --------------------------------------------------------------------------------------------------
+# Sink gap from ignoring the CFE decline
+# --------------------------------------------------------------------------------------------------
+
+
+def sink_gap_table(
+    sinks_decline: Any,
+    sinks_constant: Any,
+    years: Iterable[int] = (2030, 2060),
+    random_seed: Any = None,
+) -> pd.DataFrame:
+    """How much a constant CO2-fertilisation effect would overstate the sink, per region and year.
+
+    ``gap = sinks_constant - sinks_decline`` in Mt CO2/yr: positive when assuming a constant CFE gives a
+    larger sink than the declining CFE. Simulate both inputs with the same ``random_seed`` (same rate
+    and area draws, only the multiplier differs) so that the difference is paired draw by draw; if the
+    sample counts differ, the smaller set is resampled (see the module doc) and the pairing is lost.
+
+    Returns a DataFrame indexed by ``(region, year)`` with ``sink_constant_mean``,
+    ``sink_decline_mean``, ``gap_mean``, ``gap_q05``, ``gap_q95`` (Mt CO2/yr) and ``gap_share_mean``
+    (``gap_mean / sink_constant_mean``).
+    """
+    dec = _as_cube(sinks_decline, "sinks_decline", "sink")
+    con = _as_cube(sinks_constant, "sinks_constant", "sink")
+    regions = _check_regions(dec, con, ("sinks_decline", "sinks_constant"))
+    con = con.sel(region=regions)
+    years = [int(y) for y in years]
+    for name, da in (("sinks_decline", dec), ("sinks_constant", con)):
+        missing = [y for y in years if y not in set(da["year"].values.astype(int))]
+        if missing:
+            raise InputError(f"sink_gap_table: {name} has no year(s) {', '.join(map(str, missing))}")
+    dec, con = dec.sel(year=years), con.sel(year=years)
+    dec, con, _ = _align_samples(dec, con, random_seed)
+    gap = con - dec.values
+    rows = []
+    for r in regions:
+        for y in years:
+            g = gap.sel(region=r, year=y).values
+            c_mean = float(con.sel(region=r, year=y).mean())
+            rows.append(
+                {
+                    "region": str(r),
+                    "year": y,
+                    "sink_constant_mean": c_mean,
+                    "sink_decline_mean": float(dec.sel(region=r, year=y).mean()),
+                    "gap_mean": float(np.mean(g)),
+                    "gap_q05": float(np.quantile(g, 0.05)),
+                    "gap_q95": float(np.quantile(g, 0.95)),
+                    "gap_share_mean": float(np.mean(g)) / c_mean if c_mean != 0 else np.nan,
+                }
+            )
+    out = pd.DataFrame(rows).set_index(["region", "year"])
+    out.attrs = {"units": UNITS, "definition": "gap = sink with constant CFE - sink with declining CFE"}
+    return out

@@ -1,0 +1,462 @@
+"""End-to-end tests of the ``carbon-forecast`` command line on a tiny study (tests/fixtures/small).
+
+Sampling is expensive (nutpie compiles the model, ~10-15 s), so exactly three CLI invocations fit a
+model: the first ``run`` (module fixture ``first_run``), a same-seed ``run`` that must reproduce it, and
+``fit --seed 7``. Every other command either reuses a saved ``model.nc`` (``report --model``) or fails
+on bad input; in those tests ``EKCModel.fit`` is replaced by a tripwire so that any sampling is an
+error. Error paths go through ``forecast.cli.main`` (the console-script entry point that maps errors to
+exit code 2), once as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from typer.testing import CliRunner
+
+import forecast.cli as cli
+from forecast.models.ekc import EKCModel
+
+STUDY = Path(__file__).resolve().parent / "fixtures" / "small" / "study.toml"
+FOCUS = ["China", "India", "United States", "Germany", "Japan"]
+STUDY_SEED = 12345
+HORIZON = 2050
+BAND_COLUMNS = ["region", "year", "variable", "units", "mean", "q05", "q25", "q50", "q75", "q95"]
+OUTPUT_FILES = ["report.md", "report.html", "bands.csv", "bands.parquet", "forecast.nc", "summary.json", "model.nc", "study.toml"]
+
+runner = CliRunner()
+
+
+class SamplingStarted(AssertionError):
+    """Raised by the tripwire that replaces EKCModel.fit where no sampling may happen."""
+
+
+@pytest.fixture
+def no_sampling(monkeypatch):
+    def tripwire(self, *args, **kwargs):
+        raise SamplingStarted("EKCModel.fit was called: sampling started although it must not")
+
+    monkeypatch.setattr(EKCModel, "fit", tripwire)
+
+
+def invoke(*args: str):
+    """Run the Typer app in-process; fail with the output and traceback unless it exited 0."""
+    result = runner.invoke(cli.app, [str(a) for a in args])
+    if result.exit_code != 0:
+        import traceback
+
+        tb = "".join(traceback.format_exception(*result.exc_info)) if result.exc_info else ""
+        pytest.fail(f"carbon-forecast {' '.join(map(str, args))} exited {result.exit_code}\n{result.output}\n{tb}")
+    return result
+
+
+def call_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """Run ``forecast.cli.main`` (the console script) in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["carbon-forecast", *map(str, args)])
+    capsys.readouterr()
+    code, escaped = 0, ""
+    with warnings.catch_warnings():  # main() installs warning filters; keep them out of other tests
+        try:
+            cli.main()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        except SamplingStarted:
+            raise
+        except Exception as exc:  # what the interpreter would do with it: traceback, exit 1
+            import traceback
+
+            code, escaped = 1, "".join(traceback.format_exception(exc))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err + escaped
+
+
+def squash(text: str) -> str:
+    """Text without whitespace: rich wraps console output at 80 columns in the middle of messages."""
+    return "".join(text.split())
+
+
+def variant(tmp_path: Path, name: str, old: str, new: str, append: str = "") -> Path:
+    """A copy of the fixture study with one textual change (asserted to apply)."""
+    text = STUDY.read_text(encoding="utf-8")
+    if old:
+        assert old in text, f"fixture study changed: {old!r} not found"
+        text = text.replace(old, new)
+    path = tmp_path / name
+    path.write_text(text + append, encoding="utf-8")
+    return path
+
+
+def leftovers(parent: Path) -> list[str]:
+    """Hidden temp / old-copy folders an atomic output write may leave next to the output folder."""
+    return sorted(p.name for p in parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name or p.name.endswith(".partial"))
+
+
+def owid_sha256(data_dir: Path) -> str:
+    return hashlib.sha256((data_dir / "owid_co2_data.csv").read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# the runs that sample (three fits in total)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, shared_data_dir) -> Path:
+    """`carbon-forecast run tests/fixtures/small/study.toml --out <tmp>/res --data-dir <shared> --quiet`."""
+    out = tmp_path_factory.mktemp("first") / "res"
+    invoke("run", STUDY, "--out", out, "--data-dir", shared_data_dir, "--quiet")
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted_seed7(tmp_path_factory, shared_data_dir) -> Path:
+    """`carbon-forecast fit ... --seed 7 --out <tmp>/fit7.nc`."""
+    path = tmp_path_factory.mktemp("fit") / "fit7.nc"
+    invoke("fit", STUDY, "--out", path, "--data-dir", shared_data_dir, "--seed", 7, "--quiet")
+    return path
+
+
+def test_run_writes_complete_output_folder(first_run):
+    missing = [name for name in OUTPUT_FILES if not (first_run / name).is_file()]
+    assert not missing, f"missing outputs: {missing}; folder has {sorted(p.name for p in first_run.iterdir())}"
+    pngs = sorted((first_run / "figures").glob("*.png"))
+    assert len(pngs) == len(FOCUS), [p.name for p in pngs]
+    for region in FOCUS:
+        slug = region.lower().replace(" ", "_")
+        assert any(slug in p.stem for p in pngs), f"no figure for {region}: {[p.name for p in pngs]}"
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert (first_run / "study.toml").read_text(encoding="utf-8") == STUDY.read_text(encoding="utf-8")
+    assert "<html" in (first_run / "report.html").read_text(encoding="utf-8").lower()
+    assert leftovers(first_run.parent) == []
+
+
+def test_run_bands_follow_documented_schema(first_run, shared_data_dir):
+    bands = pd.read_csv(first_run / "bands.csv")
+    assert list(bands.columns) == BAND_COLUMNS
+    assert set(bands["region"]) == set(FOCUS)
+    assert {"co2", "co2_per_capita", "gdp_per_capita", "population"} <= set(bands["variable"])
+    assert bands["year"].min() == 2000 and bands["year"].max() == HORIZON
+    # one row per (region, variable, year), sorted by region, variable, year
+    assert not bands.duplicated(["region", "variable", "year"]).any()
+    assert len(bands) == len(FOCUS) * bands["variable"].nunique() * (HORIZON - 2000 + 1)
+    key = bands[["region", "variable", "year"]]
+    assert key.equals(key.sort_values(["region", "variable", "year"]).reset_index(drop=True))
+    q = bands[["q05", "q25", "q50", "q75", "q95"]].to_numpy()
+    assert np.all(np.diff(q, axis=1) >= -1e-9 * np.abs(q[:, 1:]).clip(1)), "quantile columns not ordered"
+    # history rows hold the observation in every sample, and it is the OWID value
+    co2 = bands[bands["variable"] == "co2"].set_index(["region", "year"])
+    hist = co2.xs(2022, level="year")
+    assert np.allclose(hist["q05"], hist["q95"]) and np.allclose(hist["mean"], hist["q50"])
+    owid = pd.read_csv(shared_data_dir / "owid_co2_data.csv", usecols=["country", "year", "co2"])
+    china_2022 = owid[(owid["country"] == "China") & (owid["year"] == 2022)]["co2"].item()
+    assert co2.loc[("China", 2022), "q50"] == pytest.approx(china_2022, rel=1e-6)
+    assert (co2["units"] == "Mt CO2/yr").all()
+    # the Parquet copy is the same table
+    parquet = pd.read_parquet(first_run / "bands.parquet")
+    assert list(parquet.columns) == BAND_COLUMNS
+    pd.testing.assert_frame_equal(parquet, bands, check_dtype=False)
+
+
+def test_run_netcdf_and_summary_agree(first_run):
+    with xr.open_dataset(first_run / "forecast.nc") as ds:
+        ds = ds.load()
+    assert ds["co2"].dims == ("sample", "region", "year")
+    assert ds["co2"].attrs.get("units") == "Mt CO2/yr"
+    assert ds.sizes["sample"] == 200
+    assert sorted(map(str, ds["region"].values)) == sorted(FOCUS)
+    assert int(ds["year"].max()) == HORIZON
+    assert ds["peak_year"].dims == ("sample", "region")
+    assert int(ds.attrs["seed"]) == STUDY_SEED
+
+    summary = json.loads((first_run / "summary.json").read_text(encoding="utf-8"))
+    assert summary["study"]["seed"] == STUDY_SEED
+    assert set(summary["regions"]) == set(FOCUS)
+    for region in FOCUS:
+        entry = summary["regions"][region]
+        peak = ds["peak_year"].sel(region=region).values.astype(int)
+        last = int(ds["last_observed_year"].sel(region=region))
+        assert entry["focus"] is True
+        assert entry["last_observed_year"] == last == 2022
+        expected = {
+            "p_already_peaked": np.mean(peak <= last),
+            "p_peak_by_2030": np.mean((peak <= 2030) & (peak < HORIZON)),
+            "p_peak_by_2035": np.mean((peak <= 2035) & (peak < HORIZON)),
+            "p_no_peak_by_horizon": np.mean(peak >= HORIZON),
+        }
+        for key, value in expected.items():
+            assert entry[key] == pytest.approx(value, abs=1e-12), f"{region} {key}"
+        q = entry["peak_year"]
+        assert peak.min() <= q["q05"] <= q["q50"] <= q["q95"] <= peak.max()
+    # the headline probabilities are not degenerate for all regions (the check above would be vacuous)
+    assert len({summary["regions"][r]["p_already_peaked"] for r in FOCUS}) > 1
+
+
+def test_run_report_names_data_hash_and_regions(first_run, shared_data_dir):
+    md = (first_run / "report.md").read_text(encoding="utf-8")
+    sha = owid_sha256(shared_data_dir)
+    assert sha in md
+    for region in FOCUS:
+        assert region in md
+    summary = json.loads((first_run / "summary.json").read_text(encoding="utf-8"))
+    assert [p["sha256"] for p in summary["provenance"] if p["source"] == "owid"] == [sha]
+
+
+# --------------------------------------------------------------------------------------------------
+# reproducibility
+# --------------------------------------------------------------------------------------------------
+
+
+def test_same_seed_refit_reproduces_run(first_run, shared_data_dir, tmp_path):
+    """A second run (a real refit) with the same --seed gives identical outputs; --strict maps warnings to 3."""
+    out = tmp_path / "res"
+    result = runner.invoke(
+        cli.app, ["run", str(STUDY), "--out", str(out), "--data-dir", str(shared_data_dir), "--seed", str(STUDY_SEED), "--quiet", "--strict"]
+    )
+    summary_b = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    expected_code = 3 if summary_b["diagnostics"]["warnings"] else 0
+    assert result.exit_code == expected_code, result.output
+    pd.testing.assert_frame_equal(pd.read_csv(out / "bands.csv"), pd.read_csv(first_run / "bands.csv"))
+    summary_a = json.loads((first_run / "summary.json").read_text(encoding="utf-8"))
+    assert summary_b["regions"] == summary_a["regions"]
+    assert summary_b["diagnostics"] == summary_a["diagnostics"]
+    post_a = EKCModel.load(first_run / "model.nc").idata.posterior
+    post_b = EKCModel.load(out / "model.nc").idata.posterior
+    xr.testing.assert_equal(post_a, post_b)
+
+
+def test_fit_then_report_uses_saved_model_and_other_seed_differs(first_run, fitted_seed7, shared_data_dir, tmp_path, no_sampling):
+    """`fit --seed 7` writes model.nc; `report --model` builds a complete folder from it without sampling."""
+    assert fitted_seed7.is_file()
+    post_7 = EKCModel.load(fitted_seed7).idata.posterior
+    post_a = EKCModel.load(first_run / "model.nc").idata.posterior
+    assert not post_7.equals(post_a), "fit --seed 7 gave the same posterior as the study seed"
+
+    out = tmp_path / "rep"
+    invoke("report", STUDY, "--model", fitted_seed7, "--out", out, "--data-dir", shared_data_dir, "--seed", 7, "--quiet")
+    missing = [name for name in OUTPUT_FILES if not (out / name).is_file()]
+    assert not missing, f"missing outputs: {missing}"
+    assert len(list((out / "figures").glob("*.png"))) == len(FOCUS)
+    xr.testing.assert_equal(EKCModel.load(out / "model.nc").idata.posterior, post_7)
+    bands_7 = pd.read_csv(out / "bands.csv")
+    bands_a = pd.read_csv(first_run / "bands.csv")
+    assert list(bands_7.columns) == BAND_COLUMNS
+    assert bands_7[["region", "variable", "year"]].equals(bands_a[["region", "variable", "year"]])
+    assert not np.allclose(bands_7["q50"], bands_a["q50"]), "a different --seed gave the same bands"
+
+
+def test_report_from_run_model_reproduces_run(first_run, shared_data_dir, tmp_path, no_sampling):
+    """report --model <run>/model.nc with the run's seed gives the run's bands (save/load is lossless)."""
+    out = tmp_path / "rep"
+    invoke("report", STUDY, "--model", first_run / "model.nc", "--out", out, "--data-dir", shared_data_dir, "--quiet")
+    pd.testing.assert_frame_equal(pd.read_csv(out / "bands.csv"), pd.read_csv(first_run / "bands.csv"))
+    a = json.loads((first_run / "summary.json").read_text(encoding="utf-8"))
+    b = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert b["regions"] == a["regions"]
+
+
+def test_report_with_other_seed_differs_and_records_that_seed(first_run, shared_data_dir, tmp_path, no_sampling):
+    """report --seed 999: other draws than the run, and the outputs say seed 999 (not the study's)."""
+    out = tmp_path / "rep"
+    invoke("report", STUDY, "--model", first_run / "model.nc", "--out", out, "--data-dir", shared_data_dir, "--seed", 999, "--quiet")
+    bands = pd.read_csv(out / "bands.csv")
+    assert not bands.equals(pd.read_csv(first_run / "bands.csv")), "--seed 999 gave the same bands as the study seed"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    with xr.open_dataset(out / "forecast.nc") as ds:
+        nc_seed = ds.attrs["seed"]
+    assert (summary["study"]["seed"], int(nc_seed)) == (999, 999), "outputs record a seed other than the one used"
+
+
+# --------------------------------------------------------------------------------------------------
+# bad input: exit 2, one message, nothing written, no sampling
+# --------------------------------------------------------------------------------------------------
+
+
+def _bad_typo(tmp_path, monkeypatch):
+    return variant(tmp_path, "typo.toml", "\ndraws = 100\n", "\ndrawz = 100\n"), ["drawz", "unknown key", "draws"]
+
+
+def _bad_focus(tmp_path, monkeypatch):
+    old = 'focus_regions = ["China", "India", "United States", "Germany", "Japan"]'
+    return variant(tmp_path, "focus.toml", old, old.replace("Germany", "Germny")), ["Germny", "focus_regions"]
+
+
+def _bad_path(tmp_path, monkeypatch):
+    return tmp_path / "no_such_study.toml", ["not found", "no_such_study.toml"]
+
+
+def _bad_prior(tmp_path, monkeypatch):
+    extra = '\n[model.priors]\n"ekc.slope_muu" = { params = { mu = 0.7, sigma = 0.3 } }\n'
+    return variant(tmp_path, "prior.toml", "", "", append=extra), ["ekc.slope_muu", "ekc.slope_mu"]
+
+
+def _no_data(tmp_path, monkeypatch):
+    import forecast.data as data
+
+    # The CLI cannot disable downloads: point the OWID URL to a closed local port so it fails fast.
+    monkeypatch.setitem(data.SOURCES, "owid", dataclasses.replace(data.SOURCES["owid"], url="http://127.0.0.1:9/owid-co2-data.csv"))
+    monkeypatch.delenv("CARBON_FORECAST_DATA", raising=False)
+    (tmp_path / "cache").mkdir()
+    monkeypatch.setenv("CARBON_FORECAST_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "empty").mkdir()
+    return STUDY, ["owid_co2_data.csv", "--data-dir", "127.0.0.1:9"]
+
+
+BAD_INPUTS = {"typo-key": _bad_typo, "focus-region": _bad_focus, "missing-study": _bad_path,
+              "unknown-prior": _bad_prior, "missing-data": _no_data}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_exits_2_without_output(case, tmp_path, monkeypatch, capsys, shared_data_dir, no_sampling):
+    study, expected = BAD_INPUTS[case](tmp_path, monkeypatch)
+    data_dir = tmp_path / "empty" if case == "missing-data" else shared_data_dir
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "res"
+    code, stdout, stderr = call_main(monkeypatch, capsys, "run", study, "--out", out, "--data-dir", data_dir, "--quiet")
+    assert code == 2, f"exit {code}\n{stderr}"
+    assert "Traceback" not in stderr
+    assert stderr.lstrip().startswith("error:") and stderr.count("error:") == 1, stderr
+    for word in expected:
+        assert squash(word) in squash(stderr), f"{word!r} not in error message:\n{stderr}"
+    assert not out.exists(), "an output folder was created for a failed run"
+    assert leftovers(work) == []
+    if case == "missing-data":
+        assert list((tmp_path / "cache").iterdir()) == [], "a failed download left files in the cache"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "label"),
+    [
+        ("\ndraws = 100\n", "\ndrawz = 100\n", "[sampler] drawz"),
+        ('"Germany", "Japan"]\nregions = "focus"', '"Germny", "Japan"]\nregions = "focus"', "[forecast] focus_regions"),
+    ],
+    ids=["typo-key", "focus-region"],
+)
+def test_error_message_keeps_study_section(old, new, label, tmp_path, monkeypatch, capsys, shared_data_dir, no_sampling):
+    """Study errors name the section (`[sampler] drawz`); the CLI must print the message verbatim."""
+    study = variant(tmp_path, "bad.toml", old, new)
+    code, _, stderr = call_main(monkeypatch, capsys, "run", study, "--out", tmp_path / "res", "--data-dir", shared_data_dir, "-q")
+    assert code == 2
+    assert squash(label) in squash(stderr), f"{label!r} missing from the printed error:\n{stderr}"
+
+
+def test_cli_subprocess_user_error_has_no_traceback(tmp_path, shared_data_dir):
+    study = variant(tmp_path, "typo.toml", "\ndraws = 100\n", "\ndrawz = 100\n")
+    out = tmp_path / "res"
+    env = {k: v for k, v in os.environ.items() if k != "CARBON_FORECAST_DATA"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "forecast.cli", "run", str(study), "--out", str(out), "--data-dir", str(shared_data_dir), "--quiet"],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.lstrip().startswith("error:"), proc.stderr
+    assert "drawz" in proc.stderr and "did you mean" in proc.stderr
+    assert proc.stdout == ""
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", str(STUDY), "--seed", "-1"], "--seed"),
+        (["fit", str(STUDY)], "--out"),
+        (["nosuchcommand"], "nosuchcommand"),
+    ],
+    ids=["bad-seed", "missing-option", "unknown-command"],
+)
+def test_usage_errors_exit_2_without_traceback(args, expected, tmp_path, monkeypatch, capsys, no_sampling):
+    """Click usage errors (bad option value, missing option, unknown command) exit 2 with click's message."""
+    monkeypatch.chdir(tmp_path)
+    code, _, stderr = call_main(monkeypatch, capsys, *args)
+    assert "Traceback" not in stderr, f"usage error printed a traceback:\n{stderr[-600:]}"
+    assert code == 2 and expected in stderr, stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_checks_output_path_before_sampling(tmp_path, monkeypatch, capsys, shared_data_dir, no_sampling):
+    """`fit --out <existing folder>` cannot be written: it must fail with exit 2 before sampling."""
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    try:
+        code, _, stderr = call_main(monkeypatch, capsys, "fit", STUDY, "--out", folder, "--data-dir", shared_data_dir, "-q")
+    except SamplingStarted:
+        pytest.fail("fit started sampling although its --out path is an existing folder (checked only after the fit)")
+    assert code == 2 and "Traceback" not in stderr and squash(str(folder)) in squash(stderr), stderr
+
+
+def test_report_missing_model_exits_2(tmp_path, monkeypatch, capsys, shared_data_dir, no_sampling):
+    out = tmp_path / "rep"
+    code, _, stderr = call_main(monkeypatch, capsys, "report", STUDY, "--model", tmp_path / "nope.nc", "--out", out,
+                                "--data-dir", shared_data_dir, "-q")
+    assert code == 2 and "Traceback" not in stderr and "nope.nc" in squash(stderr), stderr
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# an existing output folder is replaced only on success
+# --------------------------------------------------------------------------------------------------
+
+
+def test_existing_output_replaced_only_on_success(first_run, tmp_path, monkeypatch, capsys, shared_data_dir, no_sampling):
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "old.txt").write_text("previous results", encoding="utf-8")
+    bad = variant(tmp_path, "typo.toml", "\ndraws = 100\n", "\ndrawz = 100\n")
+    code, _, stderr = call_main(monkeypatch, capsys, "run", bad, "--out", out, "--data-dir", shared_data_dir, "-q")
+    assert code == 2, stderr
+    assert (out / "old.txt").read_text(encoding="utf-8") == "previous results"
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    assert leftovers(tmp_path) == []
+
+    # a successful command (report from the saved model: no refit) replaces the folder as a whole
+    code, _, stderr = call_main(monkeypatch, capsys, "report", STUDY, "--model", first_run / "model.nc", "--out", out,
+                                "--data-dir", shared_data_dir, "-q")
+    assert code == 0, stderr
+    assert not (out / "old.txt").exists()
+    assert all((out / name).is_file() for name in OUTPUT_FILES)
+    assert leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# priors and data sub-commands
+# --------------------------------------------------------------------------------------------------
+
+
+def test_priors_list_and_filter():
+    text = invoke("priors", "list").stdout
+    assert "ekc.slope_mu" in text and "ekc.nu" in text
+    ekc_only = invoke("priors", "list", "ekc").stdout
+    assert "ekc.slope_mu" in ekc_only
+    assert "sinks." not in ekc_only and "reference." not in ekc_only
+
+
+def test_priors_show_citation():
+    text = invoke("priors", "show", "ekc.nu").stdout
+    assert "Gamma" in text
+    assert "Juárez" in text and squash("Journal of Business & Economic Statistics") in squash(text)
+
+
+def test_priors_show_unknown_suggests(monkeypatch, capsys):
+    code, stdout, stderr = call_main(monkeypatch, capsys, "priors", "show", "ekc.nope")
+    assert code == 2, stderr
+    assert "Traceback" not in stderr and stderr.lstrip().startswith("error:")
+    assert "ekc.nope" in stderr and "did you mean" in stderr and "ekc.nu" in stderr
+    assert stdout == ""
+
+
+def test_data_info_prints_sha256(shared_data_dir):
+    text = invoke("data", "info", "--data-dir", shared_data_dir).stdout
+    assert owid_sha256(shared_data_dir) in text
+    assert "rows" in text and str(shared_data_dir / "owid_co2_data.csv") in squash(text)
