@@ -78,6 +78,25 @@ def _print_peaks(result) -> None:
     out.print(table)
 
 
+def _print_neutrality(result) -> None:
+    sinks = result.sinks or {}
+    neutral, constant = sinks.get("neutrality"), sinks.get("neutrality_constant_cfe")
+    if neutral is None:
+        return
+    cols = [c for c in neutral.columns if c.startswith("p_neutral_by_") and c != "p_neutral_by_horizon"]
+    table = Table(title=f"Carbon neutrality (emissions minus ecosystem sinks); P(CFE declining) {sinks.get('p_decline', float('nan')):.0%}")
+    table.add_column("region")
+    for c in cols:
+        table.add_column(f"P(neutral by {c[-4:]})")
+        table.add_column("(constant CFE)")
+    for region, row in neutral.iterrows():
+        cells = []
+        for c in cols:
+            cells += [f"{row[c]:.0%}", f"{constant.loc[region, c]:.0%}" if constant is not None else "-"]
+        table.add_row(str(region), *cells)
+    out.print(table)
+
+
 def _finish(run, out_dir: Path, strict: bool, quiet: bool) -> None:
     from forecast.pipeline import write_outputs
 
@@ -87,6 +106,7 @@ def _finish(run, out_dir: Path, strict: bool, quiet: bool) -> None:
         console.print(f"[yellow]⚠ sampler:[/] {warning}")
     if not quiet:
         _print_peaks(run.result)
+        _print_neutrality(run.result)
         timing = ", ".join(f"{k} {v:.1f}s" for k, v in run.timings.items())
         console.print(f"[green]✓[/] wrote {out_dir}/report.html, report.md, bands.csv, forecast.nc, summary.json ({timing})")
     if strict and diag.warnings:
@@ -155,8 +175,7 @@ def report(
 ) -> None:
     """Forecast from a saved model and write the report and exports (no refitting)."""
     from forecast.models.ekc import EKCModel
-    from forecast.pipeline import StudyRun, assemble_result, check_output_dir, check_study, load_study_panel
-    from forecast.propagate import forecast_emissions
+    from forecast.pipeline import check_output_dir, check_study, forecast_study, load_study_panel
 
     spec = _load(study)
     seed = spec.study.seed if seed is None else seed
@@ -164,11 +183,9 @@ def report(
     panel = load_study_panel(spec, data_dir=data_dir)
     _, scenario, regions = check_study(spec, panel)
     model = EKCModel.load(model_path, model_config=spec.model.priors)
-    _say(quiet)(f"forecasting {len(regions)} regions")
-    fc = forecast_emissions(model, scenario, panel, regions=regions, draws=spec.forecast.draws, random_seed=seed + 1)
-    result = assemble_result(spec, panel, model, fc)
-    result.study["seed"] = seed
-    _finish(StudyRun(spec, panel, model, fc, result, {}), out_dir, False, quiet)
+    run_ = forecast_study(spec, panel, model, scenario, regions, data_dir=data_dir, seed=seed,
+                          progress=not quiet and sys.stderr.isatty(), say=_say(quiet))
+    _finish(run_, out_dir, False, quiet)
 
 
 @priors_app.command("list")

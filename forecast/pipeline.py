@@ -278,6 +278,15 @@ def run_study(
     t1 = time.perf_counter()
     fit_model(study, model, panel, seed=seed, progress=progress)
     timings["fit"] = time.perf_counter() - t1
+    return forecast_study(study, panel, model, scenario, regions, data_dir=data_dir, seed=seed, progress=progress,
+                          say=say, timings=timings)
+
+
+def forecast_study(study: Study, panel: pd.DataFrame, model: EKCModel, scenario: Scenario, regions: list[str], *,
+                   data_dir=None, seed: int, progress: bool | None = None, say: Callable[[str], None] = lambda _: None,
+                   timings: dict[str, float] | None = None) -> StudyRun:
+    """Everything after the emission model is fitted: emission forecast, sinks (if enabled), result bundle."""
+    timings = {} if timings is None else timings
     say(f"forecasting {len(regions)} regions x {study.forecast.draws} draws to {scenario.horizon}")
     t2 = time.perf_counter()
     fc = forecast_emissions(model, scenario, panel, regions=regions, draws=study.forecast.draws, random_seed=seed + 1)
