@@ -394,3 +394,26 @@ def test_global_study_passes_the_checks(global_panel):
     assert regions == study.forecast.focus_regions
     assert scenario.horizon == 2060
     assert model.degree == study.model.degree and model.min_years == study.data.min_years
+
+
+@pytest.mark.parametrize(
+    "sinks, error, fragment",
+    [
+        ({"areas": {"Chinaa": {"forest": 10.0}}}, StudyError, "Chinaa"),
+        ({"neutrality_years": [2050, 2070]}, StudyError, "2070"),
+        ({"areas": {"China": {"forest": -1.0}}}, InputError, "forest"),
+        ({"areas": {"China": {"forrest": 10.0}}}, InputError, "forrest"),
+        ({"areas": {}}, StudyError, "areas"),
+    ],
+)
+def test_bad_sink_settings_fail_before_sampling(global_panel, monkeypatch, sinks, error, fragment):
+    """[sinks] problems (unknown region, year past the horizon, negative area, unknown ecosystem) are
+    caught by check_study, i.e. before any model is fitted."""
+    from forecast.models.ekc import EKCModel
+    from forecast.pipeline import check_study
+
+    monkeypatch.setattr(EKCModel, "fit", lambda *a, **k: pytest.fail("sampling started"))
+    assert load_study(GLOBAL_STUDY).sinks.enabled
+    with pytest.raises(error, match=fragment):
+        study = load_study(GLOBAL_STUDY).with_overrides(sinks=sinks)
+        check_study(study, global_panel)
