@@ -17,7 +17,7 @@ from typing import Callable
 import pandas as pd
 
 from forecast.data import load_panel
-from forecast.errors import InputError, StudyError
+from forecast.errors import InputError, ModelStateError, StudyError
 from forecast.models.ekc import EKCModel, prepare_panel
 from forecast.propagate import Forecast, forecast_emissions
 from forecast.results import RunResult
@@ -43,6 +43,11 @@ def load_study_panel(study: Study, *, data_dir: str | Path | None = None, downlo
     """The validated panel a study asks for (source, years, population threshold, regions)."""
     d = study.data
     source = d.source
+    if source == "china_provinces":
+        from forecast.china import COMPLETE_YEARS, load_province_panel
+
+        panel = load_province_panel(data_dir=data_dir, years=tuple(d.years or COMPLETE_YEARS))
+        return _check_focus(study, panel)
     if source != "owid":
         resolved = study.resolve(source)
         source = str(resolved)
@@ -63,6 +68,10 @@ def load_study_panel(study: Study, *, data_dir: str | Path | None = None, downlo
             raise StudyError(f"[data] exclude_regions: not in the data: {', '.join(unknown)}")
         panel = panel[~panel["region"].isin(d.exclude_regions)].reset_index(drop=True)
         panel.attrs["provenance"] = provenance
+    return _check_focus(study, panel)
+
+
+def _check_focus(study: Study, panel: pd.DataFrame) -> pd.DataFrame:
     focus = study.forecast.focus_regions
     missing = [r for r in focus if r not in set(panel["region"])]
     if missing:
@@ -118,6 +127,7 @@ def check_study(study: Study, panel: pd.DataFrame) -> tuple[EKCModel, Scenario, 
     if late:
         raise StudyError(f"[forecast] peak_years {late} must lie after the last data year {last_year} and by the horizon {scenario.horizon}")
     check_sinks(study, regions, scenario.horizon)
+    check_capacity(study, regions)
     return model, scenario, regions
 
 
@@ -169,7 +179,12 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
     say(f"fitting the global land sink ({s.cfe_decline} CFE decline) on GCB {s.fit_years[0]}-{s.fit_years[1]}")
     smp = study.sampler
     land.fit(years=tuple(s.fit_years), data_dir=data_dir, random_seed=seed + 2, sampler=smp.name,
-             draws=smp.draws, tune=smp.tune, chains=smp.chains, target_accept=smp.target_accept, progress=progress)
+             draws=s.draws, tune=s.tune, chains=max(smp.chains, 2), target_accept=smp.target_accept, progress=progress)
+    if land.diagnostics.max_r_hat > 1.05:
+        # an unconverged CFE path would drive the sink multiplier to absurd values: stop, do not report it
+        raise ModelStateError(
+            "the land-sink model did not converge (R-hat %.2f); raise [sinks] tune/draws. Warnings: %s"
+            % (land.diagnostics.max_r_hat, "; ".join(land.diagnostics.warnings)))
     years = fc.ds["year"].values[fc.ds["is_forecast"].values]
     if s.co2_scenario:
         co2 = CO2Scenario.from_csv(study.resolve(s.co2_scenario), horizon=int(years[-1]))
@@ -214,6 +229,97 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
         "provenance": list(getattr(land, "provenance_", [])),
         "model": land,  # not exported; kept for notebooks
     }
+
+
+def check_capacity(study: Study, regions: list[str]) -> None:
+    """Capacity and compensation settings checked before sampling (rule names, parameters, regions)."""
+    import inspect
+
+    from forecast.capacity import ALLOCATION_RULES
+    from forecast.compensation import SHARE_RULES
+
+    c = study.capacity
+    if c.enabled:
+        for label, spec in c.caps.items():
+            rule = spec["rule"]
+            if rule not in ALLOCATION_RULES:
+                raise StudyError(f"[capacity.caps.{label}] rule {rule!r} unknown; rules: {', '.join(ALLOCATION_RULES)}")
+            allowed = set(inspect.signature(ALLOCATION_RULES[rule]).parameters) - {"ds"}
+            extra = sorted(set(spec) - allowed - {"rule"})
+            if extra:
+                raise StudyError(f"[capacity.caps.{label}] unknown parameter(s) {', '.join(extra)} for rule {rule!r}; allowed: {', '.join(sorted(allowed))}")
+            if rule == "neutrality" and not study.sinks.enabled:
+                raise StudyError(f"[capacity.caps.{label}] the neutrality cap needs [sinks] enabled")
+        unknown = sorted(set(c.built_up_km2) - set(regions))
+        if unknown:
+            raise StudyError(f"[capacity] built_up_km2 regions not among the forecast regions: {', '.join(unknown)}")
+    m = study.compensation
+    if m.enabled:
+        if isinstance(m.allocation, str) and m.allocation not in {*SHARE_RULES, "sink"}:
+            raise StudyError(f"[compensation] allocation {m.allocation!r} unknown; use {', '.join([*SHARE_RULES, 'sink'])} or a table of shares")
+        if isinstance(m.allocation, dict):
+            unknown = sorted(set(m.allocation) - set(regions))
+            if unknown:
+                raise StudyError(f"[compensation] allocation regions not among the forecast regions: {', '.join(unknown)}")
+        if m.allocation == "sink" and not study.sinks.enabled:
+            raise StudyError("[compensation] allocation 'sink' needs [sinks] enabled")
+
+
+def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataFrame]:
+    """Carrying-capacity tables per cap and compensation tables, as named report tables."""
+    from forecast.capacity import capacity_table, carrying_capacity, make_cap
+    from forecast.compensation import compensation, compensation_table, flow_table
+
+    tables: dict[str, pd.DataFrame] = {}
+    c = study.capacity
+    years = [y for y in c.years if y in set(int(v) for v in fc.ds["year"].values)]
+    if c.enabled:
+        for label, spec in c.caps.items():
+            params = {k: v for k, v in spec.items() if k != "rule"}
+            cap = make_cap(spec["rule"], fc.ds, **params)
+            cap_ds = carrying_capacity(fc.ds, cap, built_up_km2=c.built_up_km2 or None)
+            tables[f"Carrying capacity under cap '{label}' ({spec['rule']})"] = _with_group(
+                study, _readable_capacity(capacity_table(cap_ds, years=years)))
+    m = study.compensation
+    if m.enabled:
+        comp = compensation(fc.ds, m.allocation, m.year, price_median=m.price_median, price_p05=m.price_p05,
+                            price_p95=m.price_p95, random_seed=seed + 7, currency=m.currency,
+                            reference_year=m.reference_year)
+        rule = m.allocation if isinstance(m.allocation, str) else "fixed shares"
+        drop = ["is_forecast", "last_observed_year", "year"]
+        tables[f"Horizontal compensation in {m.year} ({rule}; million {m.currency}/yr, positive = pays)"] = _with_group(
+            study, compensation_table(comp).drop(columns=drop, errors="ignore"))
+        flows = flow_table(comp).drop(columns=drop, errors="ignore").sort_values("mean", ascending=False)
+        tables[f"Compensation flows in {m.year}: who pays whom, the 25 largest (million {m.currency}/yr)"] = (
+            flows.head(25).reset_index(drop=True))
+    return tables
+
+
+def _readable_capacity(table: pd.DataFrame) -> pd.DataFrame:
+    """The capacity table in report units: people in millions, GDP in billion int-$ (2011)."""
+    out = pd.DataFrame({"region": table["region"], "year": table["year"],
+                        "cap (Mt CO2/yr)": table["cap_mean"], "projected CO2 (Mt/yr)": table["co2_mean"]})
+    for measure, scale, unit in (("population", 1e6, "million people"), ("gdp", 1e9, "bn int-$")):
+        out[f"{measure} capacity 5% ({unit})"] = table[f"{measure}_capacity_q05"] / scale
+        out[f"{measure} capacity 95% ({unit})"] = table[f"{measure}_capacity_q95"] / scale
+        out[f"{measure} projected ({unit})"] = table[f"{measure}_projected_mean"] / scale
+    out["P(overload)"] = table["p_overload_population"]  # the same event for population and GDP: emissions > cap
+    return out
+
+
+def _with_group(study: Study, table: pd.DataFrame) -> pd.DataFrame:
+    """Add the east/central/west group of Chinese provinces (province studies only), grouped."""
+    if study.data.source != "china_provinces":
+        return table
+    from forecast.china import PROVINCE_GROUPS
+
+    frame = table if "region" in table.columns else table.reset_index()
+    if "region" not in frame.columns:
+        return table
+    frame.insert(0, "group", frame["region"].map(PROVINCE_GROUPS))
+    order = {"east": 0, "central": 1, "west": 2}
+    return frame.sort_values(["group", "region"], key=lambda col: col.map(order) if col.name == "group" else col,
+                             kind="stable").reset_index(drop=True)
 
 
 def fit_model(study: Study, model: EKCModel, panel: pd.DataFrame, *, seed: int, progress: bool | None = None) -> EKCModel:
@@ -298,6 +404,19 @@ def forecast_study(study: Study, panel: pd.DataFrame, model: EKCModel, scenario:
         timings["sinks"] = time.perf_counter() - t3
     result = assemble_result(study, panel, model, fc, sinks=sinks)
     result.study["seed"] = seed
+    if study.capacity.enabled or study.compensation.enabled:
+        t4 = time.perf_counter()
+        result.extra_tables.update(run_capacity(study, fc, seed=seed))
+        timings["capacity"] = time.perf_counter() - t4
+    if study.data.source == "china_provinces":
+        from forecast.china import PROVINCE_GROUPS
+
+        result.study["region_groups"] = {r: PROVINCE_GROUPS[r] for r in regions if r in PROVINCE_GROUPS}
+        grouped = _with_group(study, result.peak_table)
+        keep = ["group", "region", "p_already_peaked", *[c for c in grouped.columns if c.startswith("p_peak_by_")],
+                "p_no_peak_by_horizon", "peak_year_q05", "peak_year_q50", "peak_year_q95"]
+        result.extra_tables = {"Peak probabilities by province group (east / central / west)": grouped[keep],
+                               **result.extra_tables}
     return StudyRun(study=study, panel=panel, model=model, forecast=fc, result=result, timings=timings)
 
 

@@ -111,6 +111,10 @@ class SinksSection(_Section):
     co2_decay_to_zero_by: int = Field(default=2100, ge=2000)
     base_year: int = 2015  # the period the sequestration rates describe (multiplier = 1)
     neutrality_years: list[int] = [2050, 2060]
+    # the land-sink model is small (66 years) and cheap: it keeps its own, generous sampler settings so a
+    # short EKC run (e.g. in tests) does not leave it unconverged
+    draws: int = Field(default=1000, ge=100)
+    tune: int = Field(default=1000, ge=200)
     priors: dict[str, dict[str, Any]] = {}
     areas: dict[str, dict[str, Any]] = {}
     rates: dict[str, Any] = {}
@@ -123,6 +127,39 @@ class SinksSection(_Section):
         if len(self.fit_years) != 2 or self.fit_years[0] >= self.fit_years[1]:
             raise ValueError(f"fit_years must be [start, end] with start < end, got {self.fit_years}")
         return self
+
+
+class CapacitySection(_Section):
+    """Carbon carrying capacity under caps; each entry of ``caps`` names an allocation rule of
+    :data:`forecast.capacity.ALLOCATION_RULES` and its parameters, e.g.
+    ``[capacity.caps.hold_2030] rule = "peak_level", reference_year = 2030``."""
+
+    enabled: bool = False
+    years: list[int] = [2030, 2060]
+    caps: dict[str, dict[str, Any]] = {}
+    built_up_km2: dict[str, float] = {}
+
+    @model_validator(mode="after")
+    def _caps_when_enabled(self):
+        if self.enabled and not self.caps:
+            raise ValueError("capacity is enabled but no [capacity.caps.<label>] table is given")
+        for label, spec in self.caps.items():
+            if "rule" not in spec:
+                raise ValueError(f"caps.{label} needs a 'rule' (one of the allocation rules)")
+        return self
+
+
+class CompensationSection(_Section):
+    """Horizontal carbon compensation in one year between the forecast regions."""
+
+    enabled: bool = False
+    year: int = 2030
+    allocation: str | dict[str, float] = "per_capita"  # per_capita | gdp_share | emissions_share | sink | shares
+    reference_year: int | None = None
+    price_median: float = Field(default=80.0, gt=0)
+    price_p05: float | None = Field(default=None, gt=0)
+    price_p95: float | None = Field(default=None, gt=0)
+    currency: str = "CNY"
 
 
 class ReportSection(_Section):
@@ -146,6 +183,8 @@ class Study(_Section):
     scenario: ScenarioSection = ScenarioSection()
     forecast: ForecastSection = ForecastSection()
     sinks: SinksSection = SinksSection()
+    capacity: CapacitySection = CapacitySection()
+    compensation: CompensationSection = CompensationSection()
     report: ReportSection = ReportSection()
     source_path: str | None = None
 

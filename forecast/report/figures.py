@@ -240,6 +240,32 @@ def net_chart(result: RunResult, region: Any) -> Axes:
     return ax
 
 
+def group_chart(result: RunResult, groups: dict[str, str]) -> Axes:
+    """P(already peaked) and P(peak by 2030) per region, regions grouped (e.g. east / central / west)."""
+    table = result.peak_table
+    known = ["east", "central", "west"]  # NBS belt order; other group names follow in first-seen order
+    order = {g: i for i, g in enumerate(dict.fromkeys([g for g in known if g in groups.values()] + list(groups.values())))}
+    regions = sorted((r for r in table.index if str(r) in groups), key=lambda r: (order[groups[str(r)]], str(r)))
+    fig = Figure(figsize=(10, 0.28 * len(regions) + 1.2), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(len(regions))[::-1]
+    colors = {g: c for g, c in zip(order, ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:red"))}
+    by2030 = "p_peak_by_2030" if "p_peak_by_2030" in table.columns else None
+    if by2030:
+        ax.barh(y, table.loc[regions, by2030], color=[colors[groups[str(r)]] for r in regions], alpha=0.45,
+                label="P(peak by 2030)")
+    ax.barh(y, table.loc[regions, "p_already_peaked"], color=[colors[groups[str(r)]] for r in regions],
+            label="P(already peaked)")
+    ax.set_yticks(y, [f"{r} ({groups[str(r)]})" for r in regions], fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability")
+    ax.axvline(0.5, color="black", lw=0.6, ls=":")
+    ax.set_title("Peak probabilities by region group (dark: already peaked; light: peak by 2030)")
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
 def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 110) -> dict[str, str]:
     """Write ``figures/fan_<slug>.png`` per figure region; return ``{region: relative POSIX path}``."""
     out_dir = Path(out_dir)
@@ -262,6 +288,13 @@ def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 
             fig.clear()
             del fig, ax
         paths[str(region)] = rel
+    groups = (result.study or {}).get("region_groups")
+    if groups:
+        ax = group_chart(result, groups)
+        rel = f"{FIGURE_DIR}/peak_by_group.png"
+        ax.figure.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
+        ax.figure.clear()
+        paths = {"Peak probabilities by region group": rel, **paths}
     for region in (result.sinks or {}).get("regions", []):
         ax = net_chart(result, region)
         fig = ax.figure

@@ -433,6 +433,13 @@ def _sinks_section(result: RunResult) -> str:
         "level in 1982 leans on that study's value as prior."
     )
     out.append(text)
+    diag = sinks.get("diagnostics")
+    if diag is not None and len(diag):
+        line = (f"Land-sink sampler: max R-hat {diag['r_hat'].max():.3f}, min bulk ESS {diag['ess_bulk'].min():.0f}, "
+                f"divergences {diag.attrs.get('divergences', 0)}.")
+        for warning in diag.attrs.get("warnings", []):
+            line += f"\n\n> ⚠ {md_escape(warning)}"
+        out.append(line)
     if cfe is not None and not cfe.empty:
         rows = [(str(int(y)), fmt_num(r.get("mean")), fmt_interval(r.get("q05"), r.get("q95"))) for y, r in cfe.iterrows()]
         out.append(md_table(["Year", "CFE, % per 100 ppm (mean)", "90% interval"], rows, ["l", "r", "r"]))
@@ -488,7 +495,9 @@ def _extra_table(name: str, df: pd.DataFrame) -> str:
         frame = frame.reset_index()
     headers = [md_escape(c) for c in frame.columns]
     align = ["r" if pd.api.types.is_numeric_dtype(frame[c]) else "l" for c in frame.columns]
-    rows = [[md_escape(fmt_cell(v)) for v in row] for row in frame.itertuples(index=False, name=None)]
+    names = [str(c) for c in frame.columns]
+    formats = [fmt_pct if n.startswith(("p_", "P(")) else fmt_year if "year" in n.lower() else fmt_cell for n in names]
+    rows = [[md_escape(fmt(v)) for fmt, v in zip(formats, row)] for row in frame.itertuples(index=False, name=None)]
     return head + "\n\n" + md_table(headers, rows, align)
 
 

@@ -1,0 +1,249 @@
+"""China provincial panel: CEADs CO2 + NBS gross regional product + World Bank population.
+
+Three files (see ``SOURCES.md`` section 4 of the shared data directory):
+
+* ``china_ceads_province_co2.csv`` -- CEADs provincial inventories 1997-2019, Mt CO2. We use
+  ``Scope_1_Total`` (territorial fuel combustion + cement process CO2; scope-2 heat/electricity excluded).
+  Tibet is not covered by CEADs, so **Tibet is excluded** from the panel (30 provinces remain).
+* ``china_nbs_province_gdp.csv`` -- NBS gross regional product (GRP) 2004-2023, **nominal**, current
+  prices, 100 million yuan.
+* ``china_wb_province_population.csv`` -- World Bank subnational population 2000-2016, persons.
+
+The three overlap only in **2004-2016** (GDP starts 2004, population ends 2016), so the complete panel
+covers 2004-2016; :func:`data_coverage_table` reports the ranges.
+
+The files are looked up in ``data_dir``, then in ``$CARBON_FORECAST_DATA`` (they are not downloaded).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .data import ENV_DATA_DIR, UNITS, file_provenance, load_panel, validate_panel
+from .errors import DataNotFoundError, InputError
+
+__all__ = [
+    "CHINA_FILES",
+    "PROVINCE_GROUPS",
+    "COMPLETE_YEARS",
+    "load_province_panel",
+    "data_coverage_table",
+]
+
+#: label -> file name of the three provincial inputs.
+CHINA_FILES: dict[str, str] = {
+    "ceads_co2": "china_ceads_province_co2.csv",
+    "nbs_grp": "china_nbs_province_gdp.csv",
+    "wb_population": "china_wb_province_population.csv",
+}
+
+#: Years in which CO2, GDP and population all exist in the shared files.
+COMPLETE_YEARS: tuple[int, int] = (2004, 2016)
+
+_EAST = ("Beijing", "Tianjin", "Hebei", "Liaoning", "Shanghai", "Jiangsu", "Zhejiang", "Fujian", "Shandong",
+         "Guangdong", "Hainan")
+_CENTRAL = ("Shanxi", "Jilin", "Heilongjiang", "Anhui", "Jiangxi", "Henan", "Hubei", "Hunan")
+_WEST = ("Inner Mongolia", "Guangxi", "Chongqing", "Sichuan", "Guizhou", "Yunnan", "Shaanxi", "Gansu", "Qinghai",
+         "Ningxia", "Xinjiang", "Tibet")
+
+#: NBS three-belt classification (east / central / west), spelled as in the data files. Tibet is listed
+#: (west) although it is not in the CO2 panel.
+PROVINCE_GROUPS: dict[str, str] = {
+    **{p: "east" for p in _EAST},
+    **{p: "central" for p in _CENTRAL},
+    **{p: "west" for p in _WEST},
+}
+
+_CO2_COLUMN = "Scope_1_Total"
+_GRP_COLUMN = "grp_100m_yuan_current"
+_YUAN_PER_UNIT = 1e8  # NBS unit: 100 million yuan
+
+
+def _resolve(label: str, data_dir: str | os.PathLike[str] | None) -> Path:
+    name = CHINA_FILES[label]
+    looked = []
+    for base, how in ((data_dir, "data_dir"), (os.environ.get(ENV_DATA_DIR), f"${ENV_DATA_DIR}")):
+        if not base:
+            looked.append(f"{how} (not set)")
+            continue
+        cand = Path(base).expanduser() / name
+        looked.append(f"{cand} ({how})")
+        if cand.is_file():
+            return cand.resolve()
+    raise DataNotFoundError(
+        f"China provincial data file {name!r} not found. Looked in: {'; '.join(looked)}. "
+        f"Pass data_dir=DIR (or set {ENV_DATA_DIR}=DIR) with the files of SOURCES.md section 4."
+    )
+
+
+def _read(label: str, path: Path, columns: list[str]) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"Cannot parse {str(path)!r} as CSV: {exc}") from exc
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"{label} file {str(path)!r}: missing column(s) {missing}; found {list(df.columns)}.")
+    df = df[columns].copy()
+    df["province"] = df["province"].astype("str")
+    df["year"] = pd.to_numeric(df["year"], errors="raise").astype("int64")
+    if df.duplicated(["province", "year"]).any():
+        dup = df.loc[df.duplicated(["province", "year"]), ["province", "year"]].head(5).to_records(index=False)
+        raise InputError(f"{label} file {str(path)!r}: duplicated province/year rows {list(dup)}.")
+    return df
+
+
+def _read_all(data_dir) -> tuple[dict[str, pd.DataFrame], dict[str, Path]]:
+    paths = {k: _resolve(k, data_dir) for k in CHINA_FILES}
+    frames = {
+        "ceads_co2": _read("ceads_co2", paths["ceads_co2"], ["province", "year", _CO2_COLUMN]),
+        "nbs_grp": _read("nbs_grp", paths["nbs_grp"], ["province", "year", _GRP_COLUMN]),
+        "wb_population": _read("wb_population", paths["wb_population"], ["province", "year", "population"]),
+    }
+    return frames, paths
+
+
+def load_province_panel(
+    data_dir: str | os.PathLike[str] | None = None,
+    years: tuple[int, int] = COMPLETE_YEARS,
+) -> pd.DataFrame:
+    """China's provinces as a tidy panel in the package format (like :func:`forecast.data.load_panel`).
+
+    Columns ``region`` (province, English spelling of the files, e.g. ``"Inner Mongolia"``), ``year``,
+    ``population`` (people; World Bank subnational), ``gdp`` (international-$ at 2011 prices, total),
+    ``co2`` (Mt CO2/yr; CEADs ``Scope_1_Total``), ``gdp_per_capita``, ``co2_per_capita``, ``group``
+    (NBS belt: east / central / west) and ``grp_nominal_yuan`` (NBS nominal GRP, yuan, current prices).
+    Validated with :func:`forecast.data.validate_panel`; ``attrs``: ``units``, ``source``, ``provenance``
+    (every file used, with SHA-256), ``notes``.
+
+    **GDP conversion.** NBS GRP is nominal (current yuan). It is converted with one *national* implicit
+    factor per year::
+
+        gdp[p, t] = nominal[p, t] * OWID_China_gdp[t] / sum_q nominal[q, t]
+
+    where ``OWID_China_gdp`` is China's real GDP (international-$ 2011, Maddison via OWID) and the sum runs
+    over the provinces in the panel (the 30 with CO2). This removes national inflation and converts at
+    PPP, but it **ignores price-level differences between provinces** (a yuan buys more in Guizhou than in
+    Shanghai) and province-specific inflation. Provincial GRP sums exceed national GDP by a few percent in
+    NBS data; the scaling makes the provinces add up exactly to the national total (Tibet's ~0.1 % share
+    is thereby spread over the other provinces pro rata).
+
+    **Coverage.** Tibet has no CEADs CO2 and is excluded. The three sources overlap only in 2004-2016;
+    ``years`` outside that window raise :class:`InputError` (the panel must be complete).
+
+    Raises:
+        InputError: bad ``years``, malformed files, a province missing a value in the window.
+        DataNotFoundError: a file is not found in ``data_dir`` / ``$CARBON_FORECAST_DATA``.
+    """
+    try:
+        lo, hi = (int(y) for y in years)
+    except (TypeError, ValueError):
+        raise InputError(f"years must be a (start, end) pair of whole numbers, got {years!r}.") from None
+    if lo > hi:
+        raise InputError(f"years: start {lo} is after end {hi}.")
+    if lo < COMPLETE_YEARS[0] or hi > COMPLETE_YEARS[1]:
+        raise InputError(
+            f"years {lo}-{hi} outside {COMPLETE_YEARS[0]}-{COMPLETE_YEARS[1]}, the only years in which CEADs CO2 "
+            "(1997-2019), NBS GRP (2004-2023) and World Bank provincial population (2000-2016) all exist."
+        )
+    frames, paths = _read_all(data_dir)
+    co2 = frames["ceads_co2"].rename(columns={_CO2_COLUMN: "co2"})
+    grp = frames["nbs_grp"]
+    pop = frames["wb_population"]
+    in_window = lambda d: d.loc[(d["year"] >= lo) & (d["year"] <= hi)]  # noqa: E731
+    co2, grp, pop = in_window(co2), in_window(grp), in_window(pop)
+
+    provinces = sorted(set(co2["province"]))  # CEADs defines the panel (no Tibet)
+    unknown = [p for p in provinces if p not in PROVINCE_GROUPS]
+    if unknown:
+        raise InputError(f"CEADs provinces without an east/central/west group: {unknown}.")
+    wanted_years = list(range(lo, hi + 1))
+    grid = pd.MultiIndex.from_product([provinces, wanted_years], names=["province", "year"]).to_frame(index=False)
+    df = grid.merge(co2, how="left").merge(grp, how="left").merge(pop, how="left")
+    for col, label in (("co2", "ceads_co2"), ("population", "wb_population"), (_GRP_COLUMN, "nbs_grp")):
+        miss = df[col].isna()
+        if miss.any():
+            rows = ", ".join(f"{r.province}/{r.year}" for r in df.loc[miss].head(5).itertuples())
+            raise InputError(f"{CHINA_FILES[label]}: no {col!r} for province/year {rows}"
+                             f"{' ...' if miss.sum() > 5 else ''}.")
+
+    national = load_panel("owid", regions=["China"], years=(lo, hi), data_dir=paths["ceads_co2"].parent
+                          if data_dir is None else data_dir, require_complete=False)
+    nat_gdp = national.set_index("year")["gdp"].reindex(wanted_years)
+    if nat_gdp.isna().any():
+        raise InputError(f"OWID China GDP missing for year(s) {list(nat_gdp.index[nat_gdp.isna()])}.")
+    nominal = df[_GRP_COLUMN] * _YUAN_PER_UNIT
+    total = nominal.groupby(df["year"]).transform("sum")
+    df["gdp"] = nominal * df["year"].map(nat_gdp) / total
+    df["grp_nominal_yuan"] = nominal
+    df["group"] = df["province"].map(PROVINCE_GROUPS)
+    df = df.rename(columns={"province": "region"})[["region", "year", "population", "gdp", "co2", "group",
+                                                      "grp_nominal_yuan"]]
+    df = validate_panel(df, source_label="China provincial panel")
+
+    prov: list[dict[str, Any]] = []
+    for label, path in paths.items():
+        item = file_provenance(path, source=f"china_{label}")
+        item.update(role=label, rows=int(len(df)), regions=int(df["region"].nunique()), year_min=lo, year_max=hi)
+        prov.append(item)
+    for item in national.attrs.get("provenance", []):
+        prov.append({**item, "role": "national real GDP (China) used to deflate and convert GRP"})
+    units = dict(UNITS)
+    units.update(group="NBS belt (east/central/west)", grp_nominal_yuan="yuan, current prices")
+    df.attrs = {
+        "units": units,
+        "source": "china_provinces",
+        "provenance": prov,
+        "notes": [
+            "co2 = CEADs Scope_1_Total (Mt CO2/yr).",
+            "gdp = NBS nominal GRP x OWID China real GDP / sum of provincial GRP (national implicit deflator "
+            "and PPP factor; provincial price-level differences ignored; provinces sum to the national total).",
+            "Tibet excluded (no CEADs CO2).",
+            f"complete overlap of the three sources: {COMPLETE_YEARS[0]}-{COMPLETE_YEARS[1]}.",
+        ],
+    }
+    return df
+
+
+def data_coverage_table(data_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Year coverage of each provincial source and of their overlap.
+
+    One row per source (``ceads_co2``, ``nbs_grp``, ``wb_population``) and a final row ``complete``:
+    columns ``file``, ``variable``, ``unit``, ``provinces`` (number with any data), ``year_min``,
+    ``year_max`` and ``years_complete`` (number of years in which *every* province of the source has a
+    value). The ``complete`` row gives the years in which GDP, population and CO2 all exist for all 30 CEADs
+    provinces -- 2004-2016 with the shared files: GRP starts in 2004 and World Bank provincial population
+    ends in 2016, so 1997-2003 and 2017-2019 CEADs emissions cannot enter the panel.
+    """
+    frames, _ = _read_all(data_dir)
+    meta = {
+        "ceads_co2": (_CO2_COLUMN, "Mt CO2/yr"),
+        "nbs_grp": (_GRP_COLUMN, "100 million yuan, current prices"),
+        "wb_population": ("population", "persons"),
+    }
+    rows = []
+    year_sets = []
+    provinces = sorted(set(frames["ceads_co2"]["province"]))
+    for label, (var, unit) in meta.items():
+        d = frames[label].dropna(subset=[var])
+        n_prov = d["province"].nunique()
+        full = d.groupby("year")["province"].nunique()
+        # years in which every CEADs province has a value
+        covered = {int(y) for y, g in d.groupby("year") if set(provinces) <= set(g["province"])}
+        year_sets.append(covered)
+        rows.append({"source": label, "file": CHINA_FILES[label], "variable": var, "unit": unit,
+                     "provinces": int(n_prov), "year_min": int(d["year"].min()), "year_max": int(d["year"].max()),
+                     "years_complete": int((full == n_prov).sum())})
+    common = sorted(set.intersection(*year_sets))
+    gaps = [y for y in range(common[0], common[-1] + 1) if y not in common] if common else []
+    rows.append({"source": "complete", "file": "", "variable": "co2, gdp, population", "unit": "",
+                 "provinces": len(provinces), "year_min": common[0] if common else np.nan,
+                 "year_max": common[-1] if common else np.nan, "years_complete": len(common)})
+    out = pd.DataFrame(rows).set_index("source")
+    out.attrs["gaps"] = gaps
+    return out

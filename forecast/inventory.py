@@ -1,0 +1,658 @@
+"""Emission inventories: emissions = Σ activity × factor, with IPCC uncertainty propagation.
+
+Units
+-----
+Activities and factors carry unit strings checked against an explicit table (pint is not a dependency):
+
+* mass: ``g, kg, t, kt, Mt, Gt`` (to tonnes); energy: ``MJ, GJ, TJ, PJ, EJ`` (to TJ);
+  area: ``ha, kha, Mha, km2`` (to ha); optional species after a space: ``CO2`` or ``C`` (1 t C = 44/12 t CO2).
+* an activity is one amount, e.g. ``"TJ"``, ``"kt"``, ``"Mha"``, ``"Mt CO2"``;
+* a factor is ``"<mass> <species>/<amount>[/yr]"``, e.g. ``"kg CO2/TJ"``, ``"t CO2/t"``, ``"t C/ha/yr"``,
+  ``"t CO2/t CO2"`` (a dimensionless multiplier on a reported emission).
+
+A factor applies to an activity only when the activity's amount has the dimension (and species, if any) of
+the factor's denominator; otherwise :class:`InputError` names the category and both units (e.g. fuel mass in
+``t`` against a factor per ``TJ`` needs a net calorific value first, which this module does not guess).
+
+Approach 1 (IPCC 2006 Vol. 1 Ch. 3, Eqs. 3.1 and 3.2)
+-----------------------------------------------------
+``U`` is the half-width of the 95 % interval in % of the mean; for a normal quantity ``U = 1.96 × CV × 100``.
+Per category (a product, Eq. 3.1): ``U_i = sqrt(U_A² + U_F²)``; for the total (a sum, Eq. 3.2):
+``U_total = sqrt(Σ (U_i E_i)²) / |Σ E_i|``. The interval is symmetric, ``E (1 ± U/100)``; categories are
+independent. Each category's share of the total variance is ``(U_i E_i)² / Σ (U_j E_j)²`` (key-category view).
+Eq. 3.1 is a first-order approximation: it understates the upper bound when uncertainties are large and
+skewed (IPCC advises Approach 2 when U exceeds about 100 % or distributions are skewed).
+
+Approach 2 (Monte Carlo, IPCC 2006 Vol. 1 Ch. 3.2.3.2)
+--------------------------------------------------------
+Activities and factors are drawn (posterior or prior factor draws from
+:class:`~forecast.models.emission_factors.EmissionFactorModel`, or parametric factors), emissions summed per
+draw; the 95 % interval is the 2.5-97.5 percentile range, reported as asymmetric ``U+ = (upper-mean)/mean``
+and ``U− = (mean-lower)/mean`` in %. Correlated factors use a Gaussian copula: standard normals
+``Z ~ N(0, R)`` set the factor's log-scale score (log-normal factors: ``log F = μ + s Z``; posterior draws: the
+empirical quantile at ``Φ(Z)``). Variance shares are ``cov(E_i, T) / var(T)`` (they sum to 1 and reduce to
+``var(E_i) / Σ var(E_j)`` when categories are independent).
+
+Parametrisation: an :class:`Activity` or :class:`EmissionFactor` gives its **mean** ``value`` and relative sd
+``rel_sd`` (coefficient of variation). A log-normal quantity with that mean and CV has
+``s² = log(1 + CV²)`` and ``μ = log(mean) − s²/2``, so both approaches see the same mean and variance.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from forecast.errors import InputError
+
+__all__ = [
+    "Activity",
+    "EmissionFactor",
+    "Approach1Result",
+    "Approach2Result",
+    "approach1",
+    "approach2",
+    "compare_approaches",
+    "conversion_factor",
+    "parse_amount",
+    "parse_factor_units",
+    "Z95",
+]
+
+Z95 = 1.959963984540054  # standard-normal 97.5 % quantile
+
+MASS = {"g": 1e-6, "kg": 1e-3, "t": 1.0, "tonne": 1.0, "tonnes": 1.0, "kt": 1e3, "Mt": 1e6, "Gt": 1e9}
+ENERGY = {"MJ": 1e-6, "GJ": 1e-3, "TJ": 1.0, "PJ": 1e3, "EJ": 1e6}
+AREA = {"ha": 1.0, "kha": 1e3, "Mha": 1e6, "km2": 100.0}
+UNIT_TABLE: dict[str, tuple[str, float]] = {
+    **{u: ("mass", s) for u, s in MASS.items()},
+    **{u: ("energy", s) for u, s in ENERGY.items()},
+    **{u: ("area", s) for u, s in AREA.items()},
+}
+SPECIES = {"CO2": 1.0, "C": 44.0 / 12.0}  # t CO2 per t of the species
+PER_YEAR = ("yr", "a", "year")
+DISTRIBUTIONS = ("normal", "lognormal")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Units
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A parsed amount unit: dimension (mass/energy/area), scale to the base unit, species (or None)."""
+
+    text: str
+    dimension: str
+    scale: float
+    species: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.dimension}" + (f" of {self.species}" if self.species else "")
+
+
+def parse_amount(units: str, *, what: str = "units") -> Amount:
+    """``"Mt CO2"`` -> Amount(mass, 1e6, "CO2"); unknown units raise InputError with suggestions."""
+    if not isinstance(units, str) or not units.strip():
+        raise InputError(f"{what}: expected a unit string such as 'TJ', 'kt' or 'Mt CO2', got {units!r}")
+    parts = units.split()
+    if len(parts) > 2:
+        raise InputError(f"{what}: cannot read unit {units!r}; expected '<unit>' or '<unit> <species>'")
+    unit = parts[0]
+    if unit not in UNIT_TABLE:
+        close = difflib.get_close_matches(unit, list(UNIT_TABLE), n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise InputError(f"{what}: unknown unit {unit!r} in {units!r}{hint}; known: {', '.join(UNIT_TABLE)}")
+    species = parts[1] if len(parts) == 2 else None
+    if species is not None and species not in SPECIES:
+        raise InputError(f"{what}: unknown species {species!r} in {units!r}; known: {', '.join(SPECIES)}")
+    dim, scale = UNIT_TABLE[unit]
+    if species is not None and dim != "mass":
+        raise InputError(f"{what}: a species ({species}) only goes with a mass unit, got {units!r}")
+    return Amount(units, dim, scale, species)
+
+
+@dataclass(frozen=True)
+class FactorUnits:
+    text: str
+    numerator: Amount  # a mass of a species
+    denominator: Amount
+    per_year: bool
+
+
+def parse_factor_units(units: str, *, what: str = "factor units") -> FactorUnits:
+    """``"kg CO2/TJ"``, ``"t C/ha/yr"``, ``"t CO2/t CO2"`` -> FactorUnits."""
+    if not isinstance(units, str) or "/" not in units:
+        raise InputError(f"{what}: expected '<mass> <species>/<unit>' such as 'kg CO2/TJ', got {units!r}")
+    parts = [p.strip() for p in units.split("/")]
+    per_year = parts[-1] in PER_YEAR
+    if per_year:
+        parts = parts[:-1]
+    if len(parts) != 2:
+        raise InputError(f"{what}: cannot read {units!r}; expected '<mass> <species>/<unit>[/yr]'")
+    num = parse_amount(parts[0], what=what)
+    if num.dimension != "mass" or num.species is None:
+        raise InputError(f"{what}: the numerator of {units!r} must be a mass of CO2 or C, e.g. 'kg CO2'")
+    den = parse_amount(parts[1], what=what)
+    return FactorUnits(units, num, den, per_year)
+
+
+def conversion_factor(activity_units: str, factor_units: str, out_units: str = "Mt CO2", *, category: str = "?") -> float:
+    """Multiplier ``k`` with ``emissions[out_units] = k × activity[activity_units] × factor[factor_units]``.
+
+    Raises InputError naming ``category`` and both units when the activity cannot be converted to the
+    factor's denominator (different dimension or species).
+    """
+    act = parse_amount(activity_units, what=f"category {category!r}: activity units")
+    fac = parse_factor_units(factor_units, what=f"category {category!r}: factor units")
+    out = parse_amount(out_units, what="out_units")
+    if out.dimension != "mass" or out.species is None:
+        raise InputError(f"out_units must be a mass of CO2 or C such as 'Mt CO2', got {out_units!r}")
+    den = fac.denominator
+    if act.dimension != den.dimension or (den.species is not None and act.species != den.species):
+        raise InputError(
+            f"category {category!r}: activity in {activity_units!r} ({act.describe()}) cannot be converted to "
+            f"the denominator of the factor units {factor_units!r} ({den.describe()})"
+            + ("; convert fuel mass to energy with a net calorific value first" if {act.dimension, den.dimension} == {"mass", "energy"} else "")
+        )
+    tonnes_species = act.scale / den.scale * fac.numerator.scale  # t of numerator species per unit A×F
+    tonnes_co2 = tonnes_species * SPECIES[fac.numerator.species]
+    return tonnes_co2 / SPECIES[out.species] / out.scale
+
+
+# ----------------------------------------------------------------------------------------------------
+# Inputs
+# ----------------------------------------------------------------------------------------------------
+
+
+def _check_dist(distribution: str, where: str) -> str:
+    if distribution not in DISTRIBUTIONS:
+        raise InputError(f"{where}: distribution must be one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}")
+    return distribution
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Activity data of one category: mean ``value`` in ``units``, relative sd ``rel_sd`` (0 = exact)."""
+
+    category: str
+    value: float
+    units: str
+    rel_sd: float = 0.0
+    distribution: str = "normal"
+
+    def __post_init__(self) -> None:
+        where = f"activity {self.category!r}"
+        if not np.isfinite(self.value) or self.value < 0:
+            raise InputError(f"{where}: value must be finite and >= 0, got {self.value!r}")
+        if not np.isfinite(self.rel_sd) or self.rel_sd < 0:
+            raise InputError(f"{where}: rel_sd must be finite and >= 0, got {self.rel_sd!r}")
+        _check_dist(self.distribution, where)
+        parse_amount(self.units, what=f"{where} units")
+
+    @property
+    def u_pct(self) -> float:
+        """IPCC U: half-width of the 95 % interval in % of the mean (normal approximation)."""
+        return Z95 * self.rel_sd * 100.0
+
+
+@dataclass(frozen=True)
+class EmissionFactor:
+    """A parametric factor: mean ``value`` in ``units`` (e.g. ``"kg CO2/TJ"``) with relative sd ``rel_sd``."""
+
+    category: str
+    value: float
+    units: str
+    rel_sd: float = 0.0
+    distribution: str = "lognormal"
+
+    def __post_init__(self) -> None:
+        where = f"factor {self.category!r}"
+        if not np.isfinite(self.value):
+            raise InputError(f"{where}: value must be finite, got {self.value!r}")
+        if self.distribution == "lognormal" and self.value <= 0:
+            raise InputError(f"{where}: a log-normal factor needs value > 0, got {self.value!r}")
+        if not np.isfinite(self.rel_sd) or self.rel_sd < 0:
+            raise InputError(f"{where}: rel_sd must be finite and >= 0, got {self.rel_sd!r}")
+        _check_dist(self.distribution, where)
+        parse_factor_units(self.units, what=f"{where} units")
+
+    @property
+    def u_pct(self) -> float:
+        return Z95 * self.rel_sd * 100.0
+
+    @classmethod
+    def from_interval(cls, category: str, default: float, lower: float, upper: float, units: str) -> "EmissionFactor":
+        """A log-normal factor from an IPCC default and 95 % range (see ``emission_factors.lognormal_from_range``)."""
+        from forecast.models.emission_factors import lognormal_from_range
+
+        mu, s = lognormal_from_range(default, lower, upper)
+        return cls(category, float(np.exp(mu + s**2 / 2)), units, float(np.sqrt(np.expm1(s**2))), "lognormal")
+
+
+def _as_activities(activities: Any) -> dict[str, Activity]:
+    """Activities as {category: Activity} from a list/dict of Activity or a DataFrame."""
+    if isinstance(activities, pd.DataFrame):
+        missing = [c for c in ("category", "value", "units") if c not in activities.columns]
+        if missing:
+            raise InputError(f"activities table lacks column(s) {', '.join(missing)} (needs category, value, units[, rel_sd, distribution])")
+        rows = [
+            Activity(str(r["category"]), float(r["value"]), str(r["units"]),
+                     float(r.get("rel_sd", 0.0) if pd.notna(r.get("rel_sd", 0.0)) else 0.0),
+                     str(r.get("distribution", "normal") if pd.notna(r.get("distribution", "normal")) else "normal"))
+            for r in activities.to_dict("records")
+        ]
+    elif isinstance(activities, Mapping):
+        rows = []
+        for key, a in activities.items():
+            if not isinstance(a, Activity):
+                raise InputError(f"activities[{key!r}]: expected an Activity, got {type(a).__name__}")
+            if a.category != key:
+                raise InputError(f"activities[{key!r}] holds category {a.category!r}")
+            rows.append(a)
+    elif isinstance(activities, Iterable):
+        rows = list(activities)
+        for a in rows:
+            if not isinstance(a, Activity):
+                raise InputError(f"activities: expected Activity objects, got {type(a).__name__}")
+    else:
+        raise InputError(f"activities: expected a list/dict of Activity or a DataFrame, got {type(activities).__name__}")
+    if not rows:
+        raise InputError("activities: at least one category is needed")
+    out: dict[str, Activity] = {}
+    for a in rows:
+        if a.category in out:
+            raise InputError(f"activities: category {a.category!r} given twice")
+        out[a.category] = a
+    return out
+
+
+def _draws_units(draws: xr.DataArray) -> dict[str, str]:
+    cats = [str(c) for c in draws["category"].values]
+    if "units" in draws.coords:
+        return dict(zip(cats, (str(u) for u in np.atleast_1d(draws["units"].values))))
+    units = draws.attrs.get("units")
+    if not units:
+        raise InputError("factor draws need units: a 'units' attribute or a 'units' coordinate along category")
+    return {c: str(units) for c in cats}
+
+
+def _stack_draws(draws: xr.DataArray, region: str | None) -> xr.DataArray:
+    """(sample, category) draws from a DataArray with (chain, draw) or sample dims, optionally by region."""
+    if "category" not in draws.dims:
+        raise InputError(f"factor draws need a 'category' dimension, got dims {draws.dims}")
+    if "region" in draws.dims:
+        if region is None:
+            raise InputError(f"factor draws are by region ({', '.join(map(str, draws['region'].values))}); pass region=")
+        if region not in [str(r) for r in draws["region"].values]:
+            raise InputError(f"region {region!r} not in the factor draws ({', '.join(map(str, draws['region'].values))})")
+        draws = draws.sel(region=region)
+    if "chain" in draws.dims and "draw" in draws.dims:
+        draws = draws.stack(sample=("chain", "draw")).reset_index("sample", drop=True)
+    if "sample" not in draws.dims or set(draws.dims) != {"sample", "category"}:
+        raise InputError(f"factor draws need dims (sample, category[, region]) or (chain, draw, category[, region]), got {draws.dims}")
+    return draws.transpose("sample", "category")
+
+
+def _factor_moments(factors: Any, cats: list[str], region: str | None) -> dict[str, EmissionFactor]:
+    """Mean/CV factors per category from EmissionFactor objects or from draws."""
+    if isinstance(factors, xr.DataArray):
+        units = _draws_units(factors)
+        d = _stack_draws(factors, region)
+        out = {}
+        for c in cats:
+            if c not in units:
+                raise InputError(_missing_factor(c, list(units)))
+            x = d.sel(category=c).values.astype(float)
+            mean = float(x.mean())
+            out[c] = EmissionFactor(c, mean, units[c], float(x.std(ddof=1) / abs(mean)) if len(x) > 1 else 0.0,
+                                    "lognormal" if (x > 0).all() else "normal")
+        return out
+    table = _as_factor_dict(factors)
+    for c in cats:
+        if c not in table:
+            raise InputError(_missing_factor(c, list(table)))
+    return {c: table[c] for c in cats}
+
+
+def _as_factor_dict(factors: Any) -> dict[str, EmissionFactor]:
+    if isinstance(factors, Mapping):
+        items = list(factors.values())
+    elif isinstance(factors, Iterable) and not isinstance(factors, (str, bytes)):
+        items = list(factors)
+    else:
+        raise InputError(f"factors: expected EmissionFactor objects (list/dict) or factor draws (xarray), got {type(factors).__name__}")
+    for f in items:
+        if not isinstance(f, EmissionFactor):
+            raise InputError(f"factors: expected EmissionFactor objects, got {type(f).__name__}")
+    return {f.category: f for f in items}
+
+
+def _missing_factor(cat: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(cat, known, n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+    return f"no emission factor for category {cat!r}{hint}; factors exist for {', '.join(known)}"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Approach 1
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Approach1Result:
+    """IPCC Approach 1: total, U (% half-width of the 95 % interval), symmetric bounds, per-category table."""
+
+    total: float
+    u_total: float
+    lower: float
+    upper: float
+    table: pd.DataFrame
+    units: str
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+
+def _lognormal_params(mean: np.ndarray, cv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s2 = np.log1p(np.asarray(cv, float) ** 2)
+    return np.log(mean) - s2 / 2, np.sqrt(s2)
+
+
+def approach1(activities: Any, factors: Any, *, out_units: str = "Mt CO2", region: str | None = None) -> Approach1Result:
+    """IPCC 2006 Approach 1 (Vol. 1 Ch. 3, Eqs. 3.1 and 3.2); see the module docstring.
+
+    ``factors``: EmissionFactor objects (list or dict by category) or factor draws (xarray with a
+    ``category`` dim and units), summarised to mean and CV.
+    """
+    acts = _as_activities(activities)
+    cats = list(acts)
+    facs = _factor_moments(factors, cats, region)
+    rows = []
+    for c in cats:
+        a, f = acts[c], facs[c]
+        k = conversion_factor(a.units, f.units, out_units, category=c)
+        e = k * a.value * f.value
+        u = float(np.hypot(a.u_pct, f.u_pct))  # Eq. 3.1
+        rows.append({"category": c, "activity": a.value, "activity_units": a.units, "factor": f.value,
+                     "factor_units": f.units, "emissions": e, "U_activity_pct": a.u_pct, "U_factor_pct": f.u_pct,
+                     "U_pct": u})
+    table = pd.DataFrame(rows).set_index("category")
+    contrib = (table["U_pct"] / 100 * table["emissions"]) ** 2
+    total = float(table["emissions"].sum())
+    var_sum = float(contrib.sum())
+    u_total = float(np.sqrt(var_sum) / abs(total) * 100) if total != 0 else float("nan")  # Eq. 3.2
+    table["variance_share"] = contrib / var_sum if var_sum > 0 else 0.0
+    table.attrs = {"units": out_units, "approach": "IPCC 2006 Approach 1 (Eqs. 3.1, 3.2)"}
+    half = abs(total) * u_total / 100
+    return Approach1Result(total, u_total, total - half, total + half, table, out_units)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Approach 2
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Approach2Result:
+    """IPCC Approach 2 (Monte Carlo): draws, mean, 95 % interval, asymmetric U+/U− (%), variance shares."""
+
+    draws: xr.DataArray  # (sample, category) emissions
+    total: xr.DataArray  # (sample,)
+    mean: float
+    median: float
+    lower: float
+    upper: float
+    u_plus: float
+    u_minus: float
+    variance_share: pd.Series
+    units: str
+    level: float = 0.95
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mc_se(self) -> float:
+        """Monte Carlo standard error of the mean total."""
+        return float(self.total.std(ddof=1) / np.sqrt(self.total.sizes["sample"]))
+
+    def to_frame(self) -> pd.DataFrame:
+        e = self.draws
+        frame = pd.DataFrame({
+            "mean": e.mean("sample").to_pandas(),
+            "lower": e.quantile((1 - self.level) / 2, "sample").drop_vars("quantile").to_pandas(),
+            "upper": e.quantile((1 + self.level) / 2, "sample").drop_vars("quantile").to_pandas(),
+            "variance_share": self.variance_share,
+        })
+        frame.attrs = {"units": self.units}
+        return frame
+
+
+def _correlation_matrix(correlation: Any, cats: list[str]) -> np.ndarray | None:
+    if correlation is None:
+        return None
+    if isinstance(correlation, pd.DataFrame):
+        missing = [c for c in cats if c not in correlation.index or c not in correlation.columns]
+        if missing:
+            raise InputError(f"correlation matrix lacks categories {', '.join(missing)}")
+        r = correlation.loc[cats, cats].to_numpy(dtype=float)
+    else:
+        r = np.asarray(correlation, dtype=float)
+        if r.shape != (len(cats), len(cats)):
+            raise InputError(f"correlation must be {len(cats)}x{len(cats)} (categories {', '.join(cats)}), got shape {r.shape}")
+    if not np.allclose(r, r.T) or not np.allclose(np.diag(r), 1.0) or (np.abs(r) > 1 + 1e-12).any():
+        raise InputError("correlation must be symmetric with a unit diagonal and entries in [-1, 1]")
+    try:
+        np.linalg.cholesky(r + 1e-12 * np.eye(len(cats)))
+    except np.linalg.LinAlgError:
+        raise InputError("correlation matrix is not positive semi-definite") from None
+    return r
+
+
+def _correlated_normals(r: np.ndarray | None, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    z = rng.standard_normal((n, k))
+    if r is None:
+        return z
+    # eigen factor handles singular (e.g. perfect-correlation) matrices
+    w, v = np.linalg.eigh(r)
+    root = v * np.sqrt(np.clip(w, 0, None))
+    return z @ root.T
+
+
+def _draw_activity(a: Activity, n: int, rng: np.random.Generator) -> np.ndarray:
+    if a.rel_sd == 0:
+        return np.full(n, a.value)
+    z = rng.standard_normal(n)
+    if a.distribution == "lognormal":
+        mu, s = _lognormal_params(np.array(a.value), np.array(a.rel_sd))
+        return np.exp(mu + s * z)
+    return a.value * (1 + a.rel_sd * z)
+
+
+def approach2(
+    activities: Any,
+    factor_draws: Any,
+    n: int = 10_000,
+    random_seed: int | None = None,
+    correlation: Any = None,
+    *,
+    out_units: str = "Mt CO2",
+    region: str | None = None,
+    level: float = 0.95,
+) -> Approach2Result:
+    """IPCC 2006 Approach 2: Monte Carlo over factor draws and activity draws (see the module docstring).
+
+    Parameters
+    ----------
+    factor_draws:
+        Posterior or prior factor draws (xarray with ``category`` and ``sample`` or ``chain, draw`` dims and
+        units, e.g. :meth:`EmissionFactorModel.factor_draws`), resampled jointly; or parametric
+        :class:`EmissionFactor` objects.
+    correlation:
+        Correlation matrix between the factors of the activity categories (array in activity order or a
+        DataFrame labelled by category), imposed with a Gaussian copula on the log scale; ``None`` keeps
+        the draws' own joint dependence (parametric factors: independent).
+    """
+    if int(n) < 2:
+        raise InputError(f"n must be at least 2, got {n!r}")
+    if not 0 < level < 1:
+        raise InputError(f"level must lie in (0, 1), got {level!r}")
+    n = int(n)
+    acts = _as_activities(activities)
+    cats = list(acts)
+    r = _correlation_matrix(correlation, cats)
+    rng = np.random.default_rng(random_seed)
+    z = _correlated_normals(r, len(cats), n, rng)
+    fac = np.empty((n, len(cats)))
+    if isinstance(factor_draws, xr.DataArray):
+        units = _draws_units(factor_draws)
+        d = _stack_draws(factor_draws, region)
+        for c in cats:
+            if c not in units:
+                raise InputError(_missing_factor(c, list(units)))
+        raw = d.sel(category=cats).values.astype(float)  # (S, K)
+        if r is None:
+            idx = rng.integers(0, raw.shape[0], size=n)
+            fac = raw[idx]
+        else:
+            from scipy.stats import norm
+
+            u = norm.cdf(z)
+            for j in range(len(cats)):
+                fac[:, j] = np.quantile(raw[:, j], u[:, j])
+        fac_units = [units[c] for c in cats]
+    else:
+        table = _as_factor_dict(factor_draws)
+        for j, c in enumerate(cats):
+            if c not in table:
+                raise InputError(_missing_factor(c, list(table)))
+            f = table[c]
+            if f.distribution == "lognormal":
+                mu, s = _lognormal_params(np.array(f.value), np.array(f.rel_sd))
+                fac[:, j] = np.exp(mu + s * z[:, j])
+            else:
+                fac[:, j] = f.value * (1 + f.rel_sd * z[:, j])
+        fac_units = [table[c].units for c in cats]
+    act = np.column_stack([_draw_activity(acts[c], n, rng) for c in cats])
+    k = np.array([conversion_factor(acts[c].units, fu, out_units, category=c) for c, fu in zip(cats, fac_units)])
+    em = act * fac * k
+    total = em.sum(axis=1)
+    draws = xr.DataArray(em, dims=("sample", "category"), coords={"sample": np.arange(n), "category": cats},
+                         name="emissions", attrs={"units": out_units})
+    total_da = draws.sum("category").rename("total").assign_attrs(units=out_units)
+    mean = float(total.mean())
+    lo, hi = np.quantile(total, [(1 - level) / 2, (1 + level) / 2])
+    var_t = float(total.var(ddof=1))
+    cov = np.array([np.cov(em[:, j], total)[0, 1] for j in range(len(cats))])
+    share = pd.Series(cov / var_t if var_t > 0 else np.zeros(len(cats)), index=pd.Index(cats, name="category"),
+                      name="variance_share")
+    return Approach2Result(
+        draws=draws, total=total_da, mean=mean, median=float(np.median(total)), lower=float(lo), upper=float(hi),
+        u_plus=(float(hi) - mean) / abs(mean) * 100, u_minus=(mean - float(lo)) / abs(mean) * 100,
+        variance_share=share, units=out_units, level=level,
+        extra={"correlation": None if r is None else r.tolist(), "random_seed": random_seed},
+    )
+
+
+def compare_approaches(
+    activities: Any,
+    factors: Any,
+    factor_draws: Any = None,
+    *,
+    n: int = 10_000,
+    random_seed: int | None = None,
+    correlation: Any = None,
+    out_units: str = "Mt CO2",
+    region: str | None = None,
+) -> pd.DataFrame:
+    """Approach 1 and Approach 2 side by side: one row per approach, columns
+    ``total, lower, upper, U_minus_pct, U_plus_pct, units`` (Approach 1: symmetric). ``factor_draws``
+    defaults to ``factors``. ``attrs["variance_share"]`` holds the per-category shares of both approaches.
+    """
+    a1 = approach1(activities, factors, out_units=out_units, region=region)
+    a2 = approach2(activities, factors if factor_draws is None else factor_draws, n=n, random_seed=random_seed,
+                   correlation=correlation, out_units=out_units, region=region)
+    frame = pd.DataFrame(
+        [
+            {"approach": "Approach 1", "total": a1.total, "lower": a1.lower, "upper": a1.upper,
+             "U_minus_pct": a1.u_total, "U_plus_pct": a1.u_total, "units": out_units},
+            {"approach": "Approach 2", "total": a2.mean, "lower": a2.lower, "upper": a2.upper,
+             "U_minus_pct": a2.u_minus, "U_plus_pct": a2.u_plus, "units": out_units},
+        ]
+    ).set_index("approach")
+    frame.attrs["variance_share"] = pd.DataFrame({"Approach 1": a1.table["variance_share"],
+                                                  "Approach 2": a2.variance_share})
+    return frame
+
+
+def factor_unit_ratio(from_units: str, to_units: str, *, category: str = "?") -> float:
+    """Multiplier taking a factor in ``from_units`` to ``to_units`` (e.g. ``"t CO2/TJ"`` -> ``"kg CO2/TJ"``: 1000).
+
+    Both must have the same denominator dimension (and species, if any) and both or neither be per year.
+    """
+    a = parse_factor_units(from_units, what=f"category {category!r}: units")
+    b = parse_factor_units(to_units, what=f"category {category!r}: units")
+    if (a.denominator.dimension != b.denominator.dimension or a.denominator.species != b.denominator.species
+            or a.per_year != b.per_year):
+        raise InputError(f"category {category!r}: factor units {from_units!r} cannot be converted to {to_units!r}")
+    num = a.numerator.scale * SPECIES[a.numerator.species] / (b.numerator.scale * SPECIES[b.numerator.species])
+    return num * b.denominator.scale / a.denominator.scale
+
+
+# ----------------------------------------------------------------------------------------------------
+# Worked example: CEADs provincial fuel breakdown
+# ----------------------------------------------------------------------------------------------------
+
+#: The 17 CEADs fuel columns (china_ceads_province_co2.csv, Mt CO2) and the IPCC Table 1.4 prior
+#: (priors/emission_factors.toml) whose relative uncertainty stands in for that fuel's factor uncertainty.
+CEADS_FUELS: dict[str, str] = {
+    "Raw_Coal": "other_bituminous_coal", "Cleaned_Coal": "other_bituminous_coal",
+    "Other_Washed_Coal": "other_bituminous_coal", "Briquettes": "other_bituminous_coal",
+    "Coke": "other_bituminous_coal", "Coke_Oven_Gas": "other_bituminous_coal", "Other_Gas": "other_bituminous_coal",
+    "Other_Coking_Products": "other_bituminous_coal", "Crude_Oil": "crude_oil", "Gasoline": "motor_gasoline",
+    "Kerosene": "gas_diesel_oil", "Diesel_Oil": "gas_diesel_oil", "Fuel_Oil": "crude_oil", "LPG": "lpg",
+    "Refinery_Gas": "natural_gas", "Natural_Gas": "natural_gas", "Other_Petroleum_Products": "crude_oil",
+}
+COAL_FUELS = tuple(k for k, v in CEADS_FUELS.items() if v == "other_bituminous_coal")
+
+
+def ceads_fuel_inventory(table: pd.DataFrame, province: str, year: int, *, coal_activity_rel_sd: float = 0.05,
+                         other_activity_rel_sd: float = 0.03, model_config: dict[str, Any] | None = None,
+                         ) -> tuple[dict[str, Activity], dict[str, EmissionFactor]]:
+    """Activities and factors reproducing one CEADs province-year fuel breakdown.
+
+    CEADs' per-fuel CO2 ``E_f`` (Mt CO2) is written as activity × factor with activity ``E_f`` in
+    ``"Mt CO2"`` and a dimensionless factor of mean 1 (``"t CO2/t CO2"``) whose relative sd is that of the
+    matching IPCC Table 1.4 prior (log-normal sigma, :data:`CEADS_FUELS`); activity relative sds are
+    assumptions (default 5 % for coal-type fuels, 3 % for oil and gas; normal). Fuels with zero CO2 are left
+    out. The totals therefore equal CEADs' fuel sum (Scope 1 without Process) exactly.
+    """
+    from forecast.models.emission_factors import _priors
+
+    for col in ("province", "year", *CEADS_FUELS):
+        if col not in table.columns:
+            raise InputError(f"CEADs table lacks column {col!r}")
+    rows = table[(table["province"] == province) & (table["year"] == int(year))]
+    if rows.empty:
+        provinces = sorted(table["province"].astype(str).unique())
+        close = difflib.get_close_matches(str(province), provinces, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise InputError(f"no CEADs row for province {province!r}, year {year}{hint}")
+    row = rows.iloc[0]
+    specs = _priors(model_config)
+    acts, facs = {}, {}
+    for fuel, prior_key in CEADS_FUELS.items():
+        value = float(row[fuel])
+        if value <= 0:
+            continue
+        s = specs[prior_key].params["sigma"]
+        rel = coal_activity_rel_sd if fuel in COAL_FUELS else other_activity_rel_sd
+        acts[fuel] = Activity(fuel, value, "Mt CO2", rel, "normal")
+        facs[fuel] = EmissionFactor(fuel, 1.0, "t CO2/t CO2", float(np.sqrt(np.expm1(s**2))), "lognormal")
+    return acts, facs

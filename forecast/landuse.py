@@ -1,0 +1,136 @@
+"""Land-use carbon accounting: emissions / sequestration by land type with uncertainty.
+
+    E_type [Mt CO2/yr] = area [Mha] × coefficient [t C/ha/yr] × 44/12      (cropland, forest, grassland,
+                                                                           water_wetland, unused_land)
+    E_built_up         = Σ energy activity × emission factor                (forecast.inventory.approach2)
+
+Coefficients are Normal priors from ``priors/landuse.toml`` (signed: positive = emission, negative = uptake;
+wide, rough literature ranges, see the file). Areas may carry a relative sd (normal). The result is Monte
+Carlo draws per land type and their net sum, in Mt CO2/yr, positive = net emission.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from forecast.errors import InputError
+from forecast.inventory import approach2, conversion_factor
+
+__all__ = ["LAND_TYPES", "landuse_inventory", "landuse_priors"]
+
+AREA_TYPES = ("cropland", "forest", "grassland", "water_wetland", "unused_land")
+LAND_TYPES = AREA_TYPES + ("built_up",)
+ALIASES = {
+    "water": "water_wetland", "wetland": "water_wetland", "water_area": "water_wetland",
+    "unused": "unused_land", "built-up": "built_up", "builtup": "built_up", "construction_land": "built_up",
+    "urban": "built_up", "forest_land": "forest", "arable": "cropland", "grass": "grassland",
+}
+UNITS = "Mt CO2/yr"
+
+
+def landuse_priors(model_config: dict[str, Any] | None = None) -> dict:
+    """The ``landuse`` prior family with overrides (``{"forest": {"params": {"sigma": 0.5}}}``)."""
+    from forecast.priors import default_library
+
+    overrides = {(k if "." in k else f"landuse.{k}"): v for k, v in (model_config or {}).items()}
+    return default_library().with_overrides(overrides).family("landuse")
+
+
+def _land_type(name: str) -> str:
+    key = str(name).strip().lower().replace(" ", "_")
+    key = ALIASES.get(key, key)
+    if key not in LAND_TYPES:
+        choices = list(LAND_TYPES) + list(ALIASES)
+        close = difflib.get_close_matches(key, choices, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(repr(ALIASES.get(c, c)) for c in close)}?)" if close else ""
+        raise InputError(f"unknown land type {name!r}{hint}; known: {', '.join(LAND_TYPES)}")
+    return key
+
+
+def landuse_inventory(
+    areas: Mapping[str, float],
+    energy: Any = None,
+    draws: int = 4000,
+    random_seed: int | None = None,
+    *,
+    area_rel_sd: float | Mapping[str, float] = 0.0,
+    factor_draws: Any = None,
+    model_config: dict[str, Any] | None = None,
+) -> xr.Dataset:
+    """Net land-use CO2 by land type, as Monte Carlo draws.
+
+    Parameters
+    ----------
+    areas:
+        ``{land_type: area in Mha}``; land types: cropland, forest, grassland, water_wetland (aliases water,
+        wetland), unused_land, built_up (its area is recorded but its emissions come from ``energy``).
+    energy:
+        Energy use of built-up land: :class:`~forecast.inventory.Activity` objects (list or dict) whose
+        categories are emission-factor categories (e.g. ``natural_gas``, in TJ/PJ).
+    factor_draws:
+        Factor draws for ``energy`` (e.g. ``EmissionFactorModel.factor_draws``); default: the IPCC priors.
+    area_rel_sd:
+        Relative sd of the areas (one number, or by land type).
+
+    Returns
+    -------
+    Dataset with ``emissions`` (sample, land_type) and ``net`` (sample), units Mt CO2/yr, positive = emission.
+    """
+    if not isinstance(areas, Mapping) or not areas:
+        raise InputError("areas must be a non-empty mapping {land_type: area in Mha}")
+    if int(draws) < 2:
+        raise InputError(f"draws must be at least 2, got {draws!r}")
+    n = int(draws)
+    clean: dict[str, float] = {}
+    for name, area in areas.items():
+        key = _land_type(name)
+        if key in clean:
+            raise InputError(f"land type {key!r} given twice (check aliases such as water/wetland)")
+        a = float(area)
+        if not np.isfinite(a) or a < 0:
+            raise InputError(f"area of {name!r} must be finite and >= 0 Mha, got {area!r}")
+        clean[key] = a
+    if isinstance(area_rel_sd, Mapping):
+        rel = {_land_type(k): float(v) for k, v in area_rel_sd.items()}
+    else:
+        rel = {k: float(area_rel_sd) for k in clean}
+    if any((not np.isfinite(v)) or v < 0 for v in rel.values()):
+        raise InputError("area_rel_sd must be finite and >= 0")
+    if energy is None and "built_up" in clean and clean["built_up"] > 0:
+        raise InputError("built_up land has no area coefficient: pass its energy use as energy=[Activity(...)]")
+    specs = landuse_priors(model_config)
+    rng = np.random.default_rng(random_seed)
+    k = conversion_factor("Mha", "t C/ha/yr", "Mt CO2")  # 44/12
+    types, columns = [], []
+    for key in AREA_TYPES:
+        if key not in clean:
+            continue
+        spec = specs[key]
+        if spec.distribution != "Normal":
+            raise InputError(f"landuse.{key}: landuse_inventory draws Normal coefficients, got {spec.distribution}")
+        coef = spec.params["mu"] + spec.params["sigma"] * rng.standard_normal(n)
+        area = clean[key] * (1 + rel.get(key, 0.0) * rng.standard_normal(n))
+        types.append(key)
+        columns.append(k * area * coef)
+    if energy is not None:
+        from forecast.models.emission_factors import prior_factor_draws
+
+        if factor_draws is None:
+            cats = [a.category for a in (energy.values() if isinstance(energy, Mapping) else energy)]
+            factor_draws = prior_factor_draws(cats, n=max(n, 1000), random_seed=rng.integers(2**31))
+        res = approach2(energy, factor_draws, n=n, random_seed=int(rng.integers(2**31)), out_units="Mt CO2")
+        types.append("built_up")
+        columns.append(res.total.values)
+    em = xr.DataArray(np.column_stack(columns), dims=("sample", "land_type"),
+                      coords={"sample": np.arange(n), "land_type": types}, name="emissions",
+                      attrs={"units": UNITS, "sign": "positive = emission, negative = uptake"})
+    ds = xr.Dataset({"emissions": em, "net": em.sum("land_type").assign_attrs(em.attrs)})
+    ds["area"] = xr.DataArray([clean.get(t, np.nan) for t in types], dims="land_type", attrs={"units": "Mha"})
+    ds.attrs = {"units": UNITS, "random_seed": -1 if random_seed is None else int(random_seed),
+                "priors": "priors/landuse.toml (rough literature ranges; see file)"}
+    return ds

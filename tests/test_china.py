@@ -1,0 +1,83 @@
+"""China provincial panel on the real shared data files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.china import PROVINCE_GROUPS, data_coverage_table, load_province_panel
+from forecast.data import load_panel
+from forecast.errors import DataNotFoundError, InputError
+
+
+@pytest.fixture(scope="module")
+def panel(shared_data_dir):
+    return load_province_panel(shared_data_dir)
+
+
+def test_shape_and_years(panel):
+    assert panel["region"].nunique() == 30
+    assert "Tibet" not in set(panel["region"])
+    assert sorted(panel["year"].unique()) == list(range(2004, 2017))
+    assert len(panel) == 30 * 13
+    assert not panel[["population", "gdp", "co2"]].isna().any().any()
+    assert list(panel.columns[:7]) == ["region", "year", "population", "gdp", "co2", "gdp_per_capita", "co2_per_capita"]
+    assert panel.attrs["units"]["gdp"] == "international-$ (2011 prices)"
+
+
+def test_gdp_sums_to_owid_china(panel, shared_data_dir):
+    owid = load_panel("owid", regions=["China"], years=(2004, 2016), data_dir=shared_data_dir,
+                      require_complete=False).set_index("year")["gdp"]
+    total = panel.groupby("year")["gdp"].sum()
+    np.testing.assert_allclose(total.to_numpy(), owid.loc[total.index].to_numpy(), rtol=1e-9)
+    # relative provincial GRP kept: ratio of two provinces equals the nominal ratio
+    y = panel[panel["year"] == 2010].set_index("region")
+    raw = pd.read_csv(shared_data_dir / "china_nbs_province_gdp.csv")
+    raw = raw[raw["year"] == 2010].set_index("province")["grp_100m_yuan_current"]
+    assert y.loc["Jiangsu", "gdp"] / y.loc["Gansu", "gdp"] == pytest.approx(raw["Jiangsu"] / raw["Gansu"], rel=1e-12)
+
+
+def test_co2_matches_ceads(panel, shared_data_dir):
+    raw = pd.read_csv(shared_data_dir / "china_ceads_province_co2.csv")
+    row = raw[(raw["province"] == "Inner Mongolia") & (raw["year"] == 2012)].iloc[0]
+    value = panel.loc[(panel["region"] == "Inner Mongolia") & (panel["year"] == 2012), "co2"].item()
+    assert value == row["Scope_1_Total"]
+    pop = pd.read_csv(shared_data_dir / "china_wb_province_population.csv")
+    p = pop[(pop["province"] == "Inner Mongolia") & (pop["year"] == 2012)]["population"].item()
+    assert panel.loc[(panel["region"] == "Inner Mongolia") & (panel["year"] == 2012), "population"].item() == p
+
+
+def test_groups(panel):
+    assert set(panel["region"]) <= set(PROVINCE_GROUPS)
+    assert panel["group"].notna().all()
+    counts = pd.Series(PROVINCE_GROUPS).value_counts()
+    assert counts.to_dict() == {"east": 11, "west": 12, "central": 8}
+    assert PROVINCE_GROUPS["Inner Mongolia"] == "west" and PROVINCE_GROUPS["Guangdong"] == "east"
+
+
+def test_provenance(panel, shared_data_dir):
+    prov = panel.attrs["provenance"]
+    names = {p["path"].rsplit("/", 1)[-1] for p in prov}
+    assert names == {"china_ceads_province_co2.csv", "china_nbs_province_gdp.csv",
+                     "china_wb_province_population.csv", "owid_co2_data.csv"}
+    assert all(len(p["sha256"]) == 64 for p in prov)
+
+
+def test_coverage_table(shared_data_dir):
+    t = data_coverage_table(shared_data_dir)
+    assert (t.loc["complete", "year_min"], t.loc["complete", "year_max"]) == (2004, 2016)
+    assert t.loc["complete", "years_complete"] == 13
+    assert (t.loc["ceads_co2", "year_min"], t.loc["ceads_co2", "year_max"]) == (1997, 2019)
+    assert (t.loc["wb_population", "year_min"], t.loc["wb_population", "year_max"]) == (2000, 2016)
+    assert (t.loc["nbs_grp", "year_min"], t.loc["nbs_grp", "year_max"]) == (2004, 2023)
+
+
+def test_bad_inputs(shared_data_dir, tmp_path, monkeypatch):
+    with pytest.raises(InputError, match="2004-2016"):
+        load_province_panel(shared_data_dir, years=(2000, 2016))
+    monkeypatch.delenv("CARBON_FORECAST_DATA", raising=False)
+    with pytest.raises(DataNotFoundError, match="china_"):
+        load_province_panel(tmp_path)
+    sub = load_province_panel(shared_data_dir, years=(2010, 2012))
+    assert sorted(sub["year"].unique()) == [2010, 2011, 2012]

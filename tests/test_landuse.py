@@ -1,0 +1,52 @@
+"""Land-use carbon inventory: coefficients × areas, built-up land via energy, input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forecast.errors import InputError
+from forecast.inventory import Activity
+from forecast.landuse import LAND_TYPES, landuse_inventory, landuse_priors
+
+
+def test_priors_cover_area_land_types():
+    specs = landuse_priors()
+    for key in ("cropland", "forest", "grassland", "water_wetland", "unused_land"):
+        assert specs[key].units.startswith("t C/ha/yr") and specs[key].citation
+    assert specs["forest"].params["mu"] < 0  # a sink
+
+
+def test_inventory_matches_prior_means_and_units():
+    areas = {"forest": 200.0, "cropland": 120.0, "grassland": 260.0, "water": 25.0, "unused_land": 200.0}
+    ds = landuse_inventory(areas, draws=40_000, random_seed=1)
+    assert ds["emissions"].dims == ("sample", "land_type")
+    assert ds["net"].attrs["units"] == "Mt CO2/yr"
+    specs = landuse_priors()
+    for name, area in areas.items():
+        key = "water_wetland" if name == "water" else name
+        expect = area * specs[key].params["mu"] * 44 / 12
+        sd = area * specs[key].params["sigma"] * 44 / 12
+        got = ds["emissions"].sel(land_type=key)
+        assert float(got.mean()) == pytest.approx(expect, abs=4 * sd / np.sqrt(40_000))
+        assert float(got.std()) == pytest.approx(sd, rel=0.03)
+    assert float(ds["net"].mean()) < 0  # forest uptake dominates
+
+
+def test_built_up_energy_and_area_uncertainty():
+    energy = [Activity("natural_gas", 100.0, "PJ", 0.05)]
+    ds = landuse_inventory({"forest": 10.0, "built_up": 5.0}, energy=energy, draws=20_000, random_seed=2,
+                           area_rel_sd=0.1)
+    bu = ds["emissions"].sel(land_type="built_up")
+    assert float(bu.mean()) == pytest.approx(100 * 1000 * 56_100 / 1e9, rel=0.01)  # 5.61 Mt CO2
+    assert set(ds["land_type"].values) == {"forest", "built_up"}
+
+
+def test_unknown_land_type_suggests():
+    with pytest.raises(InputError, match="grassland"):
+        landuse_inventory({"grasland": 1.0}, draws=10, random_seed=0)
+    with pytest.raises(InputError, match="energy"):
+        landuse_inventory({"built_up": 1.0}, draws=10, random_seed=0)
+    with pytest.raises(InputError, match="twice"):
+        landuse_inventory({"water": 1.0, "wetland": 2.0}, draws=10, random_seed=0)
+    assert "built_up" in LAND_TYPES
