@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+import xarray as xr
 
 from forecast.data import load_panel
 from forecast.errors import InputError, ModelStateError, StudyError
@@ -278,6 +279,8 @@ def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataF
             params = {k: v for k, v in spec.items() if k != "rule"}
             cap = make_cap(spec["rule"], fc.ds, **params)
             cap_ds = carrying_capacity(fc.ds, cap, built_up_km2=c.built_up_km2 or None)
+            _add_draws(fc, cap_ds, label, {"cap": "cap", "population_capacity": "population_capacity",
+                                           "gdp_capacity": "gdp_capacity", "built_up_capacity": "built_up_capacity"})
             tables[f"Carrying capacity under cap '{label}' ({spec['rule']})"] = _with_group(
                 study, _readable_capacity(capacity_table(cap_ds, years=years)))
     m = study.compensation
@@ -286,6 +289,9 @@ def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataF
                             price_p95=m.price_p95, random_seed=seed + 7, currency=m.currency,
                             reference_year=m.reference_year)
         rule = m.allocation if isinstance(m.allocation, str) else "fixed shares"
+        payment = comp["payment"].expand_dims(year=[m.year])
+        _add_draws(fc, xr.Dataset({"payment": payment.assign_attrs(units=f"million {m.currency}/yr")}), "",
+                   {"payment": "compensation_payment"})
         drop = ["is_forecast", "last_observed_year", "year"]
         tables[f"Horizontal compensation in {m.year} ({rule}; million {m.currency}/yr, positive = pays)"] = _with_group(
             study, compensation_table(comp).drop(columns=drop, errors="ignore"))
@@ -293,6 +299,20 @@ def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataF
         tables[f"Compensation flows in {m.year}: who pays whom, the 25 largest (million {m.currency}/yr)"] = (
             flows.head(25).reset_index(drop=True))
     return tables
+
+
+def _add_draws(fc: Forecast, source: xr.Dataset, label: str, names: dict[str, str]) -> None:
+    """Copy draw-level results into the forecast Dataset so bands.csv and forecast.nc carry them
+    (NaN outside the regions and years they cover)."""
+    suffix = "" if not label else "__" + "".join(ch if ch.isalnum() else "_" for ch in label)
+    for var, name in names.items():
+        if var not in source:
+            continue
+        da = source[var]
+        if "sample" not in da.dims:
+            continue
+        da = da.reindex(region=fc.ds["region"], year=fc.ds["year"]).transpose("sample", "region", "year")
+        fc.ds[name + suffix] = da.assign_attrs(source[var].attrs)
 
 
 def _readable_capacity(table: pd.DataFrame) -> pd.DataFrame:

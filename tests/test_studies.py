@@ -58,6 +58,11 @@ def test_provinces_compensation_balances_and_capacity(provinces):
     hold = caps[0]
     # holding each province at its own median 2030 level: overload in 2030 is a coin flip by construction
     assert np.allclose(hold.loc[hold["year"] == 2030, "P(overload)"], 0.5, atol=0.1)
+    bands = pd.read_csv(out / "bands.csv")
+    payments = bands[bands["variable"] == "compensation_payment"]
+    assert len(payments) == 30 and set(payments["year"]) == {2030}
+    assert abs(payments["mean"].sum()) < 1e-6 * payments["mean"].abs().sum()
+    assert {"population_capacity__national_cap_per_capita", "gdp_capacity__hold_2030_level"} <= set(bands["variable"])
     report = (out / "report.md").read_text()
     assert "Horizontal compensation in 2030" in report and "Carrying capacity under cap" in report
     assert "china_ceads_province_co2.csv" in report  # provenance of every file used
