@@ -19,12 +19,14 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 from forecast.data import load_panel  # noqa: E402
 from forecast.errors import CarbonForecastError, InputError  # noqa: E402
 from forecast.models.ekc import EKCModel  # noqa: E402
+from forecast.models.sinks import GlobalLandSinkModel  # noqa: E402
 from forecast.propagate import Forecast, forecast_emissions, forecast_peak  # noqa: E402
 from forecast.scenarios import Scenario  # noqa: E402
 
 __all__ = [
     "CarbonForecastError",
     "EKCModel",
+    "GlobalLandSinkModel",
     "Forecast",
     "InputError",
     "Scenario",

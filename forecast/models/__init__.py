@@ -3,5 +3,7 @@
 dims ``(sample, region, year)``, ``save(path)`` / ``load(path)``."""
 
 from forecast.models.ekc import EKCModel
+from forecast.models.emission_factors import EmissionFactorModel
+from forecast.models.sinks import GlobalLandSinkModel
 
-__all__ = ["EKCModel"]
+__all__ = ["EKCModel", "EmissionFactorModel", "GlobalLandSinkModel"]
