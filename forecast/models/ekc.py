@@ -30,7 +30,6 @@ cross-section carries it (``varying_curvature=True`` lets it vary by region).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import warnings
@@ -46,6 +45,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from forecast.errors import InputError, ModelStateError, SamplerWarning
+from forecast.persistence import config_hash, load_checked, save_idata
 from forecast.sampling import Diagnostics, diagnose, sample_model
 
 MODEL_VERSION = "ekc-growth-1"
@@ -158,10 +158,6 @@ def prepare_panel(panel: pd.DataFrame, *, degree: int = 2, min_years: int = 10, 
         last_obs_idx=last_obs_idx.astype(int),
         x_prev=x_prev,
     )
-
-
-def _config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class EKCModel:
@@ -415,7 +411,7 @@ class EKCModel:
         idata.posterior.attrs.update(
             {
                 "model_settings": json.dumps(settings, sort_keys=True, default=str),
-                "config_hash": _config_hash(settings),
+                "config_hash": config_hash(settings),
                 "x_center": data.x_center,
                 "sampler": sampler,
                 "random_seed": -1 if seed is None else int(seed),
@@ -560,46 +556,12 @@ class EKCModel:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the fitted model (posterior, region state, settings) to a NetCDF file, atomically."""
-        from forecast.atomic import atomic_write_bytes
-
-        idata = self._require_fit()
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.partial")
-        # warm-up draws are not part of the posterior; leaving them out halves the file
-        keep = [g for g in idata.groups() if not g.startswith("warmup")]
-        try:
-            az.InferenceData(**{g: idata[g] for g in keep}).to_netcdf(str(tmp))
-            atomic_write_bytes(path, tmp.read_bytes())
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        return save_idata(self._require_fit(), path)
 
     @classmethod
     def load(cls, path: str | Path, *, model_config: dict[str, Any] | None = None) -> "EKCModel":
-        """Load a model written by :meth:`save`.
-
-        A file from another model version, a file whose stored configuration does not match its hash,
-        or (when ``model_config`` is given) a file fitted with other prior overrides fails with
-        :class:`ModelStateError`.
-        """
-        path = Path(path)
-        if not path.exists():
-            raise InputError(f"no saved model at {path}")
-        idata = az.from_netcdf(str(path))
-        attrs = idata.posterior.attrs
-        if "model_settings" not in attrs:
-            raise ModelStateError(f"{path} was not written by EKCModel.save (no model settings)")
-        settings = json.loads(attrs["model_settings"])
-        if settings.get("model_version") != MODEL_VERSION:
-            raise ModelStateError(
-                f"{path} holds model version {settings.get('model_version')!r}; this package reads {MODEL_VERSION!r}. Refit the model."
-            )
-        if _config_hash(settings) != attrs.get("config_hash"):
-            raise ModelStateError(f"{path}: the stored configuration does not match its hash; the file was altered")
-        if model_config is not None and dict(model_config) != settings["model_config"]:
-            raise ModelStateError(
-                f"{path} was fitted with prior overrides {settings['model_config']}, not {dict(model_config)}; refit the model"
-            )
+        """Load a model written by :meth:`save` (checks: see :func:`forecast.persistence.load_checked`)."""
+        idata, settings = load_checked(path, model=cls.name, version=MODEL_VERSION, model_config=model_config)
         model = cls(
             settings["model_config"],
             degree=settings["degree"],
@@ -613,5 +575,5 @@ class EKCModel:
             min_years=settings["min_years"],
         )
         model.idata = idata
-        model.diagnostics = diagnose(idata, model.parameter_names(), sampler=str(attrs.get("sampler", "")))
+        model.diagnostics = diagnose(idata, model.parameter_names(), sampler=str(idata.posterior.attrs.get("sampler", "")))
         return model

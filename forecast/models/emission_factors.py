@@ -23,7 +23,6 @@ Non-centred forms throughout: the prior scales are a few %, the log factors ~11.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import math
 import time
@@ -39,6 +38,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from forecast.errors import InputError, ModelStateError, SamplerWarning
+from forecast.persistence import config_hash, load_checked, save_idata
 from forecast.sampling import Diagnostics, diagnose, sample_model
 
 __all__ = ["EmissionFactorModel", "lognormal_from_range", "prior_factor_draws", "HYPERPRIORS"]
@@ -64,10 +64,6 @@ def lognormal_from_range(default: float, lower: float, upper: float, *, coverage
         raise InputError(f"need 0 < lower <= default <= upper with lower < upper, got {lower}, {default}, {upper}")
     z = float(norm.ppf(0.5 + coverage / 2))
     return math.log(default), max(math.log(upper / default), math.log(default / lower)) / z
-
-
-def _config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _priors(model_config: dict[str, Any] | None, family: str = FAMILY):
@@ -260,7 +256,7 @@ class EmissionFactorModel:
         settings = self.get_settings()
         start = time.perf_counter()
         idata = sample_model(model, sampler=sampler, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                             target_accept=target_accept, progress=progress, cache_key=_config_hash(settings))
+                             target_accept=target_accept, progress=progress, cache_key=config_hash(settings))
         seconds = time.perf_counter() - start
         for var in ("factor", "region_factor"):
             if var in idata.posterior:
@@ -276,7 +272,7 @@ class EmissionFactorModel:
             idata.add_groups(constant_data=cd)
         idata.posterior.attrs.update({
             "model_settings": json.dumps(settings, sort_keys=True, default=str),
-            "config_hash": _config_hash(settings),
+            "config_hash": config_hash(settings),
             "sampler": sampler,
             "random_seed": -1 if random_seed is None else int(random_seed),
             "prior_only": int(not prepared["regions"]),
@@ -364,36 +360,13 @@ class EmissionFactorModel:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the fitted model (posterior, settings) to a NetCDF file, atomically."""
-        from forecast.atomic import atomic_write_bytes
-
-        idata = self._require_fit()
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.partial")
-        keep = [g for g in idata.groups() if not g.startswith("warmup")]
-        try:
-            az.InferenceData(**{g: idata[g] for g in keep}).to_netcdf(str(tmp))
-            atomic_write_bytes(path, tmp.read_bytes())
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        return save_idata(self._require_fit(), path)
 
     @classmethod
     def load(cls, path: str | Path, *, model_config: dict[str, Any] | None = None) -> "EmissionFactorModel":
-        """Load a model written by :meth:`save` (version and configuration hash are checked)."""
-        path = Path(path)
-        if not path.exists():
-            raise InputError(f"no saved model at {path}")
-        idata = az.from_netcdf(str(path))
+        """Load a model written by :meth:`save` (checks: see :func:`forecast.persistence.load_checked`)."""
+        idata, settings = load_checked(path, model=cls.name, version=MODEL_VERSION, model_config=model_config)
         attrs = idata.posterior.attrs
-        if "model_settings" not in attrs:
-            raise ModelStateError(f"{path} was not written by EmissionFactorModel.save (no model settings)")
-        settings = json.loads(attrs["model_settings"])
-        if settings.get("model_version") != MODEL_VERSION:
-            raise ModelStateError(f"{path} holds model version {settings.get('model_version')!r}; this package reads {MODEL_VERSION!r}. Refit the model.")
-        if _config_hash(settings) != attrs.get("config_hash"):
-            raise ModelStateError(f"{path}: the stored configuration does not match its hash; the file was altered")
-        if model_config is not None and dict(model_config) != settings["model_config"]:
-            raise ModelStateError(f"{path} was fitted with prior overrides {settings['model_config']}, not {dict(model_config)}; refit the model")
         model = cls(settings["model_config"], categories=settings["categories"],
                     centered_min_n=settings["centered_min_n"])
         model.idata = idata

@@ -69,7 +69,6 @@ Units: sink GtC/yr; CO2 ppm; eps % (increase of photosynthesis) per 100 ppm; k G
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import math
 import os
@@ -89,6 +88,7 @@ from pytensor.graph.basic import Variable
 import xarray as xr
 
 from forecast.errors import DataNotFoundError, InputError, ModelStateError, SamplerWarning
+from forecast.persistence import config_hash, load_checked, save_idata
 from forecast.sampling import Diagnostics, diagnose, sample_model
 
 __all__ = [
@@ -400,10 +400,6 @@ def _co2_path(co2_path: Any, label: str = "co2_path") -> pd.Series:
     return pd.Series(ppm, index=pd.Index(year.astype(int), name="year"), name="co2_ppm")
 
 
-def _config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 # ----------------------------------------------------------------------------------------------------
 # Model
 # ----------------------------------------------------------------------------------------------------
@@ -631,7 +627,7 @@ class GlobalLandSinkModel:
             target_accept=target_accept, progress=progress,
             # the compiled-model cache keys on the model's text form, which does not show the CFE path:
             # keep the settings in the key so e.g. exponential and linear fits never share a compilation
-            cache_key=_config_hash(self.get_settings()),
+            cache_key=config_hash(self.get_settings()),
         )
         seconds = time.perf_counter() - start
         self.data_ = arrays
@@ -659,7 +655,7 @@ class GlobalLandSinkModel:
         idata.posterior.attrs.update(
             {
                 "model_settings": json.dumps(settings, sort_keys=True, default=str),
-                "config_hash": _config_hash(settings),
+                "config_hash": config_hash(settings),
                 "sampler": sampler,
                 "random_seed": -1 if seed is None else int(seed),
                 "data_provenance": json.dumps(self.provenance_, default=str),
@@ -948,45 +944,13 @@ class GlobalLandSinkModel:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the fitted model (posterior, fitted data, settings, provenance) to NetCDF, atomically."""
-        from forecast.atomic import atomic_write_bytes
-
-        idata = self._require_fit()
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.partial")
-        keep = [g for g in idata.groups() if not g.startswith("warmup")]
-        try:
-            az.InferenceData(**{g: idata[g] for g in keep}).to_netcdf(str(tmp))
-            atomic_write_bytes(path, tmp.read_bytes())
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        return save_idata(self._require_fit(), path)
 
     @classmethod
     def load(cls, path: str | Path, *, model_config: dict[str, Any] | None = None) -> "GlobalLandSinkModel":
-        """Load a model written by :meth:`save`.
-
-        Another model version, a stored configuration that does not match its hash, or (when
-        ``model_config`` is given) other prior overrides fail with :class:`ModelStateError`.
-        """
-        path = Path(path)
-        if not path.exists():
-            raise InputError(f"no saved model at {path}")
-        idata = az.from_netcdf(str(path))
+        """Load a model written by :meth:`save` (checks: see :func:`forecast.persistence.load_checked`)."""
+        idata, settings = load_checked(path, model=cls.name, version=MODEL_VERSION, model_config=model_config)
         attrs = idata.posterior.attrs
-        if "model_settings" not in attrs:
-            raise ModelStateError(f"{path} was not written by GlobalLandSinkModel.save (no model settings)")
-        settings = json.loads(attrs["model_settings"])
-        if settings.get("model") != cls.name or settings.get("model_version") != MODEL_VERSION:
-            raise ModelStateError(
-                f"{path} holds model {settings.get('model')!r} version {settings.get('model_version')!r}; "
-                f"this package reads {cls.name!r} version {MODEL_VERSION!r}. Refit the model."
-            )
-        if _config_hash(settings) != attrs.get("config_hash"):
-            raise ModelStateError(f"{path}: the stored configuration does not match its hash; the file was altered")
-        if model_config is not None and dict(model_config) != settings["model_config"]:
-            raise ModelStateError(
-                f"{path} was fitted with prior overrides {settings['model_config']}, not {dict(model_config)}; refit the model"
-            )
         model = cls(
             settings["model_config"], decline=settings["decline"], t_ref=settings["t_ref"], c0=settings["c0"],
             residuals=settings["residuals"], likelihood=settings["likelihood"], pooled=settings["pooled"],
