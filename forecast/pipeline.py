@@ -96,6 +96,7 @@ def build_model(study: Study) -> EKCModel:
         varying_drift=m.varying_drift,
         drift_income=m.drift_income,
         turning_point_growth=m.turning_point_growth,
+        measurement_error=m.measurement_error,
         min_years=study.data.min_years,
     )
 
@@ -404,8 +405,34 @@ def run_study(
     t1 = time.perf_counter()
     fit_model(study, model, panel, seed=seed, progress=progress)
     timings["fit"] = time.perf_counter() - t1
-    return forecast_study(study, panel, model, scenario, regions, data_dir=data_dir, seed=seed, progress=progress,
-                          say=say, timings=timings)
+    run = forecast_study(study, panel, model, scenario, regions, data_dir=data_dir, seed=seed, progress=progress,
+                         say=say, timings=timings)
+    if study.model.compare_measurement_error and model.measurement_sd(model.regions).any():
+        say("refitting without measurement error, for comparison")
+        t5 = time.perf_counter()
+        exact = build_model(study.with_overrides(model={"measurement_error": 0.0}))
+        fit_model(study, exact, panel, seed=seed, progress=progress)
+        fc_exact = forecast_emissions(exact, scenario, panel, regions=regions, draws=study.forecast.draws,
+                                      random_seed=seed + 1)
+        run.result.extra_tables["Peak year with and without measurement error in historical emissions"] = (
+            measurement_error_table(run.forecast, fc_exact))
+        timings["fit_without_measurement_error"] = time.perf_counter() - t5
+    return run
+
+
+def measurement_error_table(with_error: Forecast, exact: Forecast) -> pd.DataFrame:
+    """How much treating historical emissions as uncertain widens the peak-year interval, per region."""
+    rows = {}
+    for label, fc in (("with", with_error), ("without", exact)):
+        table = fc.peak_table()
+        rows[label] = table
+    a, b = rows["with"], rows["without"]
+    return pd.DataFrame({
+        "peak_year_q05 (with error)": a["peak_year_q05"], "peak_year_q95 (with error)": a["peak_year_q95"],
+        "peak_year_q05 (exact data)": b["peak_year_q05"], "peak_year_q95 (exact data)": b["peak_year_q95"],
+        "interval widening (years)": (a["peak_year_q95"] - a["peak_year_q05"]) - (b["peak_year_q95"] - b["peak_year_q05"]),
+        "P(peak by 2030) with error": a.get("p_peak_by_2030"), "P(peak by 2030) exact data": b.get("p_peak_by_2030"),
+    }).rename_axis("region").reset_index()
 
 
 def forecast_study(study: Study, panel: pd.DataFrame, model: EKCModel, scenario: Scenario, regions: list[str], *,

@@ -64,7 +64,7 @@ def _growth_kernel(log_gdp, x_center, last_x, u0, last_y, drift, slope, curv, cu
         for r in range(n_regions):
             x_prev = last_x[r]
             u = u0[s, r]
-            y = last_y[r]
+            y = last_y[s, r]
             for h in range(n_years):
                 x = log_gdp[s, r, h] - x_center
                 mean = (drift[s, r] + income[s] * x_prev + slope[s, r] * (x - x_prev)
@@ -132,9 +132,13 @@ def simulate_growth_paths(
     u0 = state["last_dy"].values[None, :] - last_mean
 
     shocks = _shocks(nu, gdp_per_capita.shape, rng)
+    start = np.broadcast_to(state["last_log_co2_per_capita"].values, (n_samples, n_regions))
+    if "last_level_sd" in state and (state["last_level_sd"].values > 0).any():
+        # errors-in-variables: the last observed level is itself uncertain
+        start = start + rng.standard_normal((n_samples, n_regions)) * state["last_level_sd"].values
     return _growth_kernel(
         np.log(f8(gdp_per_capita)), float(x_center), f8(state["last_x"].values), f8(u0),
-        f8(state["last_log_co2_per_capita"].values), drift, slope, curv, cubic, income, phi, sigma, shocks,
+        f8(start), drift, slope, curv, cubic, income, phi, sigma, shocks,
     )
 
 

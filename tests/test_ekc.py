@@ -237,3 +237,36 @@ def test_pymc_fallback_sampler_agrees_with_nutpie():
     assert fits["pymc"].diagnostics.table.loc["drift_income", "ess_bulk"] > 0
     for name in ("drift_mu", "drift_income", "slope_mu", "curvature"):
         assert _inside_hdi(fits["nutpie"].idata, name, float(pymc_post[name].mean())), name
+
+
+def test_measurement_error_settings_are_checked_and_widen_the_change_scale():
+    panel, _ = simulate_panel()
+    data = prepare_panel(panel)
+    regions = data.regions
+    assert (EKCModel().measurement_sd(regions) == 0).all()
+    sd = EKCModel(measurement_error={"R01": 0.05}).measurement_sd(regions)
+    assert sd[regions.index("R01")] == pytest.approx(np.log1p(0.05)) and sd.sum() == pytest.approx(np.log1p(0.05))
+    with pytest.raises(InputError, match="R99"):
+        EKCModel(measurement_error={"R99": 0.05}).measurement_sd(regions)
+    with pytest.raises(InputError, match="relative"):
+        EKCModel(measurement_error=-0.1).measurement_sd(regions)
+    # the likelihood of the changes: var = sigma^2 + 2 m^2 (evaluated at the same parameter point)
+    exact, noisy = EKCModel(residuals="iid", likelihood="normal"), EKCModel(residuals="iid", likelihood="normal", measurement_error=0.05)
+    m_exact, m_noisy = exact.build_model(data), noisy.build_model(data)
+    point = m_exact.initial_point()
+    def observed_logp(model):
+        fn = model.compile_fn(model.logp(vars=model.observed_RVs, sum=False)[0], inputs=model.value_vars,
+                              on_unused_input="ignore")
+        return fn(point)
+
+    lp_exact, lp_noisy = observed_logp(m_exact), observed_logp(m_noisy)
+    sigma = np.exp(point["log_noise"])[data.region_idx] if "log_noise" in point else None
+    assert sigma is not None
+    # default "mixed" parameterization: drifts non-centred, slopes centred
+    drift = point["drift_mu"] + np.exp(point["drift_sigma_log__"]) * point["drift_offset"]
+    resid = data.dy - (drift[data.region_idx] + point["slope"][data.region_idx] * data.dx_terms[:, 0]
+                       + point["curvature"] * data.dx_terms[:, 1] + point["drift_income"] * data.x_prev)
+    scale = np.sqrt(sigma**2 + 2 * np.log1p(0.05) ** 2)
+    expected = -0.5 * np.log(2 * np.pi) - np.log(scale) - 0.5 * (resid / scale) ** 2
+    np.testing.assert_allclose(lp_noisy, expected, rtol=1e-6)
+    assert not np.allclose(lp_noisy, lp_exact)

@@ -181,6 +181,13 @@ class EKCModel:
         (``drift``, ``slope``, ``curvature``, ``log_noise``) to one of the two.
     varying_curvature:
         Let the quadratic coefficient vary by region (partially pooled) instead of sharing it.
+    measurement_error:
+        Relative 1-sigma uncertainty of the historical emissions (e.g. 0.05 for the ±5 % the Global
+        Carbon Budget states for national fossil CO2), one number or a mapping region -> value
+        (e.g. from an inventory's Approach 2). Errors-in-variables, approximately: a measurement error
+        ``m`` on each level adds ``2 m^2`` to the variance of each year-on-year change (the lag-1
+        covariance ``-m^2`` is left to the AR(1) term), and forecasts start from an uncertain last level
+        ``N(y_T, m)``. 0 (default) treats the data as exact.
     min_years:
         Regions with fewer years than this are rejected with an error.
     """
@@ -199,6 +206,7 @@ class EKCModel:
         varying_drift: bool = True,
         drift_income: bool = True,
         turning_point_growth: float = 0.02,
+        measurement_error: float | dict[str, float] = 0.0,
         min_years: int = 10,
     ):
         self.model_config = dict(model_config or {})
@@ -210,6 +218,7 @@ class EKCModel:
         self.varying_drift = varying_drift
         self.drift_income = drift_income
         self.turning_point_growth = turning_point_growth
+        self.measurement_error = measurement_error
         self.min_years = min_years
         self.idata: az.InferenceData | None = None
         self.diagnostics: Diagnostics | None = None
@@ -229,6 +238,7 @@ class EKCModel:
             "varying_drift": self.varying_drift,
             "drift_income": self.drift_income,
             "turning_point_growth": self.turning_point_growth,
+            "measurement_error": self.measurement_error,
             "min_years": self.min_years,
         }
 
@@ -332,6 +342,9 @@ class EKCModel:
                 cubic = specs["cubic_mu"].to_pymc("cubic")
                 mean = mean + cubic * dx_terms[:, 2]
             scale = sigma[region_idx]
+            error_sd = self.measurement_sd(data.regions)
+            if error_sd.any():
+                scale = pt.sqrt(scale**2 + 2.0 * pt.as_tensor_variable(error_sd)[region_idx] ** 2)
             if self.residuals == "ar1":
                 phi = specs["ar1"].to_pymc("phi")
                 has_prev = pt.as_tensor_variable(data.has_prev)
@@ -345,6 +358,20 @@ class EKCModel:
             else:
                 pm.Normal("dy_obs", mu=mean, sigma=scale, observed=dy, dims="obs")
         return model
+
+    def measurement_sd(self, regions: list[str]) -> np.ndarray:
+        """Measurement-error sd on the log scale per region (0 where the data are treated as exact)."""
+        spec = self.measurement_error
+        if isinstance(spec, dict):
+            unknown = sorted(set(spec) - set(regions))
+            if unknown:
+                raise InputError(f"measurement_error names regions not in the panel: {', '.join(unknown)}")
+            rel = np.array([float(spec.get(r, 0.0)) for r in regions])
+        else:
+            rel = np.full(len(regions), float(spec))
+        if not np.isfinite(rel).all() or (rel < 0).any() or (rel >= 1).any():
+            raise InputError(f"measurement_error must be relative sds in [0, 1), got {spec!r}")
+        return np.log1p(rel)
 
     def parameter_names(self) -> list[str]:
         """Sampled parameters that diagnostics are computed on (population level, then regions)."""
@@ -401,6 +428,7 @@ class EKCModel:
                 "last_dy": ("region", data.dy[data.last_obs_idx]),
                 "last_dx_terms": (("region", "term"), data.dx_terms[data.last_obs_idx]),
                 "last_x_prev": ("region", data.x_prev[data.last_obs_idx]),
+                "last_level_sd": ("region", self.measurement_sd(data.regions)),
             },
             coords={"region": data.regions, "term": [f"x{p}" for p in range(1, self.degree + 1)]},
         )
@@ -572,6 +600,7 @@ class EKCModel:
             varying_drift=settings["varying_drift"],
             drift_income=settings["drift_income"],
             turning_point_growth=settings["turning_point_growth"],
+            measurement_error=settings.get("measurement_error", 0.0),
             min_years=settings["min_years"],
         )
         model.idata = idata
