@@ -81,6 +81,13 @@ def _resolve(label: str, data_dir: str | os.PathLike[str] | None) -> Path:
     )
 
 
+def resolve_china_file(label: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Path of one China data file (label of :data:`CHINA_FILES`), from ``data_dir`` or the data setting."""
+    if label not in CHINA_FILES:
+        raise InputError(f"unknown China data file {label!r}; known: {', '.join(CHINA_FILES)}")
+    return _resolve(label, data_dir)
+
+
 def _read(label: str, path: Path, columns: list[str]) -> pd.DataFrame:
     try:
         df = pd.read_csv(path)

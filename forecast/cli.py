@@ -188,6 +188,64 @@ def report(
     _finish(run_, out_dir, False, quiet)
 
 
+@app.command()
+def inventory(
+    province: Optional[str] = typer.Option(None, help="CEADs province for a fossil-CO2 inventory (e.g. Shandong)."),
+    year: Optional[int] = typer.Option(None, help="Year of the CEADs inventory (1997-2019)."),
+    activities: Optional[Path] = typer.Option(None, help="CSV of activities (category, value, units[, rel_sd, distribution]); factors from the IPCC priors."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    data_dir: Optional[Path] = DataDirOpt,
+    seed: int = typer.Option(1, "--seed", min=0, help="Random seed of the Monte Carlo."),
+    draws: int = typer.Option(20_000, min=100, help="Monte Carlo draws (Approach 2)."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """IPCC Approach 1 and Approach 2 uncertainty of an emission inventory, side by side."""
+    from forecast.atomic import atomic_output_dir
+    from forecast.inventory import ceads_fuel_inventory, compare_approaches, inventory_report, read_activities
+    from forecast.pipeline import check_output_dir
+
+    check_output_dir(out_dir)
+    if (province is None) == (activities is None):
+        raise CarbonForecastError("give either --province with --year (CEADs) or --activities CSV")
+    provenance = []
+    if province is not None:
+        import pandas as pd
+
+        from forecast.china import resolve_china_file
+        from forecast.data import file_provenance
+
+        if year is None:
+            raise CarbonForecastError("--province needs --year")
+        path = resolve_china_file("ceads_co2", data_dir)
+        table = pd.read_csv(path)
+        if province not in set(table["province"]):
+            raise CarbonForecastError(f"province {province!r} not in {path.name}; provinces: {', '.join(sorted(set(table['province'])))}")
+        if year not in set(table.loc[table["province"] == province, "year"]):
+            raise CarbonForecastError(f"no CEADs inventory for {province} in {year}")
+        acts, factors = ceads_fuel_inventory(table, province, year)
+        provenance = [file_provenance(path)]
+        title = f"Fossil CO2 inventory of {province}, {year} (CEADs fuel breakdown)"
+    else:
+        from forecast.models.emission_factors import prior_factor_draws
+
+        acts = read_activities(activities)
+        factors = prior_factor_draws(list(acts), n=draws, random_seed=seed)
+        title = f"Emission inventory of {activities.name} (IPCC 2006 default factors as priors)"
+    comparison = compare_approaches(acts, factors, n=draws, random_seed=seed)
+    with atomic_output_dir(out_dir) as tmp:
+        comparison.to_csv(tmp / "inventory.csv")
+        (tmp / "inventory.md").write_text(inventory_report(comparison, title=title, provenance=provenance), encoding="utf-8")
+    if not quiet:
+        table_ = Table(title=title)
+        for col in ("approach", "total", "95% interval", "U- %", "U+ %"):
+            table_.add_column(col)
+        for name, row in comparison.iterrows():
+            table_.add_row(str(name), f"{row['total']:,.2f}", f"{row['lower']:,.2f}-{row['upper']:,.2f}",
+                           f"{row['U_minus_pct']:.2f}", f"{row['U_plus_pct']:.2f}")
+        out.print(table_)
+        console.print(f"[green]✓[/] wrote {out_dir}/inventory.md, inventory.csv")
+
+
 @priors_app.command("list")
 def priors_list(family: Optional[str] = typer.Argument(None, help="Only this family, e.g. 'ekc'.")) -> None:
     """List the priors (and reference values) in the library."""

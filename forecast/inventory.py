@@ -44,6 +44,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -656,3 +657,49 @@ def ceads_fuel_inventory(table: pd.DataFrame, province: str, year: int, *, coal_
         acts[fuel] = Activity(fuel, value, "Mt CO2", rel, "normal")
         facs[fuel] = EmissionFactor(fuel, 1.0, "t CO2/t CO2", float(np.sqrt(np.expm1(s**2))), "lognormal")
     return acts, facs
+
+
+# ---------------------------------------------------------------------- inventory runs (CLI, reports)
+def read_activities(path: str | Path) -> dict[str, Activity]:
+    """Activities from a CSV: columns ``category, value, units`` and optionally ``rel_sd, distribution``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"activities file not found: {path}")
+    frame = pd.read_csv(path)
+    missing = [c for c in ("category", "value", "units") if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}")
+    if frame["category"].duplicated().any():
+        raise InputError(f"{path}: duplicated categories {sorted(frame.loc[frame['category'].duplicated(), 'category'])}")
+    out = {}
+    for row in frame.to_dict("records"):
+        rel_sd = row.get("rel_sd", 0.0)
+        out[str(row["category"])] = Activity(
+            category=str(row["category"]), value=float(row["value"]), units=str(row["units"]),
+            rel_sd=0.0 if pd.isna(rel_sd) else float(rel_sd), distribution=str(row.get("distribution", "normal") or "normal"))
+    return out
+
+
+def inventory_report(comparison: pd.DataFrame, *, title: str, provenance: list[dict] | None = None,
+                     notes: str = "") -> str:
+    """Markdown summary of an Approach 1 / Approach 2 comparison (totals, intervals, key categories)."""
+    lines = [f"# {title}", "", notes, "", "| approach | total | 95% lower | 95% upper | U- (%) | U+ (%) | units |",
+             "| :--- | ---: | ---: | ---: | ---: | ---: | :--- |"]
+    for name, row in comparison.iterrows():
+        lines.append(f"| {name} | {row['total']:,.2f} | {row['lower']:,.2f} | {row['upper']:,.2f} | "
+                     f"{row['U_minus_pct']:.2f} | {row['U_plus_pct']:.2f} | {row['units']} |")
+    shares = comparison.attrs.get("variance_share")
+    if shares is not None and len(shares):
+        frame = pd.DataFrame(shares)
+        lines += ["", "Share of the total variance by category (key categories first):", "",
+                  "| category | " + " | ".join(map(str, frame.columns)) + " |",
+                  "| :--- | " + " | ".join("---:" for _ in frame.columns) + " |"]
+        order = frame.iloc[:, -1].sort_values(ascending=False).index
+        for cat in order:
+            lines.append(f"| {cat} | " + " | ".join(f"{v:.3f}" for v in frame.loc[cat]) + " |")
+    if provenance:
+        lines += ["", "Data: " + "; ".join(f"`{Path(p['path']).name}` (SHA-256 `{p['sha256']}`)" for p in provenance)]
+    lines += ["", "Approach 1: IPCC 2006 Vol. 1 Ch. 3 error propagation (Eq. 3.1, 3.2), symmetric, assumes "
+              "independence. Approach 2: Monte Carlo over factor and activity draws; with skewed (log-normal) "
+              "uncertainties its interval is asymmetric and its upper bound lies above Approach 1's."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,59 @@
+"""`carbon-forecast inventory`: Approach 1 and 2 on a CEADs province-year and on a user activity file."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecast.cli import app, main
+
+runner = CliRunner()
+
+
+def run_main(monkeypatch, *args):
+    monkeypatch.setattr(sys, "argv", ["carbon-forecast", *map(str, args)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    return info.value.code
+
+
+def test_ceads_inventory_reproduces_the_fuel_total(shared_data_dir, tmp_path):
+    out = tmp_path / "inv"
+    result = runner.invoke(app, ["inventory", "--province", "Shandong", "--year", "2019", "--data-dir",
+                                 str(shared_data_dir), "--out", str(out), "--draws", "4000", "--quiet"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "inventory.csv", index_col=0)
+    raw = pd.read_csv(shared_data_dir / "china_ceads_province_co2.csv")
+    row = raw[(raw["province"] == "Shandong") & (raw["year"] == 2019)].iloc[0]
+    fuel_total = row["Scope_1_Total"] - row["Process"]
+    assert table.loc["Approach 1", "total"] == pytest.approx(fuel_total, rel=1e-9)
+    a2 = table.loc["Approach 2"]
+    assert a2["lower"] < fuel_total < a2["upper"]
+    assert "Approach 2" in (out / "inventory.md").read_text()
+
+
+def test_user_activities_with_ipcc_factors_and_unit_errors(tmp_path, monkeypatch):
+    good = tmp_path / "acts.csv"
+    good.write_text("category,value,units,rel_sd\nnatural_gas,500,PJ,0.03\nother_bituminous_coal,2,EJ,0.05\n")
+    out = tmp_path / "inv"
+    result = runner.invoke(app, ["inventory", "--activities", str(good), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "inventory.csv", index_col=0)
+    # hand-computed: 500 PJ x 56.1 t/TJ + 2000 PJ x 94.6 t/TJ (IPCC medians) = 28.05 + 189.2 Mt CO2
+    assert table.loc["Approach 1", "total"] == pytest.approx(28.05 + 189.2, rel=0.01)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("category,value,units\nnatural_gas,500,t\n")  # tonnes of gas against a factor per TJ
+    assert run_main(monkeypatch, "inventory", "--activities", bad, "--out", tmp_path / "bad_out") == 2
+    assert not (tmp_path / "bad_out").exists()
+
+
+def test_unknown_province_and_year_are_clear_errors(shared_data_dir, tmp_path, monkeypatch, capsys):
+    assert run_main(monkeypatch, "inventory", "--province", "Shandonk", "--year", "2019", "--data-dir",
+                    shared_data_dir, "--out", tmp_path / "x") == 2
+    assert "Shandonk" in capsys.readouterr().err
+    assert run_main(monkeypatch, "inventory", "--province", "Shandong", "--year", "2030", "--data-dir",
+                    shared_data_dir, "--out", tmp_path / "y") == 2
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
