@@ -154,7 +154,7 @@ def fit(
     check_output_file(out)
     _say(quiet)("loading data")
     panel = load_study_panel(spec, data_dir=data_dir)
-    model, _, _ = check_study(spec, panel)
+    model, _, _ = check_study(spec, panel, data_dir=data_dir)
     _say(quiet)(f"fitting on {panel['region'].nunique()} regions")
     fit_model(spec, model, panel, seed=seed, progress=not quiet and sys.stderr.isatty())
     model.save(out)
@@ -181,7 +181,7 @@ def report(
     seed = spec.study.seed if seed is None else seed
     check_output_dir(out_dir)
     panel = load_study_panel(spec, data_dir=data_dir)
-    _, scenario, regions = check_study(spec, panel)
+    _, scenario, regions = check_study(spec, panel, data_dir=data_dir)
     model = EKCModel.load(model_path, model_config=spec.model.priors)
     run_ = forecast_study(spec, panel, model, scenario, regions, data_dir=data_dir, seed=seed,
                           progress=not quiet and sys.stderr.isatty(), say=_say(quiet))

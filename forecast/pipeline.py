@@ -83,9 +83,32 @@ def _check_focus(study: Study, panel: pd.DataFrame) -> pd.DataFrame:
     return panel
 
 
-def build_model(study: Study) -> EKCModel:
-    """The model a study describes (settings only, no fitting)."""
+def inventory_measurement_error(panel: pd.DataFrame, *, data_dir=None, year: int | None = None,
+                                draws: int = 4000, seed: int = 0) -> dict[str, float]:
+    """Relative 1-sigma uncertainty of each province's emissions from its CEADs fuel inventory (IPCC
+    Approach 2, half-width of the 95 % interval / 1.96 / total), in the panel's last year by default."""
+    from forecast.china import resolve_china_file
+    from forecast.inventory import approach2, ceads_fuel_inventory
+
+    table = pd.read_csv(resolve_china_file("ceads_co2", data_dir))
+    year = int(panel["year"].max()) if year is None else year
+    out = {}
+    for i, province in enumerate(sorted(panel["region"].unique())):
+        acts, factors = ceads_fuel_inventory(table, province, year)
+        res = approach2(acts, factors, n=draws, random_seed=seed + i)
+        out[province] = float((res.upper - res.lower) / (2 * 1.96 * res.mean))
+    return out
+
+
+def build_model(study: Study, panel: pd.DataFrame | None = None, *, data_dir=None) -> EKCModel:
+    """The model a study describes (settings only, no fitting). ``panel`` is needed only when the
+    measurement error comes from the inventory."""
     m = study.model
+    error = m.measurement_error
+    if error == "inventory":
+        if study.data.source != "china_provinces" or panel is None:
+            raise StudyError('[model] measurement_error = "inventory" needs [data] source = "china_provinces"')
+        error = inventory_measurement_error(panel, data_dir=data_dir)
     return EKCModel(
         model_config=m.priors,
         degree=m.degree,
@@ -96,7 +119,7 @@ def build_model(study: Study) -> EKCModel:
         varying_drift=m.varying_drift,
         drift_income=m.drift_income,
         turning_point_growth=m.turning_point_growth,
-        measurement_error=m.measurement_error,
+        measurement_error=error,
         min_years=study.data.min_years,
     )
 
@@ -116,9 +139,9 @@ def forecast_regions(study: Study, panel: pd.DataFrame) -> list[str]:
     return list(study.forecast.focus_regions)
 
 
-def check_study(study: Study, panel: pd.DataFrame) -> tuple[EKCModel, Scenario, list[str]]:
+def check_study(study: Study, panel: pd.DataFrame, *, data_dir=None) -> tuple[EKCModel, Scenario, list[str]]:
     """Every check that can fail on user input, run before sampling: priors, panel, scenario, years."""
-    model = build_model(study)
+    model = build_model(study, panel, data_dir=data_dir)
     model.priors_used()  # unknown prior names and malformed overrides fail here
     prepare_panel(panel, degree=model.degree, min_years=model.min_years)
     scenario = build_scenario(study, panel)
@@ -399,7 +422,7 @@ def run_study(
     t0 = time.perf_counter()
     say("loading data")
     panel = load_study_panel(study, data_dir=data_dir)
-    model, scenario, regions = check_study(study, panel)
+    model, scenario, regions = check_study(study, panel, data_dir=data_dir)
     timings["data"] = time.perf_counter() - t0
     say(f"fitting {model.name} on {panel['region'].nunique()} regions x {panel['year'].nunique()} years")
     t1 = time.perf_counter()

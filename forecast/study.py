@@ -61,7 +61,9 @@ class ModelSection(_Section):
     varying_drift: bool = True
     drift_income: bool = True
     turning_point_growth: float = Field(default=0.02, gt=0, lt=0.2)
-    measurement_error: float | dict[str, float] = 0.0  # relative 1-sigma error of historical emissions
+    # relative 1-sigma error of historical emissions: a number, {region = number}, or "inventory" (China
+    # provinces: from the IPCC Approach 2 uncertainty of each province's CEADs fuel inventory)
+    measurement_error: float | dict[str, float] | Literal["inventory"] = 0.0
     compare_measurement_error: bool = False  # also fit without it and report the peak-year intervals side by side
     priors: dict[str, dict[str, Any]] = {}
 

@@ -417,3 +417,19 @@ def test_bad_sink_settings_fail_before_sampling(global_panel, monkeypatch, sinks
     with pytest.raises(error, match=fragment):
         study = load_study(GLOBAL_STUDY).with_overrides(sinks=sinks)
         check_study(study, global_panel)
+
+
+def test_measurement_error_from_the_inventory(shared_data_dir, global_panel):
+    """"inventory" takes each province's relative error from its CEADs Approach 2 interval; it needs the
+    provincial data source."""
+    from forecast.china import load_province_panel
+    from forecast.pipeline import build_model, inventory_measurement_error
+
+    panel = load_province_panel(data_dir=shared_data_dir)
+    errors = inventory_measurement_error(panel, data_dir=shared_data_dir, draws=2000)
+    assert set(errors) == set(panel["region"])
+    # IPCC factor ranges of a few % plus 3-5 % activity errors: a few % in total, never 0 or > 10 %
+    assert all(0.005 < v < 0.10 for v in errors.values()), errors
+    study = load_study(GLOBAL_STUDY).with_overrides(model={"measurement_error": "inventory"})
+    with pytest.raises(StudyError, match="china_provinces"):
+        build_model(study, global_panel)
