@@ -193,6 +193,7 @@ def inventory(
     province: Optional[str] = typer.Option(None, help="CEADs province for a fossil-CO2 inventory (e.g. Shandong)."),
     year: Optional[int] = typer.Option(None, help="Year of the CEADs inventory (1997-2019)."),
     activities: Optional[Path] = typer.Option(None, help="CSV of activities (category, value, units[, rel_sd, distribution]); factors from the IPCC priors."),
+    landuse: Optional[Path] = typer.Option(None, help="CSV of land areas (land_type, area_mha[, rel_sd]) for a land-use carbon account."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     data_dir: Optional[Path] = DataDirOpt,
     seed: int = typer.Option(1, "--seed", min=0, help="Random seed of the Monte Carlo."),
@@ -205,8 +206,11 @@ def inventory(
     from forecast.pipeline import check_output_dir
 
     check_output_dir(out_dir)
+    if landuse is not None:
+        _landuse_inventory(landuse, out_dir, seed=seed, draws=draws, quiet=quiet)
+        return
     if (province is None) == (activities is None):
-        raise CarbonForecastError("give either --province with --year (CEADs) or --activities CSV")
+        raise CarbonForecastError("give one of --province with --year (CEADs), --activities CSV or --landuse CSV")
     provenance = []
     if province is not None:
         import pandas as pd
@@ -244,6 +248,40 @@ def inventory(
                            f"{row['U_minus_pct']:.2f}", f"{row['U_plus_pct']:.2f}")
         out.print(table_)
         console.print(f"[green]✓[/] wrote {out_dir}/inventory.md, inventory.csv")
+
+
+def _landuse_inventory(path: Path, out_dir: Path, *, seed: int, draws: int, quiet: bool) -> None:
+    """Land-use carbon account from a CSV of areas: draws per land type and the net, with intervals."""
+    import pandas as pd
+
+    from forecast.atomic import atomic_output_dir
+    from forecast.landuse import landuse_inventory
+
+    if not path.is_file():
+        raise CarbonForecastError(f"land-use file not found: {path}")
+    frame = pd.read_csv(path)
+    missing = [c for c in ("land_type", "area_mha") if c not in frame.columns]
+    if missing:
+        raise CarbonForecastError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}")
+    areas = dict(zip(frame["land_type"].astype(str), frame["area_mha"].astype(float)))
+    rel_sd = dict(zip(frame["land_type"].astype(str), frame["rel_sd"].astype(float))) if "rel_sd" in frame else 0.0
+    ds = landuse_inventory(areas, draws=draws, random_seed=seed, area_rel_sd=rel_sd)
+    rows = []
+    for name, da in [*((str(t), ds["emissions"].sel(land_type=t)) for t in ds["land_type"].values), ("net", ds["net"])]:
+        q = da.quantile([0.025, 0.5, 0.975], dim="sample").values
+        rows.append({"land_type": name, "mean": float(da.mean()), "q025": q[0], "q50": q[1], "q975": q[2],
+                     "units": "Mt CO2/yr (positive = emission)"})
+    table = pd.DataFrame(rows)
+    with atomic_output_dir(out_dir) as tmp:
+        table.to_csv(tmp / "landuse.csv", index=False)
+    if not quiet:
+        rich_table = Table(title=f"Land-use carbon account of {path.name} (Mt CO2/yr, positive = emission)")
+        for col in ("land type", "mean", "95% interval"):
+            rich_table.add_column(col)
+        for row in rows:
+            rich_table.add_row(row["land_type"], f"{row['mean']:,.1f}", f"{row['q025']:,.1f} to {row['q975']:,.1f}")
+        out.print(rich_table)
+        console.print(f"[green]✓[/] wrote {out_dir}/landuse.csv")
 
 
 @priors_app.command("list")

@@ -57,3 +57,20 @@ def test_unknown_province_and_year_are_clear_errors(shared_data_dir, tmp_path, m
     assert run_main(monkeypatch, "inventory", "--province", "Shandong", "--year", "2030", "--data-dir",
                     shared_data_dir, "--out", tmp_path / "y") == 2
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_landuse_account_from_areas(tmp_path, monkeypatch):
+    areas = tmp_path / "areas.csv"
+    areas.write_text("land_type,area_mha,rel_sd\nforest,284.1,0.05\ngrassland,264.5,0.05\ncropland,127.9,0.05\n")
+    out = tmp_path / "lu"
+    result = runner.invoke(app, ["inventory", "--landuse", str(areas), "--out", str(out), "--draws", "4000", "--quiet"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "landuse.csv").set_index("land_type")
+    parts = table.drop(index="net")
+    # the net account is the sum of its land types, draw by draw, so also in the mean
+    assert table.loc["net", "mean"] == pytest.approx(parts["mean"].sum(), rel=1e-9)
+    assert table.loc["forest", "q975"] < 0  # forests sequester with high probability
+    bad = tmp_path / "bad.csv"
+    bad.write_text("land_type,area_mha\nforrest,1\n")
+    assert run_main(monkeypatch, "inventory", "--landuse", bad, "--out", tmp_path / "bad_out") == 2
+    assert not (tmp_path / "bad_out").exists()
