@@ -153,6 +153,10 @@ def check_study(study: Study, panel: pd.DataFrame, *, data_dir=None) -> tuple[EK
         raise StudyError(f"[forecast] peak_years {late} must lie after the last data year {last_year} and by the horizon {scenario.horizon}")
     check_sinks(study, regions, scenario.horizon)
     check_capacity(study, regions)
+    if study.landuse.enabled:
+        from forecast.landuse import landuse_inventory
+
+        landuse_inventory(study.landuse.areas, draws=2)  # unknown land types and bad areas fail here
     return model, scenario, regions
 
 
@@ -366,6 +370,19 @@ def _with_group(study: Study, table: pd.DataFrame) -> pd.DataFrame:
                              kind="stable").reset_index(drop=True)
 
 
+def run_landuse(study: Study, *, seed: int) -> pd.DataFrame:
+    """The study's land-use carbon account as a report table (Mt CO2/yr, positive = emission)."""
+    from forecast.landuse import landuse_inventory
+
+    lu = study.landuse
+    ds = landuse_inventory(lu.areas, draws=lu.draws, random_seed=seed + 9, area_rel_sd=lu.rel_sd)
+    rows = []
+    for name, da in [*((str(t), ds["emissions"].sel(land_type=t)) for t in ds["land_type"].values), ("net", ds["net"])]:
+        q = da.quantile([0.05, 0.5, 0.95], dim="sample").values
+        rows.append({"land type": name, "mean": float(da.mean()), "q05": q[0], "q50": q[1], "q95": q[2]})
+    return pd.DataFrame(rows)
+
+
 def fit_model(study: Study, model: EKCModel, panel: pd.DataFrame, *, seed: int, progress: bool | None = None) -> EKCModel:
     """Fit ``model`` to ``panel`` with the study's sampler settings."""
     s = study.sampler
@@ -478,6 +495,10 @@ def forecast_study(study: Study, panel: pd.DataFrame, model: EKCModel, scenario:
         t4 = time.perf_counter()
         result.extra_tables.update(run_capacity(study, fc, seed=seed))
         timings["capacity"] = time.perf_counter() - t4
+    if study.landuse.enabled:
+        lu = study.landuse
+        title = f"Land-use carbon account of {lu.region or 'the study region'} (Mt CO2/yr, positive = emission)"
+        result.extra_tables[title + (f"; areas: {lu.source}" if lu.source else "")] = run_landuse(study, seed=seed)
     if study.data.source == "china_provinces":
         from forecast.china import PROVINCE_GROUPS
 

@@ -166,6 +166,23 @@ class CompensationSection(_Section):
     currency: str = "CNY"
 
 
+class LanduseSection(_Section):
+    """Land-use carbon account of one region (areas in Mha by land type; see forecast/landuse.py)."""
+
+    enabled: bool = False
+    region: str = ""
+    source: str = ""
+    areas: dict[str, float] = {}
+    rel_sd: float = Field(default=0.0, ge=0, lt=1)
+    draws: int = Field(default=4000, ge=100)
+
+    @model_validator(mode="after")
+    def _areas_when_enabled(self):
+        if self.enabled and not self.areas:
+            raise ValueError("landuse is enabled but [landuse.areas] is empty")
+        return self
+
+
 class ReportSection(_Section):
     quantiles: list[float] = [0.05, 0.25, 0.5, 0.75, 0.95]
 
@@ -189,6 +206,7 @@ class Study(_Section):
     sinks: SinksSection = SinksSection()
     capacity: CapacitySection = CapacitySection()
     compensation: CompensationSection = CompensationSection()
+    landuse: LanduseSection = LanduseSection()
     report: ReportSection = ReportSection()
     source_path: str | None = None
 

@@ -433,3 +433,20 @@ def test_measurement_error_from_the_inventory(shared_data_dir, global_panel):
     study = load_study(GLOBAL_STUDY).with_overrides(model={"measurement_error": "inventory"})
     with pytest.raises(StudyError, match="china_provinces"):
         build_model(study, global_panel)
+
+
+def test_landuse_section_is_checked_before_sampling(global_panel, monkeypatch):
+    from forecast.models.ekc import EKCModel
+    from forecast.pipeline import check_study, run_landuse
+
+    monkeypatch.setattr(EKCModel, "fit", lambda *a, **k: pytest.fail("sampling started"))
+    china = load_study(Path(GLOBAL_STUDY).parents[1] / "china" / "study.toml")
+    assert china.landuse.enabled
+    table = run_landuse(china, seed=1).set_index("land type")
+    parts = table.drop(index="net")
+    assert table.loc["net", "mean"] == pytest.approx(parts["mean"].sum(), rel=1e-9)
+    bad = china.with_overrides(landuse={"areas": {"forrest": 10.0}})
+    with pytest.raises(InputError, match="forrest"):
+        check_study(bad, global_panel)
+    with pytest.raises(StudyError, match="landuse"):
+        china.with_overrides(landuse={"areas": {}})
