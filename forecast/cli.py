@@ -325,6 +325,44 @@ def data_info_cmd(
         out.print(f"[bold]{key}[/]: {value}")
 
 
+@app.command()
+def backtest(
+    study: Optional[Path] = StudyArg,
+    cutoff: Optional[list[int]] = typer.Option(None, "--cutoff", help="Cutoff year (repeat; default 2005, 2010, 2015)."),
+    out_dir: Path = typer.Option(None, "--out", "-o", help="Output folder (default: results/<study name>-backtest)."),
+    data_dir: Optional[Path] = DataDirOpt,
+    draws: int = typer.Option(300, min=10, help="Sampler draws per chain for each refit."),
+    tune: int = typer.Option(400, min=10, help="Sampler tuning steps per chain for each refit."),
+    forecast_draws: int = typer.Option(500, min=10, help="Forecast trajectories per cutoff."),
+    seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Refit the study at past cutoffs, forecast, and score the forecasts against what happened."""
+    from forecast.backtest import run_backtest, write_backtest
+    from forecast.pipeline import check_output_dir
+
+    spec = _load(study)
+    out_dir = out_dir or Path("results") / f"{spec.study.name}-backtest"
+    check_output_dir(out_dir)
+    result = run_backtest(spec, tuple(cutoff) if cutoff else (2005, 2010, 2015), data_dir=data_dir, draws=draws,
+                          tune=tune, forecast_draws=forecast_draws, seed=seed,
+                          progress=not quiet and sys.stderr.isatty(), say=_say(quiet))
+    write_backtest(result, out_dir)
+    if not quiet:
+        summary = result.summary()
+        table = Table(title="Backtest summary (all regions)")
+        table.add_column("metric")
+        for name in summary.index:
+            table.add_column(f"cutoff {name}" if name != "pooled" else "pooled")
+        rows = [c for c in ("brier_5y", "skill_5y", "auc_5y", "brier_10y", "skill_10y", "auc_10y", "cov50_5y",
+                            "cov90_5y", "cov50_10y", "cov90_10y", "crps_rel_median_5y", "crps_rel_median_10y",
+                            "crps_log_5y", "crps_log_10y", "peak_cov90", "peak_mae") if c in summary.columns]
+        for col in rows:
+            table.add_row(col, *[f"{v:.3f}" for v in summary[col].to_numpy(dtype=float)])
+        out.print(table)
+        console.print(f"[green]✓[/] wrote {out_dir}/backtest.md, events.csv, levels.csv, peaks.csv, reliability.png")
+
+
 def main() -> None:
     """Console-script entry point: user errors print one clear line and exit 2, never a traceback."""
     _quiet_libraries()

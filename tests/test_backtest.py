@@ -1,0 +1,240 @@
+"""Backtest: scoring functions on hand-made forecasts, the observed peak rule, one small real backtest."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from forecast.backtest import (
+    EASTERN_BLOC_1990,
+    auc,
+    brier_score,
+    brier_skill,
+    crps_ensemble,
+    event_outcome,
+    interval_coverage,
+    observed_peak,
+    reliability_table,
+    score_events,
+)
+from forecast.errors import InputError
+
+
+# ----------------------------------------------------------------------------- scores
+def test_perfect_event_forecast_scores_perfectly():
+    o = np.array([0, 1, 1, 0, 0, 1, 0, 0])
+    assert brier_score(o.astype(float), o) == 0.0
+    assert brier_skill(o.astype(float), o) == 1.0
+    assert auc(o.astype(float), o) == 1.0
+    assert auc(1.0 - o, o) == 0.0  # perfectly inverted ranking
+
+
+def test_biased_forecast_has_negative_skill():
+    rng = np.random.default_rng(0)
+    o = (rng.random(1000) < 0.2).astype(float)
+    p = np.full_like(o, 0.9)
+    assert brier_score(p, o) == pytest.approx(np.mean((0.9 - o) ** 2))
+    assert brier_skill(p, o) < -1.0  # (0.9-0.2)^2 + 0.16 vs 0.16: far worse than climatology
+    assert brier_skill(np.full_like(o, o.mean()), o) == pytest.approx(0.0, abs=1e-12)
+    # explicit base rate: the reference is the score of always forecasting it
+    assert brier_skill(np.full_like(o, 0.5), o, base_rate=0.5) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_auc_random_is_half_and_ties_count_half():
+    rng = np.random.default_rng(1)
+    n = 4000
+    o = (rng.random(n) < 0.3).astype(float)
+    p = rng.random(n)
+    # sd of the AUC under H0: sqrt((n1 + n0 + 1) / (12 n1 n0))
+    n1, n0 = o.sum(), n - o.sum()
+    se = math.sqrt((n1 + n0 + 1) / (12 * n1 * n0))
+    assert abs(auc(p, o) - 0.5) < 4 * se
+    assert auc(np.full(n, 0.3), o) == pytest.approx(0.5)  # all tied
+    assert auc([0.1, 0.4, 0.4, 0.8], [0, 0, 1, 1]) == pytest.approx((1 + 1 + 0.5 + 1) / 4)
+    assert math.isnan(auc([0.2, 0.3], [1, 1]))
+
+
+def test_reliability_counts_sum_to_n_and_bins_are_right():
+    rng = np.random.default_rng(2)
+    p = rng.random(500)
+    p[:3] = [0.0, 1.0, 0.1]
+    o = (rng.random(500) < p).astype(float)
+    table = reliability_table(p, o, bins=10)
+    assert len(table) == 10
+    assert table["count"].sum() == 500
+    filled = table[table["count"] > 0]
+    assert ((filled["mean_p"] >= filled["p_low"]) & (filled["mean_p"] <= filled["p_high"])).all()
+    # calibrated by construction: observed frequencies track the mean forecast
+    assert np.nanmax(np.abs(filled["observed_freq"] - filled["mean_p"])) < 0.25
+
+
+def test_interval_coverage():
+    rng = np.random.default_rng(3)
+    draws = rng.normal(size=(200, 4000))
+    truth = rng.normal(size=200)
+    assert interval_coverage(draws * 10, truth, 0.9).mean() == 1.0  # wide intervals cover everything
+    cov = interval_coverage(draws, truth, 0.9).mean()
+    assert abs(cov - 0.9) < 4 * math.sqrt(0.09 / 200)
+    assert interval_coverage(draws, truth + 100, 0.5).mean() == 0.0
+    with pytest.raises(InputError):
+        interval_coverage(draws, truth, 1.5)
+
+
+def test_crps_point_mass_and_normal_closed_form():
+    assert crps_ensemble(np.full(50, 3.0), 3.0) == pytest.approx(0.0, abs=1e-12)
+    assert crps_ensemble(np.full(50, 3.0), 5.0) == pytest.approx(2.0)  # point mass: |x - y|
+    rng = np.random.default_rng(4)
+    mu, sigma, n = 1.0, 2.0, 200_000
+    x = rng.normal(mu, sigma, n)
+    for y in (1.0, 2.5, -4.0):
+        z = (y - mu) / sigma
+        closed = sigma * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / math.sqrt(math.pi))
+        assert crps_ensemble(x, y) == pytest.approx(closed, rel=0.02, abs=0.01)
+    # the O(n log n) form equals the O(n^2) definition
+    small = rng.normal(size=(3, 40))
+    y = np.array([0.1, -1.0, 2.0])
+    brute = np.abs(small - y[:, None]).mean(1) - 0.5 * np.abs(small[:, :, None] - small[:, None, :]).mean((1, 2))
+    np.testing.assert_allclose(crps_ensemble(small, y), brute, rtol=1e-10)
+    # a biased ensemble scores worse than a calibrated one
+    assert crps_ensemble(x + 3, mu) > crps_ensemble(x, mu)
+
+
+def test_score_events_separates_eastern_bloc():
+    events = pd.DataFrame({
+        "cutoff": 2010, "horizon": 5,
+        "region": ["Russia", "Poland", "France", "Chile", "Peru", "Spain"],
+        "p": [0.9, 0.1, 0.8, 0.2, 0.1, 0.5], "outcome": [0.0, 0.0, 1.0, 0.0, np.nan, 1.0],
+    })
+    events["group"] = np.where(events["region"].isin(EASTERN_BLOC_1990), "eastern_bloc", "other")
+    scores = score_events(events)
+    row = scores[(scores["cutoff"] == 2010) & (scores["group"] == "all")].iloc[0]
+    assert row["n"] == 5  # the undecidable row is left out
+    assert scores[(scores["cutoff"] == 2010) & (scores["group"] == "eastern_bloc")].iloc[0]["n"] == 2
+    assert scores[(scores["cutoff"] == 2010) & (scores["group"] == "other")].iloc[0]["auc"] == 1.0
+
+
+# ----------------------------------------------------------------------------- peak rule
+YEARS = np.arange(1990, 2024)
+
+
+def _series(values) -> pd.Series:
+    return pd.Series(values, index=YEARS, dtype=float)
+
+
+def test_peak_rule_rising_series_has_not_peaked():
+    assert observed_peak(_series(100 * 1.03 ** (YEARS - 1990))) is None
+
+
+def test_peak_rule_peak_2005_then_20_percent_decline():
+    values = np.where(YEARS <= 2005, 100 + 2.0 * (YEARS - 1990), 130 * (1 - 0.2 * (YEARS - 2005) / 18))
+    s = _series(values)
+    assert s.iloc[-1] / s.max() == pytest.approx(0.8, abs=0.01)
+    assert observed_peak(s) in (2004, 2005, 2006)  # the smoothed maximum sits at the kink
+    assert observed_peak(s, min_drop=0.25) is None  # a 20 % drop does not meet a 25 % threshold
+    out = event_outcome(s, 2000, 10)
+    assert out[0] == 1.0 and out[1] == "peaked_after_cutoff"
+    assert event_outcome(s, 2010, 5)[:2] == (0.0, "peaked_before_cutoff")
+    assert event_outcome(s, 1990, 5)[0] == 0.0  # peak after the window
+
+
+def test_peak_rule_plateau_has_not_peaked():
+    rng = np.random.default_rng(5)
+    values = np.where(YEARS <= 2005, 100 + 2.0 * (YEARS - 1990), 130) + rng.normal(0, 1, len(YEARS))
+    assert observed_peak(_series(values)) is None  # no 15 % drop
+
+
+def test_peak_rule_peak_too_recent():
+    values = np.where(YEARS <= 2018, 100 + 2.0 * (YEARS - 1990), 156 * 0.7)
+    assert observed_peak(_series(values)) is None  # maximum after 2013: too recent to confirm
+    assert observed_peak(_series(values), min_years_before_end=3) is not None
+    # undecidable: the running maximum lies inside (2015, 2020]
+    assert event_outcome(_series(values), 2015, 5)[1] == "undecidable"
+    # decidable "no": the maximum after 2015 cannot move back into (2005, 2010]
+    assert event_outcome(_series(values), 2005, 5)[:2] == (0.0, "not_peaked")
+
+
+def test_peak_rule_validates_window():
+    with pytest.raises(InputError):
+        observed_peak(_series(np.ones(len(YEARS))), window=4)
+
+
+# ----------------------------------------------------------------------------- real data
+def test_small_real_backtest(shared_data_dir, tmp_path):
+    from forecast.backtest import run_backtest, write_backtest
+    from forecast.study import default_study_path, load_study
+
+    regions = ["United States", "Germany", "China", "India", "Poland", "Russia", "Brazil", "United Kingdom"]
+    study = load_study(default_study_path())
+    result = run_backtest(study, [2010], data_dir=shared_data_dir, regions=regions, draws=60, tune=100,
+                          forecast_draws=200, seed=3)
+    ev = result.events
+    assert list(ev.columns) == ["cutoff", "horizon", "region", "group", "p", "outcome", "status", "observed_peak"]
+    assert set(ev["region"]) == set(regions)
+    for h, cell in ev.groupby("horizon"):
+        assert cell["region"].is_unique  # one row per region and horizon
+        decided = cell[cell["outcome"].notna()]
+        assert set(decided["status"]) <= {"peaked_before_cutoff", "peaked_after_cutoff", "not_peaked"}
+        assert (cell.loc[cell["outcome"].isna(), "status"] == "undecidable").all()
+    assert ev["p"].between(0, 1).all()
+    assert set(ev.loc[ev["region"].isin(["Poland", "Russia"]), "group"]) == {"eastern_bloc"}
+    # the UK and Germany peaked long before 2010 by the rule; China had not by 2010 + 5
+    uk = ev[(ev["region"] == "United Kingdom") & (ev["horizon"] == 5)].iloc[0]
+    assert uk["status"] == "peaked_before_cutoff" and uk["outcome"] == 0.0
+    assert (ev.loc[ev["region"] == "China", "status"] != "peaked_before_cutoff").all()
+    lv = result.levels
+    assert set(lv["lead"]) == {5, 10} and len(lv) == 2 * len(regions)
+    assert ((lv["q05"] <= lv["median"]) & (lv["median"] <= lv["q95"])).all() and (lv["crps"] >= 0).all()
+    summary = result.summary()
+    assert "2010" in summary.index and "cov90_5y" in summary.columns
+    out = write_backtest(result, tmp_path / "bt")
+    for name in ("backtest.md", "events.csv", "levels.csv", "reliability.png"):
+        assert (out / name).is_file()
+    assert "peak rule" in (out / "backtest.md").read_text().lower()
+    assert len(pd.read_csv(out / "events.csv")) == len(ev)
+
+
+# ----------------------------------------------------------------------------- CLI
+SMALL_STUDY = __import__("pathlib").Path(__file__).resolve().parent / "fixtures" / "small" / "study.toml"
+
+
+def _main(monkeypatch, *args) -> int:
+    import sys
+
+    import forecast.cli as cli
+
+    import warnings
+
+    monkeypatch.setattr(sys, "argv", ["carbon-forecast", *map(str, args)])
+    with warnings.catch_warnings():  # main() installs warning filters; keep them out of other tests
+        try:
+            cli.main()
+        except SystemExit as exit_:
+            return exit_.code if isinstance(exit_.code, int) else 1
+    return 0
+
+
+def test_cli_backtest_bad_cutoff_exits_2_before_sampling(monkeypatch, capsys, tmp_path, shared_data_dir):
+    from forecast.models.ekc import EKCModel
+
+    monkeypatch.setattr(EKCModel, "fit", lambda *a, **k: pytest.fail("sampling started"))
+    code = _main(monkeypatch, "backtest", SMALL_STUDY, "--cutoff", "2030", "--out", tmp_path / "bt",
+                 "--data-dir", shared_data_dir, "--quiet")
+    assert code == 2
+    assert "cutoff" in capsys.readouterr().err
+    assert not (tmp_path / "bt").exists()
+
+
+def test_cli_backtest_writes_outputs(monkeypatch, capsys, tmp_path, shared_data_dir):
+    code = _main(monkeypatch, "backtest", SMALL_STUDY, "--cutoff", "2012", "--out", tmp_path / "bt",
+                 "--data-dir", shared_data_dir, "--draws", "50", "--tune", "80", "--forecast-draws", "100",
+                 "--seed", "2")
+    assert code == 0, capsys.readouterr().err
+    err = capsys.readouterr()
+    assert "Backtest summary" in err.out
+    events = pd.read_csv(tmp_path / "bt" / "events.csv")
+    assert set(events["region"]) == {"China", "India", "United States", "Germany", "Japan"}
+    assert (tmp_path / "bt" / "reliability.png").stat().st_size > 1000
