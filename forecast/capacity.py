@@ -120,12 +120,29 @@ def _budget(budget, years: np.ndarray) -> xr.DataArray:
         raise InputError(f"budget must be a number, a year -> Mt CO2/yr mapping or a DataArray(year); got {budget!r}")
     missing = [int(y) for y in years if y not in b["year"].values]
     if missing:
-        raise InputError(f"budget: no value for year(s) {missing}")
+        raise InputError(f"budget: no value for year(s) {_year_ranges(missing)} (a yearly budget needs every "
+                         f"year the cap covers: {_year_ranges(years)})")
     b = b.sel(year=years)
     bad = ~np.isfinite(b.values) | (b.values < 0)
     if bad.any():
-        raise InputError(f"budget must be finite and >= 0 Mt CO2/yr; bad year(s) {list(b['year'].values[bad])}")
+        values = sorted({float(v) for v in b.values[bad]}, key=str)
+        raise InputError(f"budget must be finite and >= 0 Mt CO2/yr; got {', '.join(f'{v:g}' for v in values[:3])} "
+                         f"in year(s) {_year_ranges(b['year'].values[bad])}")
     return b
+
+
+def _year_ranges(years) -> str:
+    """``[2017, 2018, 2019, 2025]`` -> ``"2017-2019, 2025"``."""
+    ys = sorted({int(y) for y in years})
+    parts: list[str] = []
+    for y in ys:
+        if parts and y == end + 1:
+            end = y
+            parts[-1] = f"{start}-{end}"
+        else:
+            start = end = y
+            parts.append(str(y))
+    return ", ".join(parts)
 
 
 def validate_shares(shares, regions: list[str] | None = None, what: str = "shares") -> xr.DataArray:

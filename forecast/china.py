@@ -17,6 +17,7 @@ The files are looked up in ``data_dir``, then in ``$CARBON_FORECAST_DATA`` (they
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ __all__ = [
     "PROVINCE_GROUPS",
     "COMPLETE_YEARS",
     "load_province_panel",
+    "select_provinces",
     "data_coverage_table",
+    "data_notes_table",
 ]
 
 #: label -> file name of the three provincial inputs.
@@ -118,6 +121,8 @@ def _read_all(data_dir) -> tuple[dict[str, pd.DataFrame], dict[str, Path]]:
 def load_province_panel(
     data_dir: str | os.PathLike[str] | None = None,
     years: tuple[int, int] = COMPLETE_YEARS,
+    regions: list[str] | None = None,
+    exclude_regions: list[str] | None = None,
 ) -> pd.DataFrame:
     """China's provinces as a tidy panel in the package format (like :func:`forecast.data.load_panel`).
 
@@ -143,8 +148,13 @@ def load_province_panel(
     **Coverage.** Tibet has no CEADs CO2 and is excluded. The three sources overlap only in 2004-2016;
     ``years`` outside that window raise :class:`InputError` (the panel must be complete).
 
+    **Selection.** ``regions`` keeps only these provinces, ``exclude_regions`` drops these (see
+    :func:`select_provinces`); GDP is converted on all 30 provinces first, so a subset keeps the same
+    deflator and PPP factor.
+
     Raises:
-        InputError: bad ``years``, malformed files, a province missing a value in the window.
+        InputError: bad ``years``, malformed files, a province missing a value in the window, a selected
+            or excluded province that is not in the panel (named, with Tibet's reason).
         DataNotFoundError: a file is not found in ``data_dir`` / ``$CARBON_FORECAST_DATA``.
     """
     try:
@@ -214,7 +224,46 @@ def load_province_panel(
             f"complete overlap of the three sources: {COMPLETE_YEARS[0]}-{COMPLETE_YEARS[1]}.",
         ],
     }
-    return df
+    return select_provinces(df, regions, exclude_regions)
+
+
+def select_provinces(panel: pd.DataFrame, regions: list[str] | None = None,
+                     exclude_regions: list[str] | None = None) -> pd.DataFrame:
+    """Keep the provinces in ``regions`` (all if ``None``) minus those in ``exclude_regions``.
+
+    Every name must be a province of ``panel``; unknown names raise :class:`InputError` naming them (with
+    close spellings, and the reason for Tibet: no CEADs inventory). An empty selection is an error too.
+    ``attrs`` are kept; ``attrs["notes"]`` records the selection.
+    """
+    known = sorted(panel["region"].unique())
+    for key, names in (("regions", regions), ("exclude_regions", exclude_regions)):
+        if names is None:
+            continue
+        if isinstance(names, str):
+            raise InputError(f"{key} must be a list of province names, got the string {names!r}")
+        unknown = [str(n) for n in names if n not in known]
+        if unknown:
+            parts = []
+            for n in unknown:
+                if n == "Tibet":
+                    parts.append("'Tibet' (no CEADs CO2 inventory, not in the panel)")
+                    continue
+                close = difflib.get_close_matches(n, known, n=2, cutoff=0.6)
+                parts.append(repr(n) + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""))
+            raise InputError(f"{key}: province(s) not in the China provincial panel: {', '.join(parts)}. "
+                             f"Provinces: {', '.join(known)}.")
+    if regions is None and not exclude_regions:
+        return panel
+    keep = set(known if regions is None else regions) - set(exclude_regions or [])
+    if not keep:
+        raise InputError("regions / exclude_regions leave no province in the China provincial panel")
+    attrs = dict(panel.attrs)
+    out = panel[panel["region"].isin(keep)].reset_index(drop=True)
+    dropped = [p for p in known if p not in keep]
+    attrs["notes"] = [*attrs.get("notes", []),
+                      f"study selection: {len(keep)} of {len(known)} provinces (left out: {', '.join(dropped)})."]
+    out.attrs = attrs
+    return out
 
 
 def data_coverage_table(data_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -254,3 +303,56 @@ def data_coverage_table(data_dir: str | os.PathLike[str] | None = None) -> pd.Da
     out = pd.DataFrame(rows).set_index("source")
     out.attrs["gaps"] = gaps
     return out
+
+
+def data_notes_table(panel: pd.DataFrame, data_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The provincial data's coverage, gaps and conversions as a report table (no sampling).
+
+    One row per topic -- each source file with its years (from :func:`data_coverage_table`), the years of
+    the fitted panel and why only those, Tibet, the GDP deflation, the study's province selection -- with
+    columns ``topic``, ``file``, ``first year``, ``last year``, ``provinces`` and ``note``.
+    ``panel`` is the panel the study fitted (from :func:`load_province_panel`); the source files are read
+    from ``data_dir``, else from the folder the panel's provenance names.
+    """
+    if "region" not in panel.columns or "year" not in panel.columns:
+        raise InputError("data_notes_table needs the provincial panel (columns region, year, ...)")
+    if data_dir is None:
+        paths = [p.get("path") for p in panel.attrs.get("provenance", []) if p.get("role") == "ceads_co2"]
+        data_dir = Path(paths[0]).parent if paths else None
+    cov = data_coverage_table(data_dir)
+    what = {
+        "ceads_co2": ("CO2 (CEADs Scope_1_Total, Mt CO2/yr)",
+                      "territorial fuel combustion + cement process CO2; no inventory for Tibet"),
+        "nbs_grp": ("GDP (NBS gross regional product)", "nominal, current prices (100 million yuan); deflated, see below"),
+        "wb_population": ("population (World Bank subnational)", "persons"),
+    }
+    rows = []
+    for label, (topic, note) in what.items():
+        r = cov.loc[label]
+        rows.append({"topic": topic, "file": r["file"], "first year": r["year_min"], "last year": r["year_max"],
+                     "provinces": r["provinces"], "note": note})
+    c = cov.loc["complete"]
+    co2 = cov.loc["ceads_co2"]
+    unused = [f"{co2['year_min']}-{int(c['year_min']) - 1}" if co2["year_min"] < c["year_min"] else "",
+              f"{int(c['year_max']) + 1}-{co2['year_max']}" if co2["year_max"] > c["year_max"] else ""]
+    unused = " and ".join(u for u in unused if u)
+    rows.append({"topic": "overlap of CO2, GDP and population", "file": "", "first year": c["year_min"],
+                 "last year": c["year_max"], "provinces": c["provinces"],
+                 "note": "the only years in which all three exist (GDP starts 2004, population ends 2016)"
+                         + (f"; CEADs CO2 of {unused} cannot enter the panel" if unused else "")})
+    fitted = sorted(panel["region"].unique())
+    rows.append({"topic": "fitted panel", "file": "", "first year": int(panel["year"].min()),
+                 "last year": int(panel["year"].max()), "provinces": len(fitted),
+                 "note": f"{len(panel)} province-years, complete (no gaps filled)"})
+    rows.append({"topic": "Tibet", "file": "", "first year": np.nan, "last year": np.nan, "provinces": np.nan,
+                 "note": "excluded: CEADs has no inventory for Tibet (its GDP and population exist)"})
+    rows.append({"topic": "GDP deflation", "file": "owid_co2_data.csv", "first year": np.nan, "last year": np.nan,
+                 "provinces": np.nan,
+                 "note": "GRP x OWID (Maddison) China real GDP / sum of provincial GRP, per year: one national "
+                         "implicit deflator and PPP factor to 2011 international-$; provincial price levels and "
+                         "inflation differences ignored; provinces sum to the national total"})
+    for note in panel.attrs.get("notes", []):
+        if note.startswith("study selection"):  # written by select_provinces
+            rows.append({"topic": "study selection", "file": "", "first year": np.nan, "last year": np.nan,
+                         "provinces": len(fitted), "note": note.removeprefix("study selection: ")})
+    return pd.DataFrame(rows)

@@ -60,6 +60,7 @@ __all__ = [
     "approach1",
     "approach2",
     "compare_approaches",
+    "inventory_from_posterior",
     "conversion_factor",
     "parse_amount",
     "parse_factor_units",
@@ -486,6 +487,7 @@ def approach2(
     out_units: str = "Mt CO2",
     region: str | None = None,
     level: float = 0.95,
+    resample: bool = True,
 ) -> Approach2Result:
     """IPCC 2006 Approach 2: Monte Carlo over factor draws and activity draws (see the module docstring).
 
@@ -499,7 +501,17 @@ def approach2(
         Correlation matrix between the factors of the activity categories (array in activity order or a
         DataFrame labelled by category), imposed with a Gaussian copula on the log scale; ``None`` keeps
         the draws' own joint dependence (parametric factors: independent).
+    resample:
+        With factor draws: ``True`` resamples ``n`` of them with replacement; ``False`` uses every draw once,
+        in order (Monte Carlo draw ``i`` = factor draw ``i``; ``n`` is then the number of draws and
+        ``correlation`` must be ``None``).
     """
+    if not resample:
+        if not isinstance(factor_draws, xr.DataArray):
+            raise InputError("resample=False needs factor draws (xarray), not parametric factors")
+        if correlation is not None:
+            raise InputError("resample=False keeps the draws' own joint dependence; a correlation needs resample=True")
+        n = _stack_draws(factor_draws, region).sizes["sample"]
     if int(n) < 2:
         raise InputError(f"n must be at least 2, got {n!r}")
     if not 0 < level < 1:
@@ -519,7 +531,7 @@ def approach2(
                 raise InputError(_missing_factor(c, list(units)))
         raw = d.sel(category=cats).values.astype(float)  # (S, K)
         if r is None:
-            idx = rng.integers(0, raw.shape[0], size=n)
+            idx = rng.integers(0, raw.shape[0], size=n) if resample else np.arange(n)
             fac = raw[idx]
         else:
             from scipy.stats import norm
@@ -559,6 +571,76 @@ def approach2(
         variance_share=share, units=out_units, level=level,
         extra={"correlation": None if r is None else r.tolist(), "random_seed": random_seed},
     )
+
+
+def inventory_from_posterior(
+    model: Any,
+    activities: Any,
+    *,
+    region: str | None = None,
+    level: str = "region",
+    n: int | None = None,
+    random_seed: int | None = None,
+    correlation: Any = None,
+    out_units: str = "Mt CO2",
+    ci: float = 0.95,
+) -> Approach2Result:
+    """IPCC Approach 2 over the posterior of a fitted :class:`~forecast.models.emission_factors.EmissionFactorModel`.
+
+    Emissions per draw = Σ_c activity_c × factor_c × unit conversion, with ``factor_c`` the posterior factor
+    draws of category ``c``:
+
+    * ``level="region"`` (default): the factors of ``region`` (needed when the measurements had regions; a
+      model fitted without regions uses its category factors);
+    * ``level="category"``: the category factors (the pooled, across-region factor);
+    * ``level="new_region"``: a region without measurements (category factor plus between-region spread).
+
+    With ``n=None`` every posterior draw is used once, in order (draw ``i`` of the result is posterior draw
+    ``i``; chains stacked chain-major), so the factors' joint posterior dependence is kept; with ``n`` the
+    draws are resampled with replacement (``new_region``: ``n`` new draws, default 4000). Activities may
+    carry their own uncertainty (``rel_sd``); ``correlation`` imposes a Gaussian copula (needs ``n``).
+
+    All inputs (fitted model, categories, units, region) are checked before any draw is made.
+    ``result.extra`` records ``factor_level``, ``region`` and ``posterior_draws``.
+    """
+    from forecast.models.emission_factors import EmissionFactorModel
+
+    if not isinstance(model, EmissionFactorModel):
+        raise InputError(f"model must be a fitted EmissionFactorModel, got {type(model).__name__}")
+    if level not in ("region", "category", "new_region"):
+        raise InputError(f"level must be 'region', 'category' or 'new_region', got {level!r}")
+    acts = _as_activities(activities)
+    modelled = model.category_names  # raises ModelStateError before fit
+    missing = [c for c in acts if c not in modelled]
+    if missing:
+        raise InputError("; ".join(_missing_factor(c, modelled) for c in missing))
+    if level == "region" and model.regions:
+        if region is None:
+            raise InputError(f"the model has region factors ({', '.join(model.regions)}); pass region= "
+                             "or use level='category' / 'new_region'")
+        if region not in model.regions:
+            close = difflib.get_close_matches(str(region), model.regions, n=3, cutoff=0.5)
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            raise InputError(f"region {region!r} has no measurements in the model{hint}; regions: "
+                             f"{', '.join(model.regions)} (use level='new_region' for an unmeasured region)")
+    elif region is not None and level == "region":
+        raise InputError(f"region={region!r}: the model was fitted without regions; leave region out")
+    if level == "new_region":
+        draws = model.factor_draws(4000 if n is None else int(n), random_seed=random_seed, level="new_region")
+    else:
+        draws = model.factors(level)
+    units = _draws_units(draws)
+    for c, a in acts.items():  # unit mismatches fail here, before any draw
+        conversion_factor(a.units, units[c], out_units, category=c)
+    if correlation is not None and n is None:
+        raise InputError("correlation: pass n= (the draws are then resampled through a Gaussian copula)")
+    resample = correlation is not None or (n is not None and level != "new_region")
+    pick = region if "region" in draws.dims else None  # region factors exist only with level="region"
+    res = approach2(acts, draws.sel(category=list(acts)), n=int(n) if resample else 2, random_seed=random_seed,
+                    correlation=correlation, out_units=out_units, region=pick, level=ci, resample=resample)
+    post = model.factors("category")
+    res.extra.update(factor_level=level, region=pick, posterior_draws=int(post.sizes["chain"] * post.sizes["draw"]))
+    return res
 
 
 def compare_approaches(

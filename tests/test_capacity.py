@@ -165,3 +165,50 @@ def test_bad_rules_and_shares():
     with pytest.raises(InputError, match="not in the forecast"):
         carrying_capacity(ds, _cap([1, 1, 1]), built_up_km2={"Q": 5.0})
     assert set(ALLOCATION_RULES) >= {"peak_level", "per_capita", "gdp_share", "neutrality"}
+
+
+def test_budget_errors_name_the_value_and_years():
+    ds = make_ds(20)
+    with pytest.raises(InputError, match=r"budget must be finite and >= 0 Mt CO2/yr; got -3 in year\(s\) 2030-2031"):
+        make_cap("per_capita", ds, budget=-3.0)
+    with pytest.raises(InputError, match=r"got -1 in year\(s\) 2031$"):
+        make_cap("gdp_share", ds, budget={2030: 4.0, 2031: -1.0})
+    with pytest.raises(InputError, match=r"no value for year\(s\) 2031 \(a yearly budget needs every year the cap covers: 2030-2031\)"):
+        make_cap("per_capita", ds, budget={"2030": 4.0})  # TOML tables have string keys
+    assert float(make_cap("per_capita", ds, budget={"2030": 4.0, "2031": 2.0}).sum("region").sel(year=2031).max()) == pytest.approx(2.0)
+
+
+def test_capacity_and_compensation_charts_are_written(tmp_path):
+    """save_figures writes the grouped capacity and compensation charts when the forecast carries cap /
+    payment draws, and not otherwise."""
+    import pandas as pd
+
+    from forecast.compensation import compensation
+    from forecast.report.figures import capacity_chart, compensation_chart, save_figures
+    from forecast.results import RunResult
+
+    ds = make_ds(100)
+    cap = make_cap("peak_level", ds, reference_year=2030, statistic="median")
+    ds["cap__hold"] = cap.reindex(year=ds["year"]).broadcast_like(ds["co2"]).transpose("sample", "region", "year")
+    pay = compensation(ds, "per_capita", 2030, price_median=50.0, random_seed=1)["payment"]
+    ds["compensation_payment"] = pay.expand_dims(year=[2030]).reindex(year=ds["year"]).transpose("sample", "region", "year")
+    peak = xr.DataArray(np.full((100, 3), 2030), dims=("sample", "region"), coords={"region": REGIONS})
+    table = pd.DataFrame({"p_already_peaked": 0.1, "p_peak_by_2030": 0.5}, index=pd.Index(REGIONS, name="region"))
+    groups = {"A": "east", "B": "west", "C": "east"}
+    result = RunResult(forecast=ds, peak_year=peak, peak_table=table, turning_points=pd.DataFrame(),
+                       diagnostics=pd.DataFrame(), study={"focus_regions": ["A"], "region_groups": groups})
+    paths = save_figures(result, tmp_path)
+    for name in ("capacity_by_group", "compensation_by_group"):
+        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 5_000
+        assert f"figures/{name}.png" in paths.values()
+    # regions ordered by group (east first), labelled with it
+    ax = capacity_chart(result, groups)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["A (east)", "C (east)", "B (west)"]
+    ax = compensation_chart(result, groups)
+    means = ax.collections[-1].get_offsets()[:, 0]
+    assert abs(means.sum()) < 1e-6 * np.abs(means).sum()  # payments sum to zero
+    bare = RunResult(forecast=make_ds(20), peak_year=peak, peak_table=table, turning_points=pd.DataFrame(),
+                     diagnostics=pd.DataFrame(), study={"focus_regions": ["A"]})
+    assert not any("by_group" in p for p in save_figures(bare, tmp_path / "bare").values())
+    with pytest.raises(InputError, match="cap draws"):
+        capacity_chart(bare)

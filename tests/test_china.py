@@ -81,3 +81,69 @@ def test_bad_inputs(shared_data_dir, tmp_path, monkeypatch):
         load_province_panel(tmp_path)
     sub = load_province_panel(shared_data_dir, years=(2010, 2012))
     assert sorted(sub["year"].unique()) == [2010, 2011, 2012]
+
+
+# ---------------------------------------------------------------------------------------------- selection
+def test_select_provinces_filters_and_names_unknown(panel):
+    from forecast.china import select_provinces
+
+    sub = select_provinces(panel, regions=["Beijing", "Henan", "Xinjiang"], exclude_regions=["Henan"])
+    assert sorted(sub["region"].unique()) == ["Beijing", "Xinjiang"]
+    assert len(sub) == 2 * 13 and sub.attrs["provenance"] == panel.attrs["provenance"]
+    assert "left out" in sub.attrs["notes"][-1] and "Henan" in sub.attrs["notes"][-1]
+    # the GDP of a kept province is unchanged (the deflator is computed on all 30 provinces)
+    both = panel.merge(sub, on=["region", "year"], suffixes=("", "_sub"))
+    np.testing.assert_array_equal(both["gdp"], both["gdp_sub"])
+    assert select_provinces(panel) is panel
+    with pytest.raises(InputError, match=r"regions: .*'Bejing' \(did you mean 'Beijing'"):
+        select_provinces(panel, regions=["Bejing", "Henan"])
+    with pytest.raises(InputError, match=r"exclude_regions: .*'Tibet' \(no CEADs CO2 inventory"):
+        select_provinces(panel, exclude_regions=["Tibet"])
+    with pytest.raises(InputError, match="leave no province"):
+        select_provinces(panel, regions=["Henan"], exclude_regions=["Henan"])
+
+
+def test_study_data_regions_and_exclusions_apply_to_provinces(shared_data_dir):
+    from forecast.errors import StudyError
+    from forecast.pipeline import load_study_panel
+    from forecast.study import default_study_path, load_study
+
+    study = load_study(default_study_path("china-provinces"))
+    assert load_study_panel(study, data_dir=shared_data_dir)["region"].nunique() == 30
+    excl = study.with_overrides(data={"exclude_regions": ["Hainan", "Qinghai"]})
+    p = load_study_panel(excl, data_dir=shared_data_dir)
+    assert p["region"].nunique() == 28 and not {"Hainan", "Qinghai"} & set(p["region"])
+    focus = study.forecast.focus_regions
+    only = study.with_overrides(data={"regions": [*focus, "Hubei"]})
+    assert set(load_study_panel(only, data_dir=shared_data_dir)["region"]) == {*focus, "Hubei"}
+    with pytest.raises(StudyError, match=r"\[data\] regions: .*'Hubie'"):
+        load_study_panel(study.with_overrides(data={"regions": [*focus, "Hubie"]}), data_dir=shared_data_dir)
+    with pytest.raises(StudyError, match=r"\[data\] exclude_regions: .*'Tibet'"):
+        load_study_panel(study.with_overrides(data={"exclude_regions": ["Tibet"]}), data_dir=shared_data_dir)
+    # excluding a focus province is caught too
+    with pytest.raises(StudyError, match="focus_regions.*Beijing"):
+        load_study_panel(study.with_overrides(data={"exclude_regions": ["Beijing"]}), data_dir=shared_data_dir)
+
+
+def test_data_notes_table_documents_the_gaps(panel, shared_data_dir):
+    from forecast.china import data_notes_table, select_provinces
+
+    notes = data_notes_table(panel).set_index("topic")
+    co2 = notes.loc["CO2 (CEADs Scope_1_Total, Mt CO2/yr)"]
+    assert (co2["first year"], co2["last year"], co2["provinces"]) == (1997, 2019, 30)
+    gdp = notes.loc["GDP (NBS gross regional product)"]
+    pop = notes.loc["population (World Bank subnational)"]
+    assert (gdp["first year"], gdp["last year"]) == (2004, 2023) and (pop["first year"], pop["last year"]) == (2000, 2016)
+    overlap = notes.loc["overlap of CO2, GDP and population"]
+    assert (overlap["first year"], overlap["last year"]) == (2004, 2016)
+    assert "1997-2003 and 2017-2019" in overlap["note"]
+    assert "no inventory for Tibet" in notes.loc["Tibet", "note"]
+    assert "deflator" in notes.loc["GDP deflation", "note"] and "2011 international-$" in notes.loc["GDP deflation", "note"]
+    assert notes.loc["fitted panel", "provinces"] == 30 and "study selection" not in notes.index
+    # the folder comes from the panel's provenance; a study selection is listed
+    sub = select_provinces(load_province_panel(shared_data_dir, years=(2008, 2016)), exclude_regions=["Hainan"])
+    sub_notes = data_notes_table(sub, shared_data_dir).set_index("topic")
+    assert (sub_notes.loc["fitted panel", "first year"], sub_notes.loc["fitted panel", "provinces"]) == (2008, 29)
+    assert "Hainan" in sub_notes.loc["study selection", "note"]
+    with pytest.raises(InputError, match="provincial panel"):
+        data_notes_table(pd.DataFrame({"x": [1]}))

@@ -139,3 +139,114 @@ def test_ceads_worked_inventory(shared_data_dir):
         assert 0 < r["lower"] < r["total"] < r["upper"]
     with pytest.raises(InputError, match="Shandong"):
         ceads_fuel_inventory(table, "Shandonq", 2019)
+
+
+# ---------------------------------------------------------------------------------------------- bad activity
+def test_negative_activity_rejected(tmp_path):
+    with pytest.raises(InputError, match=r"activity 'coal': value must be finite and >= 0, got -5"):
+        Activity("coal", -5.0, "TJ")
+    table = pd.DataFrame({"category": ["coal", "gas"], "value": [10.0, -1.0], "units": ["TJ", "TJ"]})
+    with pytest.raises(InputError, match="activity 'gas'"):
+        approach1(table, [EmissionFactor("coal", 1.0, "t CO2/TJ"), EmissionFactor("gas", 1.0, "t CO2/TJ")])
+    from forecast.inventory import read_activities
+
+    path = tmp_path / "acts.csv"
+    path.write_text("category,value,units\ncoal,-0.5,PJ\n")
+    with pytest.raises(InputError, match=r"'coal'.*>= 0"):
+        read_activities(path)
+    assert Activity("coal", 0.0, "TJ").value == 0.0  # zero activity is allowed
+
+
+# ---------------------------------------------------------------------------------------------- posterior inventory
+def test_approach2_without_resampling_pairs_draws_one_to_one():
+    draws = prior_factor_draws(["natural_gas", "lpg"], n=500, random_seed=8)
+    acts = [Activity("natural_gas", 2.0, "PJ"), Activity("lpg", 3.0, "PJ")]
+    res = approach2(acts, draws, random_seed=1, resample=False)
+    expect = 1e-6 * (2.0 * draws.sel(category="natural_gas").values + 3.0 * draws.sel(category="lpg").values)
+    np.testing.assert_allclose(res.total.values, expect, rtol=1e-12)
+    with pytest.raises(InputError, match="resample=False needs factor draws"):
+        approach2(acts, FACS, resample=False)
+    with pytest.raises(InputError, match="correlation needs resample=True"):
+        approach2(acts, draws, resample=False, correlation=np.eye(2))
+
+
+def _measurements(n: int, seed: int) -> pd.DataFrame:
+    """``n`` measurements per category at one plant, 2 % above the IPCC default, 2 % scatter (kg CO2/TJ)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cat, default in (("natural_gas", 56_100), ("lpg", 63_100)):
+        for v in np.exp(np.log(default) + 0.02 + 0.02 * rng.standard_normal(n)):
+            rows.append({"category": cat, "region": "plant", "value": v})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def posterior_fits():
+    """Two tiny fits (200 draws x 2 chains): 2 and 40 measurements per category at one plant."""
+    import warnings
+
+    from forecast.errors import SamplerWarning
+    from forecast.models.emission_factors import EmissionFactorModel
+
+    fits = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplerWarning)  # few draws: ESS warnings expected
+        for n in (2, 40):
+            fits[n] = EmissionFactorModel().fit(_measurements(n, seed=n), random_seed=3, draws=200, tune=300,
+                                                chains=2, progress=False)
+    return fits
+
+
+POSTERIOR_ACTS = [Activity("natural_gas", 500.0, "PJ"), Activity("lpg", 100.0, "PJ")]
+
+
+def test_posterior_inventory_is_activity_times_factor_draws(posterior_fits):
+    from forecast.inventory import inventory_from_posterior
+
+    model = posterior_fits[40]
+    res = inventory_from_posterior(model, POSTERIOR_ACTS, region="plant")
+    post = model.factors().sel(region="plant").stack(sample=("chain", "draw"))
+    assert res.total.sizes["sample"] == post.sizes["sample"] == 400 == res.extra["posterior_draws"]
+    # PJ x kg CO2/TJ -> Mt CO2: 1000 TJ/PJ x 1e-9 Mt/kg
+    expect = 1e-6 * (500.0 * post.sel(category="natural_gas").values + 100.0 * post.sel(category="lpg").values)
+    np.testing.assert_allclose(res.total.values, expect, rtol=1e-12)
+    np.testing.assert_allclose(res.draws.sel(category="lpg").values, 1e-4 * post.sel(category="lpg").values, rtol=1e-12)
+    assert res.mean == pytest.approx(float(expect.mean()), rel=1e-12)
+    # the same through the model method, and resampled draws keep the mean
+    again = model.inventory(POSTERIOR_ACTS, region="plant")
+    np.testing.assert_array_equal(again.total.values, res.total.values)
+    resampled = inventory_from_posterior(model, POSTERIOR_ACTS, region="plant", n=4000, random_seed=1)
+    assert abs(resampled.mean - res.mean) < 4 * res.mc_se + 4 * resampled.mc_se
+    # data 2 % above the IPCC defaults: the plant's inventory sits above the prior-default total
+    default_total = 1e-6 * (500.0 * 56_100 + 100.0 * 63_100)
+    assert res.lower > default_total
+
+
+def test_more_measurements_narrow_the_inventory_interval(posterior_fits):
+    from forecast.inventory import inventory_from_posterior
+
+    few, many = (inventory_from_posterior(posterior_fits[n], POSTERIOR_ACTS, region="plant") for n in (2, 40))
+    assert (many.upper - many.lower) < 0.5 * (few.upper - few.lower)
+    # an unmeasured region is more uncertain than the measured plant
+    new = inventory_from_posterior(posterior_fits[40], POSTERIOR_ACTS, level="new_region", random_seed=2)
+    assert (new.upper - new.lower) > (many.upper - many.lower)
+
+
+def test_posterior_inventory_bad_input(posterior_fits):
+    from forecast.errors import ModelStateError
+    from forecast.inventory import inventory_from_posterior
+    from forecast.models.emission_factors import EmissionFactorModel
+
+    model = posterior_fits[2]
+    with pytest.raises(InputError, match="pass region="):
+        inventory_from_posterior(model, POSTERIOR_ACTS)
+    with pytest.raises(InputError, match=r"'plnat'.*did you mean 'plant'"):
+        inventory_from_posterior(model, POSTERIOR_ACTS, region="plnat")
+    with pytest.raises(InputError, match="no emission factor for category 'diesel'"):
+        inventory_from_posterior(model, [Activity("diesel", 1.0, "PJ")], region="plant")
+    with pytest.raises(InputError, match=r"'lpg'.*'kt'.*'kg CO2/TJ'"):
+        inventory_from_posterior(model, [Activity("lpg", 1.0, "kt")], region="plant")
+    with pytest.raises(InputError, match="correlation: pass n="):
+        inventory_from_posterior(model, POSTERIOR_ACTS, region="plant", correlation=np.eye(2))
+    with pytest.raises(ModelStateError, match="fit"):
+        inventory_from_posterior(EmissionFactorModel(), POSTERIOR_ACTS)

@@ -339,6 +339,13 @@ class EmissionFactorModel:
         out.attrs = dict(src.attrs)
         return out
 
+    def inventory(self, activities: Any, **kwargs: Any):
+        """IPCC Approach 2 inventory over this model's posterior factor draws: Σ activity × factor per draw
+        (see :func:`forecast.inventory.inventory_from_posterior` for ``region``, ``level``, ``n``, ...)."""
+        from forecast.inventory import inventory_from_posterior
+
+        return inventory_from_posterior(self, activities, **kwargs)
+
     def summary(self, hdi_prob: float = 0.94) -> pd.DataFrame:
         """Posterior median and HDI of the factors, one row per category (and region)."""
         frames = []

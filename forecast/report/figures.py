@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
@@ -23,7 +24,7 @@ from forecast.export import peak_probability
 from forecast.report._format import fmt_pct, slugify
 from forecast.results import RunResult
 
-__all__ = ["fan_chart", "figure_regions", "peak_year_histogram", "save_figures"]
+__all__ = ["capacity_chart", "compensation_chart", "fan_chart", "figure_regions", "peak_year_histogram", "save_figures"]
 
 FIGURE_DIR = "figures"
 _BAND_COLOR = "#1f77b4"
@@ -266,6 +267,104 @@ def group_chart(result: RunResult, groups: dict[str, str]) -> Axes:
     return ax
 
 
+_GROUP_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:red")
+
+
+def _grouped(regions: list[Any], groups: dict[str, str] | None) -> tuple[list[Any], dict[str, str], dict[str, str]]:
+    """Regions sorted by group (NBS belt order east / central / west first) then name, the group of each
+    region (one group ``"all"`` without ``groups``) and a colour per group."""
+    groups = {str(r): groups[str(r)] for r in regions if groups and str(r) in groups} or {str(r): "all" for r in regions}
+    known = ["east", "central", "west"]
+    order = list(dict.fromkeys([g for g in known if g in groups.values()] + list(groups.values())))
+    rank = {g: i for i, g in enumerate(order)}
+    kept = sorted((r for r in regions if str(r) in groups), key=lambda r: (rank[groups[str(r)]], str(r)))
+    colors = {g: _GROUP_COLORS[i % len(_GROUP_COLORS)] for i, g in enumerate(order)}
+    return kept, groups, colors
+
+
+def _group_legend(ax: Axes, colors: dict[str, str]) -> None:
+    if len(colors) > 1:
+        ax.legend(handles=[Patch(color=c, label=g) for g, c in colors.items()], fontsize=7, loc="lower right",
+                  frameon=False)
+
+
+def capacity_variables(result: RunResult) -> dict[str, str]:
+    """``{cap label: variable}`` for the cap draws in the forecast (``cap__<label>``, written by capacity runs)."""
+    return {str(v).removeprefix("cap__"): str(v) for v in result.forecast.data_vars if str(v).startswith("cap__")}
+
+
+def capacity_chart(result: RunResult, groups: dict[str, str] | None = None, years: list[int] | None = None) -> Axes:
+    """P(overload) = P(projected emissions > cap) per region under every cap of the run, regions grouped
+    and coloured by group (e.g. east / central / west); one panel per cap, one marker per year.
+
+    ``years`` default: 2030 and the horizon, where the cap is defined (else the cap's last year).
+    """
+    ds = result.forecast
+    caps = capacity_variables(result)
+    if not caps:
+        raise InputError("the forecast has no cap draws (cap__<label>); run a study with [capacity] enabled")
+    regions, groups, colors = _grouped(list(ds["region"].values), groups)
+    fig = Figure(figsize=(5 * len(caps) + 1, 0.28 * len(regions) + 1.6), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(caps), sharey=True, squeeze=False)[0]
+    y = np.arange(len(regions))[::-1]
+    horizon = int(ds["year"].max())
+    for ax, (label, var) in zip(axes, caps.items()):
+        cap = ds[var].sel(region=regions)
+        defined = [int(t) for t in cap["year"].values if bool(cap.sel(year=t).notnull().any())]
+        wanted = [t for t in (years or (2030, horizon)) if t in defined] or defined[-1:]
+        marks = []
+        for t, marker in zip(wanted, ("o", "s", "^", "D")):
+            co2, c = ds["co2"].sel(region=regions, year=t), cap.sel(year=t)
+            p = (co2 > c).where(co2.notnull() & c.notnull()).mean("sample").values
+            ax.scatter(p, y, c=[colors[groups[str(r)]] for r in regions], marker=marker, s=28,
+                       edgecolors="black", linewidths=0.4, zorder=3)
+            marks.append(Line2D([], [], color="none", marker=marker, markerfacecolor="lightgrey",
+                                markeredgecolor="black", label=str(t)))
+        ax.set_xlim(-0.03, 1.03)
+        ax.axvline(0.5, color="black", lw=0.6, ls=":")
+        ax.set_xlabel("P(overload) = P(emissions > cap)")
+        ax.set_title(f"cap '{label}'", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.add_artist(ax.legend(handles=marks, title="year", fontsize=7, title_fontsize=7, loc="upper right",
+                                frameon=False))
+        _group_legend(ax, colors)
+    axes[0].set_yticks(y, [f"{r} ({groups[str(r)]})" for r in regions], fontsize=8)
+    fig.suptitle("Carrying capacity: probability that emissions exceed the cap, by region group")
+    return axes[0]
+
+
+def compensation_chart(result: RunResult, groups: dict[str, str] | None = None) -> Axes:
+    """Compensation payment per region (``compensation_payment``): mean and 90 % interval over the draws,
+    coloured by region group; positive = pays, negative = receives."""
+    ds = result.forecast
+    if "compensation_payment" not in ds:
+        raise InputError("the forecast has no 'compensation_payment'; run a study with [compensation] enabled")
+    pay = ds["compensation_payment"]
+    year = next((int(t) for t in pay["year"].values if bool(pay.sel(year=t).notnull().any())), None)
+    if year is None:
+        raise InputError("compensation_payment has no values")
+    in_scheme = [r for r in pay["region"].values if bool(pay.sel(region=r, year=year).notnull().any())]
+    regions, groups, colors = _grouped(in_scheme, groups)
+    values = np.asarray(pay.sel(year=year, region=regions).transpose("sample", "region").values, dtype=float)
+    mean = np.nanmean(values, axis=0)
+    q05, q95 = np.nanquantile(values, [0.05, 0.95], axis=0)
+    fig = Figure(figsize=(10, 0.28 * len(regions) + 1.4), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(len(regions))[::-1]
+    cols = [colors[groups[str(r)]] for r in regions]
+    ax.hlines(y, q05, q95, colors=cols, lw=2.5, alpha=0.55)
+    ax.scatter(mean, y, c=cols, s=26, edgecolors="black", linewidths=0.4, zorder=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, [f"{r} ({groups[str(r)]})" for r in regions], fontsize=8)
+    ax.set_xlabel(f"payment in {year} ({pay.attrs.get('units', '')}; positive = pays, negative = receives)")
+    ax.set_title(f"Horizontal compensation in {year}: mean payment (dot) and 90% interval (bar), by region group")
+    ax.grid(axis="x", alpha=0.3)
+    _group_legend(ax, colors)
+    return ax
+
+
 def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 110) -> dict[str, str]:
     """Write ``figures/fan_<slug>.png`` per figure region; return ``{region: relative POSIX path}``."""
     out_dir = Path(out_dir)
@@ -304,4 +403,17 @@ def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 
         finally:
             fig.clear()
         paths[f"{region}: emissions, sinks and net"] = rel
+    for name, draw, key in (("capacity_by_group", capacity_chart, "Carrying capacity: P(overload) by region group"),
+                            ("compensation_by_group", compensation_chart, "Compensation payments by region group")):
+        if draw is capacity_chart and not capacity_variables(result):
+            continue
+        if draw is compensation_chart and "compensation_payment" not in result.forecast:
+            continue
+        ax = draw(result, groups)
+        rel = f"{FIGURE_DIR}/{name}.png"
+        try:
+            ax.figure.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
+        finally:
+            ax.figure.clear()
+        paths[key] = rel
     return paths
