@@ -81,7 +81,13 @@ def _validate_path(years: np.ndarray, ppm: np.ndarray, label: str) -> None:
         raise InputError(f"{label}: co2_ppm must be positive and finite; offending year(s): {shown}.")
 
 
-def _check_horizon(years: np.ndarray, horizon: int | None, label: str) -> None:
+def _check_horizon(years: np.ndarray, horizon: int | None, label: str, first_year: int | None = None) -> None:
+    if first_year is not None and years[0] > first_year:
+        needed = f"{first_year}-{horizon}" if horizon is not None else f"from {first_year}"
+        raise InputError(
+            f"{label}: the path starts in {years[0]} and does not cover year {first_year} "
+            f"(the sink forecast needs every year {needed}; last missing year: {years[0] - 1})."
+        )
     if horizon is None:
         return
     if years[-1] < horizon:
@@ -222,15 +228,17 @@ class CO2Scenario:
         scenario: str | None = None,
         *,
         horizon: int | None = DEFAULT_HORIZON,
+        first_year: int | None = None,
     ) -> CO2Scenario:
         """One CO2 path from a CSV file with columns ``year, co2_ppm`` (optional ``scenario``).
 
         If the file holds several named paths (a ``scenario`` column), pick one with ``scenario=``;
         :func:`read_co2_scenarios` returns all of them. Every path is validated: whole, strictly
         increasing years without gaps, positive finite ``co2_ppm``, and (unless ``horizon=None``)
-        coverage of every year up to ``horizon``. Lines starting with ``#`` are comments.
+        coverage of every year up to ``horizon`` (and from ``first_year``, if given). Lines starting
+        with ``#`` are comments.
         """
-        paths = read_co2_scenarios(path, horizon=horizon)
+        paths = read_co2_scenarios(path, horizon=horizon, first_year=first_year)
         if scenario is None:
             if len(paths) > 1:
                 raise InputError(
@@ -315,13 +323,13 @@ class CO2Scenario:
 
 
 def read_co2_scenarios(
-    path: str | os.PathLike[str], *, horizon: int | None = DEFAULT_HORIZON
+    path: str | os.PathLike[str], *, horizon: int | None = DEFAULT_HORIZON, first_year: int | None = None
 ) -> dict[str, CO2Scenario]:
     """All CO2 paths in a CSV file, by scenario name (file order).
 
     Columns: ``year``, ``co2_ppm`` and optionally ``scenario`` (several named paths stacked). Without a
     ``scenario`` column the single path is named after the file stem. See :meth:`CO2Scenario.from_csv`
-    for the checks.
+    for the checks; every path must cover ``first_year`` (if given) through ``horizon``.
     """
     file = Path(path).expanduser()
     if not file.is_file():
@@ -356,7 +364,7 @@ def read_co2_scenarios(
         years = _as_years(g["year"].to_numpy(), glabel)
         ppm = pd.to_numeric(g["co2_ppm"], errors="coerce").astype("float64").to_numpy()
         _validate_path(years, ppm, glabel)
-        _check_horizon(years, horizon, glabel)
+        _check_horizon(years, horizon, glabel, first_year)
         out[name] = CO2Scenario(
             name=name,
             ppm=pd.Series(ppm, index=years),

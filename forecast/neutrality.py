@@ -221,6 +221,11 @@ def neutrality_table(net: xr.DataArray, by: Iterable[int] = NEUTRALITY_YEARS) ->
         ``1 - p_not_neutral_by_horizon``: the probability that the quantiles below are conditional on.
     ``neutrality_year_q05/q50/q95_if_reached``
         Quantiles of the neutrality year among the draws that reach it (``<NA>`` if none do).
+    ``neutrality_year_q05/q50/q95``
+        Quantiles of the neutrality year over all draws, the draws that never reach it counted as
+        ``horizon + 1`` (``attrs["never_value"]``): a quantile equal to that value means "not by the
+        horizon". Read with ``p_not_neutral_by_horizon``; the distribution is often split between a
+        year within the horizon and "never".
     ``net_at_horizon_mean/q05/q95``
         Net emissions in the horizon year, Mt CO2/yr.
 
@@ -252,6 +257,9 @@ def neutrality_table(net: xr.DataArray, by: Iterable[int] = NEUTRALITY_YEARS) ->
         rows.append(_year_quantiles(reached, qs))
     for j, col in enumerate(cols):
         table[col] = pd.array([row[j] for row in rows], dtype="Int64")
+    for q in qs:
+        table[f"neutrality_year_q{int(q * 100):02d}"] = pd.array(
+            [_year_quantiles(ny.sel(region=r).values, [q])[0] for r in ny["region"].values], dtype="Int64")
     last = net.sel(year=horizon)
     table["net_at_horizon_mean"] = last.mean("sample").values
     table["net_at_horizon_q05"] = last.quantile(0.05, dim="sample").values

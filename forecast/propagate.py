@@ -1,14 +1,18 @@
 """Posterior draws x scenario draws -> emission trajectories, and the peak metrics read from them.
 
 No Python loop over draws, regions or years: shocks are drawn in blocks on a thread pool and the
-AR(1) recursion runs in a numba kernel that is parallel over samples.
+AR(1) recursion runs in a numba kernel that is parallel over samples (called on at most
+``KERNEL_CHUNKS`` sample slices, the steps of the optional progress bar).
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
+from contextlib import contextmanager
+from typing import Iterable, Iterator
 
 import numba
 import numpy as np
@@ -22,17 +26,68 @@ PEAK_YEARS = (2030, 2035)
 
 
 SHOCK_CHUNK = 256  # samples per block of shocks; fixed so results do not depend on the thread count
+KERNEL_CHUNKS = 16  # the path kernel runs over at most this many sample slices (progress steps)
+
+
+class _Progress:
+    """A rich progress bar over the steps of one forecast (shock blocks, then kernel slices)."""
+
+    def __init__(self, bar, task):
+        self._bar, self._task = bar, task
+
+    def add_steps(self, n: int) -> None:
+        total = next(t.total for t in self._bar.tasks if t.id == self._task) or 0
+        self._bar.update(self._task, total=total + n)
+
+    def step(self, description: str) -> None:
+        self._bar.update(self._task, advance=1, description=description)
+
+
+# set by forecast_emissions for the duration of one forecast (per thread/context, so concurrent chunked
+# forecasts in worker threads never report into it); None = no progress output
+_PROGRESS: contextvars.ContextVar[_Progress | None] = contextvars.ContextVar("forecast_progress", default=None)
+
+
+def _stderr_is_tty() -> bool:
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
+
+
+@contextmanager
+def progress_bar(progress: bool | None, description: str) -> Iterator[_Progress | None]:
+    """Progress output for a forecast: shown unless ``progress`` is False, and only on a terminal."""
+    if progress is False or not _stderr_is_tty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        reporter = _Progress(bar, bar.add_task(description, total=None))
+        token = _PROGRESS.set(reporter)
+        try:
+            yield reporter
+        finally:
+            _PROGRESS.reset(token)
 
 
 def _shock_block(seed: np.random.SeedSequence, nu: np.ndarray, n_regions: int, n_years: int) -> np.ndarray:
     """Unit-scale Student-t shocks (float32) for a block of samples with per-sample ``nu`` (inf = normal)."""
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((len(nu), n_regions, n_years), dtype=np.float32)
-    for i, df in enumerate(nu):
-        if np.isfinite(df):
-            # t = z / sqrt(chi2_nu / nu) with chi2_nu = 2 Gamma(nu / 2)
-            gamma = rng.standard_gamma(df / 2.0, size=(n_regions, n_years), dtype=np.float32)
-            z[i] *= np.sqrt(np.float32(df / 2.0) / gamma)
+    finite = np.isfinite(nu)
+    if finite.any():
+        # t = z / sqrt(chi2_nu / nu) with chi2_nu = 2 Gamma(nu / 2): one gamma call, the shape broadcast per
+        # sample (C order, so the stream is the one a per-sample loop would draw)
+        half = (nu[finite] / 2.0).astype(np.float32)[:, None, None]
+        scale = rng.standard_gamma(half, size=(half.shape[0], n_regions, n_years), dtype=np.float32)
+        np.divide(half, scale, out=scale)
+        np.sqrt(scale, out=scale)
+        if finite.all():
+            z *= scale
+        else:
+            z[finite] *= scale
     return z
 
 
@@ -47,12 +102,24 @@ def _shocks(nu: np.ndarray, shape: tuple[int, int, int], rng: np.random.Generato
     seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(len(starts))
     jobs = [(seed, nu[i : i + SHOCK_CHUNK]) for seed, i in zip(seeds, starts)]
     workers = min(len(jobs), os.cpu_count() or 1)
+    report = _PROGRESS.get()
     if workers <= 1:
-        blocks = [_shock_block(seed, block, n_regions, n_years) for seed, block in jobs]
+        results = (_shock_block(seed, block, n_regions, n_years) for seed, block in jobs)
+        blocks = _collect(results, report, len(jobs))
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            blocks = list(pool.map(lambda job: _shock_block(job[0], job[1], n_regions, n_years), jobs))
+            results = pool.map(lambda job: _shock_block(job[0], job[1], n_regions, n_years), jobs)
+            blocks = _collect(results, report, len(jobs))
     return np.concatenate(blocks, axis=0)
+
+
+def _collect(results, report: _Progress | None, n: int) -> list[np.ndarray]:
+    out = []
+    for i, block in enumerate(results):
+        out.append(block)
+        if report is not None:
+            report.step(f"forecast: shocks, block {i + 1}/{n}")
+    return out
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -131,15 +198,26 @@ def simulate_growth_paths(
         last_mean = last_mean + cubic[:, None] * terms[:, 2]
     u0 = state["last_dy"].values[None, :] - last_mean
 
+    # the kernel runs over fixed sample slices (each sample's path depends on its own inputs only, so the
+    # slicing changes no number); a progress bar, when shown, advances per shock block and per slice
+    step = max(1, -(-n_samples // KERNEL_CHUNKS))
+    slices = [slice(i, i + step) for i in range(0, n_samples, step)]
+    report = _PROGRESS.get()
+    if report is not None:
+        report.add_steps(-(-n_samples // SHOCK_CHUNK) + len(slices))
     shocks = _shocks(nu, gdp_per_capita.shape, rng)
     start = np.broadcast_to(state["last_log_co2_per_capita"].values, (n_samples, n_regions))
     if "last_level_sd" in state and (state["last_level_sd"].values > 0).any():
         # errors-in-variables: the last observed level is itself uncertain
         start = start + rng.standard_normal((n_samples, n_regions)) * state["last_level_sd"].values
-    return _growth_kernel(
-        np.log(f8(gdp_per_capita)), float(x_center), f8(state["last_x"].values), f8(u0),
-        f8(start), drift, slope, curv, cubic, income, phi, sigma, shocks,
-    )
+    log_gdp, last_x, u0, start = np.log(f8(gdp_per_capita)), f8(state["last_x"].values), f8(u0), f8(start)
+    out = np.empty((n_samples, n_regions, len(years)))
+    for j, sl in enumerate(slices):
+        out[sl] = _growth_kernel(log_gdp[sl], float(x_center), last_x, u0[sl], start[sl], drift[sl], slope[sl],
+                                 curv[sl], cubic[sl], income[sl], phi[sl], sigma[sl], shocks[sl])
+        if report is not None:
+            report.step(f"forecast: paths, slice {j + 1}/{len(slices)}")
+    return out
 
 
 # ---------------------------------------------------------------------- forecast container
@@ -233,15 +311,18 @@ VARIABLE_ATTRS = {
 
 
 def forecast_emissions(model, scenario, panel: pd.DataFrame, *, regions=None, draws: int = 1000,
-                       random_seed: int | None = None) -> Forecast:
+                       random_seed: int | None = None, progress: bool | None = None) -> Forecast:
     """Push posterior draws of ``model`` through ``scenario``; join with the observed history in ``panel``.
 
-    Returns a :class:`Forecast` over history + horizon with dims ``(sample, region, year)``.
+    Returns a :class:`Forecast` over history + horizon with dims ``(sample, region, year)``. ``progress``:
+    a progress bar on stderr over the shock blocks and path slices, shown only when stderr is a terminal
+    and ``progress`` is not False (the numbers never depend on it).
     """
     regions = list(regions) if regions is not None else model.regions
     if draws < 1:
         raise InputError(f"draws must be a positive integer, got {draws}")
-    pred = model.predict(scenario, draws=draws, random_seed=random_seed, regions=regions)
+    with progress_bar(progress, f"forecast: {len(regions)} regions x {draws} draws"):
+        pred = model.predict(scenario, draws=draws, random_seed=random_seed, regions=regions)
     pred["co2"] = pred["co2_per_capita"] * pred["population"] / 1e6
     history = _history_cube(panel, regions)
     history = history.sel(year=history["year"] < pred["year"].min())
@@ -258,11 +339,12 @@ def forecast_emissions(model, scenario, panel: pd.DataFrame, *, regions=None, dr
 
 
 def forecast_peak(model, scenario, *, panel: pd.DataFrame | None = None, regions=None, draws: int = 1000,
-                  random_seed: int | None = None) -> Forecast:
+                  random_seed: int | None = None, progress: bool | None = None) -> Forecast:
     """Forecast total emissions and their peak; ``panel`` (observed history) defaults to the panel the
     scenario was built from."""
     if panel is None:
         panel = scenario.history
     if "co2" not in panel.columns:
         raise InputError("the history panel has no 'co2' column: pass the observed panel as panel=")
-    return forecast_emissions(model, scenario, panel, regions=regions, draws=draws, random_seed=random_seed)
+    return forecast_emissions(model, scenario, panel, regions=regions, draws=draws, random_seed=random_seed,
+                              progress=progress)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -394,6 +395,37 @@ def test_fit_checks_output_path_before_sampling(tmp_path, monkeypatch, capsys, s
     except SamplingStarted:
         pytest.fail("fit started sampling although its --out path is an existing folder (checked only after the fit)")
     assert code == 2 and "Traceback" not in stderr and squash(str(folder)) in squash(stderr), stderr
+
+
+def test_unconverged_land_sink_model_exits_3_without_output(tmp_path, monkeypatch, capsys, no_sampling):
+    """run_sinks refuses an unconverged land-sink fit (ModelStateError). That is a sampler-diagnostics
+    failure like --strict (exit 3), not bad input (exit 2). No sampling: the land-sink fit is replaced by
+    one that leaves R-hat 1.4, and run_study by a stand-in that goes straight to the real run_sinks."""
+    import forecast.pipeline as pipeline
+    from forecast.errors import ModelStateError
+    from forecast.models.sinks import GlobalLandSinkModel
+    from forecast.study import default_study_path
+
+    def unconverged_fit(self, *args, **kwargs):
+        self.diagnostics = SimpleNamespace(max_r_hat=1.4, warnings=["R-hat 1.40 for lam (> 1.01)"])
+        return self
+
+    def straight_to_sinks(study, **kwargs):
+        return pipeline.run_sinks(study, None, seed=0)  # the convergence check comes before fc is used
+
+    monkeypatch.setattr(GlobalLandSinkModel, "fit", unconverged_fit)
+    monkeypatch.setattr(pipeline, "run_study", straight_to_sinks)
+    out = tmp_path / "res"
+    code, _, stderr = call_main(monkeypatch, capsys, "run", default_study_path("china"), "--out", out, "-q")
+    assert code == 3, f"exit {code}\n{stderr}"
+    assert "didnotconverge" in squash(stderr) and "R-hat1.40" in squash(stderr), stderr
+    assert "Traceback" not in stderr
+    assert not out.exists() and leftovers(tmp_path) == []
+    # the mapping itself: diagnostics on the error -> 3, every other user error -> 2
+    err = ModelStateError("x")
+    assert cli.exit_code(err) == 2
+    err.diagnostics = SimpleNamespace(max_r_hat=1.4, warnings=[])
+    assert cli.exit_code(err) == 3
 
 
 def test_report_missing_model_exits_2(tmp_path, monkeypatch, capsys, shared_data_dir, no_sampling):

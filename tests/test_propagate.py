@@ -368,6 +368,81 @@ def test_shocks_do_not_depend_on_the_thread_count(monkeypatch):
     assert not np.array_equal(serial, _shocks(nu, (n, 2, 5), np.random.default_rng(5)))
 
 
+def _per_sample_shock_block(seed, nu, n_regions, n_years):
+    """Reference: the per-sample Python loop the vectorised block replaced (one gamma call per finite nu)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((len(nu), n_regions, n_years), dtype=np.float32)
+    for i, df in enumerate(nu):
+        if np.isfinite(df):
+            gamma = rng.standard_gamma(df / 2.0, size=(n_regions, n_years), dtype=np.float32)
+            z[i] *= np.sqrt(np.float32(df / 2.0) / gamma)
+    return z
+
+
+@pytest.mark.parametrize("pattern", ["all_finite", "mixed", "all_inf"])
+def test_vectorised_shock_block_equals_the_per_sample_loop(pattern):
+    """One broadcast standard_gamma call draws the very stream a per-sample loop draws (C order), so the
+    vectorisation changes no number; mixed finite/inf nu exercises the finite-nu mask."""
+    rng = np.random.default_rng(3)
+    nu = rng.gamma(2.0, 10.0, 300) + 2.1
+    if pattern == "mixed":
+        nu[rng.random(300) < 0.4] = np.inf
+    elif pattern == "all_inf":
+        nu[:] = np.inf
+    seed = np.random.SeedSequence(17)
+    got = propagate._shock_block(seed, nu, 4, 9)
+    assert got.dtype == np.float32 and got.shape == (300, 4, 9)
+    np.testing.assert_array_equal(got, _per_sample_shock_block(seed, nu, 4, 9))
+    if pattern == "mixed":  # the normal rows really are unscaled normals of the same stream
+        z = np.random.default_rng(seed).standard_normal((300, 4, 9), dtype=np.float32)
+        inf = ~np.isfinite(nu)
+        np.testing.assert_array_equal(got[inf], z[inf])
+        assert not np.array_equal(got[~inf], z[~inf])
+
+
+# ------------------------------------------------------------------------------------------------
+# progress bar
+# ------------------------------------------------------------------------------------------------
+
+
+def test_progress_bar_counts_blocks_and_slices_and_changes_no_number(monkeypatch):
+    n_samples, n_years = 2 * propagate.SHOCK_CHUNK + 5, 6  # 3 shock blocks, KERNEL_CHUNKS kernel slices
+    state = make_state(2)
+    params = make_params(n_samples, 3, 2)
+    gdp = make_gdp(state, n_samples, n_years)
+    kw = dict(state=state, x_center=X_CENTER, degree=2, gdp_per_capita=gdp,
+              years=np.arange(LAST_YEAR + 1, LAST_YEAR + 1 + n_years))
+    quiet = simulate_growth_paths(params, rng=np.random.default_rng(5), **kw)
+    monkeypatch.setattr(propagate, "_stderr_is_tty", lambda: True)
+    with propagate.progress_bar(None, "test") as report:
+        assert report is not None and propagate._PROGRESS.get() is report
+        shown = simulate_growth_paths(params, rng=np.random.default_rng(5), **kw)
+        task = report._bar.tasks[0]
+        n_slices = -(-n_samples // -(-n_samples // propagate.KERNEL_CHUNKS))
+        assert task.total == 3 + n_slices == task.completed
+    assert propagate._PROGRESS.get() is None
+    np.testing.assert_array_equal(shown, quiet)
+
+
+@pytest.mark.parametrize("progress, tty, shown", [(None, True, True), (True, True, True), (False, True, False),
+                                                  (True, False, False), (None, False, False)])
+def test_forecast_emissions_progress_only_on_a_terminal(monkeypatch, progress, tty, shown):
+    """progress=False or a non-terminal stderr: no bar; otherwise predict runs under one."""
+    seen = []
+
+    class Recording(FakeModel):
+        def predict(self, scenario, **kwargs):
+            seen.append(propagate._PROGRESS.get())
+            return super().predict(scenario, **kwargs)
+
+    monkeypatch.setattr(propagate, "_stderr_is_tty", lambda: tty)
+    fc = forecast_emissions(Recording(), SimpleNamespace(name="s"), make_panel(), draws=3, random_seed=1,
+                            progress=progress)
+    assert fc.ds.sizes["sample"] == 3
+    assert (seen[0] is not None) is shown
+    assert propagate._PROGRESS.get() is None
+
+
 # ------------------------------------------------------------------------------------------------
 # Forecast: peak metrics on hand-made trajectories
 # ------------------------------------------------------------------------------------------------

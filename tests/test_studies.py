@@ -69,11 +69,31 @@ def test_provinces_compensation_balances_and_capacity(provinces):
 
 
 @pytest.mark.slow
-def test_china_sinks_study_neutrality_with_and_without_cfe_decline(shared_data_dir, tmp_path):
+def test_provinces_report_has_grouped_capacity_and_compensation_charts_and_data_notes(provinces):
+    run, out = provinces
+    for name in ("capacity_by_group", "compensation_by_group"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
+    report = (out / "report.md").read_text()
+    assert "figures/capacity_by_group.png" in report and "figures/compensation_by_group.png" in report
+    assert "Compensation payments by region group" in (out / "report.html").read_text()
+    notes = run.result.extra_tables["China provincial data: coverage, gaps and conversions"].set_index("topic")
+    assert (notes.loc["overlap of CO2, GDP and population", "first year"],
+            notes.loc["overlap of CO2, GDP and population", "last year"]) == (2004, 2016)
+    assert "China provincial data: coverage, gaps and conversions" in report and "no inventory for Tibet" in report
+
+
+@pytest.fixture(scope="module")
+def china_sinks(shared_data_dir, tmp_path_factory):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SamplerWarning)
         run = run_study(small("china"), data_dir=shared_data_dir, progress=False)
-    out = write_outputs(run, tmp_path / "out")
+    out = write_outputs(run, tmp_path_factory.mktemp("china") / "out")
+    return run, out
+
+
+@pytest.mark.slow
+def test_china_sinks_study_neutrality_with_and_without_cfe_decline(china_sinks):
+    run, out = china_sinks
     sinks = run.result.sinks
     assert 0 <= sinks["p_decline"] <= 1
     assert set(sinks["neutrality"].index) == {"China"} and set(sinks["neutrality_constant_cfe"].index) == {"China"}
@@ -89,3 +109,61 @@ def test_china_sinks_study_neutrality_with_and_without_cfe_decline(shared_data_d
     assert {"sink", "sink_constant_cfe", "net_co2"} <= set(bands["variable"])
     assert (out / "figures" / "net_china.png").exists()
     ds.close()
+
+
+@pytest.mark.slow
+def test_china_sinks_report_shows_the_neutrality_year_distribution(china_sinks):
+    """report.md (and report.html, rendered from it) carry the sinks section with the neutrality-year
+    quantiles and P(not neutral by the horizon), for the declining and the constant CFE, and the numbers
+    are those of the run's neutrality tables."""
+    from forecast.report.markdown import NEUTRALITY_YEAR_TITLE
+
+    run, out = china_sinks
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Carbon sinks and neutrality" in report
+    section = report.split("## Carbon sinks and neutrality", 1)[1].split("\n## ", 1)[0]
+    assert NEUTRALITY_YEAR_TITLE in section
+    rows = {line.split("|")[2].strip(): [c.strip() for c in line.split("|")[3:-1]]
+            for line in section.splitlines() if line.startswith("| China |")
+            and line.split("|")[2].strip() in ("declining", "constant")}
+    assert set(rows) == {"declining", "constant"}, section
+    horizon = run.result.study["horizon"]
+    for label, key in (("declining", "neutrality"), ("constant", "neutrality_constant_cfe")):
+        table = run.result.sinks[key].loc["China"]
+        want = [f"after {horizon}" if int(table[f"neutrality_year_{q}"]) > horizon else str(int(table[f"neutrality_year_{q}"]))
+                for q in ("q05", "q50", "q95")]
+        assert rows[label][:3] == want, (label, rows[label], want)
+        p = float(table["p_not_neutral_by_horizon"])
+        assert rows[label][3].endswith("%") and 0 <= p <= 1
+        # quantiles over all draws agree with the probability: the ("lower") median is a never-draw iff
+        # its rank floor((n - 1) / 2) falls among the n * P(never) largest values
+        n = run.result.forecast.sizes["sample"]
+        never_median = (n - 1) // 2 >= n - round(p * n)
+        assert (rows[label][1] == f"after {horizon}") == never_median, (label, rows[label], p)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Carbon sinks and neutrality" in html and NEUTRALITY_YEAR_TITLE in html
+
+
+def test_neutrality_year_table_on_hand_made_draws():
+    """The report table reads the all-draw quantiles (never = horizon + 1, shown as "after <horizon>")
+    and P(not neutral by the horizon) from neutrality_table. No fit: 10 hand-made net paths, 4 neutral
+    from 2045, 3 from 2055, 3 never (constant CFE: 3 from 2040, 7 never)."""
+    from forecast.neutrality import neutrality_table
+    from forecast.report.markdown import _neutrality_year_table
+
+    years = np.arange(2023, 2061)
+
+    def cube(first_years):
+        paths = [np.where(years >= y, -1.0, 1.0) for y in first_years]
+        return xr.DataArray(np.array(paths)[:, None, :], dims=("sample", "region", "year"),
+                            coords={"sample": np.arange(len(paths)), "region": ["China"], "year": years},
+                            attrs={"units": "Mt CO2/yr"})
+
+    declining = neutrality_table(cube([2045] * 4 + [2055] * 3 + [9999] * 3))
+    constant = neutrality_table(cube([2040] * 3 + [9999] * 7))
+    row = declining.loc["China"]
+    assert [int(row[f"neutrality_year_{q}"]) for q in ("q05", "q50", "q95")] == [2045, 2055, 2061]
+    assert int(row["neutrality_year_q95_if_reached"]) == 2055 and row["p_not_neutral_by_horizon"] == pytest.approx(0.3)
+    text = _neutrality_year_table(declining, constant, 2060)
+    assert "| China | declining | 2045 | 2055 | after 2060 | 30% |" in text
+    assert "| China | constant | 2040 | after 2060 | after 2060 | 70% |" in text

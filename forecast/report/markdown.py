@@ -412,6 +412,35 @@ def _turning_section(result: RunResult) -> str:
     return "\n\n".join(out)
 
 
+NEUTRALITY_YEAR_TITLE = "Neutrality-year distribution"
+
+
+def _neutrality_year_table(neutral: pd.DataFrame, constant: pd.DataFrame | None, horizon: int) -> str:
+    """Quantiles of the neutrality year over all draws and P(not neutral by the horizon), per region, with
+    the declining CFE and with the CFE held constant (tables of :func:`forecast.neutrality.neutrality_table`)."""
+    never = int(neutral.attrs.get("never_value", horizon + 1))
+    last = never - 1
+
+    def year(v: Any) -> str:
+        if is_missing(v):
+            return MISSING
+        return f"after {last}" if int(v) >= never else fmt_year(v)
+
+    rows = []
+    for region, r in neutral.iterrows():
+        views = [("declining", r)]
+        if constant is not None and region in constant.index:
+            views.append(("constant", constant.loc[region]))
+        for label, row in views:
+            rows.append([md_escape(region), label] + [year(row.get(f"neutrality_year_{q}")) for q in ("q05", "q50", "q95")]
+                        + [fmt_pct(row.get("p_not_neutral_by_horizon"))])
+    headers = ["Region", "CFE", "Neutrality year 5%", "Median", "95%", f"P(not neutral by {last})"]
+    text = (f"{NEUTRALITY_YEAR_TITLE} (first year from which net emissions stay at or below zero; quantiles over "
+            f"all draws, \"after {last}\" = not neutral by the horizon), with the declining CFE and with the CFE "
+            "held at its last fitted value:")
+    return text + "\n\n" + md_table(headers, rows, ["l", "l", "r", "r", "r", "r"])
+
+
 def _sinks_section(result: RunResult) -> str:
     sinks = result.sinks or {}
     if not sinks:
@@ -462,6 +491,7 @@ def _sinks_section(result: RunResult) -> str:
             "the horizon. Emissions follow the EKC forecast above: no new climate policy is assumed."
         )
         out.append(md_table(headers, rows, ["l"] + ["r"] * (len(headers) - 1)))
+        out.append(_neutrality_year_table(neutral, constant, _horizon(result)))
     gap = sinks.get("sink_gap")
     if gap is not None and not gap.empty:
         rows = [
