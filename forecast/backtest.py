@@ -347,15 +347,45 @@ def _peak_draws(co2: np.ndarray, years: np.ndarray, window: int) -> np.ndarray:
     return years[np.argmax(m, axis=-1)]
 
 
+SCENARIO_TYPES = ("history", "drivers")
+
+
+def backtest_scenario(spec, panel: pd.DataFrame, horizon: int, *, cutoff: int, seed: int, driver_cache: dict | None,
+                      progress: bool | None, say: Callable[[str], None]):
+    """The scenario of one cutoff: the history default, or driver models fitted on the cut panel (fitted
+    once per cutoff and shared by every emission model through ``driver_cache``)."""
+    from forecast.pipeline import build_driver_models, fit_drivers
+    from forecast.scenarios import DriverScenario, Scenario
+
+    settings = spec.scenario.model_dump(exclude={"type", "path", "horizon", "gdp_frontier", "population_window",
+                                                 "driver_priors"})
+    if spec.scenario.type != "drivers":
+        return Scenario.from_history(panel, horizon=horizon, **settings)
+    cache = {} if driver_cache is None else driver_cache
+    if cutoff not in cache:
+        gdp, population = build_driver_models(spec)
+        say(f"cutoff {cutoff}: fitting the GDP and population models")
+        fitted = fit_drivers(spec, DriverScenario.from_models(panel, horizon=horizon, gdp_model=gdp,
+                                                              population_model=population, **settings),
+                             seed=seed, progress=progress)
+        cache[cutoff] = (fitted.gdp_model, fitted.population_model)
+    gdp, population = cache[cutoff]
+    return DriverScenario.from_models(panel, horizon=horizon, gdp_model=gdp, population_model=population,
+                                      name="drivers", **settings)
+
+
 def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None, draws: int = 300, tune: int = 400,
                     forecast_draws: int = 500, seed: int = 1, regions: list[str] | None = None,
                     horizons=HORIZONS, window: int = 5, min_years_before_end: int = 10, min_drop: float = 0.15,
-                    progress: bool | None = False, say: Callable[[str], None] = lambda _: None) -> dict:
+                    progress: bool | None = False, say: Callable[[str], None] = lambda _: None,
+                    model: str | None = None, scenario: str | None = None, driver_cache: dict | None = None) -> dict:
     """Fit at one cutoff, forecast every fitted region and score against ``observed`` (tidy
-    ``region, year, co2`` up to the last data year). Returns the events, levels and peaks rows."""
+    ``region, year, co2`` up to the last data year). Returns the events, levels and peaks rows.
+
+    ``model`` (``ekc`` | ``kaya``) and ``scenario`` (``history`` | ``drivers``) replace the study's own
+    choices, so several emission models can be scored on the same cutoffs."""
     from forecast.pipeline import build_model, fit_model, load_study_panel
     from forecast.propagate import forecast_emissions
-    from forecast.scenarios import Scenario
 
     start = int(study.data.years[0]) if study.data.years else int(observed["year"].min())
     if cutoff - start + 1 < 10:
@@ -363,20 +393,28 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
     data = {"years": [start, int(cutoff)], "min_years": min(study.data.min_years, cutoff - start + 1)}
     if regions is not None:
         data["regions"] = list(regions)
+    overrides = {"model": {"type": model or study.model.type},
+                 "scenario": {"type": scenario or (study.scenario.type if study.scenario.type in SCENARIO_TYPES else "history")}}
     spec = study.with_overrides(data=data, sampler={"draws": int(draws), "tune": int(tune)},
-                                forecast={"focus_regions": [], "regions": "all"})
+                                forecast={"focus_regions": [], "regions": "all"}, **overrides)
     panel = load_study_panel(spec, data_dir=data_dir)
-    model = build_model(spec, panel, data_dir=data_dir)
-    say(f"cutoff {cutoff}: fitting on {panel['region'].nunique()} regions x {panel['year'].nunique()} years")
+    # the emission fit does not depend on the scenario: variants that share a model share its fit
+    fits = {} if driver_cache is None else driver_cache
+    key = ("emission_model", cutoff, spec.model.type)
     t0 = time.perf_counter()
-    fit_model(spec, model, panel, seed=seed, progress=progress)
+    if key not in fits:
+        say(f"cutoff {cutoff}: fitting {spec.model.type} on {panel['region'].nunique()} regions x "
+            f"{panel['year'].nunique()} years")
+        fits[key] = fit_model(spec, build_model(spec, panel, data_dir=data_dir), panel, seed=seed, progress=progress)
+    model = fits[key]
     fit_seconds = time.perf_counter() - t0
+    model_name = model.name
     fitted = list(model.regions)
     horizon = int(cutoff + max(horizons) + min_years_before_end)
-    settings = spec.scenario.model_dump(exclude={"type", "path", "horizon"})
-    scenario = Scenario.from_history(panel, horizon=horizon, **settings)
+    paths = backtest_scenario(spec, panel, horizon, cutoff=cutoff, seed=seed, driver_cache=driver_cache,
+                              progress=progress, say=say)
     say(f"cutoff {cutoff}: forecasting {len(fitted)} regions to {horizon}")
-    fc = forecast_emissions(model, scenario, panel, regions=fitted, draws=forecast_draws, random_seed=seed + 1)
+    fc = forecast_emissions(model, paths, panel, regions=fitted, draws=forecast_draws, random_seed=seed + 1)
     co2 = fc.ds["co2"].transpose("sample", "region", "year").values  # (sample, region, year)
     years = fc.ds["year"].values.astype(int)
     peak = _peak_draws(co2, years, window)  # (sample, region)
@@ -420,7 +458,8 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
                           "p_censored": float(np.mean(d >= horizon - window // 2))})
     diag = model.diagnostics
     return {"events": events, "levels": levels, "peaks": peaks,
-            "info": {"cutoff": cutoff, "regions_fitted": len(fitted), "fit_seconds": round(fit_seconds, 1),
+            "info": {"cutoff": cutoff, "model": model_name, "scenario": spec.scenario.type,
+                     "regions_fitted": len(fitted), "fit_seconds": round(fit_seconds, 1),
                      "forecast_horizon": horizon, "max_r_hat": float(getattr(diag, "max_r_hat", np.nan)),
                      "sampler_warnings": list(getattr(diag, "warnings", []))}}
 
@@ -428,11 +467,18 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
 def run_backtest(study, cutoffs: Iterable[int] = (2005, 2010, 2015), *, data_dir=None, draws: int = 300,
                  tune: int = 400, forecast_draws: int = 500, seed: int = 1, regions: list[str] | None = None,
                  window: int = 5, min_years_before_end: int = 10, min_drop: float = 0.15, bins: int = 10,
-                 progress: bool | None = False, say: Callable[[str], None] | None = None) -> BacktestResult:
+                 progress: bool | None = False, say: Callable[[str], None] | None = None,
+                 model: str | None = None, scenario: str | None = None, driver_cache: dict | None = None) -> BacktestResult:
     """Refit ``study`` at each cutoff, forecast all fitted regions and score them (see module docstring).
 
-    ``regions`` restricts the fit to these regions (default: the study's own selection).
+    ``regions`` restricts the fit to these regions (default: the study's own selection). ``model`` /
+    ``scenario`` replace the study's emission model and scenario type (see :func:`backtest_cutoff`);
+    ``driver_cache`` shares fitted driver models between calls (see :func:`compare_models`).
     """
+    if model is not None and model not in ("ekc", "kaya"):
+        raise InputError(f"unknown emission model {model!r}; choose ekc or kaya")
+    if scenario is not None and scenario not in SCENARIO_TYPES:
+        raise InputError(f"the backtest scenario must be one of {', '.join(SCENARIO_TYPES)}, got {scenario!r}")
     from forecast.data import load_panel
 
     say = say or (lambda stage: log.info(stage))
@@ -452,7 +498,8 @@ def run_backtest(study, cutoffs: Iterable[int] = (2005, 2010, 2015), *, data_dir
     for i, cutoff in enumerate(cutoffs):
         out = backtest_cutoff(study, cutoff, observed, data_dir=data_dir, draws=draws, tune=tune,
                               forecast_draws=forecast_draws, seed=seed + 10 * i, regions=regions, window=window,
-                              min_years_before_end=min_years_before_end, min_drop=min_drop, progress=progress, say=say)
+                              min_years_before_end=min_years_before_end, min_drop=min_drop, progress=progress, say=say,
+                              model=model, scenario=scenario, driver_cache=driver_cache)
         events += out["events"]
         levels += out["levels"]
         peaks += out["peaks"]
@@ -475,7 +522,9 @@ def run_backtest(study, cutoffs: Iterable[int] = (2005, 2010, 2015), *, data_dir
     return BacktestResult(
         events=ev, levels=lv, peaks=pk, event_scores=score_events(ev), level_scores=score_levels(lv) if len(lv) else pd.DataFrame(),
         reliability=reliability,
-        settings={"study": study.study.name, "cutoffs": cutoffs, "draws": draws, "tune": tune,
+        settings={"study": study.study.name, "model": model or study.model.type,
+                  "scenario": scenario or (study.scenario.type if study.scenario.type in SCENARIO_TYPES else "history"),
+                  "cutoffs": cutoffs, "draws": draws, "tune": tune,
                   "forecast_draws": forecast_draws, "seed": seed, "window": window,
                   "min_years_before_end": min_years_before_end, "min_drop": min_drop, "last_data_year": last_year,
                   "fits": info},
@@ -617,4 +666,83 @@ def write_backtest(result: BacktestResult, out_dir: str | Path) -> Path:
         result.event_scores.to_csv(tmp / "scores.csv", index=False)
         (tmp / "backtest.md").write_text(backtest_markdown(result), encoding="utf-8")
         plot_reliability(result).savefig(tmp / "reliability.png", dpi=120)
+    return out_dir
+
+
+# ---------------------------------------------------------------------------------------- model comparison
+#: pooled scores in the comparison table: (column of BacktestResult.summary(), label, better)
+COMPARISON_METRICS = (
+    ("brier_5y", "Brier, peak within 5 y", "lower"), ("skill_5y", "Brier skill, 5 y", "higher"),
+    ("auc_5y", "AUC, 5 y", "higher"), ("brier_10y", "Brier, peak within 10 y", "lower"),
+    ("skill_10y", "Brier skill, 10 y", "higher"), ("auc_10y", "AUC, 10 y", "higher"),
+    ("cov50_5y", "50% band coverage, 5 y", "nominal 0.5"), ("cov90_5y", "90% band coverage, 5 y", "nominal 0.9"),
+    ("cov50_10y", "50% band coverage, 10 y", "nominal 0.5"), ("cov90_10y", "90% band coverage, 10 y", "nominal 0.9"),
+    ("crps_rel_median_5y", "median CRPS / observed, 5 y", "lower"),
+    ("crps_rel_median_10y", "median CRPS / observed, 10 y", "lower"),
+    ("crps_log_5y", "mean CRPS of log emissions, 5 y", "lower"),
+    ("crps_log_10y", "mean CRPS of log emissions, 10 y", "lower"),
+    ("peak_cov90", "peak-year 90% interval coverage", "nominal 0.9"), ("peak_mae", "peak-year abs. error (years)", "lower"),
+)
+
+
+def variant_name(model: str, scenario: str) -> str:
+    return f"{model}/{scenario}"
+
+
+def compare_models(study, variants: Iterable[tuple[str, str]], cutoffs: Iterable[int] = (2005, 2010, 2015), **kwargs
+                   ) -> dict[str, BacktestResult]:
+    """Backtest several (emission model, scenario) variants on the same cutoffs, data and seeds.
+
+    Driver models and emission models are fitted once per cutoff and shared. Returns ``{"ekc/history": result, ...}``."""
+    cache: dict = {}
+    out = {}
+    for model, scenario in variants:
+        out[variant_name(model, scenario)] = run_backtest(study, cutoffs, model=model, scenario=scenario,
+                                                          driver_cache=cache, **kwargs)
+    return out
+
+
+def comparison_table(results: dict[str, BacktestResult]) -> pd.DataFrame:
+    """Pooled scores side by side: one row per metric, one column per variant, plus which is better."""
+    rows = []
+    summaries = {name: r.summary() for name, r in results.items()}
+    for column, label, better in COMPARISON_METRICS:
+        row = {"metric": label, "better": better}
+        for name, summary in summaries.items():
+            row[name] = float(summary.loc["pooled", column]) if "pooled" in summary.index and column in summary else np.nan
+        values = {n: row[n] for n in summaries if np.isfinite(row[n])}
+        if len(values) > 1:
+            if better == "lower":
+                row["best"] = min(values, key=values.get)
+            elif better == "higher":
+                row["best"] = max(values, key=values.get)
+            else:
+                target = float(better.split()[-1])
+                row["best"] = min(values, key=lambda n: abs(values[n] - target))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison_markdown(results: dict[str, BacktestResult], table: pd.DataFrame) -> str:
+    first = next(iter(results.values())).settings
+    wins = table["best"].value_counts() if "best" in table else pd.Series(dtype=int)
+    tally = ", ".join(f"{name}: best on {int(wins.get(name, 0))} of {table['best'].notna().sum()} metrics" for name in results)
+    return "\n".join([
+        f"# Emission-model comparison on the backtest of study '{first.get('study')}'\n",
+        f"Cutoffs {', '.join(map(str, first.get('cutoffs', [])))}; same data, regions, seeds and scoring for every "
+        f"variant (emission model / scenario). Pooled over cutoffs; per-variant detail in the sub-folders.\n",
+        _md_table(table), f"\n{tally}.\n"])
+
+
+def write_comparison(results: dict[str, BacktestResult], out_dir: str | Path) -> Path:
+    """``comparison.md`` / ``comparison.csv`` plus one backtest folder per variant, atomically."""
+    from forecast.atomic import atomic_output_dir
+
+    table = comparison_table(results)
+    out_dir = Path(out_dir)
+    with atomic_output_dir(out_dir) as tmp:
+        table.to_csv(tmp / "comparison.csv", index=False)
+        (tmp / "comparison.md").write_text(comparison_markdown(results, table), encoding="utf-8")
+        for name, result in results.items():
+            write_backtest(result, tmp / name.replace("/", "-"))
     return out_dir

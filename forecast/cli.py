@@ -1,7 +1,8 @@
 """Command-line shell over the public API: it parses arguments, prints, and sets exit codes; no logic.
 
-Exit codes: 0 success; 2 bad input (study file, data, priors, arguments); 3 ``--strict`` and the
-sampler diagnostics raised warnings; 1 an unexpected internal error.
+Exit codes: 0 success; 2 bad input (study file, data, priors, arguments); 3 sampler diagnostics:
+``--strict`` and the diagnostics raised warnings, or a model the run cannot use because it did not
+converge (an error carrying ``diagnostics``, e.g. the land-sink model); 1 an unexpected internal error.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from forecast.errors import CarbonForecastError
+from forecast.errors import CarbonForecastError, InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Probabilistic carbon peak forecasts.")
 priors_app = typer.Typer(no_args_is_help=True, help="Browse the prior library.")
@@ -101,15 +102,16 @@ def _finish(run, out_dir: Path, strict: bool, quiet: bool) -> None:
     from forecast.pipeline import write_outputs
 
     write_outputs(run, out_dir)
-    diag = run.model.diagnostics
-    for warning in diag.warnings:
+    # the emission model's warnings and those of any driver models (GDP, population) fitted for the scenario
+    warnings_seen = list(run.result.diagnostics.attrs.get("warnings", run.model.diagnostics.warnings))
+    for warning in warnings_seen:
         console.print(f"[yellow]⚠ sampler:[/] {warning}")
     if not quiet:
         _print_peaks(run.result)
         _print_neutrality(run.result)
         timing = ", ".join(f"{k} {v:.1f}s" for k, v in run.timings.items())
         console.print(f"[green]✓[/] wrote {out_dir}/report.html, report.md, bands.csv, forecast.nc, summary.json ({timing})")
-    if strict and diag.warnings:
+    if strict and warnings_seen:
         raise typer.Exit(EXIT_DIAGNOSTICS)
 
 
@@ -335,18 +337,43 @@ def backtest(
     tune: int = typer.Option(400, min=10, help="Sampler tuning steps per chain for each refit."),
     forecast_draws: int = typer.Option(500, min=10, help="Forecast trajectories per cutoff."),
     seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="Emission model to score: ekc or kaya (repeat to compare; default: the study's)."),
+    scenario: Optional[list[str]] = typer.Option(None, "--scenario", help="Scenario: history or drivers (repeat; one per --model, or one for all)."),
     quiet: bool = QuietOpt,
 ) -> None:
-    """Refit the study at past cutoffs, forecast, and score the forecasts against what happened."""
-    from forecast.backtest import run_backtest, write_backtest
+    """Refit the study at past cutoffs, forecast, and score the forecasts against what happened.
+
+    With several --model (and --scenario) values every variant is scored on the same cutoffs and a
+    side-by-side comparison.md / comparison.csv is written, with one backtest folder per variant."""
+    from forecast.backtest import compare_models, run_backtest, write_backtest, write_comparison
     from forecast.pipeline import check_output_dir
 
     spec = _load(study)
     out_dir = out_dir or Path("results") / f"{spec.study.name}-backtest"
     check_output_dir(out_dir)
+    variants = _variants(spec, model or [], scenario or [])
+    if len(variants) > 1:
+        results = compare_models(spec, variants, tuple(cutoff) if cutoff else (2005, 2010, 2015), data_dir=data_dir,
+                                 draws=draws, tune=tune, forecast_draws=forecast_draws, seed=seed,
+                                 progress=not quiet and sys.stderr.isatty(), say=_say(quiet))
+        write_comparison(results, out_dir)
+        if not quiet:
+            from forecast.backtest import comparison_table
+
+            table = comparison_table(results)
+            rich_table = Table(title="Backtest comparison (pooled over cutoffs)")
+            for col in table.columns:
+                rich_table.add_column(str(col))
+            for row in table.itertuples(index=False):
+                rich_table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+            out.print(rich_table)
+            console.print(f"[green]✓[/] wrote {out_dir}/comparison.md, comparison.csv and one folder per variant")
+        return
+    model_type, scenario_type = variants[0]
     result = run_backtest(spec, tuple(cutoff) if cutoff else (2005, 2010, 2015), data_dir=data_dir, draws=draws,
                           tune=tune, forecast_draws=forecast_draws, seed=seed,
-                          progress=not quiet and sys.stderr.isatty(), say=_say(quiet))
+                          progress=not quiet and sys.stderr.isatty(), say=_say(quiet),
+                          model=model_type, scenario=scenario_type)
     write_backtest(result, out_dir)
     if not quiet:
         summary = result.summary()
@@ -363,8 +390,89 @@ def backtest(
         console.print(f"[green]✓[/] wrote {out_dir}/backtest.md, events.csv, levels.csv, peaks.csv, reliability.png")
 
 
+def _variants(spec, models: list[str], scenarios: list[str]) -> list[tuple[str, str]]:
+    """(model, scenario) pairs from repeated --model / --scenario options; errors exit 2 with the reason."""
+    from forecast.backtest import SCENARIO_TYPES
+
+    models = models or [spec.model.type]
+    default = spec.scenario.type if spec.scenario.type in SCENARIO_TYPES else "history"
+    if len(scenarios) > 1 and len(scenarios) != len(models):
+        raise InputError(f"give one --scenario for all models or one per --model ({len(models)}), not {len(scenarios)}")
+    scenarios = scenarios * len(models) if len(scenarios) == 1 else (scenarios or [default] * len(models))
+    for m in models:
+        if m not in ("ekc", "kaya"):
+            raise InputError(f"--model {m!r}: choose ekc or kaya")
+    for s_ in scenarios:
+        if s_ not in SCENARIO_TYPES:
+            raise InputError(f"--scenario {s_!r}: choose {' or '.join(SCENARIO_TYPES)}")
+    pairs = list(dict.fromkeys(zip(models, scenarios)))
+    return pairs
+
+
+@app.command()
+def counties(
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder (counties.csv, counties.json)."),
+    data_dir: Optional[Path] = DataDirOpt,
+    scheduler: str = typer.Option("local", "--scheduler", help="Address of a running dask scheduler (tcp://host:port), or 'local' for a temporary LocalCluster."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Worker processes of the 'local' cluster."),
+    province: Optional[list[str]] = typer.Option(None, "--province", help="Only this province (repeat; default: all), e.g. Anhui."),
+    max_counties: Optional[int] = typer.Option(None, "--max-counties", min=1, help="Keep the first N counties (by admin code) of each province."),
+    min_years: int = typer.Option(10, "--min-years", min=2, help="Drop counties with fewer years of CO2 data."),
+    draws: int = typer.Option(500, min=10, help="Sampler draws per chain for each province."),
+    tune: int = typer.Option(500, min=10, help="Sampler tuning steps per chain for each province."),
+    chains: int = typer.Option(2, min=1, help="Chains per fit (run one after another inside a worker)."),
+    seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed (one child seed per province)."),
+    connect_timeout: float = typer.Option(10.0, "--connect-timeout", min=0.1, help="Seconds to wait for the scheduler."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Fit the county CO2 growth model (DriftModel) of every province on a dask cluster; write a tidy table."""
+    import json
+
+    from forecast.atomic import atomic_output_dir
+    from forecast.pipeline import check_output_dir
+
+    try:
+        from forecast.scale import fit_counties
+    except ImportError as err:
+        raise CarbonForecastError(f"the counties command needs dask.distributed ({err.name} is missing): "
+                                  "pip install 'carbon-forecast[scale]'") from None
+    from forecast.data import file_provenance
+
+    check_output_dir(out_dir)
+    path = Path(data_dir) / "china_county_co2.csv" if data_dir is not None else None
+    local = scheduler.strip().lower() == "local"
+    _say(quiet)(f"fitting county panels on {'a local cluster of ' + str(workers) + ' workers' if local else scheduler}")
+    table = fit_counties(path, client=None if local else scheduler, provinces=province or None,
+                         max_counties=max_counties, min_years=min_years, random_seed=seed,
+                         sampler_kwargs=dict(sampler="pymc", draws=draws, tune=tune, chains=chains),
+                         n_workers=workers, connect_timeout=connect_timeout)
+    meta = {"model": "DriftModel", "scheduler": "local" if local else scheduler, "seed": seed, "draws": draws,
+            "tune": tune, "chains": chains, "max_counties": max_counties, "min_years": min_years,
+            "provinces": list(table["province"]), "data": file_provenance(table.attrs["path"]),
+            "columns": {"drift_mu_mean": "posterior mean provincial growth of log county CO2 (1/yr)",
+                        "drift_sd_mean": "posterior mean between-county sd of that growth (1/yr)"}}
+    with atomic_output_dir(out_dir) as tmp:
+        table.to_csv(tmp / "counties.csv", index=False)
+        (tmp / "counties.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+    if not quiet:
+        rich_table = Table(title="County CO2 growth by province (DriftModel)")
+        for col in ("province", "counties", "years", "drift (%/yr)", "max R-hat", "divergences"):
+            rich_table.add_column(col)
+        for _, row in table.iterrows():
+            rich_table.add_row(str(row["province"]), str(row["n_counties"]), f"{row['first_year']}-{row['last_year']}",
+                               f"{100 * row['drift_mu_mean']:.2f}", f"{row['max_r_hat']:.3f}", str(row["divergences"]))
+        out.print(rich_table)
+        console.print(f"[green]✓[/] wrote {out_dir}/counties.csv, counties.json")
+
+
+def exit_code(err: CarbonForecastError) -> int:
+    """3 for a sampler-diagnostics failure (the error carries the fit's ``diagnostics``), else 2."""
+    return EXIT_DIAGNOSTICS if getattr(err, "diagnostics", None) is not None else EXIT_INPUT
+
+
 def main() -> None:
-    """Console-script entry point: user errors print one clear line and exit 2, never a traceback."""
+    """Console-script entry point: user errors print one clear line and exit 2 (3 for an unconverged
+    model), never a traceback."""
     _quiet_libraries()
     try:
         # standalone mode: usage errors print click's one-line message and exit 2 by themselves
@@ -372,7 +480,7 @@ def main() -> None:
     except CarbonForecastError as err:
         # escape: messages name study sections such as "[sampler]", which rich would read as markup
         console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
-        sys.exit(EXIT_INPUT)
+        sys.exit(exit_code(err))
 
 
 if __name__ == "__main__":

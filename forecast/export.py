@@ -73,7 +73,9 @@
               "p_inverted_u": float|null,
               "turning_point_gdp_per_capita": {"q05": ..., "q50": ..., "q95": ...,
                                                "units": "int-$ 2011/person"},
-              "last_gdp_per_capita": float|null
+              "last_gdp_per_capita": float|null,
+              "targets": [{"target": str, "kind": str, "year": int, "p_met": float}, ...]
+                                                     # only when the study has [[targets]]
             }, ...
           }
         }
@@ -574,6 +576,10 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
             "units": gdp_units,
         }
         entry["last_gdp_per_capita"] = _get(tp, r, "last_gdp_pc")
+        if result.targets is not None and len(result.targets):
+            rows = result.targets[result.targets["region"] == r]
+            entry["targets"] = [{"target": t.target, "kind": t.kind, "year": int(t.year), "p_met": float(t.p_met)}
+                                for t in rows.itertuples()]
         regions[str(r)] = entry
     summary = {
         "schema_version": SCHEMA_VERSION,

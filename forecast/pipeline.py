@@ -22,7 +22,7 @@ from forecast.errors import InputError, ModelStateError, StudyError
 from forecast.models.ekc import EKCModel, prepare_panel
 from forecast.propagate import Forecast, forecast_emissions
 from forecast.results import RunResult
-from forecast.scenarios import Scenario
+from forecast.scenarios import DriverScenario, Scenario
 from forecast.study import Study
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,13 @@ def load_study_panel(study: Study, *, data_dir: str | Path | None = None, downlo
     d = study.data
     source = d.source
     if source == "china_provinces":
-        from forecast.china import COMPLETE_YEARS, load_province_panel
+        from forecast.china import COMPLETE_YEARS, load_province_panel, select_provinces
 
         panel = load_province_panel(data_dir=data_dir, years=tuple(d.years or COMPLETE_YEARS))
+        try:
+            panel = select_provinces(panel, d.regions, d.exclude_regions)
+        except InputError as exc:
+            raise StudyError(f"[data] {exc}") from exc
         return _check_focus(study, panel)
     if source != "owid":
         resolved = study.resolve(source)
@@ -101,27 +105,42 @@ def inventory_measurement_error(panel: pd.DataFrame, *, data_dir=None, year: int
 
 
 def build_model(study: Study, panel: pd.DataFrame | None = None, *, data_dir=None) -> EKCModel:
-    """The model a study describes (settings only, no fitting). ``panel`` is needed only when the
-    measurement error comes from the inventory."""
+    """The emission model a study describes (``[model] type``: ``ekc`` or ``kaya``; settings only, no
+    fitting). ``panel`` is needed only when the measurement error comes from the inventory."""
     m = study.model
     error = m.measurement_error
     if error == "inventory":
         if study.data.source != "china_provinces" or panel is None:
             raise StudyError('[model] measurement_error = "inventory" needs [data] source = "china_provinces"')
         error = inventory_measurement_error(panel, data_dir=data_dir)
-    return EKCModel(
-        model_config=m.priors,
-        degree=m.degree,
-        residuals=m.residuals,
-        likelihood=m.likelihood,
-        parameterization=m.parameterization,
-        varying_curvature=m.varying_curvature,
-        varying_drift=m.varying_drift,
-        drift_income=m.drift_income,
-        turning_point_growth=m.turning_point_growth,
-        measurement_error=error,
-        min_years=study.data.min_years,
-    )
+    common = dict(model_config=m.priors, residuals=m.residuals, likelihood=m.likelihood,
+                  parameterization=m.parameterization, drift_income=m.drift_income,
+                  turning_point_growth=m.turning_point_growth, measurement_error=error, min_years=study.data.min_years)
+    if m.type == "kaya":
+        from forecast.models.kaya import KayaModel
+
+        if isinstance(m.parameterization, dict):
+            raise StudyError("[model] parameterization: the kaya model takes 'mixed', 'centered' or 'non_centered'")
+        return KayaModel(**common)
+    return EKCModel(degree=m.degree, varying_curvature=m.varying_curvature, varying_drift=m.varying_drift, **common)
+
+
+def build_driver_models(study: Study):
+    """The probabilistic GDP and population models of ``[scenario] type = "drivers"`` (not fitted)."""
+    from forecast.models.gdp import GDPConvergenceModel
+    from forecast.models.population import PopulationGrowthModel
+
+    s = study.scenario
+    families = {"gdp": {}, "population": {}}
+    for name, override in s.driver_priors.items():
+        family = name.split(".", 1)[0]
+        if family not in families or "." not in name:
+            raise StudyError(f"[scenario] driver_priors: {name!r} must start with 'gdp.' or 'population.'")
+        families[family][name] = override
+    gdp = GDPConvergenceModel(families["gdp"], frontier=s.gdp_frontier or None, min_years=study.data.min_years)
+    population = PopulationGrowthModel(families["population"], window=s.population_window,
+                                       min_years=study.data.min_years)
+    return gdp, population
 
 
 def build_scenario(study: Study, panel: pd.DataFrame) -> Scenario:
@@ -129,7 +148,11 @@ def build_scenario(study: Study, panel: pd.DataFrame) -> Scenario:
     s = study.scenario
     if s.type == "csv":
         return Scenario.from_csv(study.resolve(s.path), panel, horizon=s.horizon)
-    settings = s.model_dump(exclude={"type", "path", "horizon"})
+    settings = s.model_dump(exclude={"type", "path", "horizon", "gdp_frontier", "population_window", "driver_priors"})
+    if s.type == "drivers":
+        gdp, population = build_driver_models(study)
+        return DriverScenario.from_models(panel, horizon=s.horizon, gdp_model=gdp, population_model=population,
+                                          name="drivers", **settings)
     return Scenario.from_history(panel, horizon=s.horizon, **settings)
 
 
@@ -147,12 +170,19 @@ def check_study(study: Study, panel: pd.DataFrame, *, data_dir=None) -> tuple[EK
     scenario = build_scenario(study, panel)
     regions = forecast_regions(study, panel)
     last_year = int(panel["year"].max())
-    scenario.draw(regions, start_year=last_year + 1, n_samples=2, rng=__import__("numpy").random.default_rng(0))
+    if isinstance(scenario, DriverScenario):
+        # the driver models are fitted after these checks; their data and priors can be checked now
+        for driver in scenario.driver_models:
+            driver.priors_used()
+            driver.prepare(panel)
+    else:
+        scenario.draw(regions, start_year=last_year + 1, n_samples=2, rng=__import__("numpy").random.default_rng(0))
+    check_study_targets(study, regions, panel, scenario.horizon)
     late = [y for y in study.forecast.peak_years if y > scenario.horizon or y <= last_year]
     if late:
         raise StudyError(f"[forecast] peak_years {late} must lie after the last data year {last_year} and by the horizon {scenario.horizon}")
-    check_sinks(study, regions, scenario.horizon)
-    check_capacity(study, regions)
+    check_sinks(study, regions, scenario.horizon, data_dir=data_dir, first_year=last_year + 1)
+    check_capacity(study, regions, years=list(range(last_year + 1, scenario.horizon + 1)))
     if study.landuse.enabled:
         from forecast.landuse import landuse_inventory
 
@@ -171,22 +201,44 @@ def build_sinks(study: Study):
     return land, ecosystems
 
 
-def check_sinks(study: Study, regions: list[str], horizon: int) -> None:
-    """Sink settings that can be wrong, checked before any sampling."""
+def check_sinks(study: Study, regions: list[str], horizon: int, *, data_dir=None, first_year: int | None = None) -> None:
+    """Sink settings and data that can be wrong, checked before any sampling.
+
+    Besides the settings, this loads and validates what :func:`run_sinks` will read: the GCB land-sink
+    series with its NOAA / Law Dome CO2 over ``[sinks] fit_years`` (missing file, gaps, non-increasing
+    years) and the CO2 path over ``min(base_year, first forecast year)`` to ``horizon`` (the user CSV, or
+    the NOAA history it is extrapolated from). ``first_year`` is the first forecast year; by default the
+    year after ``[data] years`` (or the provinces' window); if neither is known, the check starts at
+    ``base_year`` and run_sinks checks the rest.
+    """
     s = study.sinks
     if not s.enabled:
         return
-    build_sinks(study)
+    land, _ = build_sinks(study)
     unknown = [r for r in s.areas if r not in regions]
     if unknown:
         raise StudyError(f"[sinks.areas] regions not among the forecast regions: {', '.join(unknown)} (forecast: {', '.join(regions)})")
     late = [y for y in s.neutrality_years if y > horizon]
     if late:
         raise StudyError(f"[sinks] neutrality_years {late} are after the horizon {horizon}")
-    if s.co2_scenario:
-        from forecast.co2_scenarios import CO2Scenario
+    from forecast.co2_scenarios import CO2Scenario
+    from forecast.data import load_co2_concentration
+    from forecast.models.sinks import load_land_sink_data, load_land_sink_models
 
-        CO2Scenario.from_csv(study.resolve(s.co2_scenario), horizon=horizon)
+    # the land-sink fit data, exactly as GlobalLandSinkModel.fit loads them
+    (load_land_sink_models if land.pooled else load_land_sink_data)(data_dir, years=tuple(s.fit_years))
+    if first_year is None and (study.data.years or study.data.source == "china_provinces"):
+        from forecast.china import COMPLETE_YEARS
+
+        first_year = int((study.data.years or COMPLETE_YEARS)[1]) + 1
+    start = s.base_year if first_year is None else min(s.base_year, int(first_year))
+    if s.co2_scenario:
+        CO2Scenario.from_csv(study.resolve(s.co2_scenario), horizon=horizon, first_year=start)
+    else:
+        history = load_co2_concentration(s.co2_source, data_dir=data_dir)
+        co2 = CO2Scenario.from_history(history, horizon=horizon, window=s.co2_window,
+                                       decay_to_zero_by=s.co2_decay_to_zero_by)
+        co2.path(range(start, horizon + 1))
 
 
 def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress: bool | None = None,
@@ -210,13 +262,17 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
     land.fit(years=tuple(s.fit_years), data_dir=data_dir, random_seed=seed + 2, sampler=smp.name,
              draws=s.draws, tune=s.tune, chains=max(smp.chains, 2), target_accept=smp.target_accept, progress=progress)
     if land.diagnostics.max_r_hat > 1.05:
-        # an unconverged CFE path would drive the sink multiplier to absurd values: stop, do not report it
-        raise ModelStateError(
+        # an unconverged CFE path would drive the sink multiplier to absurd values: stop, do not report it.
+        # A sampler-diagnostics failure, not bad input: ``diagnostics`` on the error makes the CLI exit 3.
+        err = ModelStateError(
             "the land-sink model did not converge (R-hat %.2f); raise [sinks] tune/draws. Warnings: %s"
             % (land.diagnostics.max_r_hat, "; ".join(land.diagnostics.warnings)))
+        err.diagnostics = land.diagnostics
+        raise err
     years = fc.ds["year"].values[fc.ds["is_forecast"].values]
     if s.co2_scenario:
-        co2 = CO2Scenario.from_csv(study.resolve(s.co2_scenario), horizon=int(years[-1]))
+        co2 = CO2Scenario.from_csv(study.resolve(s.co2_scenario), horizon=int(years[-1]),
+                                   first_year=min(s.base_year, int(years[0])))
     else:
         history = load_co2_concentration(s.co2_source, data_dir=data_dir)
         co2 = CO2Scenario.from_history(history, horizon=int(years[-1]), window=s.co2_window,
@@ -260,12 +316,23 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
     }
 
 
-def check_capacity(study: Study, regions: list[str]) -> None:
-    """Capacity and compensation settings checked before sampling (rule names, parameters, regions)."""
+def check_capacity(study: Study, regions: list[str], years: list[int] | None = None) -> None:
+    """Capacity and compensation settings checked before sampling (rule names, parameters, regions).
+
+    The parameters are then checked by the very functions the run uses (:func:`forecast.capacity.make_cap`,
+    :func:`~forecast.capacity.carrying_capacity`, :func:`forecast.compensation.compensation`), applied to a
+    two-draw placeholder forecast over ``regions`` and the forecast ``years`` (default: the year after the
+    study's last data year -- ``[data] years`` or the provinces' window -- to the horizon): negative or
+    non-finite budgets and factors, yearly budgets missing a year, shares that do not sum to one, a
+    neutrality cap or sink allocation for regions without sink areas, years outside the forecast, price
+    quantiles out of order. Errors name the study key.
+    """
     import inspect
 
-    from forecast.capacity import ALLOCATION_RULES
-    from forecast.compensation import SHARE_RULES
+    import numpy as np
+
+    from forecast.capacity import ALLOCATION_RULES, carrying_capacity, make_cap
+    from forecast.compensation import SHARE_RULES, compensation
 
     c = study.capacity
     if c.enabled:
@@ -292,6 +359,51 @@ def check_capacity(study: Study, regions: list[str]) -> None:
                 raise StudyError(f"[compensation] allocation regions not among the forecast regions: {', '.join(unknown)}")
         if m.allocation == "sink" and not study.sinks.enabled:
             raise StudyError("[compensation] allocation 'sink' needs [sinks] enabled")
+    if not (c.enabled or m.enabled) or not regions:
+        return
+    # placeholder forecast: the parameters are validated by the functions run_capacity calls
+    d = study.data
+    china = d.source == "china_provinces"
+    from forecast.china import COMPLETE_YEARS
+
+    if years:
+        first, horizon = min(years), max(years)
+    else:
+        horizon = study.scenario.horizon
+        last = d.years[1] if d.years else (COMPLETE_YEARS[1] if china else None)
+        # last data year unknown (no [data] years): yearly budgets are checked from the tabulated years on
+        first = last + 1 if last is not None else min([*c.years, m.year, horizon])
+    start = min(d.years[0] if d.years else (COMPLETE_YEARS[0] if china else 1750), first - 1)
+    all_years = np.arange(start, horizon + 1)
+    shape = (2, len(regions), len(all_years))
+    dims = ("sample", "region", "year")
+    probe = xr.Dataset(
+        {"co2": (dims, np.ones(shape)), "population": (dims, np.full(shape, 1e6)),
+         "gdp_per_capita": (dims, np.full(shape, 1e4))},
+        coords={"sample": [0, 1], "region": list(regions), "year": all_years,
+                "is_forecast": ("year", all_years >= first)})
+    if study.sinks.enabled:
+        has_sink = np.isin(list(regions), list(study.sinks.areas))[None, :, None]
+        sink = np.where(has_sink & (all_years >= first)[None, None, :], 1.0, np.nan)
+        probe["sink"] = (dims, np.broadcast_to(sink, shape))
+    cap = None
+    if c.enabled:
+        for label, spec in c.caps.items():
+            try:
+                cap = make_cap(spec["rule"], probe, **{k: v for k, v in spec.items() if k != "rule"})
+            except InputError as exc:
+                raise StudyError(f"[capacity.caps.{label}] {exc}") from exc
+        if c.built_up_km2:
+            try:
+                carrying_capacity(probe, cap, built_up_km2=c.built_up_km2)
+            except InputError as exc:
+                raise StudyError(f"[capacity] {exc}") from exc
+    if m.enabled:
+        try:
+            compensation(probe, m.allocation, m.year, price_median=m.price_median, price_p05=m.price_p05,
+                         price_p95=m.price_p95, random_seed=0, currency=m.currency, reference_year=m.reference_year)
+        except InputError as exc:
+            raise StudyError(f"[compensation] {exc}") from exc
 
 
 def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataFrame]:
@@ -445,6 +557,11 @@ def run_study(
     t1 = time.perf_counter()
     fit_model(study, model, panel, seed=seed, progress=progress)
     timings["fit"] = time.perf_counter() - t1
+    if isinstance(scenario, DriverScenario):
+        say("fitting the GDP-per-capita and population models")
+        t_drivers = time.perf_counter()
+        fit_drivers(study, scenario, seed=seed, progress=progress)
+        timings["drivers"] = time.perf_counter() - t_drivers
     run = forecast_study(study, panel, model, scenario, regions, data_dir=data_dir, seed=seed, progress=progress,
                          say=say, timings=timings)
     if study.model.compare_measurement_error and model.measurement_sd(model.regions).any():
@@ -458,6 +575,50 @@ def run_study(
             measurement_error_table(run.forecast, fc_exact))
         timings["fit_without_measurement_error"] = time.perf_counter() - t5
     return run
+
+
+def fit_drivers(study: Study, scenario: DriverScenario, *, seed: int, progress: bool | None = None) -> DriverScenario:
+    """Fit the scenario's GDP and population models with the study's sampler settings."""
+    smp = study.sampler
+    return scenario.fit_drivers(random_seed=seed + 20, sampler=smp.name, draws=smp.draws, tune=smp.tune,
+                                chains=smp.chains, target_accept=smp.target_accept, progress=progress)
+
+
+def check_study_targets(study: Study, regions: list[str], panel: pd.DataFrame, horizon: int) -> list[dict]:
+    """``[[targets]]`` checked against the forecast regions and years before sampling."""
+    from forecast.targets import check_targets
+
+    try:
+        return check_targets([t.spec() for t in study.targets], regions=regions, first_year=int(panel["year"].min()),
+                             last_forecast_year=horizon, data_years=sorted(panel["year"].unique()))
+    except InputError as exc:
+        raise StudyError(f"[[targets]] {exc}") from None
+
+
+def driver_tables(scenario) -> tuple[dict[str, pd.DataFrame], list[dict], list[str]]:
+    """Report tables, priors and sampler warnings of a scenario's fitted driver models (none for others)."""
+    tables, priors, warnings = {}, [], []
+    for driver in getattr(scenario, "driver_models", []):
+        label = {"gdp_convergence": "GDP-per-capita model", "population_growth": "population model"}[driver.name]
+        tables[f"Sampler diagnostics of the {label}"] = driver.diagnostics.to_frame()
+        priors += driver.priors_used()
+        warnings += [f"{label}: {w}" for w in driver.diagnostics.warnings]
+    return tables, priors, warnings
+
+
+def model_choice_table(study: Study) -> tuple[str, pd.DataFrame] | None:
+    """The study's reason for its emission model and the backtest comparison it rests on (if given)."""
+    m = study.model
+    if not (m.rationale or m.comparison):
+        return None
+    title = f"Why the {m.type.upper() if m.type == 'ekc' else 'Kaya'} emission model"
+    title += f": {m.rationale}" if m.rationale else ""
+    if m.comparison:
+        path = study.resolve(m.comparison)
+        if not path.is_file():
+            raise StudyError(f"[model] comparison: file not found: {path}")
+        return title, pd.read_csv(path)
+    return title, pd.DataFrame({"emission model": [m.type]})
 
 
 def measurement_error_table(with_error: Forecast, exact: Forecast) -> pd.DataFrame:
@@ -482,7 +643,8 @@ def forecast_study(study: Study, panel: pd.DataFrame, model: EKCModel, scenario:
     timings = {} if timings is None else timings
     say(f"forecasting {len(regions)} regions x {study.forecast.draws} draws to {scenario.horizon}")
     t2 = time.perf_counter()
-    fc = forecast_emissions(model, scenario, panel, regions=regions, draws=study.forecast.draws, random_seed=seed + 1)
+    fc = forecast_emissions(model, scenario, panel, regions=regions, draws=study.forecast.draws, random_seed=seed + 1,
+                            progress=progress)
     timings["forecast"] = time.perf_counter() - t2
     sinks = {}
     if study.sinks.enabled:
@@ -491,6 +653,20 @@ def forecast_study(study: Study, panel: pd.DataFrame, model: EKCModel, scenario:
         timings["sinks"] = time.perf_counter() - t3
     result = assemble_result(study, panel, model, fc, sinks=sinks)
     result.study["seed"] = seed
+    result.study["scenario_name"] = scenario.name
+    choice = model_choice_table(study)
+    if choice:
+        result.extra_tables[choice[0]] = choice[1]
+    if study.targets:
+        from forecast.targets import target_table
+
+        targets = check_study_targets(study, regions, panel, scenario.horizon)
+        result.targets = target_table(fc.ds, targets, peak_year=result.peak_year)
+        result.extra_tables["Probability of meeting the targets"] = result.targets
+    tables, priors, warnings = driver_tables(scenario)
+    result.extra_tables.update(tables)
+    result.priors_used += priors
+    result.diagnostics.attrs["warnings"] = list(result.diagnostics.attrs.get("warnings", [])) + warnings
     if study.capacity.enabled or study.compensation.enabled:
         t4 = time.perf_counter()
         result.extra_tables.update(run_capacity(study, fc, seed=seed))
@@ -500,7 +676,7 @@ def forecast_study(study: Study, panel: pd.DataFrame, model: EKCModel, scenario:
         title = f"Land-use carbon account of {lu.region or 'the study region'} (Mt CO2/yr, positive = emission)"
         result.extra_tables[title + (f"; areas: {lu.source}" if lu.source else "")] = run_landuse(study, seed=seed)
     if study.data.source == "china_provinces":
-        from forecast.china import PROVINCE_GROUPS
+        from forecast.china import PROVINCE_GROUPS, data_notes_table
 
         result.study["region_groups"] = {r: PROVINCE_GROUPS[r] for r in regions if r in PROVINCE_GROUPS}
         grouped = _with_group(study, result.peak_table)
@@ -508,6 +684,7 @@ def forecast_study(study: Study, panel: pd.DataFrame, model: EKCModel, scenario:
                 "p_no_peak_by_horizon", "peak_year_q05", "peak_year_q50", "peak_year_q95"]
         result.extra_tables = {"Peak probabilities by province group (east / central / west)": grouped[keep],
                                **result.extra_tables}
+        result.extra_tables["China provincial data: coverage, gaps and conversions"] = data_notes_table(panel, data_dir)
     return StudyRun(study=study, panel=panel, model=model, forecast=fc, result=result, timings=timings)
 
 

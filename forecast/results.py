@@ -54,6 +54,9 @@ class RunResult:
         ``neutrality`` and ``neutrality_constant_cfe`` (DataFrames by region), ``sink_gap``
         (DataFrame by region and year) and ``regions`` (list). The sink and net-emission draws are
         variables of ``forecast``: ``sink``, ``sink_constant_cfe``, ``net_co2`` (Mt CO2/yr).
+    targets:
+        ``None`` unless the study has ``[[targets]]``; then one row per (target, region) with ``target``,
+        ``kind``, ``year``, ``region``, ``p_met``, ``mc_se`` (:func:`forecast.targets.target_table`).
     """
 
     forecast: xr.Dataset
@@ -66,3 +69,4 @@ class RunResult:
     study: dict[str, Any] = field(default_factory=dict)
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     sinks: dict[str, Any] = field(default_factory=dict)
+    targets: pd.DataFrame | None = None

@@ -216,3 +216,52 @@ class Scenario:
         gdp = cube["gdp_per_capita"].transpose("sample", "region", "year").values[pick]
         pop = cube["population"].transpose("sample", "region", "year").values[pick]
         return gdp, pop
+
+
+class DriverScenario(Scenario):
+    """GDP-per-capita and population paths drawn from fitted probabilistic driver models.
+
+    ``gdp_model`` is a :class:`~forecast.models.gdp.GDPConvergenceModel`, ``population_model`` a
+    :class:`~forecast.models.population.PopulationGrowthModel` (either may be ``None``: that driver then
+    comes from the history default). Both must be fitted (:meth:`fit_drivers`) before :meth:`draw`.
+    Each forecast sample pairs one posterior draw of each driver model with its own simulated shocks, so
+    parameter and shock uncertainty both reach the emission forecast.
+    """
+
+    def __init__(self, *, horizon: int, history: pd.DataFrame, name: str, gdp_model=None, population_model=None,
+                 settings: HistoryScenarioSettings | None = None):
+        super().__init__(horizon=horizon, history=history, name=name, settings=settings)
+        self.gdp_model = gdp_model
+        self.population_model = population_model
+
+    @classmethod
+    def from_models(cls, panel: pd.DataFrame, *, horizon: int = 2060, gdp_model=None, population_model=None,
+                    name: str = "drivers", **settings) -> "DriverScenario":
+        """A scenario over ``panel``'s regions whose drivers come from the given (fitted or not) models."""
+        from forecast.models.gdp import GDPConvergenceModel
+        from forecast.models.population import PopulationGrowthModel
+
+        base = Scenario.from_history(panel, horizon=horizon, name=name, **settings)
+        return cls(horizon=base.horizon, history=base.history, name=name, settings=base.settings,
+                   gdp_model=GDPConvergenceModel() if gdp_model is None else gdp_model,
+                   population_model=PopulationGrowthModel() if population_model is None else population_model)
+
+    def fit_drivers(self, **fit_kwargs) -> "DriverScenario":
+        """Fit the driver models on the scenario's history (keyword arguments go to each ``fit``)."""
+        for model in (self.gdp_model, self.population_model):
+            if model is not None and model.idata is None:
+                model.fit(self.history, **fit_kwargs)
+        return self
+
+    @property
+    def driver_models(self) -> list:
+        return [m for m in (self.gdp_model, self.population_model) if m is not None]
+
+    def draw(self, regions: list[str], *, start_year: int, n_samples: int, rng: np.random.Generator) -> xr.Dataset:
+        ds = super().draw(regions, start_year=start_year, n_samples=n_samples, rng=rng)
+        years = ds["year"].values
+        if self.gdp_model is not None:
+            ds["gdp_per_capita"].values = self.gdp_model.simulate(list(regions), years, draws=n_samples, rng=rng)
+        if self.population_model is not None:
+            ds["population"].values = self.population_model.simulate(list(regions), years, draws=n_samples, rng=rng)
+        return ds

@@ -52,7 +52,9 @@ class DataSection(_Section):
 
 
 class ModelSection(_Section):
-    type: Literal["ekc"] = "ekc"
+    # "ekc": hierarchical EKC (forecast/models/ekc.py); "kaya": population x GDP per capita x carbon
+    # intensity (forecast/models/kaya.py; degree and varying_curvature do not apply)
+    type: Literal["ekc", "kaya"] = "ekc"
     degree: Literal[2, 3] = 2
     residuals: Literal["ar1", "iid"] = "ar1"
     likelihood: Literal["studentt", "normal"] = "studentt"
@@ -66,6 +68,10 @@ class ModelSection(_Section):
     measurement_error: float | dict[str, float] | Literal["inventory"] = 0.0
     compare_measurement_error: bool = False  # also fit without it and report the peak-year intervals side by side
     priors: dict[str, dict[str, Any]] = {}
+    # why this emission model: a sentence for the report, and a backtest comparison table (CSV written by
+    # `carbon-forecast backtest --model ekc --model kaya`, relative to the study file) shown next to it
+    rationale: str = ""
+    comparison: str | None = None
 
 
 class SamplerSection(_Section):
@@ -77,8 +83,14 @@ class SamplerSection(_Section):
 
 
 class ScenarioSection(_Section):
-    type: Literal["history", "csv"] = "history"
+    # "history": recent growth decaying toward a long-run rate; "csv": user paths; "drivers": probabilistic
+    # GDP per capita (convergence to a frontier, forecast/models/gdp.py) and population
+    # (forecast/models/population.py) fitted to the study's panel
+    type: Literal["history", "csv", "drivers"] = "history"
     path: str | None = None
+    gdp_frontier: str = "United States"  # drivers: frontier region ("" = the richest region of the panel)
+    population_window: int = Field(default=15, ge=5)  # drivers: years of recent growth the population trend uses
+    driver_priors: dict[str, dict[str, Any]] = {}  # drivers: overrides, e.g. "gdp.frontier_growth" = {...}
     horizon: int = Field(default=2060, ge=1900, le=2300)
     window: int = Field(default=10, ge=3)
     long_run_growth: float = 0.015
@@ -183,6 +195,22 @@ class LanduseSection(_Section):
         return self
 
 
+class TargetSection(_Section):
+    """One ``[[targets]]`` table: a goal whose probability the report gives per region
+    (kinds and keys: :mod:`forecast.targets`)."""
+
+    kind: Literal["peak_by", "emissions_below", "per_capita_below", "intensity_reduction"]
+    year: int
+    value: float | None = None
+    base_year: int | None = None
+    reduction: float | None = None
+    regions: list[str] | None = None
+    label: str = ""
+
+    def spec(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v not in (None, "")}
+
+
 class ReportSection(_Section):
     quantiles: list[float] = [0.05, 0.25, 0.5, 0.75, 0.95]
 
@@ -207,6 +235,7 @@ class Study(_Section):
     capacity: CapacitySection = CapacitySection()
     compensation: CompensationSection = CompensationSection()
     landuse: LanduseSection = LanduseSection()
+    targets: list[TargetSection] = []
     report: ReportSection = ReportSection()
     source_path: str | None = None
 
@@ -228,7 +257,7 @@ class Study(_Section):
         if unknown:
             raise StudyError(f"with_overrides: unknown section(s) {', '.join(unknown)}; sections: {', '.join(n for n in raw if n != 'source_path')}")
         for section, values in sections.items():
-            raw[section] = {**raw[section], **values}
+            raw[section] = list(values) if isinstance(raw[section], list) else {**raw[section], **values}
         return _validate(raw, self.source_path or "<study>")
 
 

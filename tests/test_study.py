@@ -386,11 +386,12 @@ def test_peak_years_outside_the_forecast_window(global_panel):
         check_study(study, global_panel)
 
 
-def test_global_study_passes_the_checks(global_panel):
+def test_global_study_passes_the_checks(global_panel, shared_data_dir):
     from forecast.pipeline import check_study
 
     study = load_study(GLOBAL_STUDY)
-    model, scenario, regions = check_study(study, global_panel)
+    # [sinks] is enabled: the check reads the GCB land sink and NOAA CO2 from the data folder
+    model, scenario, regions = check_study(study, global_panel, data_dir=shared_data_dir)
     assert regions == study.forecast.focus_regions
     assert scenario.horizon == 2060
     assert model.degree == study.model.degree and model.min_years == study.data.min_years
@@ -419,6 +420,84 @@ def test_bad_sink_settings_fail_before_sampling(global_panel, monkeypatch, sinks
         check_study(study, global_panel)
 
 
+def sink_data_dir(tmp_path: Path, shared_data_dir: Path, edit: str | None = None, drop: str | None = None) -> Path:
+    """A data folder linking every shared file, with one file dropped or rewritten by ``edit``."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for src in shared_data_dir.iterdir():
+        if src.name != drop and src.name != edit:
+            (folder / src.name).symlink_to(src)
+    return folder
+
+
+def _no_sampling(monkeypatch):
+    from forecast.models.ekc import EKCModel
+    from forecast.models.sinks import GlobalLandSinkModel
+
+    monkeypatch.setattr(EKCModel, "fit", lambda *a, **k: pytest.fail("EKC sampling started"))
+    monkeypatch.setattr(GlobalLandSinkModel, "fit", lambda *a, **k: pytest.fail("land-sink sampling started"))
+    monkeypatch.delenv("CARBON_FORECAST_DATA", raising=False)  # the sink files must come from data_dir
+
+
+def _rows(shared_data_dir: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(shared_data_dir / name)
+
+
+@pytest.mark.parametrize("case", ["gcb-missing", "gcb-gap", "noaa-mlo-not-increasing", "noaa-gl-gap"])
+def test_sink_data_are_validated_before_sampling(case, tmp_path, monkeypatch, shared_data_dir, global_panel):
+    """check_study loads the land-sink series and CO2 history run_sinks will use: a missing file, a gap
+    or a non-increasing year fails there, naming the file and year, before the EKC (or sink) fit."""
+    from forecast.errors import DataNotFoundError
+    from forecast.pipeline import check_study
+
+    _no_sampling(monkeypatch)
+    if case == "gcb-missing":
+        data = sink_data_dir(tmp_path, shared_data_dir, drop="gcb2025_global_budget.csv")
+        error, fragment = DataNotFoundError, "gcb2025_global_budget.csv"
+    elif case == "gcb-gap":
+        data = sink_data_dir(tmp_path, shared_data_dir, edit="gcb2025_global_budget.csv")
+        gcb = _rows(shared_data_dir, "gcb2025_global_budget.csv")
+        gcb[gcb["year"] != 1990].to_csv(data / "gcb2025_global_budget.csv", index=False)
+        error, fragment = InputError, "1990"
+    elif case == "noaa-mlo-not-increasing":  # the CO2 the land sink is fitted against
+        data = sink_data_dir(tmp_path, shared_data_dir, edit="noaa_co2_annmean_mlo.csv")
+        mlo = _rows(shared_data_dir, "noaa_co2_annmean_mlo.csv")
+        pd.concat([mlo.iloc[:20], mlo.iloc[[19]], mlo.iloc[20:]]).to_csv(data / "noaa_co2_annmean_mlo.csv", index=False)
+        error, fragment = InputError, f"strictly increasing \\(year {int(mlo['year'].iloc[19])} follows"
+    else:  # the history the default CO2 path is extrapolated from
+        data = sink_data_dir(tmp_path, shared_data_dir, edit="noaa_co2_annmean_gl.csv")
+        gl = _rows(shared_data_dir, "noaa_co2_annmean_gl.csv")
+        gl[gl["year"] != 2000].to_csv(data / "noaa_co2_annmean_gl.csv", index=False)
+        error, fragment = InputError, "gap in years between 1999 and 2001"
+    study = load_study(GLOBAL_STUDY)
+    assert study.sinks.enabled and not study.sinks.co2_scenario
+    with pytest.raises(error, match=fragment):
+        check_study(study, global_panel, data_dir=data)
+    # the untouched shared folder passes the same check
+    check_study(study, global_panel, data_dir=shared_data_dir)
+
+
+@pytest.mark.parametrize("first, last, fragment", [(2030, 2060, "does not cover year 2015"),
+                                                    (2010, 2050, "does not cover the horizon 2060")])
+def test_co2_scenario_must_cover_base_year_to_horizon(first, last, fragment, tmp_path, monkeypatch, shared_data_dir,
+                                                      global_panel):
+    """run_sinks reads the CO2 path from min(base_year, first forecast year) = 2015 to the horizon: a CSV
+    that reaches the horizon but starts later fails before sampling, as does one that stops early."""
+    from forecast.pipeline import check_study
+
+    _no_sampling(monkeypatch)
+    years = np.arange(first, last + 1)
+    pd.DataFrame({"year": years, "co2_ppm": 400.0 + 2.0 * (years - 2015)}).to_csv(tmp_path / "co2.csv", index=False)
+    study = load_study(GLOBAL_STUDY).with_overrides(sinks={"co2_scenario": str(tmp_path / "co2.csv")})
+    assert study.sinks.base_year == 2015 and study.scenario.horizon == 2060
+    with pytest.raises(InputError, match=fragment) as info:
+        check_study(study, global_panel, data_dir=shared_data_dir)
+    assert "co2.csv" in str(info.value)
+    years = np.arange(2015, 2061)
+    pd.DataFrame({"year": years, "co2_ppm": 400.0 + 2.0 * (years - 2015)}).to_csv(tmp_path / "co2.csv", index=False)
+    check_study(study, global_panel, data_dir=shared_data_dir)  # exactly 2015-2060 is enough
+
+
 def test_measurement_error_from_the_inventory(shared_data_dir, global_panel):
     """"inventory" takes each province's relative error from its CEADs Approach 2 interval; it needs the
     provincial data source."""
@@ -435,7 +514,7 @@ def test_measurement_error_from_the_inventory(shared_data_dir, global_panel):
         build_model(study, global_panel)
 
 
-def test_landuse_section_is_checked_before_sampling(global_panel, monkeypatch):
+def test_landuse_section_is_checked_before_sampling(global_panel, monkeypatch, shared_data_dir):
     from forecast.models.ekc import EKCModel
     from forecast.pipeline import check_study, run_landuse
 
@@ -447,6 +526,131 @@ def test_landuse_section_is_checked_before_sampling(global_panel, monkeypatch):
     assert table.loc["net", "mean"] == pytest.approx(parts["mean"].sum(), rel=1e-9)
     bad = china.with_overrides(landuse={"areas": {"forrest": 10.0}})
     with pytest.raises(InputError, match="forrest"):
-        check_study(bad, global_panel)
+        check_study(bad, global_panel, data_dir=shared_data_dir)
     with pytest.raises(StudyError, match="landuse"):
         china.with_overrides(landuse={"areas": {}})
+
+
+# ------------------------------------------------------------------------------------------------
+# [capacity] / [compensation] parameters, checked before sampling (no data, no fit)
+# ------------------------------------------------------------------------------------------------
+
+PROVINCES = sorted(r for r in __import__("forecast.china", fromlist=["PROVINCE_GROUPS"]).PROVINCE_GROUPS if r != "Tibet")
+FORECAST_YEARS = list(range(2017, 2061))  # the provinces study: data to 2016, horizon 2060
+
+
+def provinces_study(**overrides) -> Study:
+    return load_study(default_study_path("china-provinces")).with_overrides(**overrides)
+
+
+def test_shipped_provinces_capacity_settings_pass():
+    from forecast.pipeline import check_capacity
+
+    check_capacity(provinces_study(), PROVINCES)
+    check_capacity(provinces_study(), PROVINCES, years=FORECAST_YEARS)
+    yearly = {str(y): 9000.0 for y in FORECAST_YEARS}  # a budget for every forecast year is complete
+    check_capacity(provinces_study(capacity={"caps": {"b": {"rule": "per_capita", "budget": yearly}}}), PROVINCES)
+    shares = {r: 1 / len(PROVINCES) for r in PROVINCES}
+    check_capacity(provinces_study(compensation={"allocation": shares}), PROVINCES)
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        ({"compensation": {"allocation": {"Beijing": 0.5, "Shanghai": 0.6}}},
+         r"\[compensation\] compensation shares: shares must sum to one.*1\.1"),
+        ({"compensation": {"allocation": {"Beijing": 1.2, "Shanghai": -0.2}}}, r"\[compensation\].*negative share.*Shanghai"),
+        ({"capacity": {"caps": {"b": {"rule": "fixed_shares", "budget": 100.0,
+                                      "shares": {r: 0.03 for r in PROVINCES}}}}},
+         r"\[capacity\.caps\.b\] fixed_shares: shares must sum to one.*0\.9"),
+        ({"capacity": {"caps": {"b": {"rule": "per_capita", "budget": -10.0}}}},
+         r"\[capacity\.caps\.b\] budget must be finite and >= 0.*-10.*2017-2060"),
+        ({"capacity": {"caps": {"b": {"rule": "gdp_share", "budget": {"2030": 9000.0, "2031": -1.0}, "years": [2030, 2031]}}}},
+         r"\[capacity\.caps\.b\] budget must be finite and >= 0.*-1 in year\(s\) 2031"),
+        ({"capacity": {"caps": {"b": {"rule": "per_capita",
+                                      "budget": {str(y): 9000.0 for y in FORECAST_YEARS if y != 2045}}}}},
+         r"\[capacity\.caps\.b\] budget: no value for year\(s\) 2045 "),
+        ({"capacity": {"caps": {"b": {"rule": "per_capita", "budget": {"2030": 9000.0, "2060": 5000.0}}}}},
+         r"no value for year\(s\) 2017-2029, 2031-2059"),
+        ({"capacity": {"caps": {"h": {"rule": "peak_level", "factor": -0.5}}}}, r"\[capacity\.caps\.h\].*factor.*-0\.5"),
+        ({"capacity": {"caps": {"h": {"rule": "peak_level", "reference_year": 2070}}}}, r"\[capacity\.caps\.h\].*2070"),
+        ({"capacity": {"built_up_km2": {"Beijing": -1.0}}}, r"\[capacity\] built_up_km2"),
+        ({"compensation": {"year": 2070}}, r"\[compensation\] year 2070 not in the forecast"),
+        ({"compensation": {"price_p05": 300.0, "price_p95": 400.0}}, r"\[compensation\].*out of order"),
+        ({"compensation": {"price_p05": 40.0, "price_p95": None}}, r"\[compensation\] give both price_p05 and price_p95"),
+    ],
+)
+def test_bad_capacity_and_compensation_parameters_fail_before_sampling(monkeypatch, overrides, fragment):
+    """Shares not summing to one, negative budgets / factors / areas, yearly budgets missing a year and
+    out-of-range years are StudyErrors naming the key -- raised by check_capacity, which samples nothing."""
+    from forecast.models.ekc import EKCModel
+    from forecast.pipeline import check_capacity
+
+    monkeypatch.setattr(EKCModel, "fit", lambda *a, **k: pytest.fail("sampling started"))
+    with pytest.raises(StudyError, match=fragment):
+        check_capacity(provinces_study(**overrides), PROVINCES)
+
+
+def test_neutrality_cap_and_sink_allocation_need_a_sink_for_every_region():
+    from forecast.pipeline import check_capacity
+
+    china = load_study(default_study_path("china"))  # sinks for China only
+    assert china.sinks.enabled and list(china.sinks.areas) == ["China"]
+    cap = {"enabled": True, "caps": {"net": {"rule": "neutrality"}}}
+    check_capacity(china.with_overrides(capacity=cap), ["China"], years=list(range(2023, 2061)))
+    with pytest.raises(StudyError, match=r"\[capacity\.caps\.net\] neutrality: no sink for region\(s\) \['India'\]"):
+        check_capacity(china.with_overrides(capacity=cap), ["China", "India"], years=list(range(2023, 2061)))
+    comp = {"enabled": True, "allocation": "sink", "year": 2030}
+    with pytest.raises(StudyError, match=r"\[compensation\] compensation: no sink in 2030 for region\(s\) \['India'\]"):
+        check_capacity(china.with_overrides(compensation=comp), ["China", "India"], years=list(range(2023, 2061)))
+
+
+# ------------------------------------------------------------------------------------------------
+# Kaya model, driver scenario and targets: checked before sampling
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("table, fragment", [
+    ('kind = "peak_by"\nyear = 2030\nregions = ["Atlantis"]', "regions not in the forecast: Atlantis"),
+    ('kind = "peak_by"\nyear = 2075', "outside the forecast years"),
+    ('kind = "intensity_reduction"\nyear = 2030\nbase_year = 1985\nreduction = 0.65', "base year 1985 has no data"),
+    ('kind = "emissions_below"\nyear = 2030', "missing key"),
+])
+def test_bad_targets_fail_in_check_study(tmp_path, global_panel, table, fragment):
+    from forecast.pipeline import check_study
+
+    body = MINIMAL + '\n[forecast]\nfocus_regions = ["China", "India"]\n\n[[targets]]\n' + table + "\n"
+    study = load_study(write_study(tmp_path, body))
+    with pytest.raises(StudyError, match=r"\[\[targets\]\]") as info:
+        check_study(study, global_panel)
+    assert fragment in str(info.value)
+
+
+def test_unknown_target_kind_fails_at_load(tmp_path):
+    with pytest.raises(StudyError, match="targets"):
+        load_study(write_study(tmp_path, MINIMAL + '\n[[targets]]\nkind = "peak_before"\nyear = 2030\n'))
+
+
+def test_kaya_and_driver_settings_are_checked_before_sampling(tmp_path, global_panel, monkeypatch):
+    from forecast.models import base
+    from forecast.models.kaya import KayaModel
+    from forecast.pipeline import build_model, build_scenario, check_study
+    from forecast.scenarios import DriverScenario
+
+    def no_sampling(*args, **kwargs):  # pragma: no cover - only runs if a check samples
+        raise AssertionError("sampling started during the checks")
+
+    monkeypatch.setattr(base, "sample_model", no_sampling)
+    body = MINIMAL + '\n[model]\ntype = "kaya"\n\n[scenario]\ntype = "drivers"\n'
+    study = load_study(write_study(tmp_path, body))
+    assert isinstance(build_model(study), KayaModel)
+    assert isinstance(build_scenario(study, global_panel), DriverScenario)
+    check_study(study, global_panel)  # passes without sampling
+    bad_frontier = load_study(write_study(tmp_path, body + 'gdp_frontier = "Atlantis"\n'))
+    with pytest.raises(CarbonForecastError, match="frontier region 'Atlantis'"):
+        check_study(bad_frontier, global_panel)
+    bad_prior = load_study(write_study(tmp_path, body + 'driver_priors = { "gdp.frontier_grwth" = { params = { mu = 0.01 } } }\n'))
+    with pytest.raises(PriorError, match="frontier_grwth"):
+        check_study(bad_prior, global_panel)
+    wrong_family = load_study(write_study(tmp_path, body + 'driver_priors = { "ekc.slope_mu" = { params = { mu = 0.01 } } }\n'))
+    with pytest.raises(StudyError, match="driver_priors"):
+        check_study(wrong_family, global_panel)

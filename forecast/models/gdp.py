@@ -1,0 +1,189 @@
+"""Probabilistic GDP per capita: hierarchical convergence toward a technology frontier.
+
+For region i and year t, with ``x`` = log GDP per capita (int-$ 2011 per person) and ``F`` the frontier
+region (the United States by default, as in Raftery et al. 2017):
+
+    Δx_it = g_F + κ_i (x_F,t-1 − x_i,t-1) + u_it,    u_it = φ u_i,t-1 + ε_it,    ε_it ~ t_ν(0, σ_i)
+
+* ``g_F``: growth of the frontier (the frontier's own gap is zero);
+* ``κ_i > 0``: the share of the log income gap closed per year, partially pooled on the log scale
+  (``log κ_i ~ N(μ_κ, τ_κ)``, non-centred): poorer regions grow faster, and growth slows as they catch up;
+* ``φ``: persistence of booms and recessions; ``σ_i``: shock scale, partially pooled on the log scale;
+  Student-t shocks for crises.
+
+Forecasts simulate the frontier and every region jointly, year by year, from the last observed level and
+the last residual, so parameter uncertainty, persistent shocks and heavy tails all enter the bands.
+Priors: ``priors/gdp.toml``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+
+from forecast.errors import InputError
+from forecast.models.base import BayesianPanelModel, lagged, yearly_panel
+
+DEFAULT_FRONTIER = "United States"
+
+
+def ar1_likelihood(name: str, resid_mean, observed: np.ndarray, scale, *, prev_idx: np.ndarray,
+                   has_prev: np.ndarray, phi, nu) -> None:
+    """Student-t likelihood of ``observed`` with AR(1) errors around ``resid_mean`` (the first change of a
+    run, which has no predecessor, gets the stationary scale)."""
+    resid = pt.as_tensor_variable(observed) - resid_mean
+    mean = resid_mean + phi * resid[prev_idx] * has_prev
+    scale = scale * pt.switch(pt.as_tensor_variable(has_prev) > 0, 1.0, 1.0 / pt.sqrt(1.0 - phi**2))
+    pm.StudentT(name, nu=nu, mu=mean, sigma=scale, observed=observed, dims="obs")
+
+
+def previous_change(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """For rows of consecutive changes per region: index of the previous change and whether it exists."""
+    same = (frame["region"].shift(1) == frame["region"]) & (frame["year"].shift(1) == frame["year"] - 1)
+    idx = np.where(same, np.arange(len(frame)) - 1, 0)
+    return idx.astype(int), same.to_numpy(dtype=float)
+
+
+def student_t(rng: np.random.Generator, nu: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Unit Student-t shocks with per-sample degrees of freedom ``nu`` (first axis)."""
+    return rng.standard_t(nu.reshape((-1,) + (1,) * (len(shape) - 1)), size=shape)
+
+
+class GDPConvergenceModel(BayesianPanelModel):
+    """Hierarchical convergence model of GDP per capita (see the module docstring).
+
+    Parameters
+    ----------
+    model_config:
+        Prior overrides by name (``gdp.frontier_growth`` or ``frontier_growth``), from ``priors/gdp.toml``.
+    frontier:
+        Name of the frontier region; it must be in the panel. ``None`` picks the richest region in the
+        last data year.
+    min_years:
+        Regions with fewer years are rejected.
+    """
+
+    name = "gdp_convergence"
+    version = "gdp-convergence-1"
+    family = "gdp"
+
+    def __init__(self, model_config: dict[str, Any] | None = None, *, frontier: str | None = DEFAULT_FRONTIER,
+                 min_years: int = 10):
+        super().__init__(model_config, min_years=min_years)
+        self.frontier = frontier
+
+    def extra_settings(self) -> dict[str, Any]:
+        return {"frontier": self.frontier}
+
+    def parameter_names(self) -> list[str]:
+        return ["frontier_growth", "log_convergence_mu", "log_convergence_sigma", "log_noise_mu", "log_noise_sigma",
+                "phi", "nu", "convergence", "sigma"]
+
+    def frontier_of(self, frame: pd.DataFrame) -> str:
+        if self.frontier is None:
+            last = frame[frame["year"] == frame["year"].max()]
+            return str(last.loc[last["gdp_per_capita"].idxmax(), "region"])
+        if self.frontier not in set(frame["region"]):
+            raise InputError(f"GDP frontier region {self.frontier!r} is not in the panel; name one that is, "
+                             "or frontier = None for the richest region")
+        return self.frontier
+
+    def prepare(self, panel: pd.DataFrame) -> dict[str, Any]:
+        frame = yearly_panel(panel, "gdp_per_capita", min_years=self.min_years)
+        frame["x"] = np.log(frame["gdp_per_capita"].to_numpy(dtype=float))
+        frontier = self.frontier_of(frame)
+        frontier_x = frame[frame["region"] == frontier].set_index("year")["x"]
+        frame = lagged(frame, "x")
+        frame["gap_prev"] = frame["year"].sub(1).map(frontier_x) - frame["prev_x"]
+        regions = sorted(frame["region"].unique())
+        obs = frame.dropna(subset=["d_x", "gap_prev"]).reset_index(drop=True)
+        prev_idx, has_prev = previous_change(obs)
+        last = frame.groupby("region").tail(1).set_index("region").loc[regions]
+        last_obs = obs.groupby("region").tail(1).set_index("region").reindex(regions)
+        return {"regions": regions, "frontier": frontier,
+                "region_idx": pd.Categorical(obs["region"], categories=regions).codes.astype(int),
+                "dx": obs["d_x"].to_numpy(float), "gap_prev": obs["gap_prev"].to_numpy(float),
+                "prev_idx": prev_idx, "has_prev": has_prev,
+                "last_year": last["year"].to_numpy(int), "last_x": last["x"].to_numpy(float),
+                "last_dx": last_obs["d_x"].fillna(0.0).to_numpy(float),
+                "last_gap_prev": last_obs["gap_prev"].fillna(0.0).to_numpy(float)}
+
+    def build_model(self, data: dict[str, Any]) -> pm.Model:
+        specs = self.priors()
+        coords = {"region": data["regions"], "obs": np.arange(len(data["dx"]))}
+        with pm.Model(coords=coords) as model:
+            idx = data["region_idx"]
+            growth = specs["frontier_growth"].to_pymc("frontier_growth")
+            lk_mu = specs["log_convergence_mu"].to_pymc("log_convergence_mu")
+            lk_sigma = specs["log_convergence_sigma"].to_pymc("log_convergence_sigma")
+            offset = pm.Normal("log_convergence_offset", 0.0, 1.0, dims="region")
+            convergence = pm.Deterministic("convergence", pt.exp(lk_mu + lk_sigma * offset), dims="region")
+            ln_mu = specs["log_noise_mu"].to_pymc("log_noise_mu")
+            ln_sigma = specs["log_noise_sigma"].to_pymc("log_noise_sigma")
+            log_noise = pm.Normal("log_noise", ln_mu, ln_sigma, dims="region")
+            sigma = pm.Deterministic("sigma", pt.exp(log_noise), dims="region")
+            phi = specs["ar1"].to_pymc("phi")
+            nu = specs["nu"].to_pymc("nu")
+            mean = growth + convergence[idx] * data["gap_prev"]
+            ar1_likelihood("dx_obs", mean, data["dx"], sigma[idx], prev_idx=data["prev_idx"],
+                           has_prev=data["has_prev"], phi=phi, nu=nu)
+        return model
+
+    def state(self, data: dict[str, Any]) -> xr.Dataset:
+        return xr.Dataset(
+            {"last_year": ("region", data["last_year"]), "last_log_gdp_per_capita": ("region", data["last_x"]),
+             "last_dx": ("region", data["last_dx"]), "last_gap_prev": ("region", data["last_gap_prev"]),
+             "is_frontier": ("region", np.array([r == data["frontier"] for r in data["regions"]]))},
+            coords={"region": data["regions"]}, attrs={"frontier": data["frontier"]})
+
+    @property
+    def frontier_region(self) -> str:
+        return str(self._require_fit().constant_data.attrs["frontier"])
+
+    def simulate(self, regions: list[str], years: np.ndarray, *, draws: int, rng: np.random.Generator) -> np.ndarray:
+        """GDP per capita ``(sample, region, year)`` (int-$ 2011 per person) for the consecutive ``years``
+        after the last data year. The frontier is simulated alongside (its path drives every gap)."""
+        idata = self._require_fit()
+        unknown = [r for r in regions if r not in self.regions]
+        if unknown:
+            raise InputError(f"regions not in the fitted GDP model: {', '.join(unknown)}")
+        state = idata.constant_data
+        last_year = int(state["last_year"].max())
+        if int(years[0]) != last_year + 1:
+            raise InputError(f"GDP paths start after the last data year {last_year}, not in {int(years[0])}")
+        frontier = self.frontier_region
+        sim_regions = list(dict.fromkeys([frontier, *regions]))
+        pos = [self.regions.index(r) for r in sim_regions]
+        p = self.posterior_draws(["frontier_growth", "convergence", "sigma", "phi", "nu"], draws, rng)
+        g, phi = p["frontier_growth"][:, None], p["phi"][:, None]
+        kappa, sigma = p["convergence"][:, pos], p["sigma"][:, pos]
+        st = state.sel(region=sim_regions)
+        # the last observed residual carries into the first forecast year through φ
+        u = st["last_dx"].values - (g + kappa * st["last_gap_prev"].values)
+        x = np.broadcast_to(st["last_log_gdp_per_capita"].values, kappa.shape).copy()
+        shocks = student_t(rng, p["nu"], (draws, len(sim_regions), len(years)))
+        out = np.empty((draws, len(sim_regions), len(years)))
+        for h in range(len(years)):  # the recursion runs over years only; samples and regions are vectorised
+            gap = x[:, :1] - x
+            u = phi * u + sigma * shocks[:, :, h]
+            x = x + g + kappa * gap + u
+            out[:, :, h] = x
+        keep = [sim_regions.index(r) for r in regions]
+        return np.exp(out[:, keep, :])
+
+    def convergence_table(self) -> pd.DataFrame:
+        """Per region: convergence speed κ (share of the log gap closed per year) and shock scale, quantiles."""
+        post = self._require_fit().posterior.stack(sample=("chain", "draw"))
+        rows = {}
+        for name in ("convergence", "sigma"):
+            q = post[name].quantile([0.05, 0.5, 0.95], dim="sample")
+            for level in (0.05, 0.5, 0.95):
+                rows[f"{name}_q{int(level * 100):02d}"] = q.sel(quantile=level).to_series()
+        table = pd.DataFrame(rows)
+        table.index.name = "region"
+        return table

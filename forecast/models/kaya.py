@@ -1,0 +1,188 @@
+"""Kaya-identity emission model: population × GDP per capita × carbon intensity.
+
+    CO2_it = P_it · (GDP/P)_it · I_it,      I = CO2 / GDP   (carbon intensity)
+
+Population and GDP per capita come from the scenario (the history default or, better, the probabilistic
+driver models of :mod:`forecast.models.gdp` and :mod:`forecast.models.population`); this model supplies
+the carbon intensity. Its log changes as
+
+    Δ log I_it = d_i + θ·x_i,t-1 + u_it,    u_it = φ u_i,t-1 + ε_it,    ε_it ~ t_ν(0, σ_i)
+
+with ``x`` the centred log GDP per capita. Drifts ``d_i`` and log shock scales are partially pooled across
+regions (Liu & Raftery 2021 model the rate of change of carbon intensity as an AR(1) process around a
+country-specific rate, pooled hierarchically). ``θ`` lets the trend turn: intensity may rise while a region
+is poor and fall once it is rich. Unlike the EKC, emissions move one for one with GDP in the short run;
+all decoupling is in the intensity trend.
+
+Per-capita emissions are ``y = x + log I``, so ``Δy = Δx + d_i + θ x_prev + u``: the growth-form EKC with
+unit income elasticity and no curvature. The model therefore reuses the EKC's data preparation, its
+numba propagation kernel, its persistence and its result shape (``predict`` → ``(sample, region, year)``),
+and every downstream step (peak year, sinks, capacity, exports) works unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+
+from forecast.errors import InputError
+from forecast.models.ekc import EKCModel, PanelArrays
+from forecast.persistence import load_checked
+from forecast.sampling import diagnose
+
+MODEL_VERSION = "kaya-growth-1"
+PARAMETERIZATIONS = ("mixed", "centered", "non_centered")
+INTENSITY_UNITS = "kg CO2 per international-$ (2011 prices)"
+
+
+class KayaModel(EKCModel):
+    """Hierarchical carbon-intensity model; emissions = population × GDP per capita × intensity.
+
+    Parameters
+    ----------
+    model_config:
+        Prior overrides by name from ``priors/kaya.toml`` (``kaya.drift_mu`` or ``drift_mu``).
+    residuals, likelihood:
+        ``"ar1"`` | ``"iid"``; ``"studentt"`` | ``"normal"``, as for the EKC.
+    parameterization:
+        ``"mixed"`` (default: drifts non-centred, shock scales centred), ``"centered"`` or ``"non_centered"``.
+    drift_income:
+        Let the intensity trend depend on income (the trend that can turn). Default True.
+    turning_point_growth:
+        Per-capita GDP growth (log units/yr) of the steady path on which the turning point is read.
+    measurement_error, min_years:
+        As for :class:`~forecast.models.ekc.EKCModel`.
+    """
+
+    name = "kaya"
+
+    def __init__(self, model_config: dict[str, Any] | None = None, *, residuals: str = "ar1",
+                 likelihood: str = "studentt", parameterization: str = "mixed", drift_income: bool = True,
+                 turning_point_growth: float = 0.02, measurement_error: float | dict[str, float] = 0.0,
+                 min_years: int = 10):
+        super().__init__(model_config, degree=2, residuals=residuals, likelihood=likelihood,
+                         parameterization=parameterization, varying_curvature=False, varying_drift=True,
+                         drift_income=drift_income, turning_point_growth=turning_point_growth,
+                         measurement_error=measurement_error, min_years=min_years)
+
+    def get_settings(self) -> dict[str, Any]:
+        return {"model": self.name, "model_version": MODEL_VERSION, "model_config": self.model_config,
+                "residuals": self.residuals, "likelihood": self.likelihood, "parameterization": self.parameterization,
+                "drift_income": self.drift_income, "turning_point_growth": self.turning_point_growth,
+                "measurement_error": self.measurement_error, "min_years": self.min_years}
+
+    def _check_settings(self) -> None:
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise InputError(f"parameterization must be one of {', '.join(PARAMETERIZATIONS)}, got {self.parameterization!r}")
+        super()._check_settings()
+
+    def priors(self):
+        from forecast.priors import default_library
+
+        overrides = {(k if k.startswith("kaya.") else f"kaya.{k}"): v for k, v in self.model_config.items()}
+        return default_library().with_overrides(overrides).family("kaya")
+
+    def _terms(self) -> list[tuple[str, str]]:
+        terms = [("drift_mu", "drift_mu"), ("drift_sigma", "drift_sigma"), ("log_noise_mu", "log_noise_mu"),
+                 ("log_noise_sigma", "log_noise_sigma")]
+        optional = [(self.residuals == "ar1", "ar1", "phi"), (self.likelihood == "studentt", "nu", "nu"),
+                    (self.drift_income, "drift_income", "drift_income")]
+        return terms + [(prior, var) for used, prior, var in optional if used]
+
+    def parameter_names(self) -> list[str]:
+        return [var for _, var in self._terms()] + ["drift", "sigma"]
+
+    def build_model(self, data: PanelArrays) -> pm.Model:
+        """PyMC model of the yearly change of log carbon intensity (no sampling)."""
+        self._check_settings()
+        specs = self.priors()
+        mode = {"mixed": ("non_centered", "centered")}.get(self.parameterization, (self.parameterization,) * 2)
+        coords = {"region": data.regions, "obs": np.arange(len(data.dy))}
+        with pm.Model(coords=coords) as model:
+            idx = pm.Data("region_idx", data.region_idx, dims="obs")
+            # Δ log I = Δ log(CO2 per capita) − Δ log(GDP per capita)
+            d_intensity = pm.Data("d_log_intensity", data.dy - data.dx_terms[:, 0], dims="obs")
+
+            def pooled(name: str, parameterization: str):
+                mu = specs[f"{name}_mu"].to_pymc(f"{name}_mu")
+                sd = specs[f"{name}_sigma"].to_pymc(f"{name}_sigma")
+                if parameterization == "centered":
+                    return pm.Normal(name, mu, sd, dims="region")
+                offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims="region")
+                return pm.Deterministic(name, mu + sd * offset, dims="region")
+
+            drift = pooled("drift", mode[0])
+            sigma = pm.Deterministic("sigma", pt.exp(pooled("log_noise", mode[1])), dims="region")
+            mean = drift[idx]
+            if self.drift_income:
+                income = specs["drift_income"].to_pymc("drift_income")
+                mean = mean + income * pm.Data("x_prev", data.x_prev, dims="obs")
+            scale = sigma[idx]
+            error_sd = self.measurement_sd(data.regions)
+            if error_sd.any():
+                scale = pt.sqrt(scale**2 + 2.0 * pt.as_tensor_variable(error_sd)[idx] ** 2)
+            if self.residuals == "ar1":
+                phi = specs["ar1"].to_pymc("phi")
+                has_prev = pt.as_tensor_variable(data.has_prev)
+                mean = mean + phi * (d_intensity - mean)[data.prev_idx] * has_prev
+                scale = scale * pt.switch(has_prev > 0, 1.0, 1.0 / pt.sqrt(1.0 - phi**2))
+            if self.likelihood == "studentt":
+                pm.StudentT("d_log_intensity_obs", nu=specs["nu"].to_pymc("nu"), mu=mean, sigma=scale,
+                            observed=d_intensity, dims="obs")
+            else:
+                pm.Normal("d_log_intensity_obs", mu=mean, sigma=scale, observed=d_intensity, dims="obs")
+        return model
+
+    def posterior_draws(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Draws in the EKC kernel's terms: unit income elasticity, no curvature."""
+        post = self._require_fit().posterior.stack(sample=("chain", "draw"))
+        pick = rng.choice(post.sizes["sample"], size=n, replace=n > post.sizes["sample"])
+        n_regions = len(self.regions)
+        out = {name: post[name].transpose("sample", "region").values[pick] for name in ("drift", "sigma")}
+        out["slope"] = np.ones((n, n_regions))
+        out["curvature"] = np.zeros((n, n_regions))
+        zeros = np.zeros(n)
+        out["cubic"] = zeros
+        out["phi"] = post["phi"].values[pick] if self.residuals == "ar1" else zeros
+        out["nu"] = post["nu"].values[pick] if self.likelihood == "studentt" else np.full(n, np.inf)
+        out["drift_income"] = post["drift_income"].values[pick] if self.drift_income else zeros
+        return out
+
+    def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None) -> xr.Dataset:
+        """As :meth:`EKCModel.predict`, plus ``carbon_intensity`` (kg CO2 per int-$ 2011)."""
+        ds = super().predict(scenario, draws=draws, random_seed=random_seed, regions=regions)
+        # t CO2/person ÷ $/person = t/$; ×1000 → kg/$
+        ds["carbon_intensity"] = (ds["co2_per_capita"] / ds["gdp_per_capita"] * 1e3).assign_attrs(
+            units=INTENSITY_UNITS, long_name="carbon intensity of GDP")
+        return ds
+
+    def turning_points(self, growth: float | None = None) -> xr.Dataset:
+        """Income at which per-capita emissions stop rising on a steady path with growth ``g``:
+        ``g + d_i + θ x = 0``, an inverted U when ``θ < 0`` (dims ``chain, draw, region``)."""
+        g = self.turning_point_growth if growth is None else float(growth)
+        post = self._require_fit().posterior
+        if not self.drift_income:
+            nan = xr.full_like(post["drift"], np.nan)
+            return xr.Dataset({"turning_gdp_per_capita": nan, "inverted_u": nan.notnull()})
+        theta, drift = xr.broadcast(post["drift_income"], post["drift"])
+        inverted = theta < 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_star = xr.where(inverted, -(g + drift) / theta, np.nan)
+        gdp = np.exp(np.clip(x_star + self.x_center, -50, 50)).assign_attrs(
+            units="international-$ (2011 prices) per person", long_name="Kaya turning-point income", reference_growth=g)
+        return xr.Dataset({"turning_gdp_per_capita": gdp, "inverted_u": inverted})
+
+    @classmethod
+    def load(cls, path: str | Path, *, model_config: dict[str, Any] | None = None) -> "KayaModel":
+        """Load a model written by :meth:`save` (checked: model, version, settings hash)."""
+        idata, settings = load_checked(path, model=cls.name, version=MODEL_VERSION, model_config=model_config)
+        kwargs = {k: v for k, v in settings.items() if k not in ("model", "model_version", "model_config")}
+        model = cls(settings["model_config"], **kwargs)
+        model.idata = idata
+        model.diagnostics = diagnose(idata, model.parameter_names(), sampler=str(idata.posterior.attrs.get("sampler", "")))
+        return model

@@ -1,0 +1,267 @@
+"""Probabilistic drivers (GDP convergence, population) and the Kaya emission model: parameter recovery on
+data simulated from the models, the Kaya identity against a direct computation, and the protocol
+(predict shape, save/load). Fits are small, with fixed seeds; tolerances are the posterior's 94 % HDI."""
+
+from __future__ import annotations
+
+import warnings
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import Scenario
+from forecast.errors import InputError, ModelStateError, SamplerWarning
+from forecast.models.gdp import GDPConvergenceModel
+from forecast.models.kaya import KayaModel
+from forecast.models.population import PopulationGrowthModel
+from forecast.propagate import forecast_emissions
+from forecast.scenarios import DriverScenario
+
+N_REGIONS, N_YEARS, FIRST_YEAR = 12, 34, 1989
+
+
+def _inside_hdi(idata, name, value, prob=0.94):
+    hdi = az.hdi(idata, var_names=[name], hdi_prob=prob)[name].values
+    return (hdi[..., 0] <= value) & (value <= hdi[..., 1])
+
+
+def _fit(model, panel, seed, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplerWarning)
+        return model.fit(panel, random_seed=seed, draws=kw.get("draws", 300), tune=kw.get("tune", 400), chains=2,
+                         progress=False)
+
+
+# ------------------------------------------------------------------------------------------------ GDP
+GDP_TRUE = {"frontier_growth": 0.015, "log_convergence_mu": np.log(0.02), "log_convergence_sigma": 0.4,
+            "phi": 0.4, "nu": 8.0, "log_noise_mu": np.log(0.02), "log_noise_sigma": 0.3}
+
+
+def simulate_gdp(seed=3):
+    """GDP per capita drawn from the convergence model; region R00 is the frontier."""
+    t = GDP_TRUE
+    rng = np.random.default_rng(seed)
+    kappa = np.exp(rng.normal(t["log_convergence_mu"], t["log_convergence_sigma"], N_REGIONS))
+    sigma = np.exp(rng.normal(t["log_noise_mu"], t["log_noise_sigma"], N_REGIONS))
+    x = np.empty((N_REGIONS, N_YEARS))
+    x[:, 0] = np.log(50_000.0) - np.r_[0.0, rng.uniform(0.3, 3.0, N_REGIONS - 1)]
+    u = np.zeros(N_REGIONS)
+    for k in range(1, N_YEARS):
+        gap = x[0, k - 1] - x[:, k - 1]
+        u = t["phi"] * u + sigma * rng.standard_t(t["nu"], N_REGIONS)
+        x[:, k] = x[:, k - 1] + t["frontier_growth"] + kappa * gap + u
+    rows = [{"region": f"R{r:02d}", "year": FIRST_YEAR + k, "gdp_per_capita": float(np.exp(x[r, k])),
+             "population": 1e7} for r in range(N_REGIONS) for k in range(N_YEARS)]
+    return pd.DataFrame(rows), kappa
+
+
+@pytest.fixture(scope="module")
+def gdp_fit():
+    panel, kappa = simulate_gdp()
+    return panel, kappa, _fit(GDPConvergenceModel(frontier="R00"), panel, seed=5)
+
+
+@pytest.mark.slow
+def test_gdp_model_recovers_known_parameters(gdp_fit):
+    _, kappa, model = gdp_fit
+    for name in ("frontier_growth", "log_convergence_mu", "phi", "log_noise_mu"):
+        assert _inside_hdi(model.idata, name, GDP_TRUE[name]), name
+    # region convergence speeds: all but the frontier (whose gap is always zero) are identified
+    inside = _inside_hdi(model.idata, "convergence", kappa)[1:]
+    assert inside.mean() >= 0.8, inside
+
+
+@pytest.mark.slow
+def test_gdp_forecast_converges_and_is_reproducible(gdp_fit):
+    panel, _, model = gdp_fit
+    years = np.arange(FIRST_YEAR + N_YEARS, 2061)
+    regions = ["R00", "R05"]
+    a = model.simulate(regions, years, draws=400, rng=np.random.default_rng(1))
+    b = model.simulate(regions, years, draws=400, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (400, 2, len(years))
+    last = panel[panel["year"] == panel["year"].max()].set_index("region")["gdp_per_capita"]
+    gap_now = np.log(last["R00"] / last["R05"])
+    gap_end = np.median(np.log(a[:, 0, -1] / a[:, 1, -1]))
+    assert 0 < gap_end < gap_now  # a region behind the frontier catches up, without overtaking it
+
+
+def test_gdp_model_input_errors():
+    panel, _ = simulate_gdp()
+    with pytest.raises(InputError, match="frontier region 'Atlantis'"):
+        GDPConvergenceModel(frontier="Atlantis").prepare(panel)
+    bad = panel.copy()
+    bad.loc[3, "gdp_per_capita"] = -1.0
+    with pytest.raises(InputError, match="gdp_per_capita must be positive"):
+        GDPConvergenceModel(frontier="R00").prepare(bad)
+    with pytest.raises(ModelStateError, match="not been fitted"):
+        GDPConvergenceModel().simulate(["R00"], np.arange(2023, 2030), draws=2, rng=np.random.default_rng(0))
+
+
+# ------------------------------------------------------------------------------------------ population
+POP_TRUE = {"trend_growth_mu": 0.012, "trend_growth_sigma": 0.006, "trend_change_mu": -0.0004,
+            "trend_change_sigma": 0.0002, "log_noise_mu": np.log(0.0015), "nu": 10.0}
+
+
+def simulate_population(seed=4):
+    t = POP_TRUE
+    rng = np.random.default_rng(seed)
+    a = rng.normal(t["trend_growth_mu"], t["trend_growth_sigma"], N_REGIONS)
+    b = rng.normal(t["trend_change_mu"], t["trend_change_sigma"], N_REGIONS)
+    sigma = np.exp(rng.normal(t["log_noise_mu"], 0.2, N_REGIONS))
+    last = FIRST_YEAR + N_YEARS - 1
+    rows = []
+    for r in range(N_REGIONS):
+        logp = np.log(2e7)
+        for k in range(N_YEARS):
+            year = FIRST_YEAR + k
+            if k:
+                logp += a[r] + b[r] * (year - last) + sigma[r] * rng.standard_t(t["nu"])
+            rows.append({"region": f"R{r:02d}", "year": year, "population": float(np.exp(logp)), "gdp_per_capita": 1e4})
+    return pd.DataFrame(rows), a, b
+
+
+@pytest.mark.slow
+def test_population_model_recovers_trend_and_its_change():
+    panel, a, b = simulate_population()
+    model = _fit(PopulationGrowthModel(window=N_YEARS), panel, seed=6)
+    for name in ("trend_growth_mu", "trend_change_mu", "log_noise_mu"):
+        assert _inside_hdi(model.idata, name, POP_TRUE[name]), name
+    assert _inside_hdi(model.idata, "trend_growth", a).mean() >= 0.8
+    assert _inside_hdi(model.idata, "trend_change", b).mean() >= 0.8
+    # damped trend: growth approaches a + b phi/(1-phi), a finite limit, never a + b h for large h
+    sim = model.simulate(["R00"], np.arange(2023, 2301), draws=300, rng=np.random.default_rng(2))
+    growth = np.diff(np.log(sim[:, 0, :]), axis=-1)
+    late = np.median(growth[:, -50:])
+    limit = float(model.long_run_growth().sel(region="R00").median())
+    assert abs(late - limit) < 0.002
+
+
+def test_population_window_is_checked():
+    panel, _, _ = simulate_population()
+    with pytest.raises(InputError, match="window must be at least 5"):
+        PopulationGrowthModel(window=3).prepare(panel)
+
+
+# ----------------------------------------------------------------------------------------------- Kaya
+KAYA_TRUE = {"drift_mu": -0.012, "drift_sigma": 0.008, "drift_income": -0.01, "phi": 0.3, "nu": 7.0,
+             "log_noise_mu": np.log(0.025)}
+
+
+def simulate_kaya(seed=8):
+    """Emissions = population x GDP per capita x intensity, intensity drawn from the Kaya model."""
+    t = KAYA_TRUE
+    rng = np.random.default_rng(seed)
+    drift = rng.normal(t["drift_mu"], t["drift_sigma"], N_REGIONS)
+    sigma = np.exp(rng.normal(t["log_noise_mu"], 0.2, N_REGIONS))
+    x = np.cumsum(rng.uniform(0.0, 0.05, (N_REGIONS, 1)) + rng.normal(0, 0.02, (N_REGIONS, N_YEARS)), axis=1)
+    x += rng.uniform(-1.5, 1.5, (N_REGIONS, 1))
+    x -= x.mean()  # the model centres log income on the panel mean
+    rows = []
+    for r in range(N_REGIONS):
+        log_i, u = np.log(0.3), 0.0  # kg CO2 per $
+        for k in range(N_YEARS):
+            if k:
+                u = t["phi"] * u + sigma[r] * rng.standard_t(t["nu"])
+                log_i += drift[r] + t["drift_income"] * x[r, k - 1] + u
+            gdp_pc = float(np.exp(x[r, k] + np.log(12_000.0)))
+            co2_pc = gdp_pc * np.exp(log_i) / 1e3
+            rows.append({"region": f"R{r:02d}", "year": FIRST_YEAR + k, "population": 1e7, "gdp": gdp_pc * 1e7,
+                         "gdp_per_capita": gdp_pc, "co2_per_capita": co2_pc, "co2": co2_pc * 1e7 / 1e6})
+    return pd.DataFrame(rows), drift
+
+
+@pytest.fixture(scope="module")
+def kaya_fit():
+    panel, drift = simulate_kaya()
+    return panel, drift, _fit(KayaModel(parameterization="non_centered"), panel, seed=9, draws=400, tune=500)
+
+
+@pytest.mark.slow
+def test_kaya_model_recovers_known_parameters(kaya_fit):
+    _, drift, model = kaya_fit
+    for name in ("drift_mu", "drift_income", "phi", "log_noise_mu"):
+        assert _inside_hdi(model.idata, name, KAYA_TRUE[name]), name
+    assert _inside_hdi(model.idata, "drift", drift).mean() >= 0.8
+    tp = model.turning_point_table()
+    assert tp["p_inverted_u"].min() > 0.9  # drift_income < 0 is clear in these data
+
+
+@pytest.mark.slow
+def test_kaya_product_of_draws_equals_direct_computation(kaya_fit, monkeypatch):
+    """With the shocks switched off, every forecast draw must equal population x GDP per capita x
+    intensity, the intensity integrated by hand from the same posterior draw and the last residual."""
+    import forecast.propagate as prop
+
+    panel, _, model = kaya_fit
+    monkeypatch.setattr(prop, "_shocks", lambda nu, shape, rng: np.zeros(shape, dtype=np.float32))
+    scenario = Scenario.from_history(panel, horizon=FIRST_YEAR + N_YEARS + 7)
+    regions = ["R01", "R07"]
+    fc = forecast_emissions(model, scenario, panel, regions=regions, draws=25, random_seed=4)
+    ds = fc.ds.sel(year=fc.ds["is_forecast"])
+    # the same posterior draws predict() used: it draws scenario paths first, then parameters, from one rng
+    rng = np.random.default_rng(4)
+    scenario.draw(regions, start_year=int(ds["year"][0]), n_samples=25, rng=rng)
+    params = model.posterior_draws(25, rng)
+    pos = [model.regions.index(r) for r in regions]
+    state = model.idata.constant_data.sel(region=regions)
+    hist = panel.set_index(["region", "year"])
+    last_year = int(state["last_year"][0])
+    for j, region in enumerate(regions):
+        x_prev = float(state["last_x"][j])
+        d, theta, phi = params["drift"][:, pos[j]], params["drift_income"], params["phi"]
+        dx_last = float(state["last_dx_terms"][j, 0])
+        u = float(state["last_dy"][j]) - dx_last - (d + theta * float(state["last_x_prev"][j]))
+        log_i = np.log(hist.loc[(region, last_year), "co2"] * 1e9 / (hist.loc[(region, last_year), "gdp"]))
+        for year in ds["year"].values:
+            gdp_pc = ds["gdp_per_capita"].sel(region=region, year=year).values
+            x = np.log(gdp_pc) - model.x_center
+            u = phi * u
+            log_i = log_i + d + theta * x_prev + u
+            direct = ds["population"].sel(region=region, year=year).values * gdp_pc * np.exp(log_i) / 1e9  # Mt
+            np.testing.assert_allclose(ds["co2"].sel(region=region, year=year).values, direct, rtol=1e-6)
+            x_prev = x
+    pred = model.predict(scenario, draws=5, random_seed=1, regions=regions)
+    assert pred["carbon_intensity"].dims == ("sample", "region", "year")
+    np.testing.assert_allclose(pred["carbon_intensity"] * pred["gdp_per_capita"] / 1e3, pred["co2_per_capita"], rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_kaya_save_load_and_driver_scenario(kaya_fit, tmp_path):
+    panel, _, model = kaya_fit
+    path = model.save(tmp_path / "kaya.nc")
+    loaded = KayaModel.load(path)
+    assert loaded.regions == model.regions and loaded.get_settings() == model.get_settings()
+    with pytest.raises(ModelStateError, match="kaya"):
+        from forecast import EKCModel
+
+        EKCModel.load(path)
+    with pytest.raises(InputError, match="parameterization"):
+        KayaModel(parameterization={"drift": "centered"}).fit(panel)
+
+
+# ----------------------------------------------------------------------------- drivers x Kaya on real data
+@pytest.mark.slow
+def test_kaya_with_driver_scenario_on_real_data(shared_data_dir):
+    """The full Raftery-style chain on real data: GDP and population models and the Kaya model fitted to
+    the OWID panel, forecasts with dims (sample, region, year) and plausible, data-anchored bands."""
+    from forecast import load_panel
+
+    regions = ["United States", "China", "India", "Germany", "Japan", "Brazil", "Indonesia", "France"]
+    panel = load_panel("owid", data_dir=shared_data_dir, years=(1990, 2022), regions=regions)
+    scenario = DriverScenario.from_models(panel, horizon=2040)
+    scenario.fit_drivers(random_seed=1, draws=200, tune=300, progress=False)
+    model = _fit(KayaModel(), panel, seed=2, draws=200, tune=300)
+    fc = forecast_emissions(model, scenario, panel, regions=["China", "India", "Germany"], draws=300, random_seed=3)
+    assert fc.ds["co2"].dims == ("sample", "region", "year")
+    co2_2030 = fc.ds["co2"].sel(year=2030)
+    last = panel[panel["year"] == 2022].set_index("region")["co2"]
+    for region in ("China", "India", "Germany"):
+        lo, hi = np.quantile(co2_2030.sel(region=region), [0.05, 0.95])
+        # eight years ahead: the band contains neither a halving nor a doubling of the last observation
+        assert last[region] / 2 < lo < last[region] * 1.6 and last[region] * 0.6 < hi < last[region] * 2, region
+    g = fc.ds["gdp_per_capita"].sel(year=2040)
+    assert (g.sel(region="China").median() > g.sel(region="India").median())
+    assert (g.sel(region="Germany").median() > g.sel(region="China").median())
