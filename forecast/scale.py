@@ -30,7 +30,9 @@ Many fits
 per-panel summaries (posterior means of scalar parameters, max R-hat, divergences), never the traces.
 :func:`load_county_panels` builds per-province panels of China's counties (CO2 only: the county file has
 no GDP or population, so the EKC cannot be fitted per county); :class:`DriftModel` is the tiny
-hierarchical log-CO2 growth model used for them.
+hierarchical log-CO2 growth model used for them; :func:`fit_counties` fits it to every province's panel and
+returns a tidy table (the ``carbon-forecast counties`` command). :func:`connect_scheduler` connects to an
+existing cluster by address, with a clear :class:`~forecast.errors.InputError` when it cannot.
 """
 
 from __future__ import annotations
@@ -309,16 +311,54 @@ def _fit_one(name: str, panel: pd.DataFrame, model_factory: Callable[[], Any], s
     return {"name": name, "random_seed": seed, **summarize_fit(model), "wall_seconds": time.perf_counter() - start}
 
 
+def connect_scheduler(address: str, *, timeout: float = 10.0):
+    """A ``distributed.Client`` of the running cluster whose scheduler listens at ``address``
+    (``tcp://host:port``; ``host:port`` means tcp).
+
+    A malformed address, an unknown scheme or a scheduler that does not answer within ``timeout`` seconds
+    raises :class:`~forecast.errors.InputError` naming the address. For TCP-based schemes the port is probed
+    with a plain socket first, so an unreachable address never leaves a half-built client behind.
+    """
+    import socket
+
+    from distributed import Client
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    address = str(address).strip()
+    hint = "give the scheduler address of a running cluster as tcp://host:port"
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        host, port = parse_host_port(location) if scheme in ("tcp", "tls", "ws", "wss") else (None, None)
+    except (ValueError, TypeError) as err:
+        raise InputError(f"bad dask scheduler address {address!r}: {err}; {hint}") from None
+    if timeout <= 0:
+        raise InputError(f"connect timeout must be positive, got {timeout}")
+    if host is not None:
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+                pass
+        except OSError as err:
+            raise InputError(f"no dask scheduler reachable at {address!r} ({err or 'timed out'}); {hint}, "
+                             "or use 'local' for a temporary local cluster") from None
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as err:
+        raise InputError(f"could not connect to the dask scheduler at {address!r} within {timeout:g} s: {err}") from None
+
+
 def fit_many(panels: Mapping[str, pd.DataFrame] | Iterable[tuple[str, pd.DataFrame]], model_factory: Callable[[], Any],
              *, client=None, random_seed: int | None = None, sampler_kwargs: dict[str, Any] | None = None,
-             n_workers: int = 2) -> pd.DataFrame:
+             n_workers: int = 2, connect_timeout: float = 10.0) -> pd.DataFrame:
     """Fit one independent model per panel in parallel on dask.distributed; one summary row per panel.
 
     ``panels``: mapping name -> panel DataFrame, or an iterable of ``(name, panel)`` pairs.
     ``model_factory``: picklable zero-argument callable returning an unfitted model with
     ``fit(panel, random_seed=..., **sampler_kwargs)`` (e.g. ``EKCModel`` or :class:`DriftModel`).
-    ``client``: a ``distributed.Client``, a scheduler address string (connects to that cluster), or None
-    (a temporary ``LocalCluster(n_workers, threads_per_worker=1, processes=True)``, closed afterwards).
+    ``client``: a ``distributed.Client``, a scheduler address string (connects to that cluster with
+    :func:`connect_scheduler`, waiting at most ``connect_timeout`` seconds), or None (a temporary
+    ``LocalCluster(n_workers, threads_per_worker=1, processes=True)``, closed afterwards).
     Seeds: panel ``i`` gets ``SeedSequence(random_seed).spawn(n)[i]`` (as an integer), so results do not
     depend on the cluster. Only the summaries (see :func:`summarize_fit`) travel back, not the traces.
     """
@@ -340,7 +380,7 @@ def fit_many(panels: Mapping[str, pd.DataFrame] | Iterable[tuple[str, pd.DataFra
                                        dashboard_address=None)
         client = own_client = Client(own_cluster)
     elif isinstance(client, str):
-        client = own_client = Client(client)
+        client = own_client = connect_scheduler(client, timeout=connect_timeout)
     try:
         futures = [client.submit(_fit_one, name, panel, model_factory, seed, kwargs, pure=False)
                    for (name, panel), seed in zip(items, seeds)]
@@ -353,6 +393,9 @@ def fit_many(panels: Mapping[str, pd.DataFrame] | Iterable[tuple[str, pd.DataFra
     return pd.DataFrame(rows).set_index("name")
 
 
+DEFAULT_COUNTY_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "china_county_co2.csv"
+
+
 def load_county_panels(path: str | Path | None = None, *, provinces: Iterable[str] | None = None,
                        max_counties: int | None = None, min_years: int = 10) -> dict[str, pd.DataFrame]:
     """China's counties (``china_county_co2.csv``) as small tidy panels, one per province.
@@ -362,9 +405,7 @@ def load_county_panels(path: str | Path | None = None, *, provinces: Iterable[st
     the EKC. Blank and non-positive cells are dropped; counties with fewer than ``min_years`` are dropped;
     ``max_counties`` keeps the first counties (by admin code) of each province, for small demos.
     """
-    if path is None:
-        path = Path(__file__).resolve().parents[2] / "shared" / "data" / "china_county_co2.csv"
-    path = Path(path)
+    path = Path(path) if path is not None else DEFAULT_COUNTY_FILE
     if not path.is_file():
         raise InputError(f"county file not found: {path}")
     wide = pd.read_csv(path)
@@ -387,6 +428,55 @@ def load_county_panels(path: str | Path | None = None, *, provinces: Iterable[st
             group = group[group["distcode"].isin(keep)]
         out[name] = group[["region", "year", "co2"]].sort_values(["region", "year"]).reset_index(drop=True)
     return out
+
+
+COUNTY_COLUMNS = ("province", "n_counties", "first_year", "last_year", "n_rows", "drift_mu_mean", "drift_sd_mean",
+                  "max_r_hat", "min_ess_bulk", "divergences", "n_warnings", "seconds", "wall_seconds", "random_seed")
+
+
+def fit_counties(path: str | Path | None = None, *, client=None, provinces: Iterable[str] | None = None,
+                 max_counties: int | None = None, min_years: int = 10, random_seed: int | None = None,
+                 sampler_kwargs: dict[str, Any] | None = None, n_workers: int = 2,
+                 connect_timeout: float = 10.0) -> pd.DataFrame:
+    """Fit :class:`DriftModel` to the county panel of every province (:func:`load_county_panels`) with
+    :func:`fit_many` and return a tidy table, one row per province, columns :data:`COUNTY_COLUMNS`
+    (``drift_mu_mean``: posterior mean of the provincial mean growth of log county CO2, 1/yr).
+
+    ``client`` as in :func:`fit_many` (None = a temporary LocalCluster of ``n_workers`` processes, or a
+    scheduler address). ``provinces`` names provinces as in the keys of :func:`load_county_panels`
+    (e.g. ``"Anhui"``, ``"Beijing City"``); an unknown name raises :class:`InputError` listing the known ones.
+    """
+    if max_counties is not None and int(max_counties) < 1:
+        raise InputError(f"max_counties must be a positive integer, got {max_counties}")
+    path = Path(path) if path is not None else DEFAULT_COUNTY_FILE
+    if isinstance(client, str):  # a bad address fails before the data are read
+        client = connect_scheduler(client, timeout=connect_timeout)
+        try:
+            return fit_counties(path, client=client, provinces=provinces, max_counties=max_counties,
+                                min_years=min_years, random_seed=random_seed, sampler_kwargs=sampler_kwargs)
+        finally:
+            client.close()
+    panels = load_county_panels(path, max_counties=max_counties, min_years=min_years)
+    if provinces is not None:
+        wanted = [str(p) for p in provinces]
+        unknown = [p for p in wanted if p not in panels and p.removesuffix(" Province") not in panels]
+        if unknown:
+            raise InputError(f"unknown province(s) {', '.join(map(repr, unknown))}; known: {', '.join(panels)}")
+        keep = {p.removesuffix(" Province") if p not in panels else p for p in wanted}
+        panels = {name: panel for name, panel in panels.items() if name in keep}
+    if not panels:
+        raise InputError(f"no county panel with at least {min_years} years of CO2 data")
+    table = fit_many(panels, DriftModel, client=client, random_seed=random_seed, sampler_kwargs=sampler_kwargs,
+                     n_workers=n_workers, connect_timeout=connect_timeout)
+    table.index.name = "province"
+    table = table.reset_index()
+    shape = pd.DataFrame([{"province": name, "n_counties": panel["region"].nunique(),
+                           "first_year": int(panel["year"].min()), "last_year": int(panel["year"].max()),
+                           "n_rows": len(panel)} for name, panel in panels.items()])
+    table = shape.merge(table.drop(columns=["n_regions"], errors="ignore"), on="province", how="left")
+    table = table[[c for c in COUNTY_COLUMNS if c in table.columns]]
+    table.attrs["path"] = str(path.resolve())
+    return table
 
 
 # ---------------------------------------------------------------------------- synthetic demo model

@@ -238,3 +238,45 @@ def test_cli_backtest_writes_outputs(monkeypatch, capsys, tmp_path, shared_data_
     events = pd.read_csv(tmp_path / "bt" / "events.csv")
     assert set(events["region"]) == {"China", "India", "United States", "Germany", "Japan"}
     assert (tmp_path / "bt" / "reliability.png").stat().st_size > 1000
+
+
+def test_comparison_table_picks_the_better_variant_per_metric():
+    from forecast.backtest import comparison_table
+
+    class Fake:
+        def __init__(self, **pooled):
+            self._pooled = pooled
+
+        def summary(self):
+            return pd.DataFrame([self._pooled], index=pd.Index(["pooled"], name="cutoff"))
+
+    table = comparison_table({"a": Fake(brier_5y=0.10, auc_5y=0.7, cov90_5y=0.80),
+                              "b": Fake(brier_5y=0.12, auc_5y=0.8, cov90_5y=0.93)}).set_index("metric")
+    assert table.loc["Brier, peak within 5 y", "best"] == "a"          # lower is better
+    assert table.loc["AUC, 5 y", "best"] == "b"                        # higher is better
+    assert table.loc["90% band coverage, 5 y", "best"] == "b"          # closest to nominal 0.9
+    assert np.isnan(table.loc["AUC, 10 y", "a"])                        # missing metric stays missing
+
+
+def test_cli_backtest_compares_models_on_the_same_cutoffs(monkeypatch, capsys, tmp_path, shared_data_dir):
+    code = _main(monkeypatch, "backtest", SMALL_STUDY, "--cutoff", "2012", "--out", tmp_path / "cmp",
+                 "--data-dir", shared_data_dir, "--draws", "50", "--tune", "80", "--forecast-draws", "100",
+                 "--seed", "2", "--model", "ekc", "--model", "kaya", "--model", "ekc",
+                 "--scenario", "history", "--scenario", "drivers", "--scenario", "drivers")
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "cmp" / "comparison.csv")
+    assert {"ekc/history", "kaya/drivers", "ekc/drivers"} <= set(table.columns)
+    for folder in ("ekc-history", "kaya-drivers", "ekc-drivers"):
+        events = pd.read_csv(tmp_path / "cmp" / folder / "events.csv")
+        assert set(events["region"]) == {"China", "India", "United States", "Germany", "Japan"}
+    levels = {v: pd.read_csv(tmp_path / "cmp" / v / "levels.csv") for v in ("ekc-history", "ekc-drivers")}
+    # the same EKC fit, different scenarios: the forecasts must differ
+    assert not np.allclose(levels["ekc-history"]["median"], levels["ekc-drivers"]["median"])
+    assert "comparison" in (tmp_path / "cmp" / "comparison.md").read_text().lower()
+
+
+def test_cli_backtest_bad_variant_exits_2(monkeypatch, capsys, tmp_path, shared_data_dir):
+    code = _main(monkeypatch, "backtest", SMALL_STUDY, "--model", "arima", "--out", tmp_path / "x",
+                 "--data-dir", shared_data_dir, "--quiet")
+    assert code == 2 and "arima" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

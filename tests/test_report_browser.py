@@ -3,6 +3,7 @@ The screenshot is kept as an artifact (tests/artifacts/report.png, git-ignored).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,15 +18,34 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it with apt-get)")
+def _require_chromium() -> str:
+    """The browser binary; without one the test skips locally but fails under CI (``CI=true``), so a CI
+    image that lost Chromium cannot pass silently."""
+    if CHROMIUM is None:
+        message = "chromium is not installed (.ci/run installs it with apt-get: apt-get install -y chromium)"
+        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+            pytest.fail(f"CI=true but {message}", pytrace=False)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.mark.parametrize("ci, outcome", [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_missing_chromium_fails_under_ci_and_skips_locally(monkeypatch, ci, outcome):
+    monkeypatch.setitem(globals(), "CHROMIUM", None)  # as if no browser were on PATH
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="chromium is not installed"):
+        _require_chromium()
+
+
 def test_report_renders_in_headless_chromium(tmp_path):
     from tests.test_report_export import _make_result
 
+    chromium = _require_chromium()
     out = tmp_path / "report"
     out.mkdir()
     written = write_report(_make_result(), out)
     html = out / "report.html"
-    common = [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    common = [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     # the DOM after the page loaded: image elements decoded to real sizes, tables in place
     probe = tmp_path / "probe.html"
     probe.write_text(html.read_text(encoding="utf-8").replace(

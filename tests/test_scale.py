@@ -143,3 +143,102 @@ def test_fit_many_on_local_cluster_returns_one_summary_per_panel():
     assert {"drift_mu_mean", "drift_sd_mean", "max_r_hat", "divergences"} <= set(out.columns)
     assert out["drift_mu_mean"].abs().lt(0.5).all()
     assert (out["n_regions"] == 3).all()
+
+
+# ---------------------------------------------------------------------------- `carbon-forecast counties`
+def _main(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    """Run the console script ``forecast.cli.main`` in-process: (exit code, stdout, stderr). Any exception
+    other than SystemExit propagates, i.e. a traceback fails the test."""
+    import sys
+    import warnings
+
+    import forecast.cli as cli
+
+    monkeypatch.setattr(sys, "argv", ["carbon-forecast", *map(str, args)])
+    capsys.readouterr()
+    code = 0
+    with warnings.catch_warnings():  # main() installs warning filters; keep them out of other tests
+        try:
+            cli.main()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("address, message", [
+    ("tcp://127.0.0.1:1", "no dask scheduler reachable at 'tcp://127.0.0.1:1'"),
+    ("nonsense", "bad dask scheduler address 'nonsense'"),
+    ("foo://host:8786", "unknown address scheme 'foo'"),
+])
+def test_counties_cli_bad_scheduler_address_exits_2_with_a_clear_message(tmp_path, monkeypatch, capsys, address,
+                                                                         message):
+    out = tmp_path / "out"
+    code, stdout, stderr = _main(monkeypatch, capsys, "counties", "--data-dir", COUNTY_FILE.parent,
+                                 "--scheduler", address, "--province", "Anhui", "--max-counties", "2",
+                                 "--connect-timeout", "2", "--out", out)
+    assert code == 2, (stdout, stderr)
+    text = " ".join(stderr.split())
+    assert "error:" in text and message in text, text
+    assert "Traceback" not in stderr
+    assert not out.exists()
+
+
+def test_connect_scheduler_rejects_bad_addresses_with_input_error():
+    from forecast.errors import InputError
+    from forecast.scale import connect_scheduler
+
+    for address in ("", "tcp://127.0.0.1:notaport", "tcp://127.0.0.1:1"):
+        with pytest.raises(InputError, match="scheduler"):
+            connect_scheduler(address, timeout=2)
+    with pytest.raises(InputError, match="timeout"):
+        connect_scheduler("tcp://127.0.0.1:8786", timeout=0)
+
+
+@pytest.mark.skipif(not COUNTY_FILE.is_file(), reason="county file not available")
+def test_fit_counties_rejects_unknown_provinces_before_fitting():
+    from forecast.errors import InputError
+    from forecast.scale import fit_counties
+
+    with pytest.raises(InputError, match="unknown province.*'Atlantis'.*known: Anhui"):
+        fit_counties(COUNTY_FILE, provinces=["Anhui", "Atlantis"], max_counties=2)  # before any cluster starts
+    with pytest.raises(InputError, match="max_counties"):
+        fit_counties(COUNTY_FILE, max_counties=0)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not COUNTY_FILE.is_file(), reason="county file not available")
+def test_counties_cli_fits_on_an_existing_cluster_by_address(tmp_path, monkeypatch, capsys):
+    import json
+    import warnings
+
+    import pandas as pd
+    from distributed import LocalCluster
+
+    from forecast.scale import COUNTY_COLUMNS
+
+    out = tmp_path / "out"
+    # 2 provinces x 2 counties, tiny draws (~20-30 s per fit on 2 busy cores)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        code, _, stderr = _main(monkeypatch, capsys, "counties", "--scheduler", address, "--out", out,
+                                "--data-dir", COUNTY_FILE.parent, "--province", "Anhui", "--province", "Hebei",
+                                "--max-counties", "2", "--draws", "30", "--tune", "30", "--seed", "3", "--quiet")
+    assert code == 0, stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # written atomically: no temp folder left behind
+
+    table = pd.read_csv(out / "counties.csv")
+    assert list(table.columns) == list(COUNTY_COLUMNS)
+    assert list(table["province"]) == ["Anhui", "Hebei"]
+    assert (table["n_counties"] == 2).all() and (table["n_rows"] > 2 * 10).all()
+    assert table["drift_mu_mean"].abs().lt(0.5).all() and np.isfinite(table["max_r_hat"]).all()
+    # the row is the fit of that province's panel with the recorded seed, wherever it ran
+    panel = load_county_panels(COUNTY_FILE, provinces=["Anhui"], max_counties=2)["Anhui"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        here = DriftModel().fit(panel, random_seed=int(table.loc[0, "random_seed"]), draws=30, tune=30, chains=2)
+    assert float(here.idata.posterior["drift_mu"].mean()) == pytest.approx(table.loc[0, "drift_mu_mean"], rel=1e-9)
+    assert table["random_seed"].nunique() == 2
+    meta = json.loads((out / "counties.json").read_text())
+    assert meta["scheduler"] == address and meta["provinces"] == ["Anhui", "Hebei"]
+    assert len(meta["data"]["sha256"]) == 64 and meta["data"]["path"].endswith("china_county_co2.csv")
