@@ -66,6 +66,9 @@ EASTERN_BLOC_1990 = (
 )
 
 HORIZONS = (5, 10)
+#: With data to 2023 a rule peak must lie in or before 2013 (10 years of data after it), so a cutoff after
+#: about 2008 has few decidable 10-year events and a 2015 cutoff none at all: the default cutoffs end in 2010.
+DEFAULT_CUTOFFS = (2000, 2005, 2010)
 LEVELS = (0.5, 0.9)
 
 
@@ -464,7 +467,7 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
                      "sampler_warnings": list(getattr(diag, "warnings", []))}}
 
 
-def run_backtest(study, cutoffs: Iterable[int] = (2005, 2010, 2015), *, data_dir=None, draws: int = 300,
+def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=None, draws: int = 300,
                  tune: int = 400, forecast_draws: int = 500, seed: int = 1, regions: list[str] | None = None,
                  window: int = 5, min_years_before_end: int = 10, min_drop: float = 0.15, bins: int = 10,
                  progress: bool | None = False, say: Callable[[str], None] | None = None,
@@ -689,7 +692,7 @@ def variant_name(model: str, scenario: str) -> str:
     return f"{model}/{scenario}"
 
 
-def compare_models(study, variants: Iterable[tuple[str, str]], cutoffs: Iterable[int] = (2005, 2010, 2015), **kwargs
+def compare_models(study, variants: Iterable[tuple[str, str]], cutoffs: Iterable[int] = DEFAULT_CUTOFFS, **kwargs
                    ) -> dict[str, BacktestResult]:
     """Backtest several (emission model, scenario) variants on the same cutoffs, data and seeds.
 

@@ -330,7 +330,7 @@ def data_info_cmd(
 @app.command()
 def backtest(
     study: Optional[Path] = StudyArg,
-    cutoff: Optional[list[int]] = typer.Option(None, "--cutoff", help="Cutoff year (repeat; default 2005, 2010, 2015)."),
+    cutoff: Optional[list[int]] = typer.Option(None, "--cutoff", help="Cutoff year (repeat; default 2000, 2005, 2010)."),
     out_dir: Path = typer.Option(None, "--out", "-o", help="Output folder (default: results/<study name>-backtest)."),
     data_dir: Optional[Path] = DataDirOpt,
     draws: int = typer.Option(300, min=10, help="Sampler draws per chain for each refit."),
@@ -345,7 +345,7 @@ def backtest(
 
     With several --model (and --scenario) values every variant is scored on the same cutoffs and a
     side-by-side comparison.md / comparison.csv is written, with one backtest folder per variant."""
-    from forecast.backtest import compare_models, run_backtest, write_backtest, write_comparison
+    from forecast.backtest import DEFAULT_CUTOFFS, compare_models, run_backtest, write_backtest, write_comparison
     from forecast.pipeline import check_output_dir
 
     spec = _load(study)
@@ -353,7 +353,7 @@ def backtest(
     check_output_dir(out_dir)
     variants = _variants(spec, model or [], scenario or [])
     if len(variants) > 1:
-        results = compare_models(spec, variants, tuple(cutoff) if cutoff else (2005, 2010, 2015), data_dir=data_dir,
+        results = compare_models(spec, variants, tuple(cutoff) if cutoff else DEFAULT_CUTOFFS, data_dir=data_dir,
                                  draws=draws, tune=tune, forecast_draws=forecast_draws, seed=seed,
                                  progress=not quiet and sys.stderr.isatty(), say=_say(quiet))
         write_comparison(results, out_dir)
@@ -370,7 +370,7 @@ def backtest(
             console.print(f"[green]✓[/] wrote {out_dir}/comparison.md, comparison.csv and one folder per variant")
         return
     model_type, scenario_type = variants[0]
-    result = run_backtest(spec, tuple(cutoff) if cutoff else (2005, 2010, 2015), data_dir=data_dir, draws=draws,
+    result = run_backtest(spec, tuple(cutoff) if cutoff else DEFAULT_CUTOFFS, data_dir=data_dir, draws=draws,
                           tune=tune, forecast_draws=forecast_draws, seed=seed,
                           progress=not quiet and sys.stderr.isatty(), say=_say(quiet),
                           model=model_type, scenario=scenario_type)

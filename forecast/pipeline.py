@@ -351,14 +351,16 @@ def check_capacity(study: Study, regions: list[str], years: list[int] | None = N
             raise StudyError(f"[capacity] built_up_km2 regions not among the forecast regions: {', '.join(unknown)}")
     m = study.compensation
     if m.enabled:
-        if isinstance(m.allocation, str) and m.allocation not in {*SHARE_RULES, "sink"}:
-            raise StudyError(f"[compensation] allocation {m.allocation!r} unknown; use {', '.join([*SHARE_RULES, 'sink'])} or a table of shares")
-        if isinstance(m.allocation, dict):
-            unknown = sorted(set(m.allocation) - set(regions))
-            if unknown:
-                raise StudyError(f"[compensation] allocation regions not among the forecast regions: {', '.join(unknown)}")
-        if m.allocation == "sink" and not study.sinks.enabled:
-            raise StudyError("[compensation] allocation 'sink' needs [sinks] enabled")
+        for rule in m.rules:  # every rule of the list is checked before sampling
+            if isinstance(rule, str) and rule not in {*SHARE_RULES, "sink"}:
+                raise StudyError(f"[compensation] allocation {rule!r} unknown; use {', '.join([*SHARE_RULES, 'sink'])}, "
+                                 f"a list of them or a table of shares")
+            if isinstance(rule, dict):
+                unknown = sorted(set(rule) - set(regions))
+                if unknown:
+                    raise StudyError(f"[compensation] allocation regions not among the forecast regions: {', '.join(unknown)}")
+            if rule == "sink" and not study.sinks.enabled:
+                raise StudyError("[compensation] allocation 'sink' needs [sinks] enabled")
     if not (c.enabled or m.enabled) or not regions:
         return
     # placeholder forecast: the parameters are validated by the functions run_capacity calls
@@ -399,11 +401,13 @@ def check_capacity(study: Study, regions: list[str], years: list[int] | None = N
             except InputError as exc:
                 raise StudyError(f"[capacity] {exc}") from exc
     if m.enabled:
-        try:
-            compensation(probe, m.allocation, m.year, price_median=m.price_median, price_p05=m.price_p05,
-                         price_p95=m.price_p95, random_seed=0, currency=m.currency, reference_year=m.reference_year)
-        except InputError as exc:
-            raise StudyError(f"[compensation] {exc}") from exc
+        for rule in m.rules:
+            try:
+                compensation(probe, rule, m.year, price_median=m.price_median, price_p05=m.price_p05,
+                             price_p95=m.price_p95, random_seed=0, currency=m.currency, reference_year=m.reference_year)
+            except InputError as exc:
+                label = f" ({rule})" if isinstance(m.allocation, list) else ""
+                raise StudyError(f"[compensation]{label} {exc}") from exc
 
 
 def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataFrame]:
@@ -425,19 +429,24 @@ def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataF
                 study, _readable_capacity(capacity_table(cap_ds, years=years)))
     m = study.compensation
     if m.enabled:
-        comp = compensation(fc.ds, m.allocation, m.year, price_median=m.price_median, price_p05=m.price_p05,
-                            price_p95=m.price_p95, random_seed=seed + 7, currency=m.currency,
-                            reference_year=m.reference_year)
-        rule = m.allocation if isinstance(m.allocation, str) else "fixed shares"
-        payment = comp["payment"].expand_dims(year=[m.year])
-        _add_draws(fc, xr.Dataset({"payment": payment.assign_attrs(units=f"million {m.currency}/yr")}), "",
-                   {"payment": "compensation_payment"})
-        drop = ["is_forecast", "last_observed_year", "year"]
-        tables[f"Horizontal compensation in {m.year} ({rule}; million {m.currency}/yr, positive = pays)"] = _with_group(
-            study, compensation_table(comp).drop(columns=drop, errors="ignore"))
-        flows = flow_table(comp).drop(columns=drop, errors="ignore").sort_values("mean", ascending=False)
-        tables[f"Compensation flows in {m.year}: who pays whom, the 25 largest (million {m.currency}/yr)"] = (
-            flows.head(25).reset_index(drop=True))
+        several = len(m.rules) > 1
+        for i, allocation in enumerate(m.rules):
+            # the same seed for every rule: the rules are compared at the same price draws
+            comp = compensation(fc.ds, allocation, m.year, price_median=m.price_median, price_p05=m.price_p05,
+                                price_p95=m.price_p95, random_seed=seed + 7, currency=m.currency,
+                                reference_year=m.reference_year)
+            rule = allocation if isinstance(allocation, str) else "fixed shares"
+            payment = comp["payment"].expand_dims(year=[m.year])
+            # first rule: compensation_payment (as with a single rule); the others: compensation_payment__<rule>
+            _add_draws(fc, xr.Dataset({"payment": payment.assign_attrs(units=f"million {m.currency}/yr", allocation=rule)}),
+                       "" if i == 0 else rule, {"payment": "compensation_payment"})
+            drop = ["is_forecast", "last_observed_year", "year"]
+            tables[f"Horizontal compensation in {m.year} ({rule}; million {m.currency}/yr, positive = pays)"] = _with_group(
+                study, compensation_table(comp).drop(columns=drop, errors="ignore"))
+            flows = flow_table(comp).drop(columns=drop, errors="ignore").sort_values("mean", ascending=False)
+            under = f" under {rule}" if several else ""
+            tables[f"Compensation flows in {m.year}{under}: who pays whom, the 25 largest (million {m.currency}/yr)"] = (
+                flows.head(25).reset_index(drop=True))
     return tables
 
 

@@ -166,16 +166,41 @@ class CapacitySection(_Section):
 
 
 class CompensationSection(_Section):
-    """Horizontal carbon compensation in one year between the forecast regions."""
+    """Horizontal carbon compensation in one year between the forecast regions.
+
+    ``allocation`` is one rule name (``per_capita`` | ``gdp_share`` | ``emissions_share`` | ``sink``), a
+    table of shares (region -> share, summing to one), or a list of rule names to compare several rules,
+    e.g. ``allocation = ["per_capita", "gdp_share", "emissions_share"]``: the report then has one
+    compensation table and one flows table per rule (same price draws for every rule), and the payment
+    draws are exported as ``compensation_payment`` for the first rule and ``compensation_payment__<rule>``
+    for the others. ``reference_year`` is the grandfathering year of ``emissions_share``.
+    """
 
     enabled: bool = False
     year: int = 2030
-    allocation: str | dict[str, float] = "per_capita"  # per_capita | gdp_share | emissions_share | sink | shares
+    # a rule name | a list of rule names | a table of shares
+    allocation: str | list[str] | dict[str, float] = "per_capita"
     reference_year: int | None = None
     price_median: float = Field(default=80.0, gt=0)
     price_p05: float | None = Field(default=None, gt=0)
     price_p95: float | None = Field(default=None, gt=0)
     currency: str = "CNY"
+
+    @field_validator("allocation")
+    @classmethod
+    def _rule_list(cls, value):
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("allocation list is empty; give at least one rule name")
+            dup = sorted({r for r in value if value.count(r) > 1})
+            if dup:
+                raise ValueError(f"allocation lists rule(s) more than once: {', '.join(dup)}")
+        return value
+
+    @property
+    def rules(self) -> list[str | dict[str, float]]:
+        """The allocations to run, in order (a single rule name or a shares table is a list of one)."""
+        return list(self.allocation) if isinstance(self.allocation, list) else [self.allocation]
 
 
 class LanduseSection(_Section):

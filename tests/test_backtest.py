@@ -170,7 +170,7 @@ def test_small_real_backtest(shared_data_dir, tmp_path):
     regions = ["United States", "Germany", "China", "India", "Poland", "Russia", "Brazil", "United Kingdom"]
     study = load_study(default_study_path())
     result = run_backtest(study, [2010], data_dir=shared_data_dir, regions=regions, draws=60, tune=100,
-                          forecast_draws=200, seed=3)
+                          forecast_draws=200, seed=3, model="ekc", scenario="history")
     ev = result.events
     assert list(ev.columns) == ["cutoff", "horizon", "region", "group", "p", "outcome", "status", "observed_peak"]
     assert set(ev["region"]) == set(regions)

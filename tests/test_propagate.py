@@ -707,3 +707,25 @@ def test_forecast_peak_uses_scenario_history_and_requires_co2():
     assert fc.ds.sizes["region"] == len(PANEL_REGIONS)
     with pytest.raises(InputError, match="no 'co2' column"):
         forecast_peak(FakeModel(), SimpleNamespace(name="s", history=panel.drop(columns="co2")), draws=2)
+
+
+def test_measurement_error_table_reports_the_interval_change():
+    """The with/without measurement-error table: peak-year bounds of each forecast and their difference."""
+    from forecast.pipeline import measurement_error_table
+
+    years = np.arange(2000, 2041)
+
+    def forecast(peaks):  # one tent-shaped trajectory per sample, peaking in the given years
+        co2 = np.stack([100 - np.abs(years - p) for p in peaks])[:, None, :]
+        ds = xr.Dataset({"co2": (("sample", "region", "year"), co2)},
+                        coords={"sample": np.arange(len(peaks)), "region": ["A"], "year": years})
+        return Forecast(ds.assign_coords(is_forecast=("year", years > 2020), last_observed_year=("region", [2020])))
+
+    narrow = forecast(np.repeat([2024, 2026, 2028], 20))
+    wide = forecast(np.repeat([2022, 2026, 2034], 20))
+    table = measurement_error_table(wide, narrow).set_index("region")
+    assert table.loc["A", "peak_year_q05 (with error)"] == 2022 and table.loc["A", "peak_year_q95 (with error)"] == 2034
+    assert table.loc["A", "peak_year_q05 (exact data)"] == 2024 and table.loc["A", "peak_year_q95 (exact data)"] == 2028
+    assert table.loc["A", "interval widening (years)"] == 12 - 4
+    swapped = measurement_error_table(narrow, wide).set_index("region")
+    assert swapped.loc["A", "interval widening (years)"] == -8  # a narrower interval is reported as such

@@ -382,7 +382,9 @@ def _peak_section(result: RunResult) -> str:
 def _turning_section(result: RunResult) -> str:
     tp = result.turning_points
     focus = _focus(result)
-    out = ["## EKC turning points"]
+    kaya = (result.study or {}).get("model", {}).get("model") == "kaya"
+    out = ["## Turning points (Kaya model: income at which per-capita emissions stop rising)" if kaya
+           else "## EKC turning points"]
     if tp is None or tp.empty:
         out.append("_No environmental Kuznets curve results._")
         return "\n\n".join(out)
@@ -488,7 +490,7 @@ def _sinks_section(result: RunResult) -> str:
             rows.append(row)
         out.append(
             "Neutrality = net emissions (emissions minus ecosystem sinks) at or below zero from that year through "
-            "the horizon. Emissions follow the EKC forecast above: no new climate policy is assumed."
+            "the horizon. Emissions follow the emission forecast above: no new climate policy is assumed."
         )
         out.append(md_table(headers, rows, ["l"] + ["r"] * (len(headers) - 1)))
         out.append(_neutrality_year_table(neutral, constant, _horizon(result)))
