@@ -89,6 +89,8 @@ def _shares(ds: xr.Dataset, allocation, year: int, regions: list[str], reference
     elif allocation == "gdp_share":
         w = _gdp(ds).sel(year=year, region=regions)
     elif allocation == "emissions_share":
+        if reference_year is None:
+            raise InputError("emissions_share needs reference_year (the year whose emission shares are allocated)")
         ref = _year(ds, reference_year)
         w = ds["co2"].sel(year=ref, region=regions)
     else:

@@ -406,8 +406,8 @@ def check_capacity(study: Study, regions: list[str], years: list[int] | None = N
                 compensation(probe, rule, m.year, price_median=m.price_median, price_p05=m.price_p05,
                              price_p95=m.price_p95, random_seed=0, currency=m.currency, reference_year=m.reference_year)
             except InputError as exc:
-                label = f" ({rule})" if isinstance(m.allocation, list) else ""
-                raise StudyError(f"[compensation]{label} {exc}") from exc
+                label = f" (allocation {rule!r})" if isinstance(m.allocation, list) else ""
+                raise StudyError(f"[compensation] {exc}{label}") from exc
 
 
 def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataFrame]:

@@ -144,3 +144,45 @@ def test_bad_inputs(kwargs, match):
 def test_shares_tolerance_accepts_rounding():
     out = compensation(make_ds(20), {"A": 0.1 + 0.2, "B": 0.7 - 1e-12, "C": 0.0}, 2030, price_median=1.0)
     assert list(out["region"].values) == ["A", "B", "C"]
+
+
+# ------------------------------------------------------------------------------------------------
+# several allocation rules in one study ([compensation] allocation = [rule, ...])
+# ------------------------------------------------------------------------------------------------
+
+RULES = ["per_capita", "gdp_share", "emissions_share"]
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_payments_sum_to_zero_per_draw_under_each_rule(rule):
+    out = compensation(make_ds(), rule, 2030, random_seed=0, reference_year=2031, **PRICE)
+    _check_flows(out)
+
+
+def test_run_capacity_exports_one_payment_and_tables_per_rule():
+    """Hand-made draws (no sampling) through run_capacity with three rules: one compensation and one flows
+    table per rule, draws as compensation_payment (first rule) and compensation_payment__<rule> (others),
+    each summing to zero in every draw, all at the same price draws."""
+    from forecast.pipeline import run_capacity
+    from forecast.propagate import Forecast
+    from forecast.study import default_study_path, load_study
+
+    study = load_study(default_study_path("china-provinces")).with_overrides(
+        capacity={"enabled": False},
+        compensation={"enabled": True, "year": 2030, "allocation": RULES, "reference_year": 2031})
+    fc = Forecast(make_ds(200))
+    tables = run_capacity(study, fc, seed=3)
+    for rule in RULES:
+        assert sum(k.startswith("Horizontal compensation in 2030 (" + rule + ";") for k in tables) == 1
+        assert sum(k.startswith(f"Compensation flows in 2030 under {rule}:") for k in tables) == 1
+    names = ["compensation_payment", "compensation_payment__gdp_share", "compensation_payment__emissions_share"]
+    for name, rule in zip(names, RULES):
+        pay = fc.ds[name].sel(year=2030)
+        assert fc.ds[name].attrs["allocation"] == rule
+        np.testing.assert_allclose(pay.sum("region"), 0.0, atol=1e-9 * float(abs(pay).max()))
+        direct = compensation(make_ds(200), rule, 2030, random_seed=3 + 7, reference_year=2031,
+                              price_median=study.compensation.price_median, price_p05=study.compensation.price_p05,
+                              price_p95=study.compensation.price_p95, currency="CNY")["payment"]
+        np.testing.assert_allclose(pay.transpose(*direct.dims), direct)
+    # the rules differ: the same draws give different payments
+    assert not np.allclose(fc.ds["compensation_payment"], fc.ds["compensation_payment__gdp_share"], equal_nan=True)

@@ -41,7 +41,9 @@ def test_global_study_loads():
     assert study.study.name == "global"
     assert {"China", "Germany"} <= set(study.forecast.focus_regions)
     assert study.data.years == [1990, 2022]
-    assert study.scenario.type == "history" and study.scenario.horizon == 2060
+    assert study.scenario.type == "drivers" and study.scenario.horizon == 2060
+    assert study.model.type == "kaya" and study.resolve(study.model.comparison).is_file()
+    assert [t.kind for t in study.targets] == ["peak_by", "intensity_reduction"]
     assert study.forecast.peak_years == [2030, 2035]
     assert study.report.quantiles == [0.05, 0.25, 0.5, 0.75, 0.95]
     assert Path(study.source_path) == GLOBAL_STUDY.resolve()
@@ -654,3 +656,23 @@ def test_kaya_and_driver_settings_are_checked_before_sampling(tmp_path, global_p
     wrong_family = load_study(write_study(tmp_path, body + 'driver_priors = { "ekc.slope_mu" = { params = { mu = 0.01 } } }\n'))
     with pytest.raises(StudyError, match="driver_priors"):
         check_study(wrong_family, global_panel)
+
+
+def test_several_compensation_rules_validate_and_each_is_checked():
+    """[compensation] allocation may list several rules; every rule is checked before sampling."""
+    from forecast.pipeline import check_capacity
+
+    two = provinces_study(compensation={"allocation": ["per_capita", "gdp_share"]})
+    assert two.compensation.rules == ["per_capita", "gdp_share"]
+    check_capacity(two, PROVINCES)
+    assert provinces_study(compensation={"allocation": "gdp_share"}).compensation.rules == ["gdp_share"]
+    with pytest.raises(StudyError, match=r"\[compensation\] allocation 'gdp_shares' unknown"):
+        check_capacity(provinces_study(compensation={"allocation": ["per_capita", "gdp_shares"]}), PROVINCES)
+    # a later rule's parameters are checked too: emissions_share needs a reference year in the forecast
+    with pytest.raises(StudyError, match=r"\[compensation\] emissions_share needs reference_year.*\(allocation 'emissions_share'\)"):
+        check_capacity(provinces_study(compensation={"allocation": ["per_capita", "emissions_share"],
+                                                     "reference_year": None}), PROVINCES)
+    with pytest.raises(StudyError, match="more than once: gdp_share"):
+        provinces_study(compensation={"allocation": ["gdp_share", "gdp_share"]})
+    with pytest.raises(StudyError, match="empty"):
+        provinces_study(compensation={"allocation": []})
