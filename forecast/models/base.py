@@ -25,26 +25,36 @@ from forecast.persistence import config_hash, load_checked, save_idata
 from forecast.sampling import Diagnostics, diagnose, sample_model
 
 
-def yearly_panel(panel: pd.DataFrame, column: str, *, min_years: int) -> pd.DataFrame:
-    """``region, year, <column>`` checked (present, positive, finite, no duplicates, enough years), sorted."""
-    missing = [c for c in ("region", "year", column) if c not in panel.columns]
+def checked_columns(panel: pd.DataFrame, columns, *, positive, min_years: int) -> pd.DataFrame:
+    """``panel[columns]`` checked and sorted by region and year: columns present, ``positive`` columns
+    positive and finite, no duplicated region-years, every region with at least ``min_years`` rows.
+    Each problem is an :class:`InputError` naming the column, region or year at fault."""
+    missing = [c for c in columns if c not in panel.columns]
     if missing:
         raise InputError(f"panel lacks column(s) {', '.join(missing)}; found {', '.join(map(str, panel.columns))}")
-    frame = panel.loc[:, ["region", "year", column]].copy()
-    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values) | (values <= 0)
-    if bad.any():
-        rows = frame.loc[bad, ["region", "year"]].head(3).to_dict("records")
-        raise InputError(f"{column} must be positive and finite; bad rows (first 3): {rows}")
+    frame = panel.loc[:, list(columns)].copy()
+    for column in positive:
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values) | (values <= 0)
+        if bad.any():
+            rows = frame.loc[bad, ["region", "year"]].head(3).to_dict("records")
+            raise InputError(f"{column} must be positive and finite; bad rows (first 3): {rows}")
     if frame.duplicated(["region", "year"]).any():
         dup = frame.loc[frame.duplicated(["region", "year"]), ["region", "year"]].head(3).to_dict("records")
         raise InputError(f"duplicated region-year rows: {dup}")
-    frame = frame.sort_values(["region", "year"], kind="stable").reset_index(drop=True)
-    counts = frame.groupby("region")["year"].size()
+    frame = frame.sort_values(["region", "year"], kind="stable")
+    counts = frame.groupby("region", sort=True)["year"].size()
     short = counts[counts < min_years]
     if len(short):
         raise InputError(f"regions with fewer than {min_years} years of data: "
                          + ", ".join(f"{r} ({n} years)" for r, n in short.items()))
+    return frame
+
+
+def yearly_panel(panel: pd.DataFrame, column: str, *, min_years: int) -> pd.DataFrame:
+    """``region, year, <column>`` checked (:func:`checked_columns`) with one shared last data year."""
+    frame = checked_columns(panel, ["region", "year", column], positive=[column], min_years=min_years)
+    frame = frame.reset_index(drop=True)
     last = frame.groupby("region")["year"].max()
     if last.nunique() > 1:
         raise InputError(f"regions must share their last data year; found {sorted(last.unique().tolist())}")

@@ -45,6 +45,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from forecast.errors import InputError, ModelStateError, SamplerWarning
+from forecast.models.base import checked_columns
 from forecast.persistence import config_hash, load_checked, save_idata
 from forecast.sampling import Diagnostics, diagnose, sample_model
 
@@ -89,27 +90,8 @@ def prepare_panel(panel: pd.DataFrame, *, degree: int = 2, min_years: int = 10, 
 
     Raises :class:`InputError` naming the column, region or year at fault.
     """
-    missing = [c for c in REQUIRED_COLUMNS if c not in panel.columns]
-    if missing:
-        raise InputError(
-            f"panel lacks column(s) {', '.join(missing)}; found {', '.join(map(str, panel.columns))}"
-        )
-    frame = panel.loc[:, list(REQUIRED_COLUMNS)].copy()
-    for column in ("gdp_per_capita", "co2_per_capita"):
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(values) | (values <= 0)
-        if bad.any():
-            rows = frame.loc[bad, ["region", "year"]].head(3).to_dict("records")
-            raise InputError(f"{column} must be positive and finite; bad rows (first 3): {rows}")
-    if frame.duplicated(["region", "year"]).any():
-        dup = frame.loc[frame.duplicated(["region", "year"]), ["region", "year"]].head(3).to_dict("records")
-        raise InputError(f"duplicated region-year rows: {dup}")
-    frame = frame.sort_values(["region", "year"], kind="stable")
+    frame = checked_columns(panel, REQUIRED_COLUMNS, positive=("gdp_per_capita", "co2_per_capita"), min_years=min_years)
     counts = frame.groupby("region", sort=True)["year"].size()
-    short = counts[counts < min_years]
-    if len(short):
-        detail = ", ".join(f"{r} ({n} years)" for r, n in short.items())
-        raise InputError(f"regions with fewer than {min_years} years of data: {detail}")
 
     log_gdp = np.log(frame["gdp_per_capita"].to_numpy(dtype=float))
     if x_center is None:
