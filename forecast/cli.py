@@ -176,15 +176,19 @@ def report(
     quiet: bool = QuietOpt,
 ) -> None:
     """Forecast from a saved model and write the report and exports (no refitting)."""
-    from forecast.models.ekc import EKCModel
-    from forecast.pipeline import check_output_dir, check_study, forecast_study, load_study_panel
+    from forecast.pipeline import (check_output_dir, check_study, forecast_study, load_model, load_or_fit_drivers,
+                                   load_study_panel)
+    from forecast.scenarios import DriverScenario
 
     spec = _load(study)
     seed = spec.study.seed if seed is None else seed
     check_output_dir(out_dir)
     panel = load_study_panel(spec, data_dir=data_dir)
     _, scenario, regions = check_study(spec, panel, data_dir=data_dir)
-    model = EKCModel.load(model_path, model_config=spec.model.priors)
+    model = load_model(spec, model_path)
+    if isinstance(scenario, DriverScenario):
+        load_or_fit_drivers(spec, scenario, Path(model_path).parent, seed=seed,
+                            progress=not quiet and sys.stderr.isatty(), say=_say(quiet))
     run_ = forecast_study(spec, panel, model, scenario, regions, data_dir=data_dir, seed=seed,
                           progress=not quiet and sys.stderr.isatty(), say=_say(quiet))
     _finish(run_, out_dir, False, quiet)

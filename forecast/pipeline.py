@@ -38,6 +38,7 @@ class StudyRun:
     forecast: Forecast
     result: RunResult
     timings: dict[str, float]
+    scenario: Scenario | None = None
 
 
 def load_study_panel(study: Study, *, data_dir: str | Path | None = None, download: bool = True) -> pd.DataFrame:
@@ -586,6 +587,31 @@ def run_study(
     return run
 
 
+def load_model(study: Study, path: str | Path) -> EKCModel:
+    """A model saved by ``run`` or ``fit`` for ``study``: the class follows ``[model] type``, and a file of
+    another model type, version or prior configuration fails loudly."""
+    if study.model.type == "kaya":
+        from forecast.models.kaya import KayaModel
+
+        return KayaModel.load(path, model_config=study.model.priors)
+    return EKCModel.load(path, model_config=study.model.priors)
+
+
+def load_or_fit_drivers(study: Study, scenario: DriverScenario, folder: str | Path, *, seed: int,
+                        progress: bool | None = None, say: Callable[[str], None] = lambda _: None) -> DriverScenario:
+    """Driver models saved next to a model file (by ``run``), or fitted now when there are none."""
+    folder = Path(folder)
+    models = []
+    for driver in scenario.driver_models:
+        path = folder / f"{driver.name}.nc"
+        models.append(type(driver).load(path, model_config=driver.model_config) if path.is_file() else driver)
+    scenario.gdp_model, scenario.population_model = models
+    if any(m.idata is None for m in models):
+        say(f"no saved driver models in {folder}: fitting the GDP-per-capita and population models")
+        fit_drivers(study, scenario, seed=seed, progress=progress)
+    return scenario
+
+
 def fit_drivers(study: Study, scenario: DriverScenario, *, seed: int, progress: bool | None = None) -> DriverScenario:
     """Fit the scenario's GDP and population models with the study's sampler settings."""
     smp = study.sampler
@@ -694,7 +720,7 @@ def forecast_study(study: Study, panel: pd.DataFrame, model: EKCModel, scenario:
         result.extra_tables = {"Peak probabilities by province group (east / central / west)": grouped[keep],
                                **result.extra_tables}
         result.extra_tables["China provincial data: coverage, gaps and conversions"] = data_notes_table(panel, data_dir)
-    return StudyRun(study=study, panel=panel, model=model, forecast=fc, result=result, timings=timings)
+    return StudyRun(study=study, panel=panel, model=model, forecast=fc, result=result, timings=timings, scenario=scenario)
 
 
 def write_outputs(run: StudyRun, out_dir: str | Path) -> Path:
@@ -708,6 +734,8 @@ def write_outputs(run: StudyRun, out_dir: str | Path) -> Path:
         export_all(run.result, tmp, levels=run.study.report.quantiles)
         write_report(run.result, tmp)
         run.model.save(tmp / "model.nc")
+        for driver in getattr(run.scenario, "driver_models", []):
+            driver.save(tmp / f"{driver.name}.nc")  # `report --model model.nc` reuses them
         if run.study.source_path:
             shutil.copyfile(run.study.source_path, tmp / "study.toml")
     return out_dir

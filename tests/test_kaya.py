@@ -265,3 +265,75 @@ def test_kaya_with_driver_scenario_on_real_data(shared_data_dir):
     g = fc.ds["gdp_per_capita"].sel(year=2040)
     assert (g.sel(region="China").median() > g.sel(region="India").median())
     assert (g.sel(region="Germany").median() > g.sel(region="China").median())
+
+
+KAYA_STUDY = """
+[study]
+name = "kaya-tiny"
+seed = 5
+
+[data]
+years = [2000, 2022]
+regions = ["United States", "China", "India", "Germany", "Japan"]
+min_years = 10
+
+[model]
+type = "kaya"
+
+[sampler]
+draws = 60
+tune = 100
+
+[scenario]
+type = "drivers"
+horizon = 2040
+
+[forecast]
+draws = 100
+focus_regions = ["China", "India"]
+
+[[targets]]
+kind = "intensity_reduction"
+year = 2030
+base_year = 2005
+reduction = 0.65
+regions = ["China"]
+"""
+
+
+@pytest.mark.slow
+def test_cli_run_then_report_reuses_the_saved_kaya_and_driver_models(tmp_path, shared_data_dir, monkeypatch):
+    """`run` saves the Kaya model and the driver models; `report --model` forecasts from them without
+    refitting anything and reproduces the run's bands and target probabilities."""
+    import json
+    import sys
+
+    import forecast.cli as cli
+    from forecast.models import base
+
+    study = tmp_path / "study.toml"
+    study.write_text(KAYA_STUDY, encoding="utf-8")
+
+    def main(*args):
+        monkeypatch.setattr(sys, "argv", ["carbon-forecast", *map(str, args)])
+        with warnings.catch_warnings():
+            try:
+                cli.main()
+            except SystemExit as exit_:
+                return exit_.code
+        return 0
+
+    assert main("run", study, "--out", tmp_path / "run", "--data-dir", shared_data_dir, "--quiet") == 0
+    for name in ("model.nc", "gdp_convergence.nc", "population_growth.nc"):
+        assert (tmp_path / "run" / name).is_file(), name
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["study"]["model"]["model"] == "kaya"
+    assert 0.0 <= summary["regions"]["China"]["targets"][0]["p_met"] <= 1.0
+    monkeypatch.setattr(base, "sample_model", lambda *a, **k: pytest.fail("report refitted a driver model"))
+    assert main("report", study, "--model", tmp_path / "run" / "model.nc", "--out", tmp_path / "rep",
+                "--data-dir", shared_data_dir, "--quiet") == 0
+    a = pd.read_csv(tmp_path / "run" / "bands.csv")
+    b = pd.read_csv(tmp_path / "rep" / "bands.csv")
+    pd.testing.assert_frame_equal(a, b)
+    again = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert again["regions"]["China"]["targets"] == summary["regions"]["China"]["targets"]
