@@ -196,6 +196,7 @@ def report(
 
 @app.command()
 def inventory(
+    study: Optional[Path] = typer.Argument(None, help="A study file: inventories of its provinces (china_provinces data, last data year) and its [landuse] account."),
     province: Optional[str] = typer.Option(None, help="CEADs province for a fossil-CO2 inventory (e.g. Shandong)."),
     year: Optional[int] = typer.Option(None, help="Year of the CEADs inventory (1997-2019)."),
     activities: Optional[Path] = typer.Option(None, help="CSV of activities (category, value, units[, rel_sd, distribution]); factors from the IPCC priors."),
@@ -212,6 +213,11 @@ def inventory(
     from forecast.pipeline import check_output_dir
 
     check_output_dir(out_dir)
+    if study is not None:
+        if province or activities or landuse:
+            raise CarbonForecastError("give a study file or one of --province / --activities / --landuse, not both")
+        _study_inventory(_load(study), out_dir, data_dir=data_dir, seed=seed, draws=draws, quiet=quiet)
+        return
     if landuse is not None:
         _landuse_inventory(landuse, out_dir, seed=seed, draws=draws, quiet=quiet)
         return
@@ -254,6 +260,56 @@ def inventory(
                            f"{row['U_minus_pct']:.2f}", f"{row['U_plus_pct']:.2f}")
         out.print(table_)
         console.print(f"[green]✓[/] wrote {out_dir}/inventory.md, inventory.csv")
+
+
+def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, quiet: bool) -> None:
+    """The inventories a study implies: Approach 1 and 2 for each province of a ``china_provinces`` study
+    in its last data year (CEADs fuel breakdown), and the study's ``[landuse]`` account."""
+    import pandas as pd
+
+    from forecast.atomic import atomic_output_dir
+    from forecast.inventory import ceads_fuel_inventory, compare_approaches
+    from forecast.pipeline import forecast_regions, load_study_panel, run_landuse
+
+    if spec.data.source != "china_provinces" and not spec.landuse.enabled:
+        raise CarbonForecastError(f"study {spec.study.name!r} has no inventory to compute: it needs [data] source = "
+                                  "\"china_provinces\" (CEADs fuel inventories) or [landuse] enabled = true")
+    from forecast.backtest import _md_table
+
+    tables: list[tuple[str, pd.DataFrame, str]] = []  # (title, table, CSV file name)
+    if spec.data.source == "china_provinces":
+        from forecast.china import resolve_china_file
+
+        panel = load_study_panel(spec, data_dir=data_dir)
+        year = int(panel["year"].max())
+        ceads = pd.read_csv(resolve_china_file("ceads_co2", data_dir))
+        rows = []
+        for i, province in enumerate(forecast_regions(spec, panel)):
+            acts, factors = ceads_fuel_inventory(ceads, province, year)
+            comparison = compare_approaches(acts, factors, n=draws, random_seed=seed + i)
+            for approach, row in comparison.iterrows():
+                rows.append({"region": province, "year": year, "approach": approach, **row.to_dict()})
+        tables.append((f"Fossil CO2 inventories, {year} (CEADs fuel breakdown; Mt CO2, 95% intervals)",
+                       pd.DataFrame(rows), "inventory_by_region.csv"))
+    if spec.landuse.enabled:
+        lu = spec.landuse
+        tables.append((f"Land-use carbon account of {lu.region or 'the study region'} (Mt CO2/yr, positive = emission)",
+                       run_landuse(spec, seed=seed), "landuse.csv"))
+    with atomic_output_dir(out_dir) as tmp:
+        lines = [f"# Inventories of study '{spec.study.name}'\n"]
+        for title, frame, name in tables:
+            frame.to_csv(tmp / name, index=False)
+            lines += [f"## {title}\n", _md_table(frame, "{:,.2f}")]
+        (tmp / "inventory.md").write_text("\n".join(lines), encoding="utf-8")
+    if not quiet:
+        for title, frame, _ in tables:
+            rich_table = Table(title=title)
+            for col in frame.columns:
+                rich_table.add_column(str(col))
+            for row in frame.head(40).itertuples(index=False):
+                rich_table.add_row(*[f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row])
+            out.print(rich_table)
+        console.print(f"[green]✓[/] wrote {out_dir}/inventory.md and {', '.join(name for *_, name in tables)}")
 
 
 def _landuse_inventory(path: Path, out_dir: Path, *, seed: int, draws: int, quiet: bool) -> None:

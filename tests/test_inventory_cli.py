@@ -74,3 +74,37 @@ def test_landuse_account_from_areas(tmp_path, monkeypatch):
     bad.write_text("land_type,area_mha\nforrest,1\n")
     assert run_main(monkeypatch, "inventory", "--landuse", bad, "--out", tmp_path / "bad_out") == 2
     assert not (tmp_path / "bad_out").exists()
+
+
+def test_inventory_of_a_study_covers_its_provinces_and_landuse(shared_data_dir, tmp_path):
+    """`carbon-forecast inventory STUDY`: one Approach 1/2 pair per province of the study in its last data
+    year, each reproducing the CEADs fuel total; a study with [landuse] gets its land-use account."""
+    from pathlib import Path
+
+    studies = Path(__file__).resolve().parents[1] / "studies"
+    out = tmp_path / "prov"
+    result = runner.invoke(app, ["inventory", str(studies / "china-provinces" / "study.toml"), "--data-dir",
+                                 str(shared_data_dir), "--out", str(out), "--draws", "2000", "--quiet"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "inventory_by_region.csv")
+    assert table["region"].nunique() == 30 and set(table["year"]) == {2016}
+    raw = pd.read_csv(shared_data_dir / "china_ceads_province_co2.csv").set_index(["province", "year"])
+    a1 = table[table["approach"] == "Approach 1"].set_index("region")
+    fuel = raw.xs(2016, level="year").loc[a1.index]
+    assert (a1["total"] - (fuel["Scope_1_Total"] - fuel["Process"])).abs().max() < 1e-6
+    a2 = table[table["approach"] == "Approach 2"].set_index("region")
+    assert ((a2["lower"] < a1["total"]) & (a1["total"] < a2["upper"])).all()
+    china = runner.invoke(app, ["inventory", str(studies / "china" / "study.toml"), "--out", str(tmp_path / "cn"),
+                                "--quiet"])
+    assert china.exit_code == 0, china.output
+    landuse = pd.read_csv(tmp_path / "cn" / "landuse.csv")
+    assert "forest" in set(landuse["land type"]) and landuse.loc[landuse["land type"] == "forest", "mean"].iloc[0] < 0
+
+
+def test_inventory_of_a_study_without_inventory_data_is_a_clear_error(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    study = Path(__file__).resolve().parents[1] / "studies" / "global" / "study.toml"
+    assert run_main(monkeypatch, "inventory", study, "--out", tmp_path / "x") == 2
+    assert not (tmp_path / "x").exists()
+    assert run_main(monkeypatch, "inventory", study, "--province", "Shandong", "--out", tmp_path / "y") == 2
