@@ -179,6 +179,7 @@ def check_study(study: Study, panel: pd.DataFrame, *, data_dir=None) -> tuple[EK
     else:
         scenario.draw(regions, start_year=last_year + 1, n_samples=2, rng=__import__("numpy").random.default_rng(0))
     check_study_targets(study, regions, panel, scenario.horizon)
+    model_choice_table(study)  # a missing comparison file fails here, not after sampling
     late = [y for y in study.forecast.peak_years if y > scenario.horizon or y <= last_year]
     if late:
         raise StudyError(f"[forecast] peak_years {late} must lie after the last data year {last_year} and by the horizon {scenario.horizon}")
@@ -647,13 +648,16 @@ def model_choice_table(study: Study) -> tuple[str, pd.DataFrame] | None:
     if not (m.rationale or m.comparison):
         return None
     title = f"Why the {m.type.upper() if m.type == 'ekc' else 'Kaya'} emission model"
-    title += f": {m.rationale}" if m.rationale else ""
     if m.comparison:
         path = study.resolve(m.comparison)
         if not path.is_file():
             raise StudyError(f"[model] comparison: file not found: {path}")
-        return title, pd.read_csv(path)
-    return title, pd.DataFrame({"emission model": [m.type]})
+        table = pd.read_csv(path)
+    else:
+        table = pd.DataFrame({"emission model": [m.type]})
+    if m.rationale:
+        table.attrs["description"] = f"The study chose {m.type} because {m.rationale}"
+    return title, table
 
 
 def measurement_error_table(with_error: Forecast, exact: Forecast) -> pd.DataFrame:

@@ -279,6 +279,7 @@ min_years = 10
 
 [model]
 type = "kaya"
+rationale = "it is the model under test"
 
 [sampler]
 draws = 60
@@ -329,6 +330,9 @@ def test_cli_run_then_report_reuses_the_saved_kaya_and_driver_models(tmp_path, s
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["study"]["model"]["model"] == "kaya"
     assert 0.0 <= summary["regions"]["China"]["targets"][0]["p_met"] <= 1.0
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## Why the Kaya emission model" in report and "The study chose kaya because it is the model under test" in report
+    assert "## Probability of meeting the targets" in report
     monkeypatch.setattr(base, "sample_model", lambda *a, **k: pytest.fail("report refitted a driver model"))
     assert main("report", study, "--model", tmp_path / "run" / "model.nc", "--out", tmp_path / "rep",
                 "--data-dir", shared_data_dir, "--quiet") == 0

@@ -41,7 +41,7 @@ def test_global_study_loads():
     assert study.study.name == "global"
     assert {"China", "Germany"} <= set(study.forecast.focus_regions)
     assert study.data.years == [1990, 2022]
-    assert study.scenario.type == "drivers" and study.scenario.horizon == 2060
+    assert study.scenario.type == "history" and study.scenario.horizon == 2060
     assert study.model.type == "kaya" and study.resolve(study.model.comparison).is_file()
     assert [t.kind for t in study.targets] == ["peak_by", "intensity_reduction"]
     assert study.forecast.peak_years == [2030, 2035]
@@ -653,6 +653,9 @@ def test_kaya_and_driver_settings_are_checked_before_sampling(tmp_path, global_p
     bad_prior = load_study(write_study(tmp_path, body + 'driver_priors = { "gdp.frontier_grwth" = { params = { mu = 0.01 } } }\n'))
     with pytest.raises(PriorError, match="frontier_grwth"):
         check_study(bad_prior, global_panel)
+    no_table = load_study(write_study(tmp_path, body.replace('type = "kaya"', 'type = "kaya"\ncomparison = "missing.csv"')))
+    with pytest.raises(StudyError, match="comparison: file not found"):
+        check_study(no_table, global_panel)
     wrong_family = load_study(write_study(tmp_path, body + 'driver_priors = { "ekc.slope_mu" = { params = { mu = 0.01 } } }\n'))
     with pytest.raises(StudyError, match="driver_priors"):
         check_study(wrong_family, global_panel)

@@ -520,6 +520,8 @@ def _figures_section(figure_paths: Mapping[str, str]) -> str:
 
 def _extra_table(name: str, df: pd.DataFrame) -> str:
     head = f"## {md_escape(name)}"
+    if df is not None and df.attrs.get("description"):
+        head += "\n\n" + md_escape(str(df.attrs["description"]))  # a sentence that introduces the table
     if df is None or df.empty:
         return head + "\n\n_Empty table._"
     frame = df
