@@ -1,16 +1,15 @@
 """Posterior draws x scenario draws -> emission trajectories, and the peak metrics read from them.
 
-No Python loop over draws, regions or years: shocks are drawn in blocks on a thread pool and the
-AR(1) recursion runs in a numba kernel that is parallel over samples (called on at most
-``KERNEL_CHUNKS`` sample slices, the steps of the optional progress bar).
+No Python loop over draws, regions or years: one numba kernel, parallel over samples, draws the Student-t
+shocks in place from a counter-based stream, integrates the AR(1) recursion and exponentiates, with SIMD
+elementary functions from :mod:`forecast.simd` (called on at most ``KERNEL_CHUNKS`` sample slices, the
+steps of the optional progress bar; slicing changes no number).
 """
 
 from __future__ import annotations
 
 import contextvars
-import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
@@ -20,17 +19,17 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError
+from forecast.simd import JIT, exp64, fill_student_t, log64, student_t_cube, t_exponent
 
 DEFAULT_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 PEAK_YEARS = (2030, 2035)
 
 
-SHOCK_CHUNK = 256  # samples per block of shocks; fixed so results do not depend on the thread count
 KERNEL_CHUNKS = 16  # the path kernel runs over at most this many sample slices (progress steps)
 
 
 class _Progress:
-    """A rich progress bar over the steps of one forecast (shock blocks, then kernel slices)."""
+    """A rich progress bar over the steps of one forecast (the kernel's sample slices)."""
 
     def __init__(self, bar, task):
         self._bar, self._task = bar, task
@@ -72,75 +71,69 @@ def progress_bar(progress: bool | None, description: str) -> Iterator[_Progress 
             _PROGRESS.reset(token)
 
 
-def _shock_block(seed: np.random.SeedSequence, nu: np.ndarray, n_regions: int, n_years: int) -> np.ndarray:
-    """Unit-scale Student-t shocks (float32) for a block of samples with per-sample ``nu`` (inf = normal)."""
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((len(nu), n_regions, n_years), dtype=np.float32)
-    finite = np.isfinite(nu)
-    if finite.any():
-        # t = z / sqrt(chi2_nu / nu) with chi2_nu = 2 Gamma(nu / 2): one gamma call, the shape broadcast per
-        # sample (C order, so the stream is the one a per-sample loop would draw)
-        half = (nu[finite] / 2.0).astype(np.float32)[:, None, None]
-        scale = rng.standard_gamma(half, size=(half.shape[0], n_regions, n_years), dtype=np.float32)
-        np.divide(half, scale, out=scale)
-        np.sqrt(scale, out=scale)
-        if finite.all():
-            z *= scale
-        else:
-            z[finite] *= scale
-    return z
+def stream_key(rng: np.random.Generator) -> int:
+    """The 63-bit key of the counter-based shock stream of one forecast, drawn from ``rng``."""
+    return int(rng.integers(2**63))
 
 
 def _shocks(nu: np.ndarray, shape: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
-    """Unit-scale Student-t shocks ``(sample, region, year)`` with per-sample degrees of freedom ``nu``.
-
-    Drawn in fixed blocks of samples, each from its own child seed, on a thread pool (NumPy's generators
-    release the GIL), so the numbers depend on ``rng`` only, never on the number of threads.
-    """
+    """Unit-scale Student-t shocks ``(sample, region, year)`` (float32) with per-sample degrees of freedom
+    ``nu`` (inf = normal): exactly the shocks :func:`simulate_growth_paths` draws in place from the same
+    ``rng`` state. Counter-based (see :mod:`forecast.simd`), so they depend on ``rng`` only, never on the
+    number of threads."""
     n_samples, n_regions, n_years = shape
-    starts = range(0, n_samples, SHOCK_CHUNK)
-    seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(len(starts))
-    jobs = [(seed, nu[i : i + SHOCK_CHUNK]) for seed, i in zip(seeds, starts)]
-    workers = min(len(jobs), os.cpu_count() or 1)
-    report = _PROGRESS.get()
-    if workers <= 1:
-        results = (_shock_block(seed, block, n_regions, n_years) for seed, block in jobs)
-        blocks = _collect(results, report, len(jobs))
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = pool.map(lambda job: _shock_block(job[0], job[1], n_regions, n_years), jobs)
-            blocks = _collect(results, report, len(jobs))
-    return np.concatenate(blocks, axis=0)
+    if len(nu) != n_samples:
+        raise InputError(f"{len(nu)} degrees of freedom for {n_samples} samples")
+    return student_t_cube(stream_key(rng), nu, n_regions, n_years)
 
 
-def _collect(results, report: _Progress | None, n: int) -> list[np.ndarray]:
-    out = []
-    for i, block in enumerate(results):
-        out.append(block)
-        if report is not None:
-            report.step(f"forecast: shocks, block {i + 1}/{n}")
-    return out
+SAMPLE_BLOCK = 8  # samples per parallel task: the per-task scratch rows are allocated once per block
 
 
-@numba.njit(parallel=True, fastmath=True, cache=True)
-def _growth_kernel(log_gdp, x_center, last_x, u0, last_y, drift, slope, curv, cubic, income, phi, sigma, shocks):
-    """Integrate the growth-form EKC year by year for every (sample, region) trajectory."""
-    n_samples, n_regions, n_years = log_gdp.shape
-    out = np.empty((n_samples, n_regions, n_years))
-    for s in numba.prange(n_samples):
-        for r in range(n_regions):
-            x_prev = last_x[r]
-            u = u0[s, r]
-            y = last_y[s, r]
-            for h in range(n_years):
-                x = log_gdp[s, r, h] - x_center
-                mean = (drift[s, r] + income[s] * x_prev + slope[s, r] * (x - x_prev)
-                        + curv[s, r] * (x * x - x_prev * x_prev) + cubic[s] * (x * x * x - x_prev * x_prev * x_prev))
-                u = phi[s] * u + sigma[s, r] * shocks[s, r, h]
-                y += mean + u
-                out[s, r, h] = np.exp(y)
-                x_prev = x
-    return out
+@numba.njit(parallel=True, **JIT)
+def _growth_kernel(key, sample0, fixed_shocks, gdp, x_center, last_x, u0, last_y, drift, slope, curv, cubic, income,
+                   phi, sigma, nu, out):
+    """Integrate the growth-form EKC year by year for every (sample, region) trajectory, into ``out``.
+
+    Per sample, SIMD loops over its region x year cells (the Student-t shocks, drawn in place unless
+    ``fixed_shocks`` is non-empty; centred log GDP; the exponential of the log level) around the scalar
+    AR(1) recursion. Sample ``s`` of this call is sample ``sample0 + s`` of the shock stream ``key``; cell
+    ``(s, r, h)`` is variate number ``(s·n_regions + r)·n_years + h`` (:func:`forecast.simd.student_t_cube`).
+    """
+    n_samples, n_regions, n_years = gdp.shape
+    cells = n_regions * n_years
+    draw = fixed_shocks.shape[0] == 0
+    for block in numba.prange((n_samples + SAMPLE_BLOCK - 1) // SAMPLE_BLOCK):
+        eps = np.empty(cells, dtype=np.float32)  # float32 keeps the shock loops 8 SIMD lanes wide
+        u = np.empty(cells, dtype=np.float32)
+        w = np.empty(cells, dtype=np.float32)
+        x = np.empty(cells)
+        for s in range(block * SAMPLE_BLOCK, min(n_samples, (block + 1) * SAMPLE_BLOCK)):
+            if draw:
+                fill_student_t(key, np.uint64(sample0 + s) * np.uint64(cells), t_exponent(nu[s]), eps, u, w)
+            else:
+                given = fixed_shocks[s].reshape(cells)
+                for j in range(cells):
+                    eps[j] = given[j]
+            g = gdp[s].reshape(cells)
+            for j in range(cells):
+                x[j] = log64(g[j]) - x_center
+            y_out = out[s].reshape(cells)
+            for r in range(n_regions):
+                x_prev = last_x[r]
+                resid = u0[s, r]
+                y = last_y[s, r]
+                d, b, c, sd = drift[s, r], slope[s, r], curv[s, r], sigma[s, r]
+                for h in range(r * n_years, (r + 1) * n_years):
+                    xh = x[h]
+                    mean = (d + income[s] * x_prev + b * (xh - x_prev) + c * (xh * xh - x_prev * x_prev)
+                            + cubic[s] * (xh * xh * xh - x_prev * x_prev * x_prev))
+                    resid = phi[s] * resid + sd * eps[h]
+                    y += mean + resid
+                    y_out[h] = y
+                    x_prev = xh
+            for j in range(cells):
+                y_out[j] = exp64(y_out[j])
 
 
 def simulate_growth_paths(
@@ -152,12 +145,17 @@ def simulate_growth_paths(
     gdp_per_capita: np.ndarray,
     years: np.ndarray,
     rng: np.random.Generator,
+    shocks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-capita CO2 (t/person/yr) along GDP paths for each posterior draw of the growth-form EKC.
 
     Each year: ``Δy = drift + drift_income·x_prev + slope·Δx + curvature·Δ(x²) [+ cubic·Δ(x³)] + u`` with
     ``u_t = φ u_{t-1} + σ ε_t`` (Student-t ``ε``), starting from the last observed log level and the
     last observed residual ``u``. Compiled with numba and parallel over samples.
+
+    The unit shocks ``ε`` are drawn in place from a counter-based stream whose key is the first draw from
+    ``rng`` (:func:`_shocks` with the same ``rng`` state returns them as a cube); ``shocks`` replaces them
+    by given values ``(sample, region, year)`` (common random numbers, tests).
 
     Parameters
     ----------
@@ -198,23 +196,31 @@ def simulate_growth_paths(
         last_mean = last_mean + cubic[:, None] * terms[:, 2]
     u0 = state["last_dy"].values[None, :] - last_mean
 
-    # the kernel runs over fixed sample slices (each sample's path depends on its own inputs only, so the
-    # slicing changes no number); a progress bar, when shown, advances per shock block and per slice
-    step = max(1, -(-n_samples // KERNEL_CHUNKS))
-    slices = [slice(i, i + step) for i in range(0, n_samples, step)]
+    # the kernel runs over fixed sample slices (each sample's path depends on its own inputs and its cell
+    # numbers in the shock stream only, so the slicing changes no number); a progress bar, when shown,
+    # advances per slice
+    # (one call without a bar: every call wakes the thread pool and ends on a partly idle block)
     report = _PROGRESS.get()
+    step = n_samples if report is None else max(1, -(-n_samples // KERNEL_CHUNKS))
+    slices = [slice(i, i + step) for i in range(0, n_samples, step)]
     if report is not None:
-        report.add_steps(-(-n_samples // SHOCK_CHUNK) + len(slices))
-    shocks = _shocks(nu, gdp_per_capita.shape, rng)
+        report.add_steps(len(slices))
+    key = np.uint64(stream_key(rng))
+    if shocks is None:
+        fixed = np.empty((0, n_regions, len(years)), dtype=np.float32)
+    else:
+        fixed = np.ascontiguousarray(shocks, dtype=np.float32)
+        if fixed.shape != gdp_per_capita.shape:
+            raise InputError(f"shocks {fixed.shape} do not match the GDP paths {gdp_per_capita.shape}")
     start = np.broadcast_to(state["last_log_co2_per_capita"].values, (n_samples, n_regions))
     if "last_level_sd" in state and (state["last_level_sd"].values > 0).any():
         # errors-in-variables: the last observed level is itself uncertain
         start = start + rng.standard_normal((n_samples, n_regions)) * state["last_level_sd"].values
-    log_gdp, last_x, u0, start = np.log(f8(gdp_per_capita)), f8(state["last_x"].values), f8(u0), f8(start)
-    out = np.empty((n_samples, n_regions, len(years)))
+    gdp, last_x, u0, start = f8(gdp_per_capita), f8(state["last_x"].values), f8(u0), f8(start)
+    out = np.empty((n_samples, n_regions, len(years)))  # allocated by NumPy (huge pages), filled in place
     for j, sl in enumerate(slices):
-        out[sl] = _growth_kernel(log_gdp[sl], float(x_center), last_x, u0[sl], start[sl], drift[sl], slope[sl],
-                                 curv[sl], cubic[sl], income[sl], phi[sl], sigma[sl], shocks[sl])
+        _growth_kernel(key, sl.start, fixed[sl], gdp[sl], float(x_center), last_x, u0[sl], start[sl], drift[sl],
+                       slope[sl], curv[sl], cubic[sl], income[sl], phi[sl], sigma[sl], nu[sl], out[sl])
         if report is not None:
             report.step(f"forecast: paths, slice {j + 1}/{len(slices)}")
     return out

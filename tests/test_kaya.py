@@ -196,7 +196,9 @@ def test_kaya_product_of_draws_equals_direct_computation(kaya_fit, monkeypatch):
     import forecast.propagate as prop
 
     panel, _, model = kaya_fit
-    monkeypatch.setattr(prop, "_shocks", lambda nu, shape, rng: np.zeros(shape, dtype=np.float32))
+    simulate = prop.simulate_growth_paths
+    monkeypatch.setattr(prop, "simulate_growth_paths", lambda params, **kw: simulate(
+        params, shocks=np.zeros(kw["gdp_per_capita"].shape, dtype=np.float32), **kw))
     scenario = Scenario.from_history(panel, horizon=FIRST_YEAR + N_YEARS + 7)
     regions = ["R01", "R07"]
     fc = forecast_emissions(model, scenario, panel, regions=regions, draws=25, random_seed=4)
