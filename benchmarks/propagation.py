@@ -112,6 +112,7 @@ def main() -> None:
     start = time.perf_counter()
     simulate_growth_paths({k: v[:2] for k, v in params.items()}, state=state, x_center=9.5, degree=2,
                           gdp_per_capita=gdp[:2], years=years, rng=rng)
+    _shocks(params["nu"][:2], (2, args.regions, args.years), rng)  # the naive loop draws its shocks with it
     print(f"kernel compile/load: {time.perf_counter() - start:.2f} s")
     run = lambda **kw: simulate_growth_paths(params, state=state, x_center=9.5, degree=2,  # noqa: E731
                                              gdp_per_capita=gdp, years=years, rng=rng, **kw)

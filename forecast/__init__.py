@@ -9,13 +9,7 @@ Typical notebook use::
     fc.peak_table()
 """
 
-import os
 from importlib.metadata import PackageNotFoundError, version
-
-# numba's OpenMP threads otherwise spin after each parallel kernel and, on a 2-core machine, starve the
-# Python and NumPy work that follows (measured: a 0.55 s loop took 4.3 s after a propagation kernel).
-# Read when the OpenMP runtime starts, i.e. at the first parallel kernel: setting it here is early enough.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     __version__ = version("carbon-forecast")

@@ -14,6 +14,10 @@ Accuracy (checked against NumPy in tests/test_simd.py):
   with ``m`` in ``[√½, √2)``; ``exp`` reduces to ``2^n · e^f``, ``|f| <= ln2/2``, and sums the Taylor series.
 - :func:`student_t`: float32, the variates are exact transforms of their uniforms up to ~1e-6 relative.
 
+Editing this module: numba caches a kernel that inlines these functions (``forecast.propagate``) by that
+kernel's own file stamp only, so delete ``forecast/__pycache__/*.nbi`` (or touch ``propagate.py``) after an
+edit, or the old code keeps running.
+
 Random numbers: the variate number ``i`` of stream ``key`` is built from the 64-bit output of SplitMix64
 (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number generators", OOPSLA; the generator that
 seeds xoshiro) at position ``i + 1``, ``mix(key + (i + 1)·γ)``. A counter-based generator makes every cell
