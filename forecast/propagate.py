@@ -87,6 +87,19 @@ def _shocks(nu: np.ndarray, shape: tuple[int, int, int], rng: np.random.Generato
     return student_t_cube(stream_key(rng), nu, n_regions, n_years)
 
 
+@numba.njit(parallel=True, cache=True)
+def _count_invalid(values):
+    """Cells of a C-contiguous ``(sample, ...)`` array that are not positive and finite (no fast-math:
+    NaN must count); parallel over samples."""
+    rows = values.reshape(values.shape[0], values.size // max(values.shape[0], 1))
+    bad = 0
+    for s in numba.prange(rows.shape[0]):
+        for j in range(rows.shape[1]):
+            if not (rows[s, j] > 0.0 and rows[s, j] < np.inf):
+                bad += 1
+    return bad
+
+
 SAMPLE_BLOCK = 8  # samples per parallel task: the per-task scratch rows are allocated once per block
 
 
@@ -217,6 +230,11 @@ def simulate_growth_paths(
         # errors-in-variables: the last observed level is itself uncertain
         start = start + rng.standard_normal((n_samples, n_regions)) * state["last_level_sd"].values
     gdp, last_x, u0, start = f8(gdp_per_capita), f8(state["last_x"].values), f8(u0), f8(start)
+    # the kernel's log assumes positive finite input (its bit tricks turn 0, NaN or inf into finite garbage)
+    if _count_invalid(gdp):
+        raise InputError("GDP per capita paths must be positive and finite (got zero, negative, NaN or inf values)")
+    if not (nu > 0).all():
+        raise InputError("Student-t degrees of freedom nu must be positive (inf for normal shocks)")
     out = np.empty((n_samples, n_regions, len(years)))  # allocated by NumPy (huge pages), filled in place
     for j, sl in enumerate(slices):
         _growth_kernel(key, sl.start, fixed[sl], gdp[sl], float(x_center), last_x, u0[sl], start[sl], drift[sl],

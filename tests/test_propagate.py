@@ -718,3 +718,24 @@ def test_measurement_error_table_reports_the_interval_change():
     assert table.loc["A", "interval widening (years)"] == 12 - 4
     swapped = measurement_error_table(narrow, wide).set_index("region")
     assert swapped.loc["A", "interval widening (years)"] == -8  # a narrower interval is reported as such
+
+
+@pytest.mark.parametrize("bad", [0.0, -5.0, np.nan, np.inf])
+def test_simulate_rejects_gdp_that_is_not_positive_and_finite(bad):
+    """The kernel's bit-trick log would turn these into finite garbage: they must be refused up front."""
+    state = make_state(2)
+    params = make_params(4, 3, 2)
+    gdp = make_gdp(state, 4, 5)
+    gdp[2, 1, 3] = bad
+    with pytest.raises(InputError, match="positive and finite"):
+        simulate_growth_paths(params, state=state, x_center=X_CENTER, degree=2, gdp_per_capita=gdp,
+                              years=np.arange(LAST_YEAR + 1, LAST_YEAR + 6), rng=np.random.default_rng(0))
+
+
+def test_simulate_rejects_non_positive_degrees_of_freedom():
+    state = make_state(2)
+    params = make_params(4, 3, 2)
+    params["nu"] = np.array([5.0, 0.0, np.inf, 3.0])
+    with pytest.raises(InputError, match="degrees of freedom"):
+        simulate_growth_paths(params, state=state, x_center=X_CENTER, degree=2, gdp_per_capita=make_gdp(state, 4, 5),
+                              years=np.arange(LAST_YEAR + 1, LAST_YEAR + 6), rng=np.random.default_rng(0))
