@@ -16,19 +16,20 @@ J = dict(simd.JIT, cache=False)
 
 
 @numba.njit(**J)
-def _log_all(x):
+def _apply(f, x):
+    """``f`` elementwise in a loop, the way the kernels use it (inlined, vectorised)."""
     out = np.empty_like(x)
     for i in range(x.size):
-        out[i] = simd.log64(x[i])
+        out[i] = f(x[i])
     return out
 
 
-@numba.njit(**J)
+def _log_all(x):
+    return _apply(simd.log64, x)
+
+
 def _exp_all(y):
-    out = np.empty_like(y)
-    for i in range(y.size):
-        out[i] = simd.exp64(y[i])
-    return out
+    return _apply(simd.exp64, y)
 
 
 @numba.njit(**J)
