@@ -9,6 +9,7 @@ steps of the optional progress bar; slicing changes no number).
 from __future__ import annotations
 
 import contextvars
+import os
 import sys
 from contextlib import contextmanager
 from typing import Iterable, Iterator
@@ -19,7 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError
-from forecast.simd import JIT, exp64, fill_student_t, log64, student_t_cube, t_exponent
+from forecast.simd import JIT, exp64, fill_student_t, log64, student_t_cube, t_exponents
 
 DEFAULT_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 PEAK_YEARS = (2030, 2035)
@@ -105,7 +106,7 @@ SAMPLE_BLOCK = 8  # samples per parallel task: the per-task scratch rows are all
 
 @numba.njit(parallel=True, **JIT)
 def _growth_kernel(key, sample0, fixed_shocks, gdp, x_center, last_x, u0, last_y, drift, slope, curv, cubic, income,
-                   phi, sigma, nu, out):
+                   phi, sigma, t_a, out):
     """Integrate the growth-form EKC year by year for every (sample, region) trajectory, into ``out``.
 
     Per sample, SIMD loops over its region x year cells (the Student-t shocks, drawn in place unless
@@ -123,7 +124,7 @@ def _growth_kernel(key, sample0, fixed_shocks, gdp, x_center, last_x, u0, last_y
         x = np.empty(cells)
         for s in range(block * SAMPLE_BLOCK, min(n_samples, (block + 1) * SAMPLE_BLOCK)):
             if draw:
-                fill_student_t(key, np.uint64(sample0 + s) * np.uint64(cells), t_exponent(nu[s]), eps, u, w)
+                fill_student_t(key, np.uint64(sample0 + s) * np.uint64(cells), t_a[s], eps, u, w)
             else:
                 given = fixed_shocks[s].reshape(cells)
                 for j in range(cells):
@@ -147,6 +148,23 @@ def _growth_kernel(key, sample0, fixed_shocks, gdp, x_center, last_x, u0, last_y
                     x_prev = xh
             for j in range(cells):
                 y_out[j] = exp64(y_out[j])
+
+
+def _key_cache_by_simd_too(kernel) -> None:
+    """numba keys a cached kernel by its own file's stamp only, but this kernel inlines forecast.simd: fold
+    that module's stamp in, so an edit there recompiles the kernel instead of running the old code.
+    (numba's private cache API; if it changes, this is a no-op and forecast/simd.py says what to do.)"""
+    import forecast.simd
+
+    try:
+        cache_file = kernel._cache._cache_file
+        simd_stat = os.stat(forecast.simd.__file__)
+        cache_file._source_stamp = (*cache_file._source_stamp, simd_stat.st_mtime, simd_stat.st_size)
+    except (AttributeError, OSError, TypeError):
+        pass
+
+
+_key_cache_by_simd_too(_growth_kernel)
 
 
 def simulate_growth_paths(
@@ -188,6 +206,8 @@ def simulate_growth_paths(
     last_year = state["last_year"].values
     if (last_year != years[0] - 1).any():
         raise InputError("all forecast regions must end their data in the year before the first forecast year")
+    if np.ndim(gdp_per_capita) != 3 or np.shape(gdp_per_capita)[2] != len(years) or len(gdp_per_capita) == 0:
+        raise InputError(f"GDP paths {np.shape(gdp_per_capita)} must be (sample >= 1, region, year) over the {len(years)} years")
     n_samples, n_regions, _ = gdp_per_capita.shape
     expected = {"drift": (n_samples, n_regions), "slope": (n_samples, n_regions), "curvature": (n_samples, n_regions),
                 "sigma": (n_samples, n_regions), "phi": (n_samples,), "nu": (n_samples,), "drift_income": (n_samples,)}
@@ -235,10 +255,11 @@ def simulate_growth_paths(
         raise InputError("GDP per capita paths must be positive and finite (got zero, negative, NaN or inf values)")
     if not (nu > 0).all():
         raise InputError("Student-t degrees of freedom nu must be positive (inf for normal shocks)")
+    t_a = t_exponents(nu)
     out = np.empty((n_samples, n_regions, len(years)))  # allocated by NumPy (huge pages), filled in place
     for j, sl in enumerate(slices):
         _growth_kernel(key, sl.start, fixed[sl], gdp[sl], float(x_center), last_x, u0[sl], start[sl], drift[sl],
-                       slope[sl], curv[sl], cubic[sl], income[sl], phi[sl], sigma[sl], nu[sl], out[sl])
+                       slope[sl], curv[sl], cubic[sl], income[sl], phi[sl], sigma[sl], t_a[sl], out[sl])
         if report is not None:
             report.step(f"forecast: paths, slice {j + 1}/{len(slices)}")
     return out

@@ -739,3 +739,14 @@ def test_simulate_rejects_non_positive_degrees_of_freedom():
     with pytest.raises(InputError, match="degrees of freedom"):
         simulate_growth_paths(params, state=state, x_center=X_CENTER, degree=2, gdp_per_capita=make_gdp(state, 4, 5),
                               years=np.arange(LAST_YEAR + 1, LAST_YEAR + 6), rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("n_samples, n_years", [(0, 5), (4, 4)])
+def test_simulate_rejects_gdp_paths_that_do_not_match_the_years(n_samples, n_years):
+    state = make_state(2)
+    params = make_params(max(n_samples, 1), 3, 2)
+    params = {k: v[:n_samples] for k, v in params.items()}
+    gdp = make_gdp(state, n_samples, n_years)
+    with pytest.raises(InputError, match="GDP paths"):
+        simulate_growth_paths(params, state=state, x_center=X_CENTER, degree=2, gdp_per_capita=gdp,
+                              years=np.arange(LAST_YEAR + 1, LAST_YEAR + 6), rng=np.random.default_rng(0))

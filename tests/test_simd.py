@@ -80,10 +80,15 @@ def test_uniform_pairs_are_splitmix64_bits():
     z = _splitmix64_numpy(key, n)
     u, w = _pairs(np.uint64(key), n)
     want_u = ((z >> np.uint64(33)).astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-31)
-    want_w = ((z >> np.uint64(8)) & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24) + np.float32(0.5 * 2.0**-24 - 0.5)
+    k = ((z >> np.uint64(8)) & np.uint64(0xFFFFFF)).astype(np.float64)
+    want_w = (k + 0.5) * 2.0**-24 - 0.5  # exact in float64, and representable in float32
     np.testing.assert_array_equal(u, want_u)
-    np.testing.assert_allclose(w, want_w, atol=1e-7)
+    np.testing.assert_array_equal(w.astype(np.float64), want_w)
     assert (u > 0).all() and (u <= 1).all() and (np.abs(w) < 0.5).all()
+    # the extremes of the 24-bit field stay strictly inside (-1/2, 1/2), and k = 2^23 is not rounded to 0
+    edges = np.array([0, 2**23 - 1, 2**23, 2**24 - 1], dtype=np.float64)
+    assert ((edges + 0.5) * 2.0**-24 - 0.5).astype(np.float32).astype(np.float64).tolist() == \
+        ((edges + 0.5) * 2.0**-24 - 0.5).tolist()
     # SplitMix64's first outputs for seed 0 (the values any implementation of the generator gives)
     assert _splitmix64_numpy(0, 2).tolist() == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4]
 
@@ -92,7 +97,7 @@ def test_student_t_is_the_bailey_transform_of_its_uniforms():
     """Cell by cell, the float32 variate equals the float64 formula applied to its own (float32) uniforms."""
     key, n = 99, 40_000
     u, w = (v.astype(np.float64) for v in _pairs(np.uint64(key), n))
-    for nu in (2.5, 4.3, 30.0, np.inf):
+    for nu in (0.6, 1.0, 2.5, 4.3, 30.0, np.inf):  # 0.6: the largest a = 2/nu that the cap never reaches
         cube = simd.student_t_cube(key, np.array([nu]), 1, n)[0, 0].astype(np.float64)
         radius2 = -2.0 * np.log(u) if np.isinf(nu) else nu * np.expm1(-(2.0 / nu) * np.log(u))
         want = np.sqrt(radius2) * np.sin(np.pi * w)
@@ -128,3 +133,17 @@ def test_student_t_cells_are_independent_across_years_and_regions():
 def test_student_t_cube_rejects_non_positive_degrees_of_freedom():
     with pytest.raises(ValueError, match="positive"):
         simd.student_t_cube(1, np.array([4.0, 0.0]), 2, 3)
+    with pytest.raises(ValueError, match="positive"):
+        simd.t_exponents(np.array([np.nan]))
+
+
+def test_bit_casts_refuse_an_argument_of_another_type():
+    """A float32 passed where float64 bits are read would be converted first, giving other bits: refused."""
+
+    @numba.njit
+    def wrong(x):
+        return simd.f64_as_i64(x)
+
+    assert wrong(1.0) == np.float64(1.0).view(np.int64)
+    with pytest.raises(numba.core.errors.TypingError):
+        wrong(np.float32(1.0))
