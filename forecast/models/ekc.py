@@ -323,10 +323,7 @@ class EKCModel:
             if self.degree == 3:
                 cubic = specs["cubic_mu"].to_pymc("cubic")
                 mean = mean + cubic * dx_terms[:, 2]
-            scale = sigma[region_idx]
-            error_sd = self.measurement_sd(data.regions)
-            if error_sd.any():
-                scale = pt.sqrt(scale**2 + 2.0 * pt.as_tensor_variable(error_sd)[region_idx] ** 2)
+            scale = self.shock_scale(sigma, region_idx, data.regions)
             if self.residuals == "ar1":
                 phi = specs["ar1"].to_pymc("phi")
                 has_prev = pt.as_tensor_variable(data.has_prev)
@@ -340,6 +337,15 @@ class EKCModel:
             else:
                 pm.Normal("dy_obs", mu=mean, sigma=scale, observed=dy, dims="obs")
         return model
+
+    def shock_scale(self, sigma, region_idx, regions: list[str]):
+        """Per-observation scale of a change in log level: the shock sd ``sigma[region]``, widened by the
+        measurement error of the two levels the change is taken between (``sqrt(σ² + 2 sd²)``)."""
+        scale = sigma[region_idx]
+        error_sd = self.measurement_sd(regions)
+        if error_sd.any():
+            scale = pt.sqrt(scale**2 + 2.0 * pt.as_tensor_variable(error_sd)[region_idx] ** 2)
+        return scale
 
     def measurement_sd(self, regions: list[str]) -> np.ndarray:
         """Measurement-error sd on the log scale per region (0 where the data are treated as exact)."""

@@ -122,10 +122,7 @@ class KayaModel(EKCModel):
             if self.drift_income:
                 income = specs["drift_income"].to_pymc("drift_income")
                 mean = mean + income * pm.Data("x_prev", data.x_prev, dims="obs")
-            scale = sigma[idx]
-            error_sd = self.measurement_sd(data.regions)
-            if error_sd.any():
-                scale = pt.sqrt(scale**2 + 2.0 * pt.as_tensor_variable(error_sd)[idx] ** 2)
+            scale = self.shock_scale(sigma, idx, data.regions)
             if self.residuals == "ar1":
                 phi = specs["ar1"].to_pymc("phi")
                 has_prev = pt.as_tensor_variable(data.has_prev)
