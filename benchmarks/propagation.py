@@ -3,7 +3,8 @@
 Usage: python benchmarks/propagation.py [--samples 2000] [--regions 98] [--years 38] [--repeat 10]
 Prints draw·region·year cells per second for both and the ratio, measured in one run, then where the
 vectorised time goes: the Student-t shocks alone, the paths with given shocks (no drawing), and the
-memory ceiling of this machine for the same output (filling a freshly allocated float64 cube).
+memory ceiling of this machine for the same output (filling a freshly allocated float64 cube), and the
+compute floor (core time per cell of one thread on a cube that stays in cache).
 """
 
 from __future__ import annotations
@@ -144,6 +145,21 @@ def main() -> None:
     }
     for label, seconds in parts.items():
         print(f"  {label}: {seconds * 1e3:.1f} ms = {cells / seconds / 1e6:,.0f} M cells/s")
+
+    # the arithmetic alone: one thread on a cube small enough to stay in cache (no DRAM traffic, no thread
+    # start-up), as core time per cell; n cores can at best divide it by n
+    n_small = 256
+    small = {k: v[:n_small] for k, v in params.items()}
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        seconds = best_of(args.repeat * 10, lambda: simulate_growth_paths(
+            small, state=state, x_center=9.5, degree=2, gdp_per_capita=gdp[:n_small], years=years, rng=rng))
+    finally:
+        numba.set_num_threads(threads)
+    per_cell = seconds / gdp[:n_small].size
+    print(f"  compute floor (1 thread, {n_small} draws in cache): {per_cell * 1e9:.2f} ns per cell; "
+          f"{threads} cores at most {threads / per_cell / 1e6:,.0f} M cells/s")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError
-from forecast.simd import JIT, exp64, fill_student_t, log64, student_t_cube, t_exponents
+from forecast.simd import JIT, exp64, f64_as_i64, fill_student_t, log64, student_t_cube, t_exponents
 
 DEFAULT_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 PEAK_YEARS = (2030, 2035)
@@ -88,31 +88,26 @@ def _shocks(nu: np.ndarray, shape: tuple[int, int, int], rng: np.random.Generato
     return student_t_cube(stream_key(rng), nu, n_regions, n_years)
 
 
-@numba.njit(parallel=True, cache=True)
-def _count_invalid(values):
-    """Cells of a C-contiguous ``(sample, ...)`` array that are not positive and finite (no fast-math:
-    NaN must count); parallel over samples."""
-    rows = values.reshape(values.shape[0], values.size // max(values.shape[0], 1))
-    bad = 0
-    for s in numba.prange(rows.shape[0]):
-        for j in range(rows.shape[1]):
-            if not (rows[s, j] > 0.0 and rows[s, j] < np.inf):
-                bad += 1
-    return bad
-
-
 SAMPLE_BLOCK = 8  # samples per parallel task: the per-task scratch rows are allocated once per block
+
+# a float64 is positive, normal and finite iff its bits, as an unsigned integer, lie in [_NORMAL_LO, inf)
+# (zero, negatives, subnormals, inf and NaN all fall outside; an integer test, so fast-math cannot drop it)
+_NORMAL_LO = np.uint64(0x0010000000000000)
+_NORMAL_SPAN = np.uint64(0x7FF0000000000000 - 0x0010000000000000)
 
 
 @numba.njit(parallel=True, **JIT)
-def _growth_kernel(key, sample0, fixed_shocks, gdp, x_center, last_x, u0, last_y, drift, slope, curv, cubic, income,
-                   phi, sigma, t_a, out):
+def _growth_kernel(key, sample0, fixed_shocks, gdp, x_center, last_x, last_dy, last_terms, last_x_prev, start, drift,
+                   slope, curv, cubic, income, phi, sigma, t_a, out, invalid):
     """Integrate the growth-form EKC year by year for every (sample, region) trajectory, into ``out``.
 
     Per sample, SIMD loops over its region x year cells (the Student-t shocks, drawn in place unless
-    ``fixed_shocks`` is non-empty; centred log GDP; the exponential of the log level) around the scalar
-    AR(1) recursion. Sample ``s`` of this call is sample ``sample0 + s`` of the shock stream ``key``; cell
-    ``(s, r, h)`` is variate number ``(s·n_regions + r)·n_years + h`` (:func:`forecast.simd.student_t_cube`).
+    ``fixed_shocks`` is non-empty; centred log GDP, counting into ``invalid[s]`` the GDP cells that are not
+    positive and finite; the exponential of the log level) around the scalar AR(1) recursion, which starts
+    from each draw's residual of the last observed change. Sample ``s`` of this call is sample
+    ``sample0 + s`` of the shock stream ``key``; cell ``(s, r, h)`` is variate number
+    ``(s·n_regions + r)·n_years + h`` (:func:`forecast.simd.student_t_cube`). ``start`` holds one row of
+    last observed log levels, or one per sample.
     """
     n_samples, n_regions, n_years = gdp.shape
     cells = n_regions * n_years
@@ -130,19 +125,25 @@ def _growth_kernel(key, sample0, fixed_shocks, gdp, x_center, last_x, u0, last_y
                 for j in range(cells):
                     eps[j] = given[j]
             g = gdp[s].reshape(cells)
+            bad = 0
             for j in range(cells):
+                bad += (np.uint64(f64_as_i64(g[j])) - _NORMAL_LO) >= _NORMAL_SPAN
                 x[j] = log64(g[j]) - x_center
+            invalid[s] = bad
             y_out = out[s].reshape(cells)
+            f, cu, inc = phi[s], cubic[s], income[s]
+            level = start[min(s, start.shape[0] - 1)]
             for r in range(n_regions):
-                x_prev = last_x[r]
-                resid = u0[s, r]
-                y = last_y[s, r]
                 d, b, c, sd = drift[s, r], slope[s, r], curv[s, r], sigma[s, r]
+                terms = last_terms[r]
+                resid = last_dy[r] - (d + b * terms[0] + c * terms[1] + cu * terms[2] + inc * last_x_prev[r])
+                x_prev = last_x[r]
+                y = level[r]
                 for h in range(r * n_years, (r + 1) * n_years):
                     xh = x[h]
-                    mean = (d + income[s] * x_prev + b * (xh - x_prev) + c * (xh * xh - x_prev * x_prev)
-                            + cubic[s] * (xh * xh * xh - x_prev * x_prev * x_prev))
-                    resid = phi[s] * resid + sd * eps[h]
+                    mean = (d + inc * x_prev + b * (xh - x_prev) + c * (xh * xh - x_prev * x_prev)
+                            + cu * (xh * xh * xh - x_prev * x_prev * x_prev))
+                    resid = f * resid + sd * eps[h]
                     y += mean + resid
                     y_out[h] = y
                     x_prev = xh
@@ -222,12 +223,11 @@ def simulate_growth_paths(
     cubic = f8(params["cubic"]) if degree == 3 else np.zeros(len(drift))
     phi, nu, income = f8(params["phi"]), f8(params["nu"]), f8(params["drift_income"])
 
-    # AR(1) residual of the last observed change, per draw: the shock that carries into the forecast
-    terms = state["last_dx_terms"].values
-    last_mean = drift + slope * terms[:, 0] + curv * terms[:, 1] + income[:, None] * state["last_x_prev"].values
-    if degree == 3:
-        last_mean = last_mean + cubic[:, None] * terms[:, 2]
-    u0 = state["last_dy"].values[None, :] - last_mean
+    # the kernel starts each draw's AR(1) residual from the last observed change minus that draw's mean
+    # change (the shock that carries into the forecast); a degree-2 model has no cubic term
+    terms = np.zeros((n_regions, 3))
+    given_terms = state["last_dx_terms"].values[:, :degree]
+    terms[:, : given_terms.shape[1]] = given_terms
 
     # the kernel runs over fixed sample slices (each sample's path depends on its own inputs and its cell
     # numbers in the shock stream only, so the slicing changes no number); a progress bar, when shown,
@@ -245,24 +245,35 @@ def simulate_growth_paths(
         fixed = np.ascontiguousarray(shocks, dtype=np.float32)
         if fixed.shape != gdp_per_capita.shape:
             raise InputError(f"shocks {fixed.shape} do not match the GDP paths {gdp_per_capita.shape}")
-    start = np.broadcast_to(state["last_log_co2_per_capita"].values, (n_samples, n_regions))
+    start = state["last_log_co2_per_capita"].values[None, :]
     if "last_level_sd" in state and (state["last_level_sd"].values > 0).any():
-        # errors-in-variables: the last observed level is itself uncertain
+        # errors-in-variables: the last observed level is itself uncertain (one row per sample)
         start = start + rng.standard_normal((n_samples, n_regions)) * state["last_level_sd"].values
-    gdp, last_x, u0, start = f8(gdp_per_capita), f8(state["last_x"].values), f8(u0), f8(start)
-    # the kernel's log assumes positive finite input (its bit tricks turn 0, NaN or inf into finite garbage)
-    if _count_invalid(gdp):
-        raise InputError("GDP per capita paths must be positive and finite (got zero, negative, NaN or inf values)")
+    gdp, start = f8(gdp_per_capita), f8(start)
+    last_x, last_dy, last_x_prev = (f8(state[k].values) for k in ("last_x", "last_dy", "last_x_prev"))
     if not (nu > 0).all():
         raise InputError("Student-t degrees of freedom nu must be positive (inf for normal shocks)")
     t_a = t_exponents(nu)
     out = np.empty((n_samples, n_regions, len(years)))  # allocated by NumPy (huge pages), filled in place
+    invalid = np.zeros(n_samples, dtype=np.int64)
     for j, sl in enumerate(slices):
-        _growth_kernel(key, sl.start, fixed[sl], gdp[sl], float(x_center), last_x, u0[sl], start[sl], drift[sl],
-                       slope[sl], curv[sl], cubic[sl], income[sl], phi[sl], sigma[sl], t_a[sl], out[sl])
+        _growth_kernel(key, sl.start, fixed[sl], gdp[sl], float(x_center), last_x, last_dy, terms, last_x_prev,
+                       start[sl] if len(start) > 1 else start, drift[sl], slope[sl], curv[sl], cubic[sl], income[sl],
+                       phi[sl], sigma[sl], t_a[sl], out[sl], invalid[sl])
+        if invalid[sl].any():
+            _raise_invalid_gdp(gdp, state, years)
         if report is not None:
             report.step(f"forecast: paths, slice {j + 1}/{len(slices)}")
     return out
+
+
+def _raise_invalid_gdp(gdp: np.ndarray, state: xr.Dataset, years: np.ndarray) -> None:
+    """The error for GDP paths the kernel found not positive and finite, naming the first bad cell."""
+    bad = ~((gdp >= np.finfo(np.float64).tiny) & (gdp < np.inf))
+    sample, region, year = np.argwhere(bad)[0]
+    name = state["region"].values[region] if "region" in state.coords else region
+    raise InputError(f"GDP per capita paths must be positive and finite: {int(bad.sum())} cells are not "
+                     f"(first: sample {sample}, region {name}, year {years[year]}: {gdp[sample, region, year]})")
 
 
 # ---------------------------------------------------------------------- forecast container

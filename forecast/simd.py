@@ -123,12 +123,17 @@ def exp64(y):
 
 
 @numba.njit(inline="always", **JIT)
-def splitmix64(key, index):
-    """64 random bits: SplitMix64's output number ``index + 1`` for seed ``key`` (both uint64)."""
-    z = key + (index + np.uint64(1)) * _GAMMA
+def _mix64(z):
+    """SplitMix64's output function of its state ``z`` (uint64)."""
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
     return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(inline="always", **JIT)
+def splitmix64(key, index):
+    """64 random bits: SplitMix64's output number ``index + 1`` for seed ``key`` (both uint64)."""
+    return _mix64(key + (index + np.uint64(1)) * _GAMMA)
 
 
 @numba.njit(inline="always", **JIT)
@@ -190,14 +195,19 @@ def t_exponents(nu: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(inline="always", **JIT)
+def _uniforms(z):
+    """The two float32 uniforms ``(u, w)`` of :func:`uniform_pair` from 64 random bits ``z``."""
+    u = (_f32(np.int32(z >> np.uint64(33))) + _f32(0.5)) * _f32(2.0**-31)
+    w = _f32(np.int32((z >> np.uint64(8)) & np.uint64(0xFFFFFF))) * _f32(2.0**-24) + _f32(2.0**-25 - 0.5)
+    return u, w
+
+
+@numba.njit(inline="always", **JIT)
 def uniform_pair(key, index):
     """Two float32 uniforms from output number ``index`` of stream ``key``: ``u`` in (0, 1] from 31 bits
     (24 significant: it rounds to 1, a variate of 0, with probability 2^-25) and ``w = (k + ½)·2^-24 - ½``
     in (-½, ½), exactly, from 24 other bits ``k``."""
-    z = splitmix64(key, index)
-    u = (_f32(np.int32(z >> np.uint64(33))) + _f32(0.5)) * _f32(2.0**-31)
-    w = _f32(np.int32((z >> np.uint64(8)) & np.uint64(0xFFFFFF))) * _f32(2.0**-24) + _f32(2.0**-25 - 0.5)
-    return u, w
+    return _uniforms(splitmix64(key, index))
 
 
 @numba.njit(inline="always", **JIT)
@@ -222,9 +232,13 @@ def student_t(key, index, a):
 def fill_student_t(key, first, a, out, u, w):
     """``out[j] = student_t(key, first + j, a)`` for every ``j``, with scratch rows ``u`` and ``w`` as long as
     ``out`` (float32). Two loops, not one: the hash and the transform each make a short loop body whose
-    iterations the CPU overlaps; fused, one iteration's long dependency chain stalls it (~1.5x slower)."""
+    iterations the CPU overlaps; fused, one iteration's long dependency chain stalls it (~1.5x slower).
+    The generator state advances by one increment per variate (what :func:`splitmix64` computes from the
+    index with a multiplication: 64-bit products cost three 32-bit ones on AVX2; 1.3x faster)."""
+    z = key + (first + np.uint64(1)) * _GAMMA
     for j in range(out.shape[0]):
-        u[j], w[j] = uniform_pair(key, first + np.uint64(j))
+        u[j], w[j] = _uniforms(_mix64(z))
+        z += _GAMMA
     for j in range(out.shape[0]):
         out[j] = t_from_uniforms(u[j], w[j], a)
 

@@ -720,14 +720,16 @@ def test_measurement_error_table_reports_the_interval_change():
     assert swapped.loc["A", "interval widening (years)"] == -8  # a narrower interval is reported as such
 
 
-@pytest.mark.parametrize("bad", [0.0, -5.0, np.nan, np.inf])
+@pytest.mark.parametrize("bad", [0.0, -5.0, np.nan, np.inf, -np.inf, 1e-310])
 def test_simulate_rejects_gdp_that_is_not_positive_and_finite(bad):
-    """The kernel's bit-trick log would turn these into finite garbage: they must be refused up front."""
+    """The kernel's bit-trick log would turn these (and subnormals) into finite garbage: the kernel counts
+    them and the call fails naming the first bad cell."""
     state = make_state(2)
     params = make_params(4, 3, 2)
     gdp = make_gdp(state, 4, 5)
     gdp[2, 1, 3] = bad
-    with pytest.raises(InputError, match="positive and finite"):
+    gdp[3, 0, 4] = bad
+    with pytest.raises(InputError, match=rf"positive and finite: 2 cells .*sample 2, region {state['region'].values[1]}, year {LAST_YEAR + 4}"):
         simulate_growth_paths(params, state=state, x_center=X_CENTER, degree=2, gdp_per_capita=gdp,
                               years=np.arange(LAST_YEAR + 1, LAST_YEAR + 6), rng=np.random.default_rng(0))
 
