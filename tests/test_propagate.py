@@ -74,11 +74,12 @@ def make_gdp(state: xr.Dataset, n_samples: int, n_years: int, seed: int = 12) ->
     return np.exp(log_gdp)
 
 
-def reference_paths(params, state, *, x_center, degree, gdp, shocks) -> np.ndarray:
+def reference_paths(params, state, *, x_center, degree, gdp, shocks, start=None) -> np.ndarray:
     """Slow reference: explicit loops over sample, region and year, straight from the docstrings.
 
     Δy = drift + slope Δx + curvature Δ(x²) [+ cubic Δ(x³)] + drift_income x_prev + u,
-    u_t = φ u_{t-1} + σ ε_t, u_0 = the last observed residual, y_0 = the last observed log level.
+    u_t = φ u_{t-1} + σ ε_t, u_0 = the last observed residual, y_0 = the last observed log level
+    (or ``start[s, r]``).
     """
     n_samples, n_regions, n_years = gdp.shape
     # float64 throughout: under NumPy 2 promotion a Python float times a float32 scalar stays float32
@@ -100,7 +101,7 @@ def reference_paths(params, state, *, x_center, degree, gdp, shocks) -> np.ndarr
             if degree == 3:
                 mean_last += cubic * (x_last**3 - x_before**3)
             u = float(state["last_dy"].values[r]) - mean_last
-            y = float(state["last_log_co2_per_capita"].values[r])
+            y = float(state["last_log_co2_per_capita"].values[r] if start is None else start[s, r])
             x_prev = x_last
             for t in range(n_years):
                 x = math.log(gdp[s, r, t]) - x_center
@@ -138,6 +139,29 @@ def test_simulate_matches_loop_reference_with_fixed_shocks(degree):
     other = simulate_growth_paths(params, state=state, x_center=X_CENTER, degree=degree, gdp_per_capita=gdp,
                                   years=years, rng=np.random.default_rng(0), shocks=fixed[::-1].copy())
     assert not np.allclose(other, got)
+
+
+def test_uncertain_last_level_starts_each_draw_from_its_own_level(monkeypatch):
+    """Errors-in-variables: each draw starts from the last observed log level plus its own normal error
+    (sd ``last_level_sd``, drawn from ``rng`` after the shock-stream key); sliced runs (progress bar) agree."""
+    n_samples, n_regions, n_years = 40, 3, 5
+    state = make_state(2).assign(last_level_sd=("region", np.array([0.0, 0.05, 0.2])))
+    params = make_params(n_samples, n_regions, 2)
+    gdp = make_gdp(state, n_samples, n_years)
+    fixed = (np.random.default_rng(3).standard_normal((n_samples, n_regions, n_years))).astype(np.float32)
+    kw = dict(state=state, x_center=X_CENTER, degree=2, gdp_per_capita=gdp, shocks=fixed,
+              years=np.arange(LAST_YEAR + 1, LAST_YEAR + 1 + n_years))
+    got = simulate_growth_paths(params, rng=np.random.default_rng(8), **kw)
+    rng = np.random.default_rng(8)
+    propagate.stream_key(rng)
+    start = state["last_log_co2_per_capita"].values + rng.standard_normal((n_samples, n_regions)) * state["last_level_sd"].values
+    want = reference_paths(params, state, x_center=X_CENTER, degree=2, gdp=gdp, shocks=fixed, start=start)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    assert np.ptp(start[:, 2]) > 0.2 and np.ptp(start[:, 0]) == 0  # the draws really start apart (or not)
+    monkeypatch.setattr(propagate, "_stderr_is_tty", lambda: True)
+    with propagate.progress_bar(None, "test"):
+        sliced = simulate_growth_paths(params, rng=np.random.default_rng(8), **kw)
+    np.testing.assert_array_equal(sliced, got)
 
 
 def test_simulate_rejects_shocks_of_the_wrong_shape():
