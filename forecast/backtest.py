@@ -478,8 +478,10 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
     ``scenario`` replace the study's emission model and scenario type (see :func:`backtest_cutoff`);
     ``driver_cache`` shares fitted driver models between calls (see :func:`compare_models`).
     """
-    if model is not None and model not in ("ekc", "kaya"):
-        raise InputError(f"unknown emission model {model!r}; choose ekc or kaya")
+    if model is not None:
+        from forecast.study import emission_model_name
+
+        emission_model_name(model)
     if scenario is not None and scenario not in SCENARIO_TYPES:
         raise InputError(f"the backtest scenario must be one of {', '.join(SCENARIO_TYPES)}, got {scenario!r}")
     from forecast.data import load_panel

@@ -459,9 +459,10 @@ def _variants(spec, models: list[str], scenarios: list[str]) -> list[tuple[str, 
     if len(scenarios) > 1 and len(scenarios) != len(models):
         raise InputError(f"give one --scenario for all models or one per --model ({len(models)}), not {len(scenarios)}")
     scenarios = scenarios * len(models) if len(scenarios) == 1 else (scenarios or [default] * len(models))
+    from forecast.study import emission_model_name
+
     for m in models:
-        if m not in ("ekc", "kaya"):
-            raise InputError(f"--model {m!r}: choose ekc or kaya")
+        emission_model_name(m)
     for s_ in scenarios:
         if s_ not in SCENARIO_TYPES:
             raise InputError(f"--scenario {s_!r}: choose {' or '.join(SCENARIO_TYPES)}")

@@ -233,7 +233,7 @@ class EmissionFactor:
     @classmethod
     def from_interval(cls, category: str, default: float, lower: float, upper: float, units: str) -> "EmissionFactor":
         """A log-normal factor from an IPCC default and 95 % range (see ``emission_factors.lognormal_from_range``)."""
-        from forecast.models.emission_factors import lognormal_from_range
+        from forecast.priors import lognormal_from_range
 
         mu, s = lognormal_from_range(default, lower, upper)
         return cls(category, float(np.exp(mu + s**2 / 2)), units, float(np.sqrt(np.expm1(s**2))), "lognormal")
@@ -603,9 +603,7 @@ def inventory_from_posterior(
     All inputs (fitted model, categories, units, region) are checked before any draw is made.
     ``result.extra`` records ``factor_level``, ``region`` and ``posterior_draws``.
     """
-    from forecast.models.emission_factors import EmissionFactorModel
-
-    if not isinstance(model, EmissionFactorModel):
+    if getattr(model, "name", None) != "emission_factors" or not hasattr(model, "factor_draws"):
         raise InputError(f"model must be a fitted EmissionFactorModel, got {type(model).__name__}")
     if level not in ("region", "category", "new_region"):
         raise InputError(f"level must be 'region', 'category' or 'new_region', got {level!r}")
@@ -716,7 +714,7 @@ def ceads_fuel_inventory(table: pd.DataFrame, province: str, year: int, *, coal_
     assumptions (default 5 % for coal-type fuels, 3 % for oil and gas; normal). Fuels with zero CO2 are left
     out. The totals therefore equal CEADs' fuel sum (Scope 1 without Process) exactly.
     """
-    from forecast.models.emission_factors import _priors
+    from forecast.priors import default_library
 
     for col in ("province", "year", *CEADS_FUELS):
         if col not in table.columns:
@@ -728,7 +726,7 @@ def ceads_fuel_inventory(table: pd.DataFrame, province: str, year: int, *, coal_
         hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
         raise InputError(f"no CEADs row for province {province!r}, year {year}{hint}")
     row = rows.iloc[0]
-    specs = _priors(model_config)
+    specs = default_library().with_overrides({(k if "." in k else f"emission_factors.{k}"): v for k, v in (model_config or {}).items()}).family("emission_factors")
     acts, facs = {}, {}
     for fuel, prior_key in CEADS_FUELS.items():
         value = float(row[fuel])

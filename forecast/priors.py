@@ -652,6 +652,22 @@ class PriorLibrary:
         return pd.DataFrame(rows, columns=columns)
 
 
+def lognormal_from_range(default: float, lower: float, upper: float, *, coverage: float = 0.95) -> tuple[float, float]:
+    """Log-normal ``(mu, sigma)`` from a default value and its ``coverage`` interval ``[lower, upper]``.
+
+    ``mu = log(default)`` (the default is the median); ``sigma = max(log(upper/default), log(default/lower)) / z``
+    with ``z`` the normal quantile (1.96 for 95 %). For a log-symmetric range this equals
+    ``(log upper - log lower) / (2 z)``; for an asymmetric one the wider side is used, so the log-normal's
+    interval covers the whole published range.
+    """
+    from scipy.stats import norm
+
+    if not (0 < lower <= default <= upper) or lower == upper:
+        raise PriorError(f"need 0 < lower <= default <= upper with lower < upper, got {lower}, {default}, {upper}")
+    z = float(norm.ppf(0.5 + coverage / 2))
+    return math.log(default), max(math.log(upper / default), math.log(default / lower)) / z
+
+
 @functools.lru_cache(maxsize=1)
 def default_library() -> PriorLibrary:
     """The shipped prior library, loaded once (``default_library.cache_clear()`` to reload)."""

@@ -380,6 +380,9 @@ def forecast_emissions(model, scenario, panel: pd.DataFrame, *, regions=None, dr
     with progress_bar(progress, f"forecast: {len(regions)} regions x {draws} draws"):
         pred = model.predict(scenario, draws=draws, random_seed=random_seed, regions=regions)
     pred["co2"] = pred["co2_per_capita"] * pred["population"] / 1e6
+    # which posterior draw each sample used (kept as coordinates of ``sample``, as ArviZ predictions are)
+    origin = {k: pred[k] for k in ("chain", "draw") if k in pred.coords}
+    pred = pred.drop_vars(list(origin))
     history = _history_cube(panel, regions)
     history = history.sel(year=history["year"] < pred["year"].min())
     hist_b = history.expand_dims(sample=pred["sample"].values).transpose("sample", "region", "year")
@@ -387,6 +390,7 @@ def forecast_emissions(model, scenario, panel: pd.DataFrame, *, regions=None, dr
     ds = ds.assign_coords(
         is_forecast=("year", ds["year"].values > int(history["year"].max())),
         last_observed_year=("region", np.full(len(regions), int(history["year"].max()))),
+        **origin,
     )
     for name, attrs in VARIABLE_ATTRS.items():
         ds[name].attrs = attrs

@@ -128,6 +128,7 @@ def sample_model(
     target_accept: float = 0.9,
     progress: bool | None = None,
     cache_key: str = "",
+    cores: int | None = None,
 ) -> az.InferenceData:
     """Draw posterior samples of ``model`` with the chosen NUTS implementation.
 
@@ -139,6 +140,9 @@ def sample_model(
         Draws kept per chain, warm-up draws per chain, number of chains.
     random_seed:
         Seed for the sampler; the same seed and data give the same draws.
+    cores:
+        Chains run in parallel on this many processes (default: one per chain, at most the CPU count);
+        1 runs them in sequence (e.g. inside a dask worker that may not start processes).
     """
     if sampler not in SAMPLERS:
         raise InputError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -155,7 +159,7 @@ def sample_model(
             draws=draws,
             tune=tune,
             chains=chains,
-            cores=min(chains, os.cpu_count() or 1),
+            cores=cores or min(chains, os.cpu_count() or 1),
             seed=random_seed,
             progress_bar=show,
             target_accept=target_accept,
@@ -166,7 +170,7 @@ def sample_model(
                 draws=draws,
                 tune=tune,
                 chains=chains,
-                cores=1 if sampler == "numpyro" else min(chains, os.cpu_count() or 1),
+                cores=1 if sampler == "numpyro" else (cores or min(chains, os.cpu_count() or 1)),
                 random_seed=random_seed,
                 target_accept=target_accept,
                 nuts_sampler=sampler,

@@ -227,56 +227,7 @@ def peak_year_chunked(pred: xr.Dataset, *, history: pd.DataFrame | None = None, 
 
 
 # ---------------------------------------------------------------------------- many fits
-class DriftModel:
-    """Tiny hierarchical model of log-CO2 growth for panels with CO2 only (e.g. China's counties).
-
-    ``Δ log co2_it ~ StudentT(4, drift_i, sigma_i)``, ``drift_i ~ Normal(drift_mu, drift_sd)``,
-    ``sigma_i ~ HalfNormal(0.3)``; ``drift_mu ~ Normal(0, 0.1)``, ``drift_sd ~ HalfNormal(0.05)``
-    (non-centred). Regions are the panel's ``region`` column.
-    """
-
-    name = "drift"
-    scalar_parameters = ("drift_mu", "drift_sd")
-
-    def __init__(self):
-        self.idata = None
-        self.diagnostics = None
-
-    def fit(self, panel: pd.DataFrame, *, random_seed=None, draws: int = 500, tune: int = 500, chains: int = 2,
-            sampler: str = "pymc", target_accept: float = 0.9, progress: bool = False) -> "DriftModel":
-        import pymc as pm
-
-        from forecast.sampling import diagnose, sample_model
-
-        df = panel.sort_values(["region", "year"])
-        df = df[np.isfinite(df["co2"]) & (df["co2"] > 0)]
-        dy = df.groupby("region")["co2"].transform(lambda s: np.log(s).diff())
-        gap = df.groupby("region")["year"].diff()
-        keep = dy.notna() & (gap == 1)
-        regions = sorted(df["region"].unique())
-        if not keep.any():
-            raise InputError("panel has no consecutive-year CO2 pairs to fit")
-        idx = pd.Categorical(df.loc[keep, "region"], categories=regions).codes
-        with pm.Model(coords={"region": regions}) as model:
-            mu = pm.Normal("drift_mu", 0.0, 0.1)
-            sd = pm.HalfNormal("drift_sd", 0.05)
-            z = pm.Normal("drift_z", 0.0, 1.0, dims="region")
-            drift = pm.Deterministic("drift", mu + sd * z, dims="region")
-            sigma = pm.HalfNormal("sigma", 0.3, dims="region")
-            pm.StudentT("dy", nu=4, mu=drift[idx], sigma=sigma[idx], observed=dy[keep].to_numpy())
-        start = time.perf_counter()
-        if sampler == "pymc":
-            # chains in sequence: a dask worker process may not be allowed to start sampler processes
-            with model:
-                self.idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=random_seed,
-                                       target_accept=target_accept, progressbar=progress,
-                                       compute_convergence_checks=False)
-        else:
-            self.idata = sample_model(model, sampler=sampler, draws=draws, tune=tune, chains=chains,
-                                      random_seed=random_seed, target_accept=target_accept, progress=progress)
-        self.diagnostics = diagnose(self.idata, ["drift_mu", "drift_sd", "drift", "sigma"], sampler=sampler,
-                                    seconds=time.perf_counter() - start)
-        return self
+from forecast.models.county import DriftModel  # noqa: E402  (re-exported: the county model)
 
 
 EKC_SCALARS = ("drift_income", "slope_mu", "curvature", "drift_mu", "phi", "nu")
@@ -519,7 +470,6 @@ def synthetic_ekc(n_regions: int = 30, *, first_year: int = 1990, last_year: int
     }
     idata = az.from_dict(posterior=posterior, dims={k: ["region"] for k in ("drift", "slope", "sigma")},
                          coords={"region": data.regions})
-    model.idata = model._attach_metadata(idata, data, sampler="synthetic", seed=seed)
-    model.data_ = data
+    model.attach(idata, data, sampler="synthetic", random_seed=seed)
     scenario = Scenario.from_history(panel, horizon=horizon, name="synthetic")
     return model, scenario, panel

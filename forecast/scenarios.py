@@ -261,7 +261,7 @@ class DriverScenario(Scenario):
         ds = super().draw(regions, start_year=start_year, n_samples=n_samples, rng=rng)
         years = ds["year"].values
         if self.gdp_model is not None:
-            ds["gdp_per_capita"].values = self.gdp_model.simulate(list(regions), years, draws=n_samples, rng=rng)
+            ds["gdp_per_capita"].values = self.gdp_model.paths(list(regions), years, draws=n_samples, rng=rng)
         if self.population_model is not None:
-            ds["population"].values = self.population_model.simulate(list(regions), years, draws=n_samples, rng=rng)
+            ds["population"].values = self.population_model.paths(list(regions), years, draws=n_samples, rng=rng)
         return ds

@@ -19,6 +19,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from forecast.errors import StudyError
 
+SHIPPED_EMISSION_MODELS = ("ekc", "kaya")
+
+
+def emission_model_name(value: str) -> str:
+    """``value`` if it names an emission model (``kind = "emissions"``) in the model registry, else a
+    :class:`StudyError` listing the registered ones."""
+    if value in SHIPPED_EMISSION_MODELS:  # known without importing the model code
+        return value
+    from forecast.models.base import registered_models
+
+    known = {n: c for n, c in registered_models().items() if c.kind == "emissions"}
+    if value not in known:
+        close = difflib.get_close_matches(str(value), list(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise StudyError(f"unknown emission model {value!r}{hint}; registered: {', '.join(sorted(known))}")
+    return value
+
 DEFAULT_STUDY = "global"
 
 
@@ -53,8 +70,9 @@ class DataSection(_Section):
 
 class ModelSection(_Section):
     # "ekc": hierarchical EKC (forecast/models/ekc.py); "kaya": population x GDP per capita x carbon
-    # intensity (forecast/models/kaya.py; degree and varying_curvature do not apply)
-    type: Literal["ekc", "kaya"] = "ekc"
+    # intensity (forecast/models/kaya.py; degree and varying_curvature do not apply); or the name of any
+    # emission model registered through forecast.models.base.BayesianModel (kind = "emissions")
+    type: str = "ekc"
     degree: Literal[2, 3] = 2
     residuals: Literal["ar1", "iid"] = "ar1"
     likelihood: Literal["studentt", "normal"] = "studentt"
@@ -72,6 +90,14 @@ class ModelSection(_Section):
     # `carbon-forecast backtest --model ekc --model kaya`, relative to the study file) shown next to it
     rationale: str = ""
     comparison: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _registered_emission_model(cls, value: str) -> str:
+        try:
+            return emission_model_name(value)
+        except StudyError as err:
+            raise ValueError(str(err)) from None
 
 
 class SamplerSection(_Section):

@@ -78,8 +78,8 @@ def test_gdp_forecast_converges_and_is_reproducible(gdp_fit):
     panel, _, model = gdp_fit
     years = np.arange(FIRST_YEAR + N_YEARS, 2061)
     regions = ["R00", "R05"]
-    a = model.simulate(regions, years, draws=400, rng=np.random.default_rng(1))
-    b = model.simulate(regions, years, draws=400, rng=np.random.default_rng(1))
+    a = model.paths(regions, years, draws=400, rng=np.random.default_rng(1))
+    b = model.paths(regions, years, draws=400, rng=np.random.default_rng(1))
     np.testing.assert_array_equal(a, b)
     assert a.shape == (400, 2, len(years))
     last = panel[panel["year"] == panel["year"].max()].set_index("region")["gdp_per_capita"]
@@ -97,7 +97,7 @@ def test_gdp_model_input_errors():
     with pytest.raises(InputError, match="gdp_per_capita must be positive"):
         GDPConvergenceModel(frontier="R00").prepare(bad)
     with pytest.raises(ModelStateError, match="not been fitted"):
-        GDPConvergenceModel().simulate(["R00"], np.arange(2023, 2030), draws=2, rng=np.random.default_rng(0))
+        GDPConvergenceModel().paths(["R00"], np.arange(2023, 2030), draws=2, rng=np.random.default_rng(0))
 
 
 # ------------------------------------------------------------------------------------------ population
@@ -132,7 +132,7 @@ def test_population_model_recovers_trend_and_its_change():
     assert _inside_hdi(model.idata, "trend_growth", a).mean() >= 0.8
     assert _inside_hdi(model.idata, "trend_change", b).mean() >= 0.8
     # damped trend: growth approaches a + b phi/(1-phi), a finite limit, never a + b h for large h
-    sim = model.simulate(["R00"], np.arange(2023, 2301), draws=300, rng=np.random.default_rng(2))
+    sim = model.paths(["R00"], np.arange(2023, 2301), draws=300, rng=np.random.default_rng(2))
     growth = np.diff(np.log(sim[:, 0, :]), axis=-1)
     late = np.median(growth[:, -50:])
     limit = float(model.long_run_growth().sel(region="R00").median())
@@ -206,7 +206,7 @@ def test_kaya_product_of_draws_equals_direct_computation(kaya_fit, monkeypatch):
     # the same posterior draws predict() used: it draws scenario paths first, then parameters, from one rng
     rng = np.random.default_rng(4)
     scenario.draw(regions, start_year=int(ds["year"][0]), n_samples=25, rng=rng)
-    params = model.posterior_draws(25, rng)
+    params = model.kernel_params(25, rng)
     pos = [model.regions.index(r) for r in regions]
     state = model.idata.constant_data.sel(region=regions)
     hist = panel.set_index(["region", "year"])

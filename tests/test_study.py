@@ -289,14 +289,14 @@ def test_unknown_excluded_region_is_named(tmp_path, shared_data_dir):
 
 @pytest.mark.parametrize("name", ["ekc.slope_muu", "slope_muu"])
 def test_unknown_prior_override_fails_before_sampling(tmp_path, shared_data_dir, monkeypatch, name):
-    import forecast.models.ekc as ekc
+    import forecast.models.base as base
     from forecast.pipeline import check_study, run_study
 
     def no_sampling(*args, **kwargs):  # pragma: no cover - only runs if the check is missing
         raise AssertionError("sampling started before the prior override was checked")
 
-    monkeypatch.setattr(ekc, "sample_model", no_sampling)
-    monkeypatch.setattr(ekc.EKCModel, "fit", no_sampling)
+    monkeypatch.setattr(base, "sample_model", no_sampling)
+    monkeypatch.setattr(base.BayesianModel, "fit", no_sampling)
     body = MINIMAL + GLOBAL_DATA + f'\n[model.priors]\n"{name}" = {{ params = {{ mu = 0.7, sigma = 0.3 }} }}\n'
     study = load_study(write_study(tmp_path, body))
     assert study.model.priors == {name: {"params": {"mu": 0.7, "sigma": 0.3}}}

@@ -1,18 +1,46 @@
-"""What the driver models (GDP per capita, population) share: settings, priors by name, fit, save, load.
+"""The one base of every model: settings, priors by name, fit, diagnostics, save / load, a registry.
 
-A subclass says which prior family it reads (``family``), how it turns a panel into arrays
-(``prepare``), which PyMC model those arrays give (``build_model``) and which parameters the diagnostics
-look at (``parameter_names``). Everything else (sampling with the package's sampler choice, R-hat / ESS /
-divergence checks raised as :class:`~forecast.errors.SamplerWarning`, checked NetCDF persistence) is here.
+A model subclasses :class:`BayesianModel` and writes three things:
+
+``prepare(data, **options) -> arrays``
+    the input checked (each problem an :class:`~forecast.errors.InputError` naming the column, region or
+    year) and turned into the arrays the likelihood needs;
+``build_model(arrays) -> pm.Model``
+    the likelihood (no sampling);
+``simulate(params, drivers, shocks)``
+    the same generative process run forward from given parameters and unit shocks; ``predict``, the
+    simulation-based calibration and the recovery tests use it, so the process is written once, beside
+    its likelihood.
+
+and says which of its variables the diagnostics look at (``parameter_names``). What it keeps for
+forecasting (the last observed state per region, say) goes into ``constant_data`` through ``state``.
+``predict(drivers, draws=..., random_seed=...)`` returns an :class:`xarray.Dataset` with named dims and
+``units`` / ``long_name`` on every variable.
+
+Everything else is here, written once:
+
+* **Settings** are the constructor's keyword arguments (read from its signature, like scikit-learn and
+  PyMC-Marketing's ``ModelIO``), stored as attributes of the same name and, after a fit, as JSON in the
+  posterior's attributes with a hash. :meth:`BayesianModel.load` rebuilds ``cls(**settings)`` and
+  refuses a file of another model, model version, altered settings, or settings that differ from the
+  ones the caller expects.
+* **Priors** come by name from the prior library (``priors/<family>.toml``); ``model_config`` overrides
+  them, and an unknown name is an error.
+* **fit** samples with the package's sampler choice and raises R-hat / ESS / divergence problems as
+  :class:`~forecast.errors.SamplerWarning`; **sample_prior_predictive** shows what the priors alone imply.
+* **Registry**: every concrete subclass registers under its ``name``; :func:`model_class` maps a study's
+  ``[model] type`` to the class, so nothing downstream needs an ``if type == ...`` chain.
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import json
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import arviz as az
 import numpy as np
@@ -24,11 +52,295 @@ from forecast.errors import InputError, ModelStateError, SamplerWarning
 from forecast.persistence import config_hash, load_checked, save_idata
 from forecast.sampling import Diagnostics, diagnose, sample_model
 
+MODEL_KEYS = ("model", "model_version")  # identify the class in saved settings; not constructor arguments
+_REGISTRY: dict[str, type["BayesianModel"]] = {}
 
+
+def register(cls: type["BayesianModel"]) -> type["BayesianModel"]:
+    """Add ``cls`` to the registry under ``cls.name`` (done for every subclass that sets its own name)."""
+    other = _REGISTRY.get(cls.name)
+    if other is not None and other.__qualname__ != cls.__qualname__:
+        raise ValueError(f"model name {cls.name!r} is taken by {other.__module__}.{other.__qualname__}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def model_class(name: str) -> type["BayesianModel"]:
+    """The model class registered as ``name`` (a study's ``[model] type``); unknown names are an
+    :class:`InputError` that lists the known ones."""
+    import forecast.models  # noqa: F401  (importing the package registers the shipped models)
+
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InputError(f"unknown model type {name!r}{hint}; "
+                         f"known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def registered_models() -> dict[str, type["BayesianModel"]]:
+    """Name -> class of every registered model."""
+    import forecast.models  # noqa: F401
+
+    return dict(sorted(_REGISTRY.items()))
+
+
+class BayesianModel:
+    """Base class of every model (see the module docstring for the contract).
+
+    Class attributes a subclass sets: ``name`` (registry key, also the name in saved files), ``version``
+    (bump it when saved posteriors of the old version can no longer be read), ``family`` (its prior
+    family). ``fit_defaults`` changes the sampler defaults of :meth:`fit` for the model.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "0"
+    family: ClassVar[str] = ""
+    # "emissions": predict(scenario, draws=, random_seed=, regions=) gives co2_per_capita, gdp_per_capita
+    # and population (sample, region, year), so a study can use it as its [model] type
+    kind: ClassVar[str] = ""
+    fit_defaults: ClassVar[dict[str, Any]] = {}
+    sampler_cores: ClassVar[int | None] = None  # None: one process per chain
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and cls.name:
+            register(cls)
+
+    def __init__(self, model_config: dict[str, Any] | None = None):
+        self.model_config = dict(model_config or {})
+        self.idata: az.InferenceData | None = None
+        self.diagnostics: Diagnostics | None = None
+        self.arrays_: Any = None  # what prepare() returned for the last fit (None after load)
+
+    # ------------------------------------------------------------------ to be written by a model
+    def prepare(self, data: Any, **options: Any) -> Any:  # pragma: no cover - abstract
+        """Check ``data`` and turn it into the arrays :meth:`build_model` needs."""
+        raise NotImplementedError(f"{type(self).__name__} must define prepare(data)")
+
+    def build_model(self, arrays: Any) -> pm.Model:  # pragma: no cover - abstract
+        """The PyMC model (the likelihood) for prepared arrays; no sampling."""
+        raise NotImplementedError(f"{type(self).__name__} must define build_model(arrays)")
+
+    def simulate(self, params: Any, drivers: Any, shocks: Any) -> Any:  # pragma: no cover - abstract
+        """The generative process forward: parameters and unit shocks -> outcomes."""
+        raise NotImplementedError(f"{type(self).__name__} has no forward simulator")
+
+    def predict(self, drivers: Any = None, *, draws: int = 1000, random_seed: int | None = None,
+                **options: Any) -> xr.Dataset:  # pragma: no cover - abstract
+        """Posterior predictive outcomes as a Dataset with named dims and units."""
+        raise NotImplementedError(f"{type(self).__name__} has no predict()")
+
+    def parameter_names(self) -> list[str]:
+        """Variables the diagnostics look at (default: every free variable of the posterior)."""
+        post = self._require_fit().posterior
+        return [str(v) for v in post.data_vars]
+
+    def state(self, arrays: Any) -> xr.Dataset | None:
+        """What forecasts start from (last observed state per region), kept in ``constant_data``."""
+        return None
+
+    def fit_attrs(self, arrays: Any) -> dict[str, Any]:
+        """Extra scalars kept in the posterior's attributes (e.g. the centring constant of a covariate)."""
+        return {}
+
+    def label_posterior(self, posterior: xr.Dataset, arrays: Any) -> None:
+        """Add ``units`` / ``long_name`` to posterior variables in place (nothing by default)."""
+
+    def check_settings(self) -> None:
+        """Raise :class:`InputError` naming the setting when one is out of range (called before any fit)."""
+
+    def restore(self, idata: az.InferenceData) -> None:
+        """Rebuild what a loaded model needs beyond ``idata`` (nothing by default)."""
+
+    # ------------------------------------------------------------------ settings
+    @classmethod
+    def setting_names(cls) -> list[str]:
+        """The constructor's arguments: they are the model's settings."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_settings(self) -> dict[str, Any]:
+        """Model name and version plus every constructor argument, as stored in a saved model."""
+        return {"model": self.name, "model_version": self.version,
+                **{name: getattr(self, name) for name in self.setting_names()}}
+
+    # ------------------------------------------------------------------ priors
+    def priors(self):
+        """This model's prior family with the overrides of ``model_config`` applied (unknown names fail);
+        override names may omit the family prefix."""
+        from forecast.priors import default_library
+
+        if not self.family:
+            if self.model_config:
+                raise InputError(f"the {self.name} model has no prior library to override: "
+                                 f"{', '.join(map(repr, self.model_config))}")
+            return {}
+        prefix = f"{self.family}."
+        overrides = {(k if k.startswith(prefix) else prefix + k): v for k, v in self.model_config.items()}
+        return default_library().with_overrides(overrides).family(self.family)
+
+    def prior_terms(self) -> list[str]:
+        """Prior-library entries this configuration uses (default: the whole family)."""
+        return list(self.priors())
+
+    def priors_used(self) -> list[dict[str, Any]]:
+        """The prior entries this configuration uses, as dicts with units and citations."""
+        specs = self.priors()
+        return [specs[name].to_dict() for name in self.prior_terms()]
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: Any = None, *, random_seed: int | None = None, sampler: str | None = None,
+            draws: int | None = None, tune: int | None = None, chains: int | None = None,
+            target_accept: float | None = None, progress: bool | None = None, **options: Any):
+        """Sample the posterior given ``data`` (``options`` go to :meth:`prepare`); returns ``self``.
+
+        Keeps ``idata`` (ArviZ InferenceData: posterior, sample stats, ``constant_data`` with the state
+        forecasts start from, the settings in the posterior's attributes) and ``diagnostics``. Defaults:
+        nutpie, 1000 draws after 1000 tuning steps, 2 chains, target_accept 0.9 (a model may change them).
+        """
+        self.check_settings()
+        arrays = self.prepare(data, **options)
+        model = self.build_model(arrays)
+        run = {"sampler": "nutpie", "draws": 1000, "tune": 1000, "chains": 2, "target_accept": 0.9,
+               **self.fit_defaults}
+        given = {"sampler": sampler, "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept}
+        run.update({k: v for k, v in given.items() if v is not None})
+        settings = self.get_settings()
+        start = time.perf_counter()
+        # the settings are part of the compile-cache key: a model's text form need not show every setting
+        idata = sample_model(model, random_seed=random_seed, progress=progress, cache_key=config_hash(settings),
+                             cores=self.sampler_cores, **run)
+        seconds = time.perf_counter() - start
+        self.arrays_ = arrays
+        self.idata = self._with_metadata(idata, arrays, settings, sampler=run["sampler"], seed=random_seed)
+        self.diagnostics = diagnose(self.idata, self.parameter_names(), sampler=run["sampler"], seconds=seconds)
+        for message in self.diagnostics.warnings:
+            warnings.warn(f"{self.name} fit: {message}", SamplerWarning, stacklevel=2)
+        return self
+
+    def attach(self, idata: az.InferenceData, arrays: Any, *, sampler: str = "external",
+               random_seed: int | None = None):
+        """Adopt a posterior sampled elsewhere (another sampler, a synthetic posterior in a test) for
+        prepared ``arrays``: the state and settings are attached as :meth:`fit` does; returns ``self``."""
+        self.arrays_ = arrays
+        self.idata = self._with_metadata(idata, arrays, self.get_settings(), sampler=sampler, seed=random_seed)
+        return self
+
+    def _with_metadata(self, idata: az.InferenceData, arrays: Any, settings: dict[str, Any], *, sampler: str,
+                       seed: int | None) -> az.InferenceData:
+        from forecast import __version__
+
+        self.label_posterior(idata.posterior, arrays)
+        state = self.state(arrays)
+        if state is not None:
+            if "constant_data" in idata.groups():
+                del idata.constant_data
+            idata.add_groups(constant_data=state)
+        idata.posterior.attrs.update({
+            "model_settings": json.dumps(settings, sort_keys=True, default=str),
+            "config_hash": config_hash(settings),
+            "model_class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "package_version": __version__,
+            "sampler": sampler,
+            "random_seed": -1 if seed is None else int(seed),
+            **self.fit_attrs(arrays),
+        })
+        return idata
+
+    def sample_prior_predictive(self, data: Any = None, *, draws: int = 500, random_seed: int | None = None,
+                                **options: Any) -> az.InferenceData:
+        """What the priors alone imply: ``prior`` and ``prior_predictive`` groups for ``data``'s design
+        (nothing is fitted; ``idata`` is left as it is)."""
+        self.check_settings()
+        with self.build_model(self.prepare(data, **options)):
+            return pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
+
+    # ------------------------------------------------------------------ results
+    def _require_fit(self) -> az.InferenceData:
+        if self.idata is None:
+            raise ModelStateError(f"the {self.name} model has not been fitted: call fit(data) or "
+                                  f"{type(self).__name__}.load(path) first")
+        return self.idata
+
+    @property
+    def regions(self) -> list[str]:
+        post = self._require_fit().posterior
+        return [str(r) for r in post["region"].values] if "region" in post.dims else []
+
+    def draw_index(self, n: int, rng: np.random.Generator) -> xr.Dataset:
+        """Which posterior draw each of ``n`` forecast samples uses: ``chain`` and ``draw`` on a ``sample``
+        dim (without replacement unless ``n`` exceeds the draws available), so predictions keep where each
+        sample came from."""
+        post = self._require_fit().posterior
+        n_chains, n_draws = int(post.sizes["chain"]), int(post.sizes["draw"])
+        total = n_chains * n_draws
+        pick = rng.choice(total, size=n, replace=n > total)
+        return xr.Dataset(coords={"sample": np.arange(n),
+                                  "chain": ("sample", post["chain"].values[pick // n_draws]),
+                                  "draw": ("sample", post["draw"].values[pick % n_draws])})
+
+    def posterior_draws(self, names: list[str], n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``n`` joint posterior draws of ``names`` as arrays ``(sample[, region][, ...])``, plus ``chain`` and
+        ``draw`` (which posterior draw each sample is)."""
+        index = self.draw_index(n, rng)
+        post = self._require_fit().posterior
+        sel = post[list(names)].sel(chain=index["chain"], draw=index["draw"])
+        out = {}
+        for name in names:
+            da = sel[name]
+            out[name] = np.asarray(da.transpose("sample", *[d for d in da.dims if d != "sample"]).values)
+        out["chain"], out["draw"] = index["chain"].values, index["draw"].values
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model (posterior, state, settings) to NetCDF, atomically."""
+        return save_idata(self._require_fit(), path)
+
+    @classmethod
+    def load(cls, path: str | Path, **expected: Any):
+        """Load a model written by :meth:`save`.
+
+        Refuses (:class:`~forecast.errors.ModelStateError`) a file of another model or model version, one
+        whose settings no longer match their hash, and one whose settings differ from ``expected`` (e.g.
+        ``load(path, model_config=study_priors, degree=3)``): a saved fit is never silently reused under
+        other settings.
+        """
+        unknown = sorted(set(expected) - set(cls.setting_names()))
+        if unknown:
+            raise InputError(f"{cls.__name__}.load: unknown setting(s) {', '.join(unknown)}; "
+                             f"settings: {', '.join(cls.setting_names())}")
+        idata, settings = load_checked(path, model=cls.name, version=cls.version,
+                                       model_config=expected.get("model_config"))
+        stored = {k: v for k, v in settings.items() if k not in MODEL_KEYS}
+        differ = {k: (stored.get(k), v) for k, v in expected.items()
+                  if k != "model_config" and _jsonable(stored.get(k)) != _jsonable(v)}
+        if differ:
+            detail = "; ".join(f"{k}: saved {a!r}, expected {b!r}" for k, (a, b) in differ.items())
+            raise ModelStateError(f"{path} was fitted with other settings ({detail}); refit the model")
+        extra = sorted(set(stored) - set(cls.setting_names()))
+        if extra:
+            raise ModelStateError(f"{path} holds settings {', '.join(extra)} that {cls.__name__} does not take")
+        model = cls(**stored)
+        model.idata = idata
+        model.restore(idata)
+        model.diagnostics = diagnose(idata, model.parameter_names(), sampler=str(idata.posterior.attrs.get("sampler", "")))
+        return model
+
+
+def _jsonable(value: Any) -> str:
+    """A value as it is stored in the settings JSON (so tuples and lists, ints and floats compare alike)."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+# ---------------------------------------------------------------------- panel helpers shared by models
 def checked_columns(panel: pd.DataFrame, columns, *, positive, min_years: int) -> pd.DataFrame:
     """``panel[columns]`` checked and sorted by region and year: columns present, ``positive`` columns
     positive and finite, no duplicated region-years, every region with at least ``min_years`` rows.
     Each problem is an :class:`InputError` naming the column, region or year at fault."""
+    if not isinstance(panel, pd.DataFrame):
+        raise InputError(f"the panel must be a pandas DataFrame, got {type(panel).__name__}")
     missing = [c for c in columns if c not in panel.columns]
     if missing:
         raise InputError(f"panel lacks column(s) {', '.join(missing)}; found {', '.join(map(str, panel.columns))}")
@@ -72,104 +384,11 @@ def lagged(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return out
 
 
-class BayesianPanelModel:
-    """Base class: constructor stores settings; :meth:`fit` samples; :meth:`save` / :meth:`load` persist."""
-
-    name = "base"
-    version = "0"
-    family = ""
-
-    def __init__(self, model_config: dict[str, Any] | None = None, *, min_years: int = 10):
-        self.model_config = dict(model_config or {})
-        self.min_years = min_years
-        self.idata: az.InferenceData | None = None
-        self.diagnostics: Diagnostics | None = None
-
-    # -- to be provided by subclasses --------------------------------------------------------------
-    def prepare(self, panel: pd.DataFrame) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def build_model(self, data: dict[str, Any]) -> pm.Model:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def parameter_names(self) -> list[str]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def state(self, data: dict[str, Any]) -> xr.Dataset:  # pragma: no cover - abstract
-        """Per-region last observed state that forecasts start from (kept in ``constant_data``)."""
-        raise NotImplementedError
-
-    def extra_settings(self) -> dict[str, Any]:
-        return {}
-
-    # -- shared -----------------------------------------------------------------------------------
-    def get_settings(self) -> dict[str, Any]:
-        return {"model": self.name, "model_version": self.version, "model_config": self.model_config,
-                "min_years": self.min_years, **self.extra_settings()}
-
-    def priors(self):
-        """This model's prior family with the overrides of ``model_config`` applied (unknown names fail)."""
-        from forecast.priors import default_library
-
-        prefix = f"{self.family}."
-        overrides = {(k if k.startswith(prefix) else prefix + k): v for k, v in self.model_config.items()}
-        return default_library().with_overrides(overrides).family(self.family)
-
-    def priors_used(self) -> list[dict[str, Any]]:
-        return [spec.to_dict() for spec in self.priors().values()]
-
-    def fit(self, panel: pd.DataFrame, *, random_seed: int | None = None, sampler: str = "nutpie", draws: int = 1000,
-            tune: int = 1000, chains: int = 2, target_accept: float = 0.9, progress: bool | None = None):
-        """Sample the posterior; keeps ``idata`` (dims ``chain, draw, region``) and ``diagnostics``."""
-        data = self.prepare(panel)
-        model = self.build_model(data)
-        start = time.perf_counter()
-        idata = sample_model(model, sampler=sampler, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                             target_accept=target_accept, progress=progress)
-        seconds = time.perf_counter() - start
-        if "constant_data" in idata.groups():
-            del idata.constant_data
-        idata.add_groups(constant_data=self.state(data))
-        settings = self.get_settings()
-        idata.posterior.attrs.update({"model_settings": json.dumps(settings, sort_keys=True, default=str),
-                                      "config_hash": config_hash(settings), "sampler": sampler,
-                                      "random_seed": -1 if random_seed is None else int(random_seed)})
-        self.idata = idata
-        self.diagnostics = diagnose(idata, self.parameter_names(), sampler=sampler, seconds=seconds)
-        for message in self.diagnostics.warnings:
-            warnings.warn(f"{self.name} fit: {message}", SamplerWarning, stacklevel=2)
-        return self
-
-    def _require_fit(self) -> az.InferenceData:
-        if self.idata is None:
-            raise ModelStateError(f"the {self.name} model has not been fitted: call fit(panel) or load(path) first")
-        return self.idata
-
-    @property
-    def regions(self) -> list[str]:
-        return [str(r) for r in self._require_fit().posterior["region"].values]
-
-    def posterior_draws(self, names: list[str], n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """``n`` joint posterior draws of ``names`` (``(sample,)`` or ``(sample, region)`` arrays)."""
-        post = self._require_fit().posterior.stack(sample=("chain", "draw"))
-        pick = rng.choice(post.sizes["sample"], size=n, replace=n > post.sizes["sample"])
-        out = {}
-        for name in names:
-            da = post[name]
-            da = da.transpose("sample", "region") if "region" in da.dims else da
-            out[name] = np.asarray(da.values)[pick]
-        return out
-
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model (posterior, region state, settings) to NetCDF, atomically."""
-        return save_idata(self._require_fit(), path)
-
-    @classmethod
-    def load(cls, path: str | Path, *, model_config: dict[str, Any] | None = None):
-        """Load a model written by :meth:`save`; a file of another model, version or config fails loudly."""
-        idata, settings = load_checked(path, model=cls.name, version=cls.version, model_config=model_config)
-        kwargs = {k: v for k, v in settings.items() if k not in ("model", "model_version", "model_config")}
-        model = cls(settings["model_config"], **kwargs)
-        model.idata = idata
-        model.diagnostics = diagnose(idata, model.parameter_names(), sampler=str(idata.posterior.attrs.get("sampler", "")))
-        return model
+def check_regions(model: BayesianModel, regions: list[str] | None) -> list[str]:
+    """``regions`` (default: all the model was fitted on), each one known to the fitted model."""
+    known = model.regions
+    regions = list(known if regions is None else regions)
+    unknown = [r for r in regions if r not in known]
+    if unknown:
+        raise InputError(f"regions not in the fitted {model.name} model: {', '.join(map(str, unknown))}")
+    return regions

@@ -30,24 +30,17 @@ cross-section carries it (``varying_curvature=True`` lets it vary by region).
 
 from __future__ import annotations
 
-import json
-import time
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from forecast.errors import InputError, ModelStateError, SamplerWarning
-from forecast.models.base import checked_columns
-from forecast.persistence import config_hash, load_checked, save_idata
-from forecast.sampling import Diagnostics, diagnose, sample_model
+from forecast.errors import InputError
+from forecast.models.base import BayesianModel, check_regions, checked_columns
 
 MODEL_VERSION = "ekc-growth-1"
 REQUIRED_COLUMNS = ("region", "year", "gdp_per_capita", "co2_per_capita")
@@ -142,7 +135,7 @@ def prepare_panel(panel: pd.DataFrame, *, degree: int = 2, min_years: int = 10, 
     )
 
 
-class EKCModel:
+class EKCModel(BayesianModel):
     """Hierarchical EKC in growth form (see the module docstring for the equations).
 
     Parameters
@@ -175,6 +168,9 @@ class EKCModel:
     """
 
     name = "ekc"
+    version = MODEL_VERSION
+    family = "ekc"
+    kind = "emissions"
 
     def __init__(
         self,
@@ -191,7 +187,7 @@ class EKCModel:
         measurement_error: float | dict[str, float] = 0.0,
         min_years: int = 10,
     ):
-        self.model_config = dict(model_config or {})
+        super().__init__(model_config)
         self.degree = degree
         self.residuals = residuals
         self.likelihood = likelihood
@@ -202,28 +198,8 @@ class EKCModel:
         self.turning_point_growth = turning_point_growth
         self.measurement_error = measurement_error
         self.min_years = min_years
-        self.idata: az.InferenceData | None = None
-        self.diagnostics: Diagnostics | None = None
-        self.data_: PanelArrays | None = None
 
     # ------------------------------------------------------------------ settings
-    def get_settings(self) -> dict[str, Any]:
-        return {
-            "model": self.name,
-            "model_version": MODEL_VERSION,
-            "model_config": self.model_config,
-            "degree": self.degree,
-            "residuals": self.residuals,
-            "likelihood": self.likelihood,
-            "parameterization": self.parameterization,
-            "varying_curvature": self.varying_curvature,
-            "varying_drift": self.varying_drift,
-            "drift_income": self.drift_income,
-            "turning_point_growth": self.turning_point_growth,
-            "measurement_error": self.measurement_error,
-            "min_years": self.min_years,
-        }
-
     def _parameterization_of(self, term: str) -> str:
         """Centred or non-centred for one hierarchical term (``parameterization`` may be a mapping)."""
         if self.parameterization == "mixed":
@@ -232,7 +208,7 @@ class EKCModel:
             return self.parameterization.get(term, "centered")
         return self.parameterization
 
-    def _check_settings(self) -> None:
+    def check_settings(self) -> None:
         if self.degree not in (2, 3):
             raise InputError(f"degree must be 2 (quadratic) or 3 (cubic), got {self.degree!r}")
         if isinstance(self.parameterization, dict):
@@ -251,14 +227,6 @@ class EKCModel:
             if value not in allowed:
                 raise InputError(f"{label} must be one of {', '.join(allowed)}, got {value!r}")
 
-    def priors(self):
-        """The prior library restricted to this model, with the study's overrides applied."""
-        from forecast.priors import default_library
-
-        overrides = {(k if "." in k else f"ekc.{k}"): v for k, v in self.model_config.items()}
-        library = default_library().with_overrides(overrides)
-        return library.family("ekc")
-
     def _terms(self) -> list[tuple[str, str]]:
         """(prior-library entry, posterior variable) pairs of the population-level terms in use."""
         terms = [("drift_mu", "drift_mu"), ("slope_mu", "slope_mu"), ("slope_sigma", "slope_sigma"),
@@ -275,15 +243,14 @@ class EKCModel:
         ]
         return terms + [(prior, var) for used, prior, var in optional if used]
 
-    def priors_used(self) -> list[dict[str, Any]]:
-        """The prior entries this configuration actually uses, as dicts with their citations."""
-        specs = self.priors()
-        return [specs[prior].to_dict() for prior, _ in self._terms()]
+    def prior_terms(self) -> list[str]:
+        """The prior-library entries this configuration uses."""
+        return [prior for prior, _ in self._terms()]
 
     # ------------------------------------------------------------------ model
     def build_model(self, data: PanelArrays) -> pm.Model:
         """The PyMC model for prepared panel arrays (no sampling)."""
-        self._check_settings()
+        self.check_settings()
         specs = self.priors()
         coords = {"region": data.regions, "obs": np.arange(len(data.dy))}
         with pm.Model(coords=coords) as model:
@@ -368,47 +335,14 @@ class EKCModel:
             regional.append("curvature")
         return [var for _, var in self._terms()] + regional
 
-    def fit(
-        self,
-        panel: pd.DataFrame,
-        *,
-        random_seed: int | None = None,
-        sampler: str = "nutpie",
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 2,
-        target_accept: float = 0.9,
-        progress: bool | None = None,
-    ) -> "EKCModel":
-        """Sample the posterior for ``panel`` (columns ``region, year, gdp_per_capita, co2_per_capita``).
+    def prepare(self, data: pd.DataFrame, **options: Any) -> PanelArrays:
+        """Check ``data`` (columns ``region, year, gdp_per_capita, co2_per_capita``) and turn it into the
+        arrays of the likelihood (:func:`prepare_panel`)."""
+        return prepare_panel(data, degree=self.degree, min_years=self.min_years, **options)
 
-        Stores ``idata`` (ArviZ InferenceData with dims ``chain, draw, region``) and ``diagnostics``.
-        """
-        self._check_settings()
-        data = prepare_panel(panel, degree=self.degree, min_years=self.min_years)
-        model = self.build_model(data)
-        start = time.perf_counter()
-        idata = sample_model(
-            model,
-            sampler=sampler,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=random_seed,
-            target_accept=target_accept,
-            progress=progress,
-        )
-        seconds = time.perf_counter() - start
-        self.data_ = data
-        self.idata = self._attach_metadata(idata, data, sampler=sampler, seed=random_seed)
-        self.diagnostics = diagnose(self.idata, self.parameter_names(), sampler=sampler, seconds=seconds)
-        for message in self.diagnostics.warnings:
-            warnings.warn(f"EKC fit: {message}", SamplerWarning, stacklevel=2)
-        return self
-
-    def _attach_metadata(self, idata: az.InferenceData, data: PanelArrays, *, sampler: str, seed) -> az.InferenceData:
-        """Keep what predict needs (last observed state per region) and the settings inside idata."""
-        region_state = xr.Dataset(
+    def state(self, data: PanelArrays) -> xr.Dataset:
+        """What forecasts start from: per region the last observed year, level, income and change."""
+        return xr.Dataset(
             {
                 "last_year": ("region", data.last_year),
                 "last_log_co2_per_capita": ("region", data.last_y),
@@ -420,30 +354,9 @@ class EKCModel:
             },
             coords={"region": data.regions, "term": [f"x{p}" for p in range(1, self.degree + 1)]},
         )
-        if "constant_data" in idata.groups():
-            del idata.constant_data
-        idata.add_groups(constant_data=region_state)
-        settings = self.get_settings()
-        idata.posterior.attrs.update(
-            {
-                "model_settings": json.dumps(settings, sort_keys=True, default=str),
-                "config_hash": config_hash(settings),
-                "x_center": data.x_center,
-                "sampler": sampler,
-                "random_seed": -1 if seed is None else int(seed),
-            }
-        )
-        return idata
 
-    # ------------------------------------------------------------------ results
-    def _require_fit(self) -> az.InferenceData:
-        if self.idata is None:
-            raise ModelStateError("the model has not been fitted: call fit(panel) or EKCModel.load(path) first")
-        return self.idata
-
-    @property
-    def regions(self) -> list[str]:
-        return [str(r) for r in self._require_fit().posterior["region"].values]
+    def fit_attrs(self, data: PanelArrays) -> dict[str, Any]:
+        return {"x_center": data.x_center}
 
     @property
     def x_center(self) -> float:
@@ -506,25 +419,22 @@ class EKCModel:
         return table
 
     # ------------------------------------------------------------------ prediction
-    def posterior_draws(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """``n`` posterior draws (with replacement only if ``n`` exceeds the draws available)."""
-        post = self._require_fit().posterior.stack(sample=("chain", "draw"))
-        total = post.sizes["sample"]
-        pick = rng.choice(total, size=n, replace=n > total)
-        out = {}
-        for name in ("drift", "slope", "sigma"):
-            out[name] = post[name].transpose("sample", "region").values[pick]
-        curvature = post["curvature"]
-        out["curvature"] = (
-            curvature.transpose("sample", "region").values[pick]
-            if "region" in curvature.dims
-            else np.repeat(curvature.values[pick][:, None], len(self.regions), axis=1)
-        )
+    def kernel_params(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``n`` joint posterior draws in the terms of the growth simulator
+        (:func:`forecast.propagate.simulate_growth_paths`): ``drift, slope, curvature, sigma`` as
+        ``(sample, region)``, ``cubic, phi, nu, drift_income`` as ``(sample,)`` (zeros / inf where this
+        configuration lacks the term), and ``chain`` / ``draw`` of each sample."""
+        names = ["drift", "slope", "sigma", "curvature"] + [
+            name for used, name in ((self.degree == 3, "cubic"), (self.residuals == "ar1", "phi"),
+                                    (self.likelihood == "studentt", "nu"), (self.drift_income, "drift_income")) if used]
+        out = self.posterior_draws(names, n, rng)
+        if out["curvature"].ndim == 1:  # shared curvature: one value per draw for every region
+            out["curvature"] = np.repeat(out["curvature"][:, None], len(self.regions), axis=1)
         zeros = np.zeros(n)
-        out["cubic"] = post["cubic"].values[pick] if self.degree == 3 else zeros
-        out["phi"] = post["phi"].values[pick] if self.residuals == "ar1" else zeros
-        out["nu"] = post["nu"].values[pick] if self.likelihood == "studentt" else np.full(n, np.inf)
-        out["drift_income"] = post["drift_income"].values[pick] if self.drift_income else zeros
+        out.setdefault("cubic", zeros)
+        out.setdefault("phi", zeros)
+        out.setdefault("nu", np.full(n, np.inf))
+        out.setdefault("drift_income", zeros)
         return out
 
     def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None) -> xr.Dataset:
@@ -532,21 +442,19 @@ class EKCModel:
 
         Returns a Dataset with dims ``(sample, region, year)`` over the forecast years (the year after
         each region's last observation up to the scenario horizon): ``co2_per_capita`` (t CO2/person/yr),
-        ``gdp_per_capita`` and ``population`` (the scenario draws used). Growth shocks, their AR(1)
+        ``gdp_per_capita`` and ``population`` (the scenario draws used), with coordinates ``chain`` and
+        ``draw`` on ``sample`` (the posterior draw each sample used). Growth shocks, their AR(1)
         persistence and heavy tails are included, so intervals are predictive, not only parametric.
         """
         from forecast.propagate import simulate_growth_paths
 
         idata = self._require_fit()
         rng = np.random.default_rng(random_seed)
-        regions = list(regions) if regions is not None else self.regions
-        unknown = [r for r in regions if r not in self.regions]
-        if unknown:
-            raise InputError(f"regions not in the fitted model: {', '.join(unknown)}")
+        regions = check_regions(self, regions)
         state = idata.constant_data.sel(region=regions)
         start_year = int(state["last_year"].min()) + 1
         paths = scenario.draw(regions, start_year=start_year, n_samples=draws, rng=rng)
-        params = self.posterior_draws(draws, rng)
+        params = self.kernel_params(draws, rng)
         region_pos = [self.regions.index(r) for r in regions]
         params = {k: (v[:, region_pos] if v.ndim == 2 else v) for k, v in params.items()}
         per_capita = simulate_growth_paths(
@@ -564,33 +472,8 @@ class EKCModel:
                 "gdp_per_capita": paths["gdp_per_capita"].transpose("sample", "region", "year"),
                 "population": paths["population"].transpose("sample", "region", "year"),
             },
-            coords={"sample": np.arange(draws), "region": regions, "year": paths["year"].values},
+            coords={"sample": np.arange(draws), "region": regions, "year": paths["year"].values,
+                    "chain": ("sample", params["chain"]), "draw": ("sample", params["draw"])},
         )
         ds["co2_per_capita"].attrs = {"units": "t CO2 per person per yr", "long_name": "per-capita CO2 emissions"}
         return ds
-
-    # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model (posterior, region state, settings) to a NetCDF file, atomically."""
-        return save_idata(self._require_fit(), path)
-
-    @classmethod
-    def load(cls, path: str | Path, *, model_config: dict[str, Any] | None = None) -> "EKCModel":
-        """Load a model written by :meth:`save` (checks: see :func:`forecast.persistence.load_checked`)."""
-        idata, settings = load_checked(path, model=cls.name, version=MODEL_VERSION, model_config=model_config)
-        model = cls(
-            settings["model_config"],
-            degree=settings["degree"],
-            residuals=settings["residuals"],
-            likelihood=settings["likelihood"],
-            parameterization=settings["parameterization"],
-            varying_curvature=settings["varying_curvature"],
-            varying_drift=settings["varying_drift"],
-            drift_income=settings["drift_income"],
-            turning_point_growth=settings["turning_point_growth"],
-            measurement_error=settings.get("measurement_error", 0.0),
-            min_years=settings["min_years"],
-        )
-        model.idata = idata
-        model.diagnostics = diagnose(idata, model.parameter_names(), sampler=str(idata.posterior.attrs.get("sampler", "")))
-        return model

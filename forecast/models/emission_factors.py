@@ -23,11 +23,6 @@ Non-centred forms throughout: the prior scales are a few %, the log factors ~11.
 from __future__ import annotations
 
 import difflib
-import json
-import math
-import time
-import warnings
-from pathlib import Path
 from typing import Any
 
 import arviz as az
@@ -37,9 +32,10 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from forecast.errors import InputError, ModelStateError, SamplerWarning
-from forecast.persistence import config_hash, load_checked, save_idata
-from forecast.sampling import Diagnostics, diagnose, sample_model
+from forecast.errors import InputError
+from forecast.inventory import factor_unit_ratio
+from forecast.models.base import BayesianModel
+from forecast.priors import lognormal_from_range
 
 __all__ = ["EmissionFactorModel", "lognormal_from_range", "prior_factor_draws", "HYPERPRIORS"]
 
@@ -48,22 +44,6 @@ FAMILY = "emission_factors"
 HYPERPRIORS = ("region_sigma", "measurement_sigma")
 Z95 = 1.959963984540054
 DEFAULT_REGION = "all"
-
-
-def lognormal_from_range(default: float, lower: float, upper: float, *, coverage: float = 0.95) -> tuple[float, float]:
-    """Log-normal ``(mu, sigma)`` from a default value and its ``coverage`` interval ``[lower, upper]``.
-
-    ``mu = log(default)`` (the default is the median); ``sigma = max(log(upper/default), log(default/lower)) / z``
-    with ``z`` the normal quantile (1.96 for 95 %). For a log-symmetric range this equals
-    ``(log upper - log lower) / (2 z)``; for an asymmetric one the wider side is used, so the log-normal's
-    interval covers the whole published range.
-    """
-    from scipy.stats import norm
-
-    if not (0 < lower <= default <= upper) or lower == upper:
-        raise InputError(f"need 0 < lower <= default <= upper with lower < upper, got {lower}, {default}, {upper}")
-    z = float(norm.ppf(0.5 + coverage / 2))
-    return math.log(default), max(math.log(upper / default), math.log(default / lower)) / z
 
 
 def _priors(model_config: dict[str, Any] | None, family: str = FAMILY):
@@ -107,7 +87,7 @@ def _with_units(da: xr.DataArray, specs: dict) -> xr.DataArray:
     return da
 
 
-class EmissionFactorModel:
+class EmissionFactorModel(BayesianModel):
     """Hierarchical log-normal emission factors (see the module docstring for the equations).
 
     Parameters
@@ -126,20 +106,17 @@ class EmissionFactorModel:
     """
 
     name = "emission_factors"
+    version = MODEL_VERSION
+    family = FAMILY
+    fit_defaults = {"target_accept": 0.95}  # the tau-category funnel needs small steps
 
     def __init__(self, model_config: dict[str, Any] | None = None, *, categories: list[str] | None = None,
                  centered_min_n: int | None = None):
-        self.model_config = dict(model_config or {})
-        self.centered_min_n = None if centered_min_n is None else int(centered_min_n)
+        super().__init__(model_config)
         self.categories = list(categories) if categories is not None else None
-        self.idata: az.InferenceData | None = None
-        self.diagnostics: Diagnostics | None = None
+        self.centered_min_n = None if centered_min_n is None else int(centered_min_n)
 
     # ------------------------------------------------------------------ settings
-    def get_settings(self) -> dict[str, Any]:
-        return {"model": self.name, "model_version": MODEL_VERSION, "model_config": self.model_config,
-                "categories": self.categories, "centered_min_n": self.centered_min_n}
-
     def priors(self) -> dict:
         return _priors(self.model_config)
 
@@ -152,10 +129,8 @@ class EmissionFactorModel:
         return used
 
     # ------------------------------------------------------------------ data
-    def prepare(self, data: pd.DataFrame | None) -> dict[str, Any]:
+    def prepare(self, data: pd.DataFrame | None = None, **options: Any) -> dict[str, Any]:
         """Check measurements (columns ``category, value[, region, units]``) and convert to prior units."""
-        from forecast.inventory import factor_unit_ratio
-
         specs = self.priors()
         if data is None or len(data) == 0:
             cats = _category_specs(specs, self.categories, FAMILY)
@@ -244,49 +219,23 @@ class EmissionFactorModel:
         return names
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: pd.DataFrame | None = None, *, random_seed: int | None = None, sampler: str = "nutpie",
-            draws: int = 1000, tune: int = 1000, chains: int = 2, target_accept: float = 0.95,
-            progress: bool | None = None) -> "EmissionFactorModel":
-        """Sample the posterior given measurements (``category, value[, region, units]``; ``None`` = prior only).
-
-        Stores ``idata`` (dims ``chain, draw, category[, region]``) and ``diagnostics``.
-        """
-        prepared = self.prepare(data)
-        model = self.build_model(prepared)
-        settings = self.get_settings()
-        start = time.perf_counter()
-        idata = sample_model(model, sampler=sampler, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                             target_accept=target_accept, progress=progress, cache_key=config_hash(settings))
-        seconds = time.perf_counter() - start
+    def label_posterior(self, posterior: xr.Dataset, prepared: dict[str, Any]) -> None:
         for var in ("factor", "region_factor"):
-            if var in idata.posterior:
-                idata.posterior[var] = _with_units(idata.posterior[var], prepared["specs"])
-                idata.posterior[var].attrs["long_name"] = "CO2 emission factor"
+            if var in posterior:
+                posterior[var] = _with_units(posterior[var], prepared["specs"])
+                posterior[var].attrs["long_name"] = "CO2 emission factor"
+
+    def state(self, prepared: dict[str, Any]) -> xr.Dataset | None:
+        """Measurements per (category, region); ``None`` for a prior-only fit."""
+        if not prepared["regions"]:
+            return None
         counts = np.zeros((len(prepared["categories"]), len(prepared["regions"])), int)
         np.add.at(counts, (prepared["cat_idx"], prepared["reg_idx"]), 1)
-        if prepared["regions"]:
-            cd = xr.Dataset({"n_measurements": (("category", "region"), counts)},
-                            coords={"category": prepared["categories"], "region": prepared["regions"]})
-            if "constant_data" in idata.groups():
-                del idata.constant_data
-            idata.add_groups(constant_data=cd)
-        idata.posterior.attrs.update({
-            "model_settings": json.dumps(settings, sort_keys=True, default=str),
-            "config_hash": config_hash(settings),
-            "sampler": sampler,
-            "random_seed": -1 if random_seed is None else int(random_seed),
-            "prior_only": int(not prepared["regions"]),
-        })
-        self.idata = idata
-        self.diagnostics = diagnose(idata, self.parameter_names(), sampler=sampler, seconds=seconds)
-        for message in self.diagnostics.warnings:
-            warnings.warn(f"emission-factor fit: {message}", SamplerWarning, stacklevel=2)
-        return self
+        return xr.Dataset({"n_measurements": (("category", "region"), counts)},
+                          coords={"category": prepared["categories"], "region": prepared["regions"]})
 
-    def _require_fit(self) -> az.InferenceData:
-        if self.idata is None:
-            raise ModelStateError("EmissionFactorModel: call fit() (or load()) first")
-        return self.idata
+    def fit_attrs(self, prepared: dict[str, Any]) -> dict[str, Any]:
+        return {"prior_only": int(not prepared["regions"])}
 
     # ------------------------------------------------------------------ outputs
     @property
@@ -339,6 +288,18 @@ class EmissionFactorModel:
         out.attrs = dict(src.attrs)
         return out
 
+    def predict(self, drivers: Any = None, *, draws: int = 1000, random_seed: int | None = None,
+                level: str = "region") -> xr.Dataset:
+        """Posterior factor draws as a Dataset: ``factor`` ``(sample, category[, region])`` with units.
+        With ``drivers`` (activities: a mapping category -> activity or a table ``category, value, units``)
+        also ``emissions``: the Approach 2 total over as many draws (Mt CO2, :meth:`inventory`)."""
+        ds = xr.Dataset({"factor": self.factor_draws(draws, random_seed=random_seed, level=level)})
+        if drivers is not None:
+            total = self.inventory(drivers, n=draws, random_seed=random_seed, level=level).total
+            ds["emissions"] = total.assign_coords(sample=ds["sample"].values).assign_attrs(
+                units=total.attrs.get("units", "Mt CO2"), long_name="inventory total (Approach 2)")
+        return ds
+
     def inventory(self, activities: Any, **kwargs: Any):
         """IPCC Approach 2 inventory over this model's posterior factor draws: Σ activity × factor per draw
         (see :func:`forecast.inventory.inventory_from_posterior` for ``region``, ``level``, ``n``, ...)."""
@@ -363,19 +324,3 @@ class EmissionFactorModel:
         out = pd.concat(frames, ignore_index=True)
         out.attrs["units"] = self.factors("category").attrs.get("units", "")
         return out
-
-    # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model (posterior, settings) to a NetCDF file, atomically."""
-        return save_idata(self._require_fit(), path)
-
-    @classmethod
-    def load(cls, path: str | Path, *, model_config: dict[str, Any] | None = None) -> "EmissionFactorModel":
-        """Load a model written by :meth:`save` (checks: see :func:`forecast.persistence.load_checked`)."""
-        idata, settings = load_checked(path, model=cls.name, version=MODEL_VERSION, model_config=model_config)
-        attrs = idata.posterior.attrs
-        model = cls(settings["model_config"], categories=settings["categories"],
-                    centered_min_n=settings["centered_min_n"])
-        model.idata = idata
-        model.diagnostics = diagnose(idata, model.parameter_names(), sampler=str(attrs.get("sampler", "")))
-        return model

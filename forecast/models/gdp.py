@@ -27,7 +27,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from forecast.errors import InputError
-from forecast.models.base import BayesianPanelModel, lagged, yearly_panel
+from forecast.models.base import BayesianModel, check_regions, lagged, yearly_panel
 
 DEFAULT_FRONTIER = "United States"
 
@@ -49,12 +49,24 @@ def previous_change(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return idx.astype(int), same.to_numpy(dtype=float)
 
 
+def forecast_years(model: BayesianModel, horizon: int | np.ndarray | None) -> np.ndarray:
+    """Consecutive forecast years after a driver model's last data year: up to ``horizon`` (default 2060)
+    or the given years."""
+    last = int(model._require_fit().constant_data["last_year"].max())
+    if horizon is None or np.ndim(horizon) == 0:
+        end = 2060 if horizon is None else int(horizon)
+        if end <= last:
+            raise InputError(f"forecast horizon {end} must come after the last data year {last}")
+        return np.arange(last + 1, end + 1)
+    return np.asarray(horizon, dtype=int)
+
+
 def student_t(rng: np.random.Generator, nu: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Unit Student-t shocks with per-sample degrees of freedom ``nu`` (first axis)."""
     return rng.standard_t(nu.reshape((-1,) + (1,) * (len(shape) - 1)), size=shape)
 
 
-class GDPConvergenceModel(BayesianPanelModel):
+class GDPConvergenceModel(BayesianModel):
     """Hierarchical convergence model of GDP per capita (see the module docstring).
 
     Parameters
@@ -74,11 +86,9 @@ class GDPConvergenceModel(BayesianPanelModel):
 
     def __init__(self, model_config: dict[str, Any] | None = None, *, frontier: str | None = DEFAULT_FRONTIER,
                  min_years: int = 10):
-        super().__init__(model_config, min_years=min_years)
+        super().__init__(model_config)
         self.frontier = frontier
-
-    def extra_settings(self) -> dict[str, Any]:
-        return {"frontier": self.frontier}
+        self.min_years = min_years
 
     def parameter_names(self) -> list[str]:
         return ["frontier_growth", "log_convergence_mu", "log_convergence_sigma", "log_noise_mu", "log_noise_sigma",
@@ -93,7 +103,7 @@ class GDPConvergenceModel(BayesianPanelModel):
                              "or frontier = None for the richest region")
         return self.frontier
 
-    def prepare(self, panel: pd.DataFrame) -> dict[str, Any]:
+    def prepare(self, panel: pd.DataFrame, **options: Any) -> dict[str, Any]:
         frame = yearly_panel(panel, "gdp_per_capita", min_years=self.min_years)
         frame["x"] = np.log(frame["gdp_per_capita"].to_numpy(dtype=float))
         frontier = self.frontier_of(frame)
@@ -145,36 +155,57 @@ class GDPConvergenceModel(BayesianPanelModel):
     def frontier_region(self) -> str:
         return str(self._require_fit().constant_data.attrs["frontier"])
 
-    def simulate(self, regions: list[str], years: np.ndarray, *, draws: int, rng: np.random.Generator) -> np.ndarray:
+    def paths(self, regions: list[str], years: np.ndarray, *, draws: int, rng: np.random.Generator) -> np.ndarray:
         """GDP per capita ``(sample, region, year)`` (int-$ 2011 per person) for the consecutive ``years``
-        after the last data year. The frontier is simulated alongside (its path drives every gap)."""
+        after the last data year: posterior draws and Student-t shocks from ``rng``, run through
+        :meth:`simulate`. The frontier is simulated alongside (its path drives every gap)."""
         idata = self._require_fit()
-        unknown = [r for r in regions if r not in self.regions]
-        if unknown:
-            raise InputError(f"regions not in the fitted GDP model: {', '.join(unknown)}")
-        state = idata.constant_data
-        last_year = int(state["last_year"].max())
+        check_regions(self, regions)
+        last_year = int(idata.constant_data["last_year"].max())
         if int(years[0]) != last_year + 1:
             raise InputError(f"GDP paths start after the last data year {last_year}, not in {int(years[0])}")
-        frontier = self.frontier_region
-        sim_regions = list(dict.fromkeys([frontier, *regions]))
+        sim_regions = list(dict.fromkeys([self.frontier_region, *regions]))
         pos = [self.regions.index(r) for r in sim_regions]
         p = self.posterior_draws(["frontier_growth", "convergence", "sigma", "phi", "nu"], draws, rng)
-        g, phi = p["frontier_growth"][:, None], p["phi"][:, None]
-        kappa, sigma = p["convergence"][:, pos], p["sigma"][:, pos]
-        st = state.sel(region=sim_regions)
-        # the last observed residual carries into the first forecast year through φ
-        u = st["last_dx"].values - (g + kappa * st["last_gap_prev"].values)
-        x = np.broadcast_to(st["last_log_gdp_per_capita"].values, kappa.shape).copy()
+        params = {**p, "convergence": p["convergence"][:, pos], "sigma": p["sigma"][:, pos]}
         shocks = student_t(rng, p["nu"], (draws, len(sim_regions), len(years)))
-        out = np.empty((draws, len(sim_regions), len(years)))
-        for h in range(len(years)):  # the recursion runs over years only; samples and regions are vectorised
+        x = self.simulate(params, idata.constant_data.sel(region=sim_regions), shocks)
+        keep = [sim_regions.index(r) for r in regions]
+        return np.exp(x[:, keep, :])
+
+    @staticmethod
+    def simulate(params: dict[str, np.ndarray], drivers: xr.Dataset, shocks: np.ndarray) -> np.ndarray:
+        """The convergence process forward: log GDP per capita ``(sample, region, year)``.
+
+        ``params``: ``frontier_growth, phi`` ``(sample,)``, ``convergence, sigma`` ``(sample, region)``;
+        ``drivers``: the state of the simulated regions (``last_log_gdp_per_capita``, ``last_dx``,
+        ``last_gap_prev``), the frontier first; ``shocks``: unit shocks ``(sample, region, year)``.
+        Each year ``u = φ u + σ ε`` and ``x += g_F + κ (x_F − x) + u``, starting from the last observed
+        residual (the last observed change minus its mean), so a recession in the data carries on."""
+        g, phi = params["frontier_growth"][:, None], params["phi"][:, None]
+        kappa, sigma = params["convergence"], params["sigma"]
+        u = drivers["last_dx"].values - (g + kappa * drivers["last_gap_prev"].values)
+        x = np.broadcast_to(drivers["last_log_gdp_per_capita"].values, kappa.shape).copy()
+        out = np.empty(shocks.shape)
+        for h in range(shocks.shape[-1]):  # the recursion runs over years only; samples and regions are vectorised
             gap = x[:, :1] - x
             u = phi * u + sigma * shocks[:, :, h]
             x = x + g + kappa * gap + u
             out[:, :, h] = x
-        keep = [sim_regions.index(r) for r in regions]
-        return np.exp(out[:, keep, :])
+        return out
+
+    def predict(self, drivers: int | np.ndarray | None = None, *, draws: int = 1000, random_seed: int | None = None,
+                regions: list[str] | None = None) -> xr.Dataset:
+        """GDP per capita ``(sample, region, year)`` from the year after the data to ``drivers`` (a horizon
+        year, or the consecutive forecast years; default 2060), with ``chain`` / ``draw`` of each sample."""
+        regions = check_regions(self, regions)
+        years = forecast_years(self, drivers)
+        rng = np.random.default_rng(random_seed)
+        values = self.paths(regions, years, draws=draws, rng=rng)
+        return xr.Dataset({"gdp_per_capita": (("sample", "region", "year"), values,
+                                              {"units": "international-$ (2011 prices) per person",
+                                               "long_name": "GDP per capita"})},
+                          coords={"sample": np.arange(draws), "region": regions, "year": years})
 
     def convergence_table(self) -> pd.DataFrame:
         """Per region: convergence speed κ (share of the log gap closed per year) and shock scale, quantiles."""

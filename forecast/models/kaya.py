@@ -22,7 +22,6 @@ and every downstream step (peak year, sinks, capacity, exports) works unchanged.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,8 +31,6 @@ import xarray as xr
 
 from forecast.errors import InputError
 from forecast.models.ekc import EKCModel, PanelArrays
-from forecast.persistence import load_checked
-from forecast.sampling import diagnose
 
 MODEL_VERSION = "kaya-growth-1"
 PARAMETERIZATIONS = ("mixed", "centered", "non_centered")
@@ -60,6 +57,8 @@ class KayaModel(EKCModel):
     """
 
     name = "kaya"
+    version = MODEL_VERSION
+    family = "kaya"
 
     def __init__(self, model_config: dict[str, Any] | None = None, *, residuals: str = "ar1",
                  likelihood: str = "studentt", parameterization: str = "mixed", drift_income: bool = True,
@@ -70,22 +69,10 @@ class KayaModel(EKCModel):
                          drift_income=drift_income, turning_point_growth=turning_point_growth,
                          measurement_error=measurement_error, min_years=min_years)
 
-    def get_settings(self) -> dict[str, Any]:
-        return {"model": self.name, "model_version": MODEL_VERSION, "model_config": self.model_config,
-                "residuals": self.residuals, "likelihood": self.likelihood, "parameterization": self.parameterization,
-                "drift_income": self.drift_income, "turning_point_growth": self.turning_point_growth,
-                "measurement_error": self.measurement_error, "min_years": self.min_years}
-
-    def _check_settings(self) -> None:
+    def check_settings(self) -> None:
         if self.parameterization not in PARAMETERIZATIONS:
             raise InputError(f"parameterization must be one of {', '.join(PARAMETERIZATIONS)}, got {self.parameterization!r}")
-        super()._check_settings()
-
-    def priors(self):
-        from forecast.priors import default_library
-
-        overrides = {(k if k.startswith("kaya.") else f"kaya.{k}"): v for k, v in self.model_config.items()}
-        return default_library().with_overrides(overrides).family("kaya")
+        super().check_settings()
 
     def _terms(self) -> list[tuple[str, str]]:
         terms = [("drift_mu", "drift_mu"), ("drift_sigma", "drift_sigma"), ("log_noise_mu", "log_noise_mu"),
@@ -99,7 +86,7 @@ class KayaModel(EKCModel):
 
     def build_model(self, data: PanelArrays) -> pm.Model:
         """PyMC model of the yearly change of log carbon intensity (no sampling)."""
-        self._check_settings()
+        self.check_settings()
         specs = self.priors()
         mode = {"mixed": ("non_centered", "centered")}.get(self.parameterization, (self.parameterization,) * 2)
         coords = {"region": data.regions, "obs": np.arange(len(data.dy))}
@@ -135,19 +122,20 @@ class KayaModel(EKCModel):
                 pm.Normal("d_log_intensity_obs", mu=mean, sigma=scale, observed=d_intensity, dims="obs")
         return model
 
-    def posterior_draws(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Draws in the EKC kernel's terms: unit income elasticity, no curvature."""
-        post = self._require_fit().posterior.stack(sample=("chain", "draw"))
-        pick = rng.choice(post.sizes["sample"], size=n, replace=n > post.sizes["sample"])
+    def kernel_params(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Draws in the growth simulator's terms: unit income elasticity, no curvature."""
+        names = ["drift", "sigma"] + [name for used, name in ((self.residuals == "ar1", "phi"),
+                                                             (self.likelihood == "studentt", "nu"),
+                                                             (self.drift_income, "drift_income")) if used]
+        out = self.posterior_draws(names, n, rng)
         n_regions = len(self.regions)
-        out = {name: post[name].transpose("sample", "region").values[pick] for name in ("drift", "sigma")}
         out["slope"] = np.ones((n, n_regions))
         out["curvature"] = np.zeros((n, n_regions))
         zeros = np.zeros(n)
         out["cubic"] = zeros
-        out["phi"] = post["phi"].values[pick] if self.residuals == "ar1" else zeros
-        out["nu"] = post["nu"].values[pick] if self.likelihood == "studentt" else np.full(n, np.inf)
-        out["drift_income"] = post["drift_income"].values[pick] if self.drift_income else zeros
+        out.setdefault("phi", zeros)
+        out.setdefault("nu", np.full(n, np.inf))
+        out.setdefault("drift_income", zeros)
         return out
 
     def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None) -> xr.Dataset:
@@ -173,13 +161,3 @@ class KayaModel(EKCModel):
         gdp = np.exp(np.clip(x_star + self.x_center, -50, 50)).assign_attrs(
             units="international-$ (2011 prices) per person", long_name="Kaya turning-point income", reference_growth=g)
         return xr.Dataset({"turning_gdp_per_capita": gdp, "inverted_u": inverted})
-
-    @classmethod
-    def load(cls, path: str | Path, *, model_config: dict[str, Any] | None = None) -> "KayaModel":
-        """Load a model written by :meth:`save` (checked: model, version, settings hash)."""
-        idata, settings = load_checked(path, model=cls.name, version=MODEL_VERSION, model_config=model_config)
-        kwargs = {k: v for k, v in settings.items() if k not in ("model", "model_version", "model_config")}
-        model = cls(settings["model_config"], **kwargs)
-        model.idata = idata
-        model.diagnostics = diagnose(idata, model.parameter_names(), sampler=str(idata.posterior.attrs.get("sampler", "")))
-        return model

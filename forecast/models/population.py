@@ -32,11 +32,11 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from forecast.errors import InputError
-from forecast.models.base import BayesianPanelModel, lagged, yearly_panel
-from forecast.models.gdp import student_t
+from forecast.models.base import BayesianModel, check_regions, lagged, yearly_panel
+from forecast.models.gdp import forecast_years, student_t
 
 
-class PopulationGrowthModel(BayesianPanelModel):
+class PopulationGrowthModel(BayesianModel):
     """Hierarchical model of population growth: a decaying trend plus one-off shocks (module docstring)."""
 
     name = "population_growth"
@@ -44,17 +44,15 @@ class PopulationGrowthModel(BayesianPanelModel):
     family = "population"
 
     def __init__(self, model_config: dict[str, Any] | None = None, *, window: int = 15, min_years: int = 10):
-        super().__init__(model_config, min_years=min_years)
+        super().__init__(model_config)
         self.window = window
-
-    def extra_settings(self) -> dict[str, Any]:
-        return {"window": self.window}
+        self.min_years = min_years
 
     def parameter_names(self) -> list[str]:
         return ["trend_growth_mu", "trend_growth_sigma", "trend_change_mu", "trend_change_sigma",
                 "log_noise_mu", "log_noise_sigma", "nu", "trend_growth", "trend_change", "sigma"]
 
-    def prepare(self, panel: pd.DataFrame) -> dict[str, Any]:
+    def prepare(self, panel: pd.DataFrame, **options: Any) -> dict[str, Any]:
         frame = yearly_panel(panel, "population", min_years=self.min_years)
         frame["logp"] = np.log(frame["population"].to_numpy(dtype=float))
         frame = lagged(frame, "logp").rename(columns={"d_logp": "r"})
@@ -96,25 +94,46 @@ class PopulationGrowthModel(BayesianPanelModel):
         return xr.Dataset({"last_year": ("region", data["last_year"]), "last_log_population": ("region", data["last_logp"])},
                           coords={"region": data["regions"]})
 
-    def simulate(self, regions: list[str], years: np.ndarray, *, draws: int, rng: np.random.Generator) -> np.ndarray:
-        """Population ``(sample, region, year)`` (people) for the consecutive ``years`` after the data."""
+    def paths(self, regions: list[str], years: np.ndarray, *, draws: int, rng: np.random.Generator) -> np.ndarray:
+        """Population ``(sample, region, year)`` (people) for the consecutive ``years`` after the data:
+        posterior draws and Student-t shocks from ``rng``, run through :meth:`simulate`."""
         idata = self._require_fit()
-        unknown = [r for r in regions if r not in self.regions]
-        if unknown:
-            raise InputError(f"regions not in the fitted population model: {', '.join(unknown)}")
+        check_regions(self, regions)
         state = idata.constant_data.sel(region=list(regions))
         last_year = int(state["last_year"].max())
         if int(years[0]) != last_year + 1:
             raise InputError(f"population paths start after the last data year {last_year}, not in {int(years[0])}")
         pos = [self.regions.index(r) for r in regions]
         p = self.posterior_draws(["trend_growth", "trend_change", "damping", "sigma", "nu"], draws, rng)
-        h = (np.asarray(years) - last_year)[None, None, :]
-        phi = p["damping"][:, None, None]
+        params = {**p, **{k: p[k][:, pos] for k in ("trend_growth", "trend_change", "sigma")}}
+        shocks = student_t(rng, p["nu"], (draws, len(regions), len(years)))
+        return np.exp(self.simulate(params, state, shocks))
+
+    @staticmethod
+    def simulate(params: dict[str, np.ndarray], drivers: xr.Dataset, shocks: np.ndarray) -> np.ndarray:
+        """The damped-trend process forward: log population ``(sample, region, year)``.
+
+        ``params``: ``trend_growth, trend_change, sigma`` ``(sample, region)``, ``damping`` ``(sample,)``;
+        ``drivers``: the regions' state (``last_log_population``); ``shocks``: unit shocks
+        ``(sample, region, year)`` for the years after the last data year. After ``h`` years the growth
+        rate is ``a + b (φ + … + φ^h)``; a shock moves the level for good, not the growth."""
+        h = np.arange(1, shocks.shape[-1] + 1)[None, None, :]
+        phi = params["damping"][:, None, None]
         damped = phi * (1.0 - phi**h) / (1.0 - phi)  # φ + φ² + … + φ^h
-        trend = p["trend_growth"][:, pos, None] + p["trend_change"][:, pos, None] * damped
-        shocks = student_t(rng, p["nu"], (draws, len(regions), len(years))) * p["sigma"][:, pos, None]
-        logp = state["last_log_population"].values[None, :, None] + np.cumsum(trend + shocks, axis=-1)
-        return np.exp(logp)
+        trend = params["trend_growth"][:, :, None] + params["trend_change"][:, :, None] * damped
+        steps = trend + shocks * params["sigma"][:, :, None]
+        return drivers["last_log_population"].values[None, :, None] + np.cumsum(steps, axis=-1)
+
+    def predict(self, drivers: int | np.ndarray | None = None, *, draws: int = 1000, random_seed: int | None = None,
+                regions: list[str] | None = None) -> xr.Dataset:
+        """Population ``(sample, region, year)`` from the year after the data to ``drivers`` (a horizon
+        year, or the consecutive forecast years; default 2060)."""
+        regions = check_regions(self, regions)
+        years = forecast_years(self, drivers)
+        values = self.paths(regions, years, draws=draws, rng=np.random.default_rng(random_seed))
+        return xr.Dataset({"population": (("sample", "region", "year"), values,
+                                          {"units": "people", "long_name": "population"})},
+                          coords={"sample": np.arange(draws), "region": regions, "year": years})
 
     def long_run_growth(self) -> xr.DataArray:
         """The growth rate the damped trend approaches, ``a_i + b_i φ/(1 − φ)``, ``(chain, draw, region)``, 1/yr."""

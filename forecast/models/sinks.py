@@ -72,8 +72,6 @@ import difflib
 import json
 import math
 import os
-import time
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,9 +85,8 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 import xarray as xr
 
-from forecast.errors import DataNotFoundError, InputError, ModelStateError, SamplerWarning
-from forecast.persistence import config_hash, load_checked, save_idata
-from forecast.sampling import Diagnostics, diagnose, sample_model
+from forecast.errors import DataNotFoundError, InputError, ModelStateError
+from forecast.models.base import BayesianModel
 
 __all__ = [
     "GlobalLandSinkModel",
@@ -405,7 +402,18 @@ def _co2_path(co2_path: Any, label: str = "co2_path") -> pd.Series:
 # ----------------------------------------------------------------------------------------------------
 
 
-class GlobalLandSinkModel:
+def ar1_anomalies(phi: np.ndarray, sigma: np.ndarray, shocks: np.ndarray) -> np.ndarray:
+    """AR(1) anomalies ``(sample, year)`` from unit shocks: ``e_0 = σ ε_0/√(1−φ²)`` (stationary start),
+    ``e_t = φ e_{t−1} + σ ε_t``; ``phi``, ``sigma`` per sample."""
+    scaled = shocks * sigma[:, None]
+    e = np.empty_like(scaled)
+    e[:, 0] = scaled[:, 0] / np.sqrt(1.0 - phi**2)
+    for t in range(1, scaled.shape[1]):
+        e[:, t] = phi * e[:, t - 1] + scaled[:, t]
+    return e
+
+
+class GlobalLandSinkModel(BayesianModel):
     """Global land sink vs atmospheric CO2 with a (possibly declining) CO2 fertilisation effect.
 
     See the module docstring for the equations and for what the data can and cannot identify.
@@ -430,6 +438,8 @@ class GlobalLandSinkModel:
     """
 
     name = "land_sink"
+    version = MODEL_VERSION
+    family = "sinks"
 
     def __init__(
         self,
@@ -442,35 +452,19 @@ class GlobalLandSinkModel:
         likelihood: str = "normal",
         pooled: bool = False,
     ):
-        self.model_config = dict(model_config or {})
+        super().__init__(model_config)
         self.decline = decline
         self.t_ref = t_ref
         self.c0 = c0
         self.residuals = residuals
         self.likelihood = likelihood
         self.pooled = pooled
-        self.idata: az.InferenceData | None = None
-        self.diagnostics: Diagnostics | None = None
-        self.data_: SinkArrays | None = None
         self.provenance_: list[dict[str, Any]] = []
-        self._check_settings()
+        self.check_settings()
         self.priors()  # unknown override names fail here, not at fit time
 
     # ------------------------------------------------------------------ settings
-    def get_settings(self) -> dict[str, Any]:
-        return {
-            "model": self.name,
-            "model_version": MODEL_VERSION,
-            "model_config": self.model_config,
-            "decline": self.decline,
-            "t_ref": self.t_ref,
-            "c0": self.c0,
-            "residuals": self.residuals,
-            "likelihood": self.likelihood,
-            "pooled": self.pooled,
-        }
-
-    def _check_settings(self) -> None:
+    def check_settings(self) -> None:
         for label, value, allowed in (
             ("decline", self.decline, DECLINES),
             ("residuals", self.residuals, RESIDUALS),
@@ -486,13 +480,6 @@ class GlobalLandSinkModel:
             raise InputError(f"c0 must be a pre-industrial CO2 concentration in ppm (0-1000), got {self.c0!r}")
         if not isinstance(self.pooled, bool):
             raise InputError(f"pooled must be True or False, got {self.pooled!r}")
-
-    def priors(self):
-        """The ``sinks`` prior family with this model's overrides applied: ``{short_key: PriorSpec}``."""
-        from forecast.priors import default_library
-
-        overrides = {(k if "." in k else f"sinks.{k}"): v for k, v in self.model_config.items()}
-        return default_library().with_overrides(overrides).family("sinks")
 
     @property
     def has_decline(self) -> bool:
@@ -516,10 +503,8 @@ class GlobalLandSinkModel:
             terms.append(("nu", "nu"))
         return terms
 
-    def priors_used(self) -> list[dict[str, Any]]:
-        """The prior entries this configuration uses, as dicts with their citations."""
-        specs = self.priors()
-        return [specs[p].to_dict() for p, _ in self._terms()]
+    def prior_terms(self) -> list[str]:
+        return [p for p, _ in self._terms()]
 
     def parameter_names(self) -> list[str]:
         names = [v for _, v in self._terms()]
@@ -539,7 +524,7 @@ class GlobalLandSinkModel:
 
     def build_model(self, data: SinkArrays) -> pm.Model:
         """The PyMC model for prepared arrays (no sampling)."""
-        self._check_settings()
+        self.check_settings()
         specs = self.priors()
         T, M = data.sink.shape
         coords = {"year": data.years.astype(int), "series": data.series}
@@ -593,82 +578,44 @@ class GlobalLandSinkModel:
                 pm.Normal("sink_obs", mu=mean, sigma=scale, observed=sink, dims=("year", "series"))
         return model
 
-    def fit(
-        self,
-        data: pd.DataFrame | None = None,
-        *,
-        years: tuple[int, int] | None = (1959, 2024),
-        data_dir: str | os.PathLike[str] | None = None,
-        random_seed: int | None = None,
-        sampler: str = "nutpie",
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 2,
-        target_accept: float = 0.9,
-        progress: bool | None = None,
-    ) -> "GlobalLandSinkModel":
-        """Sample the posterior.
-
-        ``data``: DataFrame ``year, land_sink, co2_ppm`` (GtC/yr, ppm; long format with a ``series`` column
-        when pooled); ``None`` loads the GCB land sink (pooled: the 22 DGVMs) and NOAA CO2 for ``years``
-        from ``data_dir`` / ``$CARBON_FORECAST_DATA``. Given ``data`` are restricted to the rows within
-        ``years`` (``years=None`` keeps all). Stores ``idata`` (dims ``chain, draw[, series]``) and
-        ``diagnostics``; sampler problems are reported as :class:`SamplerWarning`.
-        """
-        self._check_settings()
+    def prepare(self, data: pd.DataFrame | None = None, *, years: tuple[int, int] | None = (1959, 2024),
+                data_dir: str | os.PathLike[str] | None = None) -> SinkArrays:
+        """The fitted series, checked: ``data`` is a DataFrame ``year, land_sink, co2_ppm`` (GtC/yr, ppm;
+        long format with a ``series`` column when pooled); ``None`` loads the GCB land sink (pooled: the
+        22 DGVMs) and NOAA CO2 for ``years`` from ``data_dir`` / ``$CARBON_FORECAST_DATA``. Given ``data``
+        are restricted to the rows within ``years`` (``years=None`` keeps all). ``fit(data, years=...,
+        data_dir=...)`` passes them here."""
         if data is None:
             span = (1959, 2024) if years is None else years
             data = load_land_sink_models(data_dir, years=span) if self.pooled else load_land_sink_data(data_dir, years=span)
-        arrays = _prepare(data, pooled=self.pooled, years=years)
-        model = self.build_model(arrays)
-        start = time.perf_counter()
-        idata = sample_model(
-            model, sampler=sampler, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-            target_accept=target_accept, progress=progress,
-            # the compiled-model cache keys on the model's text form, which does not show the CFE path:
-            # keep the settings in the key so e.g. exponential and linear fits never share a compilation
-            cache_key=config_hash(self.get_settings()),
-        )
-        seconds = time.perf_counter() - start
-        self.data_ = arrays
         self.provenance_ = list(getattr(data, "attrs", {}).get("provenance", []) or [])
-        self.idata = self._attach_metadata(idata, arrays, sampler=sampler, seed=random_seed)
-        self.diagnostics = diagnose(self.idata, self.parameter_names(), sampler=sampler, seconds=seconds)
-        for message in self.diagnostics.warnings:
-            warnings.warn(f"land-sink fit: {message}", SamplerWarning, stacklevel=2)
-        return self
+        return _prepare(data, pooled=self.pooled, years=years)
 
-    def _attach_metadata(self, idata: az.InferenceData, data: SinkArrays, *, sampler: str, seed) -> az.InferenceData:
+    def state(self, data: SinkArrays) -> xr.Dataset:
+        """The fitted CO2 and sink series (``constant_data``): later projections read the fitted years."""
         observed = xr.Dataset(
-            {
-                "co2_ppm": ("year", data.co2),
-                "observed_land_sink": (("year", "series"), data.sink),
-            },
+            {"co2_ppm": ("year", data.co2), "observed_land_sink": (("year", "series"), data.sink)},
             coords={"year": data.years.astype(int), "series": data.series},
         )
         observed["co2_ppm"].attrs["units"] = "ppm"
         observed["observed_land_sink"].attrs["units"] = SINK_UNITS
-        if "constant_data" in idata.groups():
-            del idata.constant_data
-        idata.add_groups(constant_data=observed)
-        settings = self.get_settings()
-        idata.posterior.attrs.update(
-            {
-                "model_settings": json.dumps(settings, sort_keys=True, default=str),
-                "config_hash": config_hash(settings),
-                "sampler": sampler,
-                "random_seed": -1 if seed is None else int(seed),
-                "data_provenance": json.dumps(self.provenance_, default=str),
-            }
-        )
-        return idata
+        return observed
+
+    def fit_attrs(self, data: SinkArrays) -> dict[str, Any]:
+        return {"data_provenance": json.dumps(self.provenance_, default=str)}
+
+    def restore(self, idata: az.InferenceData) -> None:
+        self.provenance_ = json.loads(idata.posterior.attrs.get("data_provenance", "[]"))
+        cd = idata.constant_data
+        self.arrays_ = SinkArrays(cd["year"].values.astype(int), cd["co2_ppm"].values,
+                                  cd["observed_land_sink"].values, [str(s) for s in cd["series"].values])
+
+    @property
+    def data_(self) -> SinkArrays | None:
+        """The fitted series (after a fit or a load)."""
+        return self.arrays_
 
     # ------------------------------------------------------------------ results
-    def _require_fit(self) -> az.InferenceData:
-        if self.idata is None:
-            raise ModelStateError("the model has not been fitted: call fit() or GlobalLandSinkModel.load(path) first")
-        return self.idata
-
     @property
     def fitted_years(self) -> np.ndarray:
         return self._require_fit().constant_data["year"].values.astype(int)
@@ -787,7 +734,8 @@ class GlobalLandSinkModel:
         def get(name: str, default: float) -> np.ndarray:
             return post[name].values[pick] if name in post else np.full(size, default)
 
-        out = {"eps_ref": get("eps_ref", np.nan), "phi": get("phi", 0.0), "nu": get("nu", np.inf)}
+        out = {"eps_ref": get("eps_ref", np.nan), "phi": get("phi", 0.0), "nu": get("nu", np.inf),
+               "chain": post["chain"].values[pick], "draw": post["draw"].values[pick]}
         if self.pooled:
             out["k"] = np.exp(post["log_k_mu"].values[pick])
             out["lam"] = get("lam_mu", 0.0)
@@ -831,9 +779,7 @@ class GlobalLandSinkModel:
         years = path.index.to_numpy()
         rng = np.random.default_rng(random_seed)
         params = self._draws(draws, rng)
-        eps = self._eps_matrix(params, years, decline)
-        x = (path.to_numpy() - float(self.c0)) / 100.0
-        sink = params["k"][:, None] * eps * x[None, :]
+        sink = self.simulate(params, path, None, decline=decline)
         if noise:
             if (np.diff(years) != 1).any():
                 raise InputError("noise=True needs a CO2 path over consecutive years")
@@ -894,16 +840,53 @@ class GlobalLandSinkModel:
         return out
 
     def _simulate_noise(self, params: dict[str, np.ndarray], T: int, rng: np.random.Generator) -> np.ndarray:
-        """AR(1) anomalies (sample, T) started from the stationary distribution."""
-        n = params["sigma"].size
-        phi, sigma, nu = params["phi"], params["sigma"], params["nu"]
-        shocks = np.where(np.isfinite(nu)[:, None], rng.standard_t(np.where(np.isfinite(nu), nu, 1.0)[:, None], size=(n, T)),
-                          rng.standard_normal((n, T))) * sigma[:, None]
-        e = np.empty((n, T))
-        e[:, 0] = shocks[:, 0] / np.sqrt(1.0 - phi**2)
-        for t in range(1, T):
-            e[:, t] = phi * e[:, t - 1] + shocks[:, t]
-        return e
+        """AR(1) anomalies (sample, T) started from the stationary distribution, shocks drawn from ``rng``."""
+        nu = params["nu"]
+        finite = np.isfinite(nu)[:, None]
+        shocks = np.where(finite, rng.standard_t(np.where(finite[:, 0], nu, 1.0)[:, None], size=(nu.size, T)),
+                          rng.standard_normal((nu.size, T)))
+        return ar1_anomalies(params["phi"], params["sigma"], shocks)
+
+    def simulate(self, params: dict[str, np.ndarray], drivers: Any, shocks: np.ndarray | None = None, *,
+                 decline: bool = True) -> np.ndarray:
+        """The sink process forward, GtC/yr ``(sample, year)``: ``S_t = k ε(t) (C_t − C_0)/100`` plus, given
+        unit ``shocks`` ``(sample, year)``, AR(1) anomalies ``e_t = φ e_{t−1} + σ ε_t``.
+
+        ``params``: ``eps_ref, lam, k, sigma, phi`` per sample; ``drivers``: the CO2 path (ppm by year, any
+        form :meth:`project` takes); ``decline=False`` holds ε at its last-fitted-year value."""
+        path = _co2_path(drivers)
+        eps = self._eps_matrix(params, path.index.to_numpy(), decline)
+        sink = params["k"][:, None] * eps * ((path.to_numpy() - float(self.c0)) / 100.0)[None, :]
+        if shocks is not None:
+            sink = sink + ar1_anomalies(params["phi"], params["sigma"], np.asarray(shocks, dtype=float))
+        return sink
+
+    def predict(self, drivers: Any = None, *, draws: int = 1000, random_seed: Any = None,
+                noise: bool = False) -> xr.Dataset:
+        """The land sink under a CO2 path (``drivers``: ppm by year) with and without the CFE decline, from
+        the same posterior draws (and the same anomalies): ``land_sink`` (GtC/yr) with dims
+        ``(sample, cfe, year)``, ``cfe = ["declining", "constant"]`` ("constant": ε held at its value in
+        the last fitted year), coordinates ``chain`` / ``draw`` of each sample."""
+        if drivers is None:
+            raise InputError("predict needs a CO2 path (ppm by year) as drivers")
+        path = _co2_path(drivers)
+        years = path.index.to_numpy()
+        if noise and (np.diff(years) != 1).any():
+            raise InputError("noise=True needs a CO2 path over consecutive years")
+        rng = np.random.default_rng(random_seed)
+        params = self._draws(draws, rng)
+        anomalies = self._simulate_noise(params, len(years), rng) if noise else 0.0
+        sinks = [self.simulate(params, path, None, decline=d) + anomalies for d in (True, False)]
+        ds = xr.Dataset(
+            {"land_sink": (("sample", "cfe", "year"), np.stack(sinks, axis=1),
+                           {"units": SINK_UNITS, "long_name": "global land carbon sink (positive = uptake)",
+                            "interannual_noise": int(bool(noise))})},
+            coords={"sample": np.arange(len(params["k"])), "cfe": ["declining", "constant"], "year": years,
+                    "chain": ("sample", params["chain"]), "draw": ("sample", params["draw"])},
+        )
+        ds["cfe"].attrs = {"long_name": "CO2-fertilisation sensitivity after the last fitted year",
+                           "constant": f"held at its {self.last_fitted_year} value"}
+        return ds
 
     def sink_fit_check(self, *, random_seed: Any = 0, prob: float = 0.94) -> pd.DataFrame:
         """Posterior predictive check of the mean sink over the fitted years.
@@ -940,25 +923,3 @@ class GlobalLandSinkModel:
         table.index.name = "series"
         table.attrs = {"units": SINK_UNITS, "prob": prob, "years": f"{years.min()}-{years.max()}"}
         return table
-
-    # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model (posterior, fitted data, settings, provenance) to NetCDF, atomically."""
-        return save_idata(self._require_fit(), path)
-
-    @classmethod
-    def load(cls, path: str | Path, *, model_config: dict[str, Any] | None = None) -> "GlobalLandSinkModel":
-        """Load a model written by :meth:`save` (checks: see :func:`forecast.persistence.load_checked`)."""
-        idata, settings = load_checked(path, model=cls.name, version=MODEL_VERSION, model_config=model_config)
-        attrs = idata.posterior.attrs
-        model = cls(
-            settings["model_config"], decline=settings["decline"], t_ref=settings["t_ref"], c0=settings["c0"],
-            residuals=settings["residuals"], likelihood=settings["likelihood"], pooled=settings["pooled"],
-        )
-        model.idata = idata
-        model.provenance_ = json.loads(attrs.get("data_provenance", "[]"))
-        cd = idata.constant_data
-        model.data_ = SinkArrays(cd["year"].values.astype(int), cd["co2_ppm"].values,
-                                 cd["observed_land_sink"].values, [str(s) for s in cd["series"].values])
-        model.diagnostics = diagnose(idata, model.parameter_names(), sampler=str(attrs.get("sampler", "")))
-        return model

@@ -1,0 +1,109 @@
+"""Data sources a study names in ``[data] source``: how each loads its panel and what region-specific
+extras it brings (region groups, notes on the data), so the pipeline never branches on a source's name.
+
+``owid`` (and a path to a tidy CSV/Parquet panel) load through :func:`forecast.data.load_panel`;
+``china_provinces`` through :mod:`forecast.china`, which adds the NBS east / central / west groups and a
+coverage table. A new source registers a :class:`PanelSource` in :data:`SOURCES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
+
+from forecast.china import COMPLETE_YEARS
+from forecast.errors import InputError, StudyError
+
+
+@dataclass(frozen=True)
+class PanelSource:
+    """How a study's ``[data]`` section becomes a panel, plus the source's region-specific extras."""
+
+    name: str
+    load: Callable[..., pd.DataFrame]  # (study, data_dir, download) -> panel
+    default_years: tuple[int, int] | None = None  # years used when the study gives none
+    groups: Callable[[], dict[str, str]] | None = None  # region -> group (e.g. east / central / west)
+    notes: Callable[[pd.DataFrame, object], pd.DataFrame] | None = None  # (panel, data_dir) -> notes table
+    notes_title: str = ""
+    inventories: bool = False  # CEADs fuel inventories exist per region (IPCC Approach 2 measurement error)
+
+
+def _load_table(study, data_dir, download: bool) -> pd.DataFrame:
+    from forecast.data import load_panel
+
+    d = study.data
+    source = d.source if d.source == "owid" else str(study.resolve(d.source))
+    panel = load_panel(source, path=study.resolve(d.path), data_dir=data_dir, download=download, years=d.years,
+                       regions=d.regions, min_population=d.min_population, min_years=d.min_years)
+    provenance = panel.attrs.get("provenance", [])
+    if d.exclude_regions:
+        unknown = sorted(set(d.exclude_regions) - set(panel["region"]))
+        if unknown:
+            raise StudyError(f"[data] exclude_regions: not in the data: {', '.join(unknown)}")
+        panel = panel[~panel["region"].isin(d.exclude_regions)].reset_index(drop=True)
+        panel.attrs["provenance"] = provenance
+    return panel
+
+
+def _load_provinces(study, data_dir, download: bool) -> pd.DataFrame:
+    from forecast.china import load_province_panel, select_provinces
+
+    d = study.data
+    panel = load_province_panel(data_dir=data_dir, years=tuple(d.years or COMPLETE_YEARS))
+    try:
+        return select_provinces(panel, d.regions, d.exclude_regions)
+    except InputError as exc:
+        raise StudyError(f"[data] {exc}") from exc
+
+
+def _province_groups() -> dict[str, str]:
+    from forecast.china import PROVINCE_GROUPS
+
+    return dict(PROVINCE_GROUPS)
+
+
+def _province_notes(panel: pd.DataFrame, data_dir) -> pd.DataFrame:
+    from forecast.china import data_notes_table
+
+    return data_notes_table(panel, data_dir)
+
+
+SOURCES: dict[str, PanelSource] = {
+    "owid": PanelSource("owid", _load_table),
+    "china_provinces": PanelSource("china_provinces", _load_provinces, default_years=COMPLETE_YEARS,
+                                  groups=_province_groups, notes=_province_notes,
+                                  notes_title="China provincial data: coverage, gaps and conversions",
+                                  inventories=True),
+}
+TABLE = PanelSource("table", _load_table)  # any other source: a path to a tidy CSV / Parquet panel
+
+
+def data_source(study) -> PanelSource:
+    """The :class:`PanelSource` of ``study``'s ``[data] source`` (a path means a tidy table)."""
+    return SOURCES.get(study.data.source, TABLE)
+
+
+def study_years(study) -> tuple[int, int] | None:
+    """The years a study's panel covers: ``[data] years`` or the source's default (None if unknown)."""
+    years = study.data.years or data_source(study).default_years
+    return None if years is None else (int(years[0]), int(years[1]))
+
+
+def with_groups(study, table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``group`` column first and rows ordered by group, when the study's source groups
+    its regions (e.g. China's east / central / west); unchanged otherwise."""
+    source = data_source(study)
+    if source.groups is None:
+        return table
+    frame = table if "region" in table.columns else table.reset_index()
+    if "region" not in frame.columns:
+        return table
+    groups = source.groups()
+    order = {g: i for i, g in enumerate(dict.fromkeys(groups.values()))}
+    frame.insert(0, "group", frame["region"].map(groups))
+    return frame.sort_values(["group", "region"], key=lambda col: col.map(order) if col.name == "group" else col,
+                             kind="stable").reset_index(drop=True)
+
+

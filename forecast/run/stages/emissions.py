@@ -1,0 +1,222 @@
+"""Stage: the emission model. Checks the model settings, priors and panel; fits the model; pushes its
+posterior through the scenario (the forecast every later stage reads); and, when asked, refits without
+measurement error to show what it changes. The model class comes from the registry by ``[model] type``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from forecast.errors import StudyError
+from forecast.models.base import BayesianModel, model_class
+from forecast.run.sources import data_source
+from forecast.run.stages import RunContext, Stage
+
+if TYPE_CHECKING:  # annotations only
+    from forecast.propagate import Forecast
+    from forecast.results import RunResult
+    from forecast.study import Study
+
+
+def inventory_measurement_error(panel: pd.DataFrame, *, data_dir=None, year: int | None = None,
+                                draws: int = 4000, seed: int = 0) -> dict[str, float]:
+    """Relative 1-sigma uncertainty of each province's emissions from its CEADs fuel inventory (IPCC
+    Approach 2, half-width of the 95 % interval / 1.96 / total), in the panel's last year by default."""
+    from forecast.china import resolve_china_file
+    from forecast.inventory import approach2, ceads_fuel_inventory
+
+    table = pd.read_csv(resolve_china_file("ceads_co2", data_dir))
+    year = int(panel["year"].max()) if year is None else year
+    out = {}
+    for i, province in enumerate(sorted(panel["region"].unique())):
+        acts, factors = ceads_fuel_inventory(table, province, year)
+        res = approach2(acts, factors, n=draws, random_seed=seed + i)
+        out[province] = float((res.upper - res.lower) / (2 * 1.96 * res.mean))
+    return out
+
+
+STUDY_ONLY_MODEL_KEYS = ("type", "priors", "rationale", "comparison", "compare_measurement_error")
+
+
+def model_settings(study: Study, measurement_error=None) -> dict:
+    """The constructor arguments of the study's emission model (``[model] type`` -> class through the
+    registry): every ``[model]`` key the class takes, the priors as ``model_config`` and ``[data]
+    min_years``. A key the study sets that the class does not take is an error naming it."""
+    m = study.model
+    cls = model_class(m.type)
+    names = set(cls.setting_names())
+    # a key another model type takes may stay at its default (a study can switch type), never more
+    foreign = sorted(k for k in m.model_fields_set if k not in names and k not in STUDY_ONLY_MODEL_KEYS
+                     and getattr(m, k) != type(m).model_fields[k].default)
+    if foreign:
+        raise StudyError(f"[model] {', '.join(foreign)}: not a setting of the {m.type} model "
+                         f"(its settings: {', '.join(sorted(names - {'model_config'}))})")
+    values = {**m.model_dump(), "model_config": m.priors, "min_years": study.data.min_years}
+    if measurement_error is not None:
+        values["measurement_error"] = measurement_error
+    return {name: values[name] for name in cls.setting_names() if name in values}
+
+
+def build_model(study: Study, panel: pd.DataFrame | None = None, *, data_dir=None) -> BayesianModel:
+    """The emission model a study describes (``[model] type`` through the model registry; settings only,
+    no fitting). ``panel`` is needed only when the measurement error comes from the inventory."""
+    error = study.model.measurement_error
+    if error == "inventory":
+        if not data_source(study).inventories or panel is None:
+            raise StudyError('[model] measurement_error = "inventory" needs [data] source = "china_provinces"')
+        error = inventory_measurement_error(panel, data_dir=data_dir)
+    model = model_class(study.model.type)(**model_settings(study, error))
+    model.check_settings()
+    return model
+
+
+def fit_model(study: Study, model: BayesianModel, panel: pd.DataFrame, *, seed: int, progress: bool | None = None) -> BayesianModel:
+    """Fit ``model`` to ``panel`` with the study's sampler settings."""
+    s = study.sampler
+    return model.fit(panel, random_seed=seed, sampler=s.name, draws=s.draws, tune=s.tune, chains=s.chains,
+                     target_accept=s.target_accept, progress=progress)
+
+
+def load_model(study: Study, path: str | Path) -> BayesianModel:
+    """A model saved by ``run`` or ``fit`` for ``study``: the class follows ``[model] type``, and a file of
+    another model type or version, or fitted with other settings or priors than the study's, fails loudly."""
+    expected = model_settings(study)
+    if study.model.measurement_error == "inventory":
+        expected.pop("measurement_error", None)  # computed from the data at fit time
+    return model_class(study.model.type).load(path, **expected)
+
+
+def model_choice_table(study: Study) -> tuple[str, pd.DataFrame] | None:
+    """The study's reason for its emission model and the backtest comparison it rests on (if given)."""
+    m = study.model
+    if not (m.rationale or m.comparison):
+        return None
+    title = f"Why the {({'ekc': 'EKC', 'kaya': 'Kaya'}).get(m.type, m.type)} emission model"
+    if m.comparison:
+        path = study.resolve(m.comparison)
+        if not path.is_file():
+            raise StudyError(f"[model] comparison: file not found: {path}")
+        table = pd.read_csv(path)
+    else:
+        table = pd.DataFrame({"emission model": [m.type]})
+    if m.rationale:
+        table.attrs["description"] = f"The study chose {m.type} because {m.rationale}"
+    return title, table
+
+
+def measurement_error_table(with_error: Forecast, exact: Forecast) -> pd.DataFrame:
+    """How much treating historical emissions as uncertain widens the peak-year interval, per region."""
+    rows = {}
+    for label, fc in (("with", with_error), ("without", exact)):
+        table = fc.peak_table()
+        rows[label] = table
+    a, b = rows["with"], rows["without"]
+    return pd.DataFrame({
+        "peak_year_q05 (with error)": a["peak_year_q05"], "peak_year_q95 (with error)": a["peak_year_q95"],
+        "peak_year_q05 (exact data)": b["peak_year_q05"], "peak_year_q95 (exact data)": b["peak_year_q95"],
+        "interval widening (years)": (a["peak_year_q95"] - a["peak_year_q05"]) - (b["peak_year_q95"] - b["peak_year_q05"]),
+        "P(peak by 2030) with error": a.get("p_peak_by_2030"), "P(peak by 2030) exact data": b.get("p_peak_by_2030"),
+    }).rename_axis("region").reset_index()
+
+
+def assemble_result(study, panel: pd.DataFrame, model: BayesianModel, fc) -> RunResult:
+    """The result bundle the report and exporters consume, before the later stages add their parts."""
+    from forecast.results import RunResult
+
+    return RunResult(
+        sinks={},
+        forecast=fc.ds,
+        peak_year=fc.peak_year(),
+        peak_table=fc.peak_table(years=study.forecast.peak_years),
+        turning_points=model.turning_point_table() if hasattr(model, "turning_point_table") else pd.DataFrame(),
+        diagnostics=model.diagnostics.to_frame(),
+        priors_used=model.priors_used(),
+        provenance=list(panel.attrs.get("provenance", [])),
+        study={
+            "name": study.study.name,
+            "title": study.study.title or study.study.name,
+            "description": study.study.description,
+            "focus_regions": list(study.forecast.focus_regions),
+            "horizon": int(fc.horizon),
+            "seed": study.study.seed,
+            "quantiles": list(study.report.quantiles),
+            "model": model.get_settings(),
+            "sampler": study.sampler.model_dump(),
+            "scenario": study.scenario.model_dump(),
+            "data": study.data.model_dump(),
+            "forecast_draws": study.forecast.draws,
+            "regions_fitted": len(model.regions),
+            "source_path": study.source_path,
+        },
+    )
+
+
+def _check(ctx: RunContext) -> None:
+    study = ctx.study
+    ctx.model = build_model(study, ctx.panel, data_dir=ctx.data_dir)
+    ctx.model.priors_used()  # unknown prior names and malformed overrides fail here
+    ctx.model.prepare(ctx.panel)
+    model_choice_table(study)  # a missing comparison file fails here, not after sampling
+
+
+def _fit(ctx: RunContext) -> None:
+    ctx.say(f"fitting {ctx.model.name} on {ctx.panel['region'].nunique()} regions x "
+            f"{ctx.panel['year'].nunique()} years")
+    ctx.timed("fit", lambda c: fit_model(c.study, c.model, c.panel, seed=c.seed, progress=c.progress))
+
+
+def _check_forecast(ctx: RunContext) -> None:
+    late = [y for y in ctx.study.forecast.peak_years if y > ctx.horizon or y <= ctx.last_year]
+    if late:
+        raise StudyError(f"[forecast] peak_years {late} must lie after the last data year {ctx.last_year} and by "
+                         f"the horizon {ctx.horizon}")
+
+
+def _forecast(ctx: RunContext) -> None:
+    from forecast.propagate import forecast_emissions
+
+    study = ctx.study
+    ctx.say(f"forecasting {len(ctx.regions)} regions x {study.forecast.draws} draws to {ctx.horizon}")
+
+    def step(c: RunContext) -> None:
+        c.forecast = forecast_emissions(c.model, c.scenario, c.panel, regions=c.regions, draws=study.forecast.draws,
+                                        random_seed=c.seed + 1, progress=c.progress)
+
+    ctx.timed("forecast", step)
+    result = ctx.result = assemble_result(study, ctx.panel, ctx.model, ctx.forecast)
+    result.study["seed"] = ctx.seed
+    result.study["scenario_name"] = ctx.scenario.name
+    choice = model_choice_table(study)
+    if choice:
+        result.extra_tables[choice[0]] = choice[1]
+
+
+def _compare_measurement_error(ctx: RunContext) -> None:
+    """Refit with the historical emissions taken as exact and show how the peak-year interval changes."""
+    from forecast.propagate import forecast_emissions
+
+    study = ctx.study
+    ctx.say("refitting without measurement error, for comparison")
+
+    def step(c: RunContext) -> None:
+        exact = build_model(study.with_overrides(model={"measurement_error": 0.0}))
+        fit_model(study, exact, c.panel, seed=c.seed, progress=c.progress)
+        fc_exact = forecast_emissions(exact, c.scenario, c.panel, regions=c.regions, draws=study.forecast.draws,
+                                      random_seed=c.seed + 1)
+        c.result.extra_tables["Peak year with and without measurement error in historical emissions"] = (
+            measurement_error_table(c.forecast, fc_exact))
+
+    ctx.timed("fit_without_measurement_error", step)
+
+
+def _has_measurement_error(ctx: RunContext) -> bool:
+    return hasattr(ctx.model, "measurement_sd") and bool(ctx.model.measurement_sd(ctx.model.regions).any())
+
+
+STAGE = Stage("emissions", check=_check, fit=_fit)
+FORECAST = Stage("forecast", check=_check_forecast, run=_forecast)
+MEASUREMENT_ERROR = Stage("measurement_error", enabled=lambda study: study.model.compare_measurement_error,
+                          run=lambda ctx: _compare_measurement_error(ctx) if _has_measurement_error(ctx) else None,
+                          refits=True)

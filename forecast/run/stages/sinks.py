@@ -1,0 +1,154 @@
+"""Stage: carbon sinks, net emissions and neutrality (``[sinks] enabled``): the global land-sink model
+(CO2 fertilisation), ecosystem sinks of the regions with areas, with and without the CFE decline."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from forecast.errors import ModelStateError, StudyError
+from forecast.run.sources import study_years
+from forecast.run.stages import RunContext, Stage
+
+if TYPE_CHECKING:  # annotations only
+    from forecast.propagate import Forecast
+    from forecast.study import Study
+
+
+def build_sinks(study: Study):
+    """The land-sink model, CO2 scenario source and ecosystem sinks a study describes (no fitting)."""
+    from forecast.ecosystems import EcosystemSinks
+    from forecast.models.sinks import GlobalLandSinkModel
+
+    s = study.sinks
+    land = GlobalLandSinkModel(model_config=s.priors, decline=s.cfe_decline)
+    ecosystems = EcosystemSinks.from_study_table({"areas": s.areas, "rates": s.rates, "soc": s.soc})
+    return land, ecosystems
+
+
+def check_sinks(study: Study, regions: list[str], horizon: int, *, data_dir=None, first_year: int | None = None) -> None:
+    """Sink settings and data that can be wrong, checked before any sampling.
+
+    Besides the settings, this loads and validates what :func:`run_sinks` will read: the GCB land-sink
+    series with its NOAA / Law Dome CO2 over ``[sinks] fit_years`` (missing file, gaps, non-increasing
+    years) and the CO2 path over ``min(base_year, first forecast year)`` to ``horizon`` (the user CSV, or
+    the NOAA history it is extrapolated from). ``first_year`` is the first forecast year; by default the
+    year after ``[data] years`` (or the provinces' window); if neither is known, the check starts at
+    ``base_year`` and run_sinks checks the rest.
+    """
+    s = study.sinks
+    if not s.enabled:
+        return
+    land, _ = build_sinks(study)
+    unknown = [r for r in s.areas if r not in regions]
+    if unknown:
+        raise StudyError(f"[sinks.areas] regions not among the forecast regions: {', '.join(unknown)} (forecast: {', '.join(regions)})")
+    late = [y for y in s.neutrality_years if y > horizon]
+    if late:
+        raise StudyError(f"[sinks] neutrality_years {late} are after the horizon {horizon}")
+    from forecast.co2_scenarios import CO2Scenario
+    from forecast.data import load_co2_concentration
+    from forecast.models.sinks import load_land_sink_data, load_land_sink_models
+
+    # the land-sink fit data, exactly as GlobalLandSinkModel.fit loads them
+    (load_land_sink_models if land.pooled else load_land_sink_data)(data_dir, years=tuple(s.fit_years))
+    if first_year is None and study_years(study):
+        first_year = study_years(study)[1] + 1
+    start = s.base_year if first_year is None else min(s.base_year, int(first_year))
+    if s.co2_scenario:
+        CO2Scenario.from_csv(study.resolve(s.co2_scenario), horizon=horizon, first_year=start)
+    else:
+        history = load_co2_concentration(s.co2_source, data_dir=data_dir)
+        co2 = CO2Scenario.from_history(history, horizon=horizon, window=s.co2_window,
+                                       decay_to_zero_by=s.co2_decay_to_zero_by)
+        co2.path(range(start, horizon + 1))
+
+
+def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress: bool | None = None,
+              say: Callable[[str], None] = lambda _: None) -> dict:
+    """Fit the land-sink model, project ecosystem sinks with and without the CFE decline, and combine
+    them with the emission draws of ``fc`` into net emissions and neutrality probabilities.
+
+    Adds ``sink``, ``sink_constant_cfe`` and ``net_co2`` (sample, region, year; Mt CO2/yr) to ``fc.ds``
+    and returns the summary tables (see :class:`forecast.results.RunResult`).
+    """
+    import numpy as np
+
+    from forecast.co2_scenarios import CO2Scenario
+    from forecast.data import load_co2_concentration
+    from forecast.neutrality import net_emissions, neutrality_table, sink_gap_table
+
+    s = study.sinks
+    land, ecosystems = build_sinks(study)
+    say(f"fitting the global land sink ({s.cfe_decline} CFE decline) on GCB {s.fit_years[0]}-{s.fit_years[1]}")
+    smp = study.sampler
+    land.fit(years=tuple(s.fit_years), data_dir=data_dir, random_seed=seed + 2, sampler=smp.name,
+             draws=s.draws, tune=s.tune, chains=max(smp.chains, 2), target_accept=smp.target_accept, progress=progress)
+    if land.diagnostics.max_r_hat > 1.05:
+        # an unconverged CFE path would drive the sink multiplier to absurd values: stop, do not report it.
+        # A sampler-diagnostics failure, not bad input: ``diagnostics`` on the error makes the CLI exit 3.
+        err = ModelStateError(
+            "the land-sink model did not converge (R-hat %.2f); raise [sinks] tune/draws. Warnings: %s"
+            % (land.diagnostics.max_r_hat, "; ".join(land.diagnostics.warnings)))
+        err.diagnostics = land.diagnostics
+        raise err
+    years = fc.ds["year"].values[fc.ds["is_forecast"].values]
+    if s.co2_scenario:
+        co2 = CO2Scenario.from_csv(study.resolve(s.co2_scenario), horizon=int(years[-1]),
+                                   first_year=min(s.base_year, int(years[0])))
+    else:
+        history = load_co2_concentration(s.co2_source, data_dir=data_dir)
+        co2 = CO2Scenario.from_history(history, horizon=int(years[-1]), window=s.co2_window,
+                                       decay_to_zero_by=s.co2_decay_to_zero_by)
+    path = co2.path(range(min(s.base_year, int(years[0])), int(years[-1]) + 1))
+    n = fc.ds.sizes["sample"]
+    regions = list(s.areas)
+    emissions = fc.ds["co2"].sel(region=regions, year=years)
+    say(f"projecting ecosystem sinks for {', '.join(regions)} with and without the CFE decline")
+    sims, nets = {}, {}
+    for label, decline in (("decline", True), ("constant", False)):
+        # the same seeds pair the two runs draw by draw: only the CFE path differs
+        mult = land.cfe_multiplier(path, s.base_year, draws=n, random_seed=seed + 3, decline=decline)
+        sims[label] = ecosystems.simulate(years, multiplier=mult.sel(year=years), draws=n, random_seed=seed + 4)
+        nets[label] = net_emissions(emissions, sims[label]["sink"], random_seed=seed + 5)
+    attrs = {"units": "Mt CO2/yr"}
+    fc.ds["sink"] = sims["decline"]["sink"].reindex(region=fc.ds["region"], year=fc.ds["year"]).assign_attrs(
+        attrs, long_name="ecosystem carbon sink (declining CO2 fertilisation)")
+    fc.ds["sink_constant_cfe"] = sims["constant"]["sink"].reindex(region=fc.ds["region"], year=fc.ds["year"]).assign_attrs(
+        attrs, long_name="ecosystem carbon sink if the CO2 fertilisation effect stayed at its last fitted value")
+    fc.ds["net_co2"] = nets["decline"].reindex(region=fc.ds["region"], year=fc.ds["year"]).assign_attrs(
+        attrs, long_name="net CO2 emissions (emissions minus ecosystem sinks)")
+    by = tuple(s.neutrality_years)
+    cfe_years = sorted({1982, 2015, int(land.last_fitted_year), 2030, int(years[-1])})
+    half_life = land.half_life() if land.decline == "exponential" else None
+    return {
+        "regions": regions,
+        "cfe_summary": land.cfe_summary(years=[y for y in cfe_years if y <= int(path.index.max())]),
+        "p_decline": float(land.p_decline()),
+        "half_life": None if half_life is None else {
+            q: float(np.nanquantile(half_life.values, q)) for q in (0.05, 0.5, 0.95)},
+        "neutrality": neutrality_table(nets["decline"], by=by),
+        "neutrality_constant_cfe": neutrality_table(nets["constant"], by=by),
+        "sink_gap": sink_gap_table(sims["decline"]["sink"], sims["constant"]["sink"],
+                                   years=[y for y in (2030, 2050, int(years[-1])) if y in set(years)]),
+        "co2_scenario": co2.name,
+        "diagnostics": land.diagnostics.to_frame(),
+        "priors_used": land.priors_used(),
+        "provenance": list(getattr(land, "provenance_", [])),
+        "model": land,  # not exported; kept for notebooks
+    }
+
+
+def _run(ctx: RunContext) -> None:
+    def step(c: RunContext) -> None:
+        sinks = run_sinks(c.study, c.forecast, data_dir=c.data_dir, seed=c.seed, progress=c.progress, say=c.say)
+        c.result.sinks = sinks
+        c.result.priors_used += list(sinks.get("priors_used", []))
+        c.result.provenance += list(sinks.get("provenance", []))
+
+    ctx.timed("sinks", step)
+
+
+STAGE = Stage("sinks", enabled=lambda study: study.sinks.enabled,
+              check=lambda ctx: check_sinks(ctx.study, ctx.regions, ctx.horizon, data_dir=ctx.data_dir,
+                                            first_year=ctx.last_year + 1),
+              run=_run)
