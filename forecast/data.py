@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataNotFoundError, InputError
+from .units import per_capita_t
 
 __all__ = [
     "DataSource",
@@ -534,7 +535,7 @@ def validate_panel(df: pd.DataFrame, *, source_label: str = "panel") -> pd.DataF
         )
 
     df["gdp_per_capita"] = df["gdp"] / df["population"]
-    df["co2_per_capita"] = df["co2"] * 1e6 / df["population"]
+    df["co2_per_capita"] = per_capita_t(df["co2"], df["population"])
     extra = [c for c in df.columns if c not in PANEL_COLUMNS]
     df = df[list(PANEL_COLUMNS) + extra]
     df = df.sort_values(["region", "year"], kind="stable").reset_index(drop=True)

@@ -5,7 +5,8 @@ Units
 Activities and factors carry unit strings checked against an explicit table (pint is not a dependency):
 
 * mass: ``g, kg, t, kt, Mt, Gt`` (to tonnes); energy: ``MJ, GJ, TJ, PJ, EJ`` (to TJ);
-  area: ``ha, kha, Mha, km2`` (to ha); optional species after a space: ``CO2`` or ``C`` (1 t C = 44/12 t CO2).
+  area: ``ha, kha, Mha, km2`` (to ha); optional species after a space: ``CO2`` or ``C`` (1 t C = 3.664 t CO2,
+  :data:`forecast.units.CO2_PER_C`; unit scales in :mod:`forecast.units`).
 * an activity is one amount, e.g. ``"TJ"``, ``"kt"``, ``"Mha"``, ``"Mt CO2"``;
 * a factor is ``"<mass> <species>/<amount>[/yr]"``, e.g. ``"kg CO2/TJ"``, ``"t CO2/t"``, ``"t C/ha/yr"``,
   ``"t CO2/t CO2"`` (a dimensionless multiplier on a reported emission).
@@ -51,6 +52,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError
+from forecast.units import AREA, CO2_PER_C, ENERGY, MASS
 
 __all__ = [
     "Activity",
@@ -69,15 +71,12 @@ __all__ = [
 
 Z95 = 1.959963984540054  # standard-normal 97.5 % quantile
 
-MASS = {"g": 1e-6, "kg": 1e-3, "t": 1.0, "tonne": 1.0, "tonnes": 1.0, "kt": 1e3, "Mt": 1e6, "Gt": 1e9}
-ENERGY = {"MJ": 1e-6, "GJ": 1e-3, "TJ": 1.0, "PJ": 1e3, "EJ": 1e6}
-AREA = {"ha": 1.0, "kha": 1e3, "Mha": 1e6, "km2": 100.0}
 UNIT_TABLE: dict[str, tuple[str, float]] = {
     **{u: ("mass", s) for u, s in MASS.items()},
     **{u: ("energy", s) for u, s in ENERGY.items()},
     **{u: ("area", s) for u, s in AREA.items()},
 }
-SPECIES = {"CO2": 1.0, "C": 44.0 / 12.0}  # t CO2 per t of the species
+SPECIES = {"CO2": 1.0, "C": CO2_PER_C}  # t CO2 per t of the species
 PER_YEAR = ("yr", "a", "year")
 DISTRIBUTIONS = ("normal", "lognormal")
 

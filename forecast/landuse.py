@@ -1,6 +1,6 @@
 """Land-use carbon accounting: emissions / sequestration by land type with uncertainty.
 
-    E_type [Mt CO2/yr] = area [Mha] × coefficient [t C/ha/yr] × 44/12      (cropland, forest, grassland,
+    E_type [Mt CO2/yr] = area [Mha] × coefficient [t C/ha/yr] × 3.664      (cropland, forest, grassland,
                                                                            water_wetland, unused_land)
     E_built_up         = Σ energy activity × emission factor                (forecast.inventory.approach2)
 
@@ -105,7 +105,7 @@ def landuse_inventory(
         raise InputError("built_up land has no area coefficient: pass its energy use as energy=[Activity(...)]")
     specs = landuse_priors(model_config)
     rng = np.random.default_rng(random_seed)
-    k = conversion_factor("Mha", "t C/ha/yr", "Mt CO2")  # 44/12
+    k = conversion_factor("Mha", "t C/ha/yr", "Mt CO2")  # = units.MT_CO2_PER_MHA_T_C_PER_HA (3.664)
     types, columns = [], []
     for key in AREA_TYPES:
         if key not in clean:
