@@ -44,7 +44,6 @@ All input checks raise :class:`~forecast.errors.InputError` before any sampling.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -55,7 +54,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from forecast.errors import InputError
+from forecast.errors import InputError, did_you_mean
 from forecast.priors import PriorLibrary, PriorSpec, ReferenceValue, default_library
 from forecast.units import CO2_PER_C, G_PER_M2_TO_T_PER_HA, MT_CO2_PER_MHA_T_C_PER_HA
 
@@ -117,14 +116,6 @@ def _finite(x: Any, what: str) -> float:
     if not math.isfinite(v):
         raise InputError(f"{what} must be finite, got {x!r}")
     return v
-
-
-def _suggest(word: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(candidates), n=3, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in candidates}
-        close = [lowered[c] for c in difflib.get_close_matches(str(word).lower(), list(lowered), n=3, cutoff=0.6)]
-    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
 
 
 def _norm_units(units: str) -> str:
@@ -442,7 +433,7 @@ def _parse_region(region: Any, table: Any, known: Iterable[str]) -> dict[str, Ar
             continue
         if eco not in known:
             raise InputError(
-                f"unknown ecosystem {eco!r} in the areas of region {region!r}{_suggest(eco, known)}; known: "
+                f"unknown ecosystem {eco!r} in the areas of region {region!r}{did_you_mean(eco, known)}; known: "
                 f"{', '.join(known)}. To add a new ecosystem, give its rate in model_config['rates']."
             )
         out[eco] = _parse_area(region, eco, value, source, sd)
@@ -491,7 +482,7 @@ class EcosystemSinks:
         bad = sorted(set(config) - {"rates", "priors"})
         if bad:
             raise InputError(
-                f"unknown model_config key(s) {', '.join(map(repr, bad))}{_suggest(bad[0], ['rates', 'priors'])}; "
+                f"unknown model_config key(s) {', '.join(map(repr, bad))}{did_you_mean(bad[0], ['rates', 'priors'])}; "
                 "allowed: 'rates', 'priors'"
             )
         lib = config.get("priors") or default_library()
@@ -526,7 +517,7 @@ class EcosystemSinks:
             elif isinstance(soc, Mapping):
                 unknown = [r for r in soc if r not in self.areas]
                 if unknown:
-                    raise InputError(f"soc settings for unknown region(s) {', '.join(map(repr, unknown))}{_suggest(unknown[0], self.areas)}")
+                    raise InputError(f"soc settings for unknown region(s) {', '.join(map(repr, unknown))}{did_you_mean(unknown[0], self.areas)}")
                 setting = soc.get(region, DEFAULT_SOC)
                 if setting is not None and not isinstance(setting, SOCSaturation):
                     raise InputError(f"soc settings for region {region!r} must be a SOCSaturation or None")

@@ -41,7 +41,6 @@ Parametrisation: an :class:`Activity` or :class:`EmissionFactor` gives its **mea
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +50,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from forecast.errors import InputError
+from forecast.errors import InputError, did_you_mean
 from forecast.units import AREA, CO2_PER_C, ENERGY, MASS
 
 __all__ = [
@@ -108,8 +107,7 @@ def parse_amount(units: str, *, what: str = "units") -> Amount:
         raise InputError(f"{what}: cannot read unit {units!r}; expected '<unit>' or '<unit> <species>'")
     unit = parts[0]
     if unit not in UNIT_TABLE:
-        close = difflib.get_close_matches(unit, list(UNIT_TABLE), n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        hint = did_you_mean(unit, UNIT_TABLE, cutoff=0.5)
         raise InputError(f"{what}: unknown unit {unit!r} in {units!r}{hint}; known: {', '.join(UNIT_TABLE)}")
     species = parts[1] if len(parts) == 2 else None
     if species is not None and species not in SPECIES:
@@ -337,8 +335,7 @@ def _as_factor_dict(factors: Any) -> dict[str, EmissionFactor]:
 
 
 def _missing_factor(cat: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(cat, known, n=3, cutoff=0.5)
-    hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+    hint = did_you_mean(cat, known, cutoff=0.5)
     return f"no emission factor for category {cat!r}{hint}; factors exist for {', '.join(known)}"
 
 
@@ -618,8 +615,7 @@ def inventory_from_posterior(
             raise InputError(f"the model has region factors ({', '.join(model.regions)}); pass region= "
                              "or use level='category' / 'new_region'")
         if region not in model.regions:
-            close = difflib.get_close_matches(str(region), model.regions, n=3, cutoff=0.5)
-            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            hint = did_you_mean(region, model.regions, cutoff=0.5)
             raise InputError(f"region {region!r} has no measurements in the model{hint}; regions: "
                              f"{', '.join(model.regions)} (use level='new_region' for an unmeasured region)")
     elif region is not None and level == "region":
@@ -723,8 +719,7 @@ def ceads_fuel_inventory(table: pd.DataFrame, province: str, year: int, *, coal_
     rows = table[(table["province"] == province) & (table["year"] == int(year))]
     if rows.empty:
         provinces = sorted(table["province"].astype(str).unique())
-        close = difflib.get_close_matches(str(province), provinces, n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        hint = did_you_mean(province, provinces, cutoff=0.5)
         raise InputError(f"no CEADs row for province {province!r}, year {year}{hint}")
     row = rows.iloc[0]
     specs = _priors(model_config)

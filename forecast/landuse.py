@@ -11,14 +11,13 @@ Carlo draws per land type and their net sum, in Mt CO2/yr, positive = net emissi
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from forecast.errors import InputError
+from forecast.errors import InputError, close_matches, suggestion
 from forecast.inventory import approach2, conversion_factor
 
 __all__ = ["LAND_TYPES", "landuse_inventory", "landuse_priors"]
@@ -46,8 +45,7 @@ def _land_type(name: str) -> str:
     key = ALIASES.get(key, key)
     if key not in LAND_TYPES:
         choices = list(LAND_TYPES) + list(ALIASES)
-        close = difflib.get_close_matches(key, choices, n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(repr(ALIASES.get(c, c)) for c in close)}?)" if close else ""
+        hint = suggestion(ALIASES.get(c, c) for c in close_matches(key, choices, cutoff=0.5))
         raise InputError(f"unknown land type {name!r}{hint}; known: {', '.join(LAND_TYPES)}")
     return key
 
