@@ -51,6 +51,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError, did_you_mean
+from forecast.mdtable import md_table
 from forecast.units import AREA, CO2_PER_C, ENERGY, MASS
 
 __all__ = [
@@ -759,20 +760,19 @@ def read_activities(path: str | Path) -> dict[str, Activity]:
 def inventory_report(comparison: pd.DataFrame, *, title: str, provenance: list[dict] | None = None,
                      notes: str = "") -> str:
     """Markdown summary of an Approach 1 / Approach 2 comparison (totals, intervals, key categories)."""
-    lines = [f"# {title}", "", notes, "", "| approach | total | 95% lower | 95% upper | U- (%) | U+ (%) | units |",
-             "| :--- | ---: | ---: | ---: | ---: | ---: | :--- |"]
-    for name, row in comparison.iterrows():
-        lines.append(f"| {name} | {row['total']:,.2f} | {row['lower']:,.2f} | {row['upper']:,.2f} | "
-                     f"{row['U_minus_pct']:.2f} | {row['U_plus_pct']:.2f} | {row['units']} |")
+    rows = [[str(name), f"{row['total']:,.2f}", f"{row['lower']:,.2f}", f"{row['upper']:,.2f}",
+             f"{row['U_minus_pct']:.2f}", f"{row['U_plus_pct']:.2f}", str(row["units"])]
+            for name, row in comparison.iterrows()]
+    lines = [f"# {title}", "", notes, "",
+             md_table(["approach", "total", "95% lower", "95% upper", "U- (%)", "U+ (%)", "units"], rows,
+                      ["l", "r", "r", "r", "r", "r", "l"])]
     shares = comparison.attrs.get("variance_share")
     if shares is not None and len(shares):
         frame = pd.DataFrame(shares)
-        lines += ["", "Share of the total variance by category (key categories first):", "",
-                  "| category | " + " | ".join(map(str, frame.columns)) + " |",
-                  "| :--- | " + " | ".join("---:" for _ in frame.columns) + " |"]
         order = frame.iloc[:, -1].sort_values(ascending=False).index
-        for cat in order:
-            lines.append(f"| {cat} | " + " | ".join(f"{v:.3f}" for v in frame.loc[cat]) + " |")
+        rows = [[str(cat), *(f"{v:.3f}" for v in frame.loc[cat])] for cat in order]
+        lines += ["", "Share of the total variance by category (key categories first):", "",
+                  md_table(["category", *map(str, frame.columns)], rows, ["l"] + ["r"] * len(frame.columns))]
     if provenance:
         lines += ["", "Data: " + "; ".join(f"`{Path(p['path']).name}` (SHA-256 `{p['sha256']}`)" for p in provenance)]
     lines += ["", "Approach 1: IPCC 2006 Vol. 1 Ch. 3 error propagation (Eq. 3.1, 3.2), symmetric, assumes "

@@ -22,8 +22,8 @@ from forecast.report._format import (
     is_missing,
     md_code,
     md_escape,
-    md_table,
 )
+from forecast.mdtable import md_table
 from forecast.results import RunResult
 
 __all__ = ["render_markdown"]
