@@ -7,18 +7,10 @@ import re
 from typing import Any
 
 import numpy as np
-import pandas as pd
+
+from forecast.metrics import is_missing
 
 MISSING = "—"
-
-
-def is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def fmt_pct(p: Any) -> str:
