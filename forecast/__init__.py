@@ -9,19 +9,13 @@ Typical notebook use::
     fc.peak_table()
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("carbon-forecast")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+source"
-
-from forecast.data import load_panel  # noqa: E402
-from forecast.errors import CarbonForecastError, InputError  # noqa: E402
-from forecast.models.ekc import EKCModel  # noqa: E402
-from forecast.models.sinks import GlobalLandSinkModel  # noqa: E402
-from forecast.propagate import Forecast, forecast_emissions, forecast_peak  # noqa: E402
-from forecast.scenarios import Scenario  # noqa: E402
+from forecast._version import __version__
+from forecast.data import load_panel
+from forecast.errors import CarbonForecastError, InputError
+from forecast.models.ekc import EKCModel
+from forecast.models.sinks import GlobalLandSinkModel
+from forecast.propagate import Forecast, forecast_emissions, forecast_peak
+from forecast.scenarios import Scenario
 
 __all__ = [
     "CarbonForecastError",

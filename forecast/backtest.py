@@ -54,6 +54,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from forecast.errors import InputError
+from forecast.mdtable import frame_table
 
 log = logging.getLogger(__name__)
 
@@ -537,22 +538,6 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
 
 
 # ---------------------------------------------------------------------------------------- outputs
-def _md_table(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
-    if frame is None or frame.empty:
-        return "_(none)_\n"
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
-    for _, row in frame.astype(object).iterrows():
-        cells = []
-        for v in row.values:
-            if isinstance(v, (float, np.floating)):
-                cells.append("" if not np.isfinite(v) else floatfmt.format(v))
-            else:
-                cells.append(str(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def _reading(result: BacktestResult) -> list[str]:
     """Plain-language reading of the scores (generated from the numbers, not canned)."""
     lines = []
@@ -623,15 +608,15 @@ def backtest_markdown(result: BacktestResult) -> str:
              "and the region is left out of that event's scores. Forecast probabilities apply the same centred mean "
              "to each trajectory, run 10 years beyond the window, and count trajectories whose maximum lies in (c, c+h].\n",
              "## Reading\n", "\n".join(_reading(result)) + "\n",
-             "## Summary\n", _md_table(result.summary().reset_index()),
-             "## Event scores (peak within h years)\n", _md_table(result.event_scores),
+             "## Summary\n", frame_table(result.summary().reset_index()),
+             "## Event scores (peak within h years)\n", frame_table(result.event_scores),
              "## Outcome status counts\n",
-             _md_table(result.events.groupby(["cutoff", "horizon", "status"]).size().rename("regions").reset_index()),
-             "## Emission levels: interval coverage and CRPS (Mt CO2/yr)\n", _md_table(result.level_scores),
-             "## Peak year of regions that peaked after the cutoff\n", _md_table(result.peaks),
-             "## Reliability\n", _md_table(result.reliability[result.reliability["count"] > 0] if len(result.reliability) else result.reliability),
+             frame_table(result.events.groupby(["cutoff", "horizon", "status"]).size().rename("regions").reset_index()),
+             "## Emission levels: interval coverage and CRPS (Mt CO2/yr)\n", frame_table(result.level_scores),
+             "## Peak year of regions that peaked after the cutoff\n", frame_table(result.peaks),
+             "## Reliability\n", frame_table(result.reliability[result.reliability["count"] > 0] if len(result.reliability) else result.reliability),
              "![reliability diagram](reliability.png)\n",
-             "## Fits\n", _md_table(pd.DataFrame(s.get("fits", [])).drop(columns=["sampler_warnings"], errors="ignore"))]
+             "## Fits\n", frame_table(pd.DataFrame(s.get("fits", [])).drop(columns=["sampler_warnings"], errors="ignore"))]
     return "\n".join(parts)
 
 
@@ -736,7 +721,7 @@ def comparison_markdown(results: dict[str, BacktestResult], table: pd.DataFrame)
         f"# Emission-model comparison on the backtest of study '{first.get('study')}'\n",
         f"Cutoffs {', '.join(map(str, first.get('cutoffs', [])))}; same data, regions, seeds and scoring for every "
         f"variant (emission model / scenario). Pooled over cutoffs; per-variant detail in the sub-folders.\n",
-        _md_table(table), f"\n{tally}.\n"])
+        frame_table(table), f"\n{tally}.\n"])
 
 
 def write_comparison(results: dict[str, BacktestResult], out_dir: str | Path) -> Path:

@@ -23,7 +23,6 @@ Mt CO2/yr; build one with :func:`make_cap`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,7 +30,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import InputError
+from .errors import InputError, did_you_mean
 
 __all__ = [
     "ALLOCATION_RULES",
@@ -67,16 +66,11 @@ def as_dataset(forecast: Any) -> xr.Dataset:
     return ds
 
 
-def _suggest(word: str, candidates) -> str:
-    m = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=3, cutoff=0.5)
-    return f" (did you mean {' or '.join(map(repr, m))}?)" if m else ""
-
-
 def _check_regions(names, ds: xr.Dataset, what: str) -> None:
     known = [str(r) for r in ds["region"].values]
     unknown = [str(r) for r in names if str(r) not in known]
     if unknown:
-        parts = ", ".join(f"{r!r}{_suggest(r, known)}" for r in unknown)
+        parts = ", ".join(f"{r!r}{did_you_mean(r, known, cutoff=0.5)}" for r in unknown)
         raise InputError(f"{what}: region(s) not in the forecast: {parts}. Forecast regions: {', '.join(known)}.")
 
 
@@ -163,7 +157,7 @@ def validate_shares(shares, regions: list[str] | None = None, what: str = "share
         known = list(regions)
         unknown = [str(r) for r in s["region"].values if str(r) not in known]
         if unknown:
-            parts = ", ".join(f"{r!r}{_suggest(r, known)}" for r in unknown)
+            parts = ", ".join(f"{r!r}{did_you_mean(r, known, cutoff=0.5)}" for r in unknown)
             raise InputError(f"{what}: region(s) not in the forecast: {parts}")
     v = s.values
     if not np.isfinite(v).all():
@@ -289,7 +283,7 @@ def make_cap(rule: str | Callable[..., xr.DataArray], ds, **params) -> xr.DataAr
     else:
         fn = ALLOCATION_RULES.get(rule)
         if fn is None:
-            raise InputError(f"unknown allocation rule {rule!r}{_suggest(rule, ALLOCATION_RULES)}; "
+            raise InputError(f"unknown allocation rule {rule!r}{did_you_mean(rule, ALLOCATION_RULES, cutoff=0.5)}; "
                              f"known: {', '.join(ALLOCATION_RULES)}")
     try:
         cap = fn(ds, **params)

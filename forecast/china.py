@@ -17,7 +17,6 @@ The files are looked up in ``data_dir``, then in ``$CARBON_FORECAST_DATA`` (they
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .data import ENV_DATA_DIR, UNITS, file_provenance, load_panel, validate_panel
-from .errors import DataNotFoundError, InputError
+from .errors import DataNotFoundError, InputError, did_you_mean
 
 __all__ = [
     "CHINA_FILES",
@@ -248,8 +247,7 @@ def select_provinces(panel: pd.DataFrame, regions: list[str] | None = None,
                 if n == "Tibet":
                     parts.append("'Tibet' (no CEADs CO2 inventory, not in the panel)")
                     continue
-                close = difflib.get_close_matches(n, known, n=2, cutoff=0.6)
-                parts.append(repr(n) + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""))
+                parts.append(repr(n) + did_you_mean(n, known, n=2))
             raise InputError(f"{key}: province(s) not in the China provincial panel: {', '.join(parts)}. "
                              f"Provinces: {', '.join(known)}.")
     if regions is None and not exclude_regions:

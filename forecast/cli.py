@@ -274,7 +274,7 @@ def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, qu
     if spec.data.source != "china_provinces" and not spec.landuse.enabled:
         raise CarbonForecastError(f"study {spec.study.name!r} has no inventory to compute: it needs [data] source = "
                                   "\"china_provinces\" (CEADs fuel inventories) or [landuse] enabled = true")
-    from forecast.backtest import _md_table
+    from forecast.mdtable import frame_table
 
     tables: list[tuple[str, pd.DataFrame, str]] = []  # (title, table, CSV file name)
     if spec.data.source == "china_provinces":
@@ -299,7 +299,7 @@ def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, qu
         lines = [f"# Inventories of study '{spec.study.name}'\n"]
         for title, frame, name in tables:
             frame.to_csv(tmp / name, index=False)
-            lines += [f"## {title}\n", _md_table(frame, "{:,.2f}")]
+            lines += [f"## {title}\n", frame_table(frame, "{:,.2f}")]
         (tmp / "inventory.md").write_text("\n".join(lines), encoding="utf-8")
     if not quiet:
         for title, frame, _ in tables:

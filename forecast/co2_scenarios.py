@@ -25,7 +25,6 @@ year at fault.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.errors import DataNotFoundError, InputError
+from forecast.errors import DataNotFoundError, InputError, did_you_mean
 
 __all__ = ["CO2Scenario", "read_co2_scenarios", "DEFAULT_HORIZON", "DEFAULT_WINDOW", "DEFAULT_DECAY_TO_ZERO_BY"]
 
@@ -95,11 +94,6 @@ def _check_horizon(years: np.ndarray, horizon: int | None, label: str, first_yea
             f"{label}: the path ends in {years[-1]} and does not cover the horizon {horizon} "
             f"(first missing year: {years[-1] + 1})."
         )
-
-
-def _suggest(word: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(candidates), n=3, cutoff=0.5)
-    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -248,7 +242,7 @@ class CO2Scenario:
             return next(iter(paths.values()))
         if scenario not in paths:
             raise InputError(
-                f"CO2 scenario file {str(path)!r} has no scenario {scenario!r}{_suggest(scenario, paths)}; "
+                f"CO2 scenario file {str(path)!r} has no scenario {scenario!r}{did_you_mean(scenario, paths, cutoff=0.5)}; "
                 f"available: {', '.join(paths)}"
             )
         return paths[scenario]
@@ -342,7 +336,7 @@ def read_co2_scenarios(
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in ("year", "co2_ppm") if c not in df.columns]
     if missing:
-        hints = "".join(_suggest(m, df.columns) for m in missing)
+        hints = "".join(did_you_mean(m, df.columns, cutoff=0.5) for m in missing)
         raise InputError(
             f"{label}: missing column(s) {', '.join(map(repr, missing))}{hints}; "
             f"found {', '.join(df.columns) or 'none'}"

@@ -37,8 +37,8 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import norm
 
-from .capacity import _gdp, _suggest, as_dataset, validate_shares
-from .errors import InputError
+from .capacity import _gdp, as_dataset, validate_shares
+from .errors import InputError, did_you_mean
 
 __all__ = ["SHARE_RULES", "compensation", "compensation_table", "flow_table", "sample_price"]
 
@@ -94,7 +94,7 @@ def _shares(ds: xr.Dataset, allocation, year: int, regions: list[str], reference
         ref = _year(ds, reference_year)
         w = ds["co2"].sel(year=ref, region=regions)
     else:
-        raise InputError(f"unknown allocation {allocation!r}{_suggest(allocation, list(SHARE_RULES) + ['sink'])}; "
+        raise InputError(f"unknown allocation {allocation!r}{did_you_mean(allocation, list(SHARE_RULES) + ['sink'], cutoff=0.5)}; "
                          f"use a mapping region -> share, 'sink' or one of {', '.join(SHARE_RULES)}")
     if w.isnull().any() or (w < 0).any():
         raise InputError(f"{allocation}: missing or negative weights in the forecast for year {year}")
@@ -137,7 +137,7 @@ def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p
         unknown = [r for r in regions if r not in known]
         if unknown:
             raise InputError(f"compensation: region(s) not in the forecast: "
-                             f"{', '.join(f'{r!r}{_suggest(r, known)}' for r in unknown)}")
+                             f"{', '.join(f'{r!r}{did_you_mean(r, known, cutoff=0.5)}' for r in unknown)}")
         if len(regions) < 2:
             raise InputError("compensation needs at least two regions")
         shares = None if allocation == "sink" else _shares(ds, allocation, year, regions, reference_year)

@@ -17,7 +17,6 @@ else ``platformdirs.user_cache_dir("carbon-forecast")``), and finally a download
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import logging
 import math
@@ -27,7 +26,7 @@ import sys
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataNotFoundError, InputError
+from .errors import DataNotFoundError, InputError, did_you_mean
+from .units import per_capita_t
 
 __all__ = [
     "DataSource",
@@ -159,19 +159,8 @@ def _get_source(source: str) -> DataSource:
         return SOURCES[source]
     except (KeyError, TypeError):
         known = ", ".join(sorted(SOURCES))
-        hint = _suggest(str(source), SOURCES)
+        hint = did_you_mean(str(source), SOURCES)
         raise InputError(f"Unknown data source {source!r}{hint}. Known sources: {known}.") from None
-
-
-def _suggest(word: str, candidates: Iterable[str], n: int = 3) -> str:
-    """Return ``" (did you mean 'x' or 'y'?)"`` or ``""``."""
-    matches = difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
-    if not matches:
-        lowered = {str(c).lower(): c for c in candidates}
-        matches = [lowered[m] for m in difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)]
-    if not matches:
-        return ""
-    return " (did you mean " + " or ".join(repr(m) for m in matches) + "?)"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -421,7 +410,7 @@ def _read_ppm_table(path: Path) -> pd.DataFrame:
 
 
 def _missing_columns_message(missing: Sequence[str], found: Sequence[str], label: str) -> str:
-    parts = [f"{m!r}{_suggest(m, [str(f) for f in found])}" for m in missing]
+    parts = [f"{m!r}{did_you_mean(m, [str(f) for f in found])}" for m in missing]
     return (
         f"{label}: missing required column(s) {', '.join(parts)}. "
         f"Columns found: {', '.join(repr(str(c)) for c in found) or '(none)'}."
@@ -534,7 +523,7 @@ def validate_panel(df: pd.DataFrame, *, source_label: str = "panel") -> pd.DataF
         )
 
     df["gdp_per_capita"] = df["gdp"] / df["population"]
-    df["co2_per_capita"] = df["co2"] * 1e6 / df["population"]
+    df["co2_per_capita"] = per_capita_t(df["co2"], df["population"])
     extra = [c for c in df.columns if c not in PANEL_COLUMNS]
     df = df[list(PANEL_COLUMNS) + extra]
     df = df.sort_values(["region", "year"], kind="stable").reset_index(drop=True)
@@ -577,7 +566,7 @@ def _panel_file(
     looks_like_path = isinstance(source, os.PathLike) or p.suffix != "" or os.sep in str(source)
     if not looks_like_path and not p.exists():
         raise InputError(
-            f"Unknown data source {str(source)!r}{_suggest(str(source), SOURCES)}. Use 'owid' or a path "
+            f"Unknown data source {str(source)!r}{did_you_mean(str(source), SOURCES)}. Use 'owid' or a path "
             "to a CSV/Parquet file with columns region, year, population, gdp, co2."
         )
     if not p.is_file():
@@ -664,7 +653,7 @@ def load_panel(
                 if r in aggregates:
                     parts.append(f"{r!r} (an aggregate, not a country; aggregates are excluded)")
                 else:
-                    parts.append(f"{r!r}{_suggest(r, known)}")
+                    parts.append(f"{r!r}{did_you_mean(r, known)}")
             raise InputError(f"{label}: unknown region(s) {', '.join(parts)}.")
         df = df.loc[df["region"].isin(wanted)]
 

@@ -7,9 +7,9 @@ For region ``r``, ecosystem ``e`` and year ``t``::
     sink_r,e,t = area_r,e [Mha] x rate_e,t [t C/ha/yr] x m(t) x 3.664      [Mt CO2/yr]
     sink_r,t   = sum_e sink_r,e,t
 
-* **Units.** t C/ha/yr x Mha = Mt C/yr (10^6 ha x t/ha = 10^6 t); x 44/12 (3.664, ratio of the molar
-  masses of CO2 and C) = Mt CO2/yr. Every exported variable is in Mt CO2/yr; positive = removal from the
-  atmosphere (a negative rate, e.g. a grassland source, gives a negative sink).
+* **Units.** t C/ha/yr x Mha = Mt C/yr (10^6 ha x t/ha = 10^6 t); x 3.664 (ratio of the molar masses
+  of CO2 and C, :data:`forecast.units.CO2_PER_C`) = Mt CO2/yr. Every exported variable is in Mt CO2/yr;
+  positive = removal from the atmosphere (a negative rate, e.g. a grassland source, gives a negative sink).
 * **Areas** (Mha) are given per region and ecosystem with their source; optionally uncertain, either as a
   relative sd (normal truncated at 0) or a ``(low, high)`` range (uniform). Areas are held fixed over
   the horizon (no land-use change is modelled); each draw samples them once.
@@ -44,7 +44,6 @@ All input checks raise :class:`~forecast.errors.InputError` before any sampling.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -55,8 +54,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from forecast.errors import InputError
+from forecast.errors import InputError, did_you_mean
 from forecast.priors import PriorLibrary, PriorSpec, ReferenceValue, default_library
+from forecast.units import CO2_PER_C, G_PER_M2_TO_T_PER_HA, MT_CO2_PER_MHA_T_C_PER_HA
 
 __all__ = [
     "AreaSpec",
@@ -71,7 +71,6 @@ __all__ = [
     "SINK_UNITS",
 ]
 
-CO2_PER_C = 3.664  # 44.01 / 12.011: t CO2 per t C
 RATE_UNITS = "t C/ha/yr"
 AREA_UNITS = "Mha"
 SINK_UNITS = "Mt CO2/yr"
@@ -119,14 +118,6 @@ def _finite(x: Any, what: str) -> float:
     return v
 
 
-def _suggest(word: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(candidates), n=3, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in candidates}
-        close = [lowered[c] for c in difflib.get_close_matches(str(word).lower(), list(lowered), n=3, cutoff=0.6)]
-    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
-
-
 def _norm_units(units: str) -> str:
     u = str(units).strip().lower()
     for a, b in (("⁻¹", "-1"), ("²", "2"), ("−", "-"), ("·", "/"), ("⋅", "/"), ("*", "/"), (" ", "")):
@@ -148,7 +139,8 @@ def _check_rate_units(units: Any, where: str) -> None:
     if not isinstance(units, str) or _norm_units(units) not in _RATE_UNIT_FORMS:
         raise InputError(
             f"{where}: rate units must be {RATE_UNITS!r} (t C per hectare per year), got {units!r}. "
-            "Convert first: g C/m2/yr / 100 = t C/ha/yr; t CO2/ha/yr / 3.664 = t C/ha/yr."
+            f"Convert first: g C/m2/yr / {1 / G_PER_M2_TO_T_PER_HA:.0f} = t C/ha/yr; "
+            f"t CO2/ha/yr / {CO2_PER_C:.3f} = t C/ha/yr."
         )
 
 
@@ -441,7 +433,7 @@ def _parse_region(region: Any, table: Any, known: Iterable[str]) -> dict[str, Ar
             continue
         if eco not in known:
             raise InputError(
-                f"unknown ecosystem {eco!r} in the areas of region {region!r}{_suggest(eco, known)}; known: "
+                f"unknown ecosystem {eco!r} in the areas of region {region!r}{did_you_mean(eco, known)}; known: "
                 f"{', '.join(known)}. To add a new ecosystem, give its rate in model_config['rates']."
             )
         out[eco] = _parse_area(region, eco, value, source, sd)
@@ -490,7 +482,7 @@ class EcosystemSinks:
         bad = sorted(set(config) - {"rates", "priors"})
         if bad:
             raise InputError(
-                f"unknown model_config key(s) {', '.join(map(repr, bad))}{_suggest(bad[0], ['rates', 'priors'])}; "
+                f"unknown model_config key(s) {', '.join(map(repr, bad))}{did_you_mean(bad[0], ['rates', 'priors'])}; "
                 "allowed: 'rates', 'priors'"
             )
         lib = config.get("priors") or default_library()
@@ -525,7 +517,7 @@ class EcosystemSinks:
             elif isinstance(soc, Mapping):
                 unknown = [r for r in soc if r not in self.areas]
                 if unknown:
-                    raise InputError(f"soc settings for unknown region(s) {', '.join(map(repr, unknown))}{_suggest(unknown[0], self.areas)}")
+                    raise InputError(f"soc settings for unknown region(s) {', '.join(map(repr, unknown))}{did_you_mean(unknown[0], self.areas)}")
                 setting = soc.get(region, DEFAULT_SOC)
                 if setting is not None and not isinstance(setting, SOCSaturation):
                     raise InputError(f"soc settings for region {region!r} must be a SOCSaturation or None")
@@ -774,7 +766,7 @@ class EcosystemSinks:
             inc, soc_path = _soc_recursion(rate[:, j], soc0, float(s.ceiling), m)
             uptake[:, i, j, :] = inc
             soc_out[:, i, :] = soc_path
-        by_eco = area[..., None] * uptake * CO2_PER_C  # Mha x t C/ha/yr = Mt C/yr; x 3.664 -> Mt CO2/yr
+        by_eco = area[..., None] * uptake * MT_CO2_PER_MHA_T_C_PER_HA  # Mha x t C/ha/yr -> Mt CO2/yr
         sink = by_eco.sum(axis=2)
 
         coords = {"sample": np.arange(n), "region": regions, "ecosystem": ecos, "year": years_arr}
@@ -796,7 +788,7 @@ class EcosystemSinks:
         ds["cropland_soc"].attrs = {"units": SOC_UNITS, "long_name": "cropland soil organic carbon density at the start of the year"}
         ds["multiplier"].attrs = {"units": "1", "long_name": "CO2-fertilisation multiplier m(t) of sequestration rates"}
         ds.attrs = {
-            "model": "sink = sum_e area_e x rate_e x m(t) x 3.664; cropland soil rate saturates towards the SOC ceiling",
+            "model": f"sink = sum_e area_e x rate_e x m(t) x {CO2_PER_C:.3f}; cropland soil rate saturates towards the SOC ceiling",
             "co2_per_c": CO2_PER_C,
             "multiplier": m_note,
             "rate_priors": "; ".join(f"{e}: {self.rates[e].describe()} [{RATE_UNITS}] ({self.rates[e].citation})" for e in ecos),

@@ -35,10 +35,10 @@
     Floating-point variables are stored as float32 (about 7 significant digits). Global attributes:
 
     ``study`` (study name), ``title``, ``seed`` (int, or string if not an integer), ``created``
-    (ISO 8601 UTC timestamp), ``package_version`` (``forecast.__version__``, else the installed
-    distribution version, else ``"unknown"``), ``schema_version`` (int, currently 1), and
-    ``provenance``, ``priors`` and ``study_settings``: JSON strings (NetCDF attributes cannot hold
-    nested structures; decode them with ``json.loads``).
+    (ISO 8601 UTC timestamp), ``package_version`` (``forecast.__version__``: the installed
+    distribution version, or ``"0.0.0+source"`` in an uninstalled source tree), ``schema_version``
+    (int, currently 1), and ``provenance``, ``priors`` and ``study_settings``: JSON strings (NetCDF
+    attributes cannot hold nested structures; decode them with ``json.loads``).
 
 ``summary.json`` — headline numbers (:func:`summary_dict`)
     UTF-8 JSON, strictly valid (missing values / NaN are written as ``null``)::
@@ -93,7 +93,6 @@ import warnings
 import json
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -102,8 +101,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from forecast._version import __version__
 from forecast.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from forecast.errors import InputError
+from forecast.jsonable import to_jsonable  # re-exported (in __all__) for existing callers
+from forecast.metrics import is_missing, last_observed_years, peak_by_years, peak_probability  # idem
 from forecast.results import RunResult
 
 __all__ = [
@@ -139,21 +141,8 @@ JSON_FILE = "summary.json"
 
 
 def package_version() -> str:
-    """``forecast.__version__`` if defined, else the installed distribution's version, else 'unknown'."""
-    try:
-        import forecast
-
-        version = getattr(forecast, "__version__", None)
-        if version:
-            return str(version)
-    except Exception:  # pragma: no cover - defensive
-        pass
-    try:
-        from importlib.metadata import version as _dist_version
-
-        return _dist_version("carbon-forecast")
-    except Exception:
-        return "unknown"
+    """``forecast.__version__``: the installed distribution's version, or ``"0.0.0+source"`` when not installed."""
+    return __version__
 
 
 def level_column(level: float) -> str:
@@ -183,44 +172,6 @@ def _check_levels(levels: Iterable[float]) -> list[float]:
     if len(set(names)) != len(names):
         raise InputError(f"Quantile levels {levels} give duplicate column names {names}.")
     return levels
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Recursively convert numpy / pandas / path objects to plain JSON types; NaN and inf → None."""
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        items = sorted(obj, key=str) if isinstance(obj, (set, frozenset)) else obj
-        return [to_jsonable(v) for v in items]
-    if isinstance(obj, np.ndarray):
-        return [to_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, (pd.Timestamp, _dt.datetime, _dt.date)):
-        return obj.isoformat()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if isinstance(obj, pd.Series):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, pd.DataFrame):
-        return [to_jsonable(r) for r in obj.reset_index().to_dict(orient="records")]
-    if _is_missing(obj):
-        return None
-    return str(obj)
 
 
 def _json_dumps(obj: Any) -> str:
@@ -442,7 +393,7 @@ def _get(df: pd.DataFrame, region: Any, col: str) -> Any:
     if df is None or col not in getattr(df, "columns", ()) or region not in df.index:
         return None
     value = df.at[region, col]
-    return None if _is_missing(value) else to_jsonable(value)
+    return None if is_missing(value) else to_jsonable(value)
 
 
 def _diag_summary(diag: pd.DataFrame | None) -> dict[str, Any]:
@@ -484,66 +435,11 @@ def _region_order(result: RunResult) -> list[Any]:
     return seen
 
 
-def _last_observed(result: RunResult) -> dict[str, int]:
-    ds = result.forecast
-    out: dict[str, int] = {}
-    if "last_observed_year" in ds.coords and "region" in ds["last_observed_year"].dims:
-        for r, y in zip(ds["region"].values, ds["last_observed_year"].values, strict=True):
-            if not _is_missing(y):
-                out[str(r)] = int(y)
-    elif "is_forecast" in ds.coords:
-        hist = ds["year"].values[~np.asarray(ds["is_forecast"].values, dtype=bool)]
-        if hist.size:
-            out = {str(r): int(hist.max()) for r in ds["region"].values}
-    return out
-
-
-_P_BY_RE = re.compile(r"^p_peak_by_(\d{4})$")
-DEFAULT_PEAK_YEARS = (2030, 2035)
-
-
-def peak_by_years(result: RunResult) -> list[int]:
-    """Years ``Y`` with a P(peak ≤ Y) entry: 2030, 2035 and every ``p_peak_by_Y`` column in the table."""
-    years = set(DEFAULT_PEAK_YEARS)
-    pt = result.peak_table
-    if pt is not None:
-        for col in pt.columns:
-            m = _P_BY_RE.match(str(col))
-            if m:
-                years.add(int(m.group(1)))
-    return sorted(years)
-
-
-def peak_probability(result: RunResult, region: Any, year: int) -> float | None:
-    """P(peak ≤ ``year``) for ``region``: the ``p_peak_by_<year>`` column of ``peak_table`` if present,
-    else computed from the ``peak_year`` samples (a peak in the last horizon year does not count,
-    as in :meth:`forecast.propagate.Forecast.peak_year_probability`)."""
-    pt = result.peak_table
-    col = f"p_peak_by_{int(year)}"
-    if pt is not None and col in pt.columns:
-        for idx in pt.index:
-            if idx == region or str(idx) == str(region):
-                v = pt.at[idx, col]
-                return None if _is_missing(v) else float(v)
-    peak = result.peak_year
-    if peak is None or "region" not in peak.dims:
-        return None
-    labels = [lab for lab in peak["region"].values if lab == region or str(lab) == str(region)] if "region" in peak.coords else []
-    if not labels:
-        return None
-    vals = np.asarray(peak.sel(region=labels[0]).values, dtype=float).reshape(-1)
-    vals = vals[np.isfinite(vals)]
-    if vals.size == 0:
-        return None
-    horizon = int(np.max(result.forecast["year"].values))
-    return float(np.mean((vals <= year) & (vals < horizon)))
-
-
 def summary_dict(result: RunResult) -> dict[str, Any]:
     """The JSON summary as plain Python data (already NaN-free; see module docstring)."""
     study = dict(result.study or {})
     focus = [str(r) for r in (study.get("focus_regions") or [])]
-    last_obs = _last_observed(result)
+    last_obs = last_observed_years(result)
     co2_units = str(result.forecast["co2"].attrs.get("units", "Mt CO2/yr")) if "co2" in result.forecast else "Mt CO2/yr"
     gdp_units = (
         str(result.forecast["gdp_per_capita"].attrs.get("units", "int-$ 2011/person"))

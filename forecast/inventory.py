@@ -5,7 +5,8 @@ Units
 Activities and factors carry unit strings checked against an explicit table (pint is not a dependency):
 
 * mass: ``g, kg, t, kt, Mt, Gt`` (to tonnes); energy: ``MJ, GJ, TJ, PJ, EJ`` (to TJ);
-  area: ``ha, kha, Mha, km2`` (to ha); optional species after a space: ``CO2`` or ``C`` (1 t C = 44/12 t CO2).
+  area: ``ha, kha, Mha, km2`` (to ha); optional species after a space: ``CO2`` or ``C`` (1 t C = 3.664 t CO2,
+  :data:`forecast.units.CO2_PER_C`; unit scales in :mod:`forecast.units`).
 * an activity is one amount, e.g. ``"TJ"``, ``"kt"``, ``"Mha"``, ``"Mt CO2"``;
 * a factor is ``"<mass> <species>/<amount>[/yr]"``, e.g. ``"kg CO2/TJ"``, ``"t CO2/t"``, ``"t C/ha/yr"``,
   ``"t CO2/t CO2"`` (a dimensionless multiplier on a reported emission).
@@ -40,7 +41,6 @@ Parametrisation: an :class:`Activity` or :class:`EmissionFactor` gives its **mea
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +50,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from forecast.errors import InputError
+from forecast.errors import InputError, did_you_mean
+from forecast.mdtable import md_table
+from forecast.units import AREA, CO2_PER_C, ENERGY, MASS
 
 __all__ = [
     "Activity",
@@ -69,15 +71,12 @@ __all__ = [
 
 Z95 = 1.959963984540054  # standard-normal 97.5 % quantile
 
-MASS = {"g": 1e-6, "kg": 1e-3, "t": 1.0, "tonne": 1.0, "tonnes": 1.0, "kt": 1e3, "Mt": 1e6, "Gt": 1e9}
-ENERGY = {"MJ": 1e-6, "GJ": 1e-3, "TJ": 1.0, "PJ": 1e3, "EJ": 1e6}
-AREA = {"ha": 1.0, "kha": 1e3, "Mha": 1e6, "km2": 100.0}
 UNIT_TABLE: dict[str, tuple[str, float]] = {
     **{u: ("mass", s) for u, s in MASS.items()},
     **{u: ("energy", s) for u, s in ENERGY.items()},
     **{u: ("area", s) for u, s in AREA.items()},
 }
-SPECIES = {"CO2": 1.0, "C": 44.0 / 12.0}  # t CO2 per t of the species
+SPECIES = {"CO2": 1.0, "C": CO2_PER_C}  # t CO2 per t of the species
 PER_YEAR = ("yr", "a", "year")
 DISTRIBUTIONS = ("normal", "lognormal")
 
@@ -109,8 +108,7 @@ def parse_amount(units: str, *, what: str = "units") -> Amount:
         raise InputError(f"{what}: cannot read unit {units!r}; expected '<unit>' or '<unit> <species>'")
     unit = parts[0]
     if unit not in UNIT_TABLE:
-        close = difflib.get_close_matches(unit, list(UNIT_TABLE), n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        hint = did_you_mean(unit, UNIT_TABLE, cutoff=0.5)
         raise InputError(f"{what}: unknown unit {unit!r} in {units!r}{hint}; known: {', '.join(UNIT_TABLE)}")
     species = parts[1] if len(parts) == 2 else None
     if species is not None and species not in SPECIES:
@@ -338,8 +336,7 @@ def _as_factor_dict(factors: Any) -> dict[str, EmissionFactor]:
 
 
 def _missing_factor(cat: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(cat, known, n=3, cutoff=0.5)
-    hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+    hint = did_you_mean(cat, known, cutoff=0.5)
     return f"no emission factor for category {cat!r}{hint}; factors exist for {', '.join(known)}"
 
 
@@ -617,8 +614,7 @@ def inventory_from_posterior(
             raise InputError(f"the model has region factors ({', '.join(model.regions)}); pass region= "
                              "or use level='category' / 'new_region'")
         if region not in model.regions:
-            close = difflib.get_close_matches(str(region), model.regions, n=3, cutoff=0.5)
-            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            hint = did_you_mean(region, model.regions, cutoff=0.5)
             raise InputError(f"region {region!r} has no measurements in the model{hint}; regions: "
                              f"{', '.join(model.regions)} (use level='new_region' for an unmeasured region)")
     elif region is not None and level == "region":
@@ -722,8 +718,7 @@ def ceads_fuel_inventory(table: pd.DataFrame, province: str, year: int, *, coal_
     rows = table[(table["province"] == province) & (table["year"] == int(year))]
     if rows.empty:
         provinces = sorted(table["province"].astype(str).unique())
-        close = difflib.get_close_matches(str(province), provinces, n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        hint = did_you_mean(province, provinces, cutoff=0.5)
         raise InputError(f"no CEADs row for province {province!r}, year {year}{hint}")
     row = rows.iloc[0]
     specs = default_library().with_overrides({(k if "." in k else f"emission_factors.{k}"): v for k, v in (model_config or {}).items()}).family("emission_factors")
@@ -763,20 +758,19 @@ def read_activities(path: str | Path) -> dict[str, Activity]:
 def inventory_report(comparison: pd.DataFrame, *, title: str, provenance: list[dict] | None = None,
                      notes: str = "") -> str:
     """Markdown summary of an Approach 1 / Approach 2 comparison (totals, intervals, key categories)."""
-    lines = [f"# {title}", "", notes, "", "| approach | total | 95% lower | 95% upper | U- (%) | U+ (%) | units |",
-             "| :--- | ---: | ---: | ---: | ---: | ---: | :--- |"]
-    for name, row in comparison.iterrows():
-        lines.append(f"| {name} | {row['total']:,.2f} | {row['lower']:,.2f} | {row['upper']:,.2f} | "
-                     f"{row['U_minus_pct']:.2f} | {row['U_plus_pct']:.2f} | {row['units']} |")
+    rows = [[str(name), f"{row['total']:,.2f}", f"{row['lower']:,.2f}", f"{row['upper']:,.2f}",
+             f"{row['U_minus_pct']:.2f}", f"{row['U_plus_pct']:.2f}", str(row["units"])]
+            for name, row in comparison.iterrows()]
+    lines = [f"# {title}", "", notes, "",
+             md_table(["approach", "total", "95% lower", "95% upper", "U- (%)", "U+ (%)", "units"], rows,
+                      ["l", "r", "r", "r", "r", "r", "l"])]
     shares = comparison.attrs.get("variance_share")
     if shares is not None and len(shares):
         frame = pd.DataFrame(shares)
-        lines += ["", "Share of the total variance by category (key categories first):", "",
-                  "| category | " + " | ".join(map(str, frame.columns)) + " |",
-                  "| :--- | " + " | ".join("---:" for _ in frame.columns) + " |"]
         order = frame.iloc[:, -1].sort_values(ascending=False).index
-        for cat in order:
-            lines.append(f"| {cat} | " + " | ".join(f"{v:.3f}" for v in frame.loc[cat]) + " |")
+        rows = [[str(cat), *(f"{v:.3f}" for v in frame.loc[cat])] for cat in order]
+        lines += ["", "Share of the total variance by category (key categories first):", "",
+                  md_table(["category", *map(str, frame.columns)], rows, ["l"] + ["r"] * len(frame.columns))]
     if provenance:
         lines += ["", "Data: " + "; ".join(f"`{Path(p['path']).name}` (SHA-256 `{p['sha256']}`)" for p in provenance)]
     lines += ["", "Approach 1: IPCC 2006 Vol. 1 Ch. 3 error propagation (Eq. 3.1, 3.2), symmetric, assumes "

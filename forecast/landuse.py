@@ -1,6 +1,6 @@
 """Land-use carbon accounting: emissions / sequestration by land type with uncertainty.
 
-    E_type [Mt CO2/yr] = area [Mha] × coefficient [t C/ha/yr] × 44/12      (cropland, forest, grassland,
+    E_type [Mt CO2/yr] = area [Mha] × coefficient [t C/ha/yr] × 3.664      (cropland, forest, grassland,
                                                                            water_wetland, unused_land)
     E_built_up         = Σ energy activity × emission factor                (forecast.inventory.approach2)
 
@@ -11,14 +11,13 @@ Carlo draws per land type and their net sum, in Mt CO2/yr, positive = net emissi
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from forecast.errors import InputError
+from forecast.errors import InputError, close_matches, suggestion
 from forecast.inventory import approach2, conversion_factor
 
 __all__ = ["LAND_TYPES", "landuse_inventory", "landuse_priors"]
@@ -46,8 +45,7 @@ def _land_type(name: str) -> str:
     key = ALIASES.get(key, key)
     if key not in LAND_TYPES:
         choices = list(LAND_TYPES) + list(ALIASES)
-        close = difflib.get_close_matches(key, choices, n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(repr(ALIASES.get(c, c)) for c in close)}?)" if close else ""
+        hint = suggestion(ALIASES.get(c, c) for c in close_matches(key, choices, cutoff=0.5))
         raise InputError(f"unknown land type {name!r}{hint}; known: {', '.join(LAND_TYPES)}")
     return key
 
@@ -105,7 +103,7 @@ def landuse_inventory(
         raise InputError("built_up land has no area coefficient: pass its energy use as energy=[Activity(...)]")
     specs = landuse_priors(model_config)
     rng = np.random.default_rng(random_seed)
-    k = conversion_factor("Mha", "t C/ha/yr", "Mt CO2")  # 44/12
+    k = conversion_factor("Mha", "t C/ha/yr", "Mt CO2")  # = units.MT_CO2_PER_MHA_T_C_PER_HA (3.664)
     types, columns = [], []
     for key in AREA_TYPES:
         if key not in clean:

@@ -29,7 +29,6 @@ PyMC and pandas are imported lazily so that listing priors stays fast.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import re
@@ -40,7 +39,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Union
 
-from forecast.errors import PriorError
+from forecast.errors import PriorError, close_matches, did_you_mean, suggestion
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -146,8 +145,7 @@ def _text(value: Any, key: str, where: str, *, required: bool) -> str:
 def _validate_params(distribution: Any, params: Any, where: str) -> dict[str, float]:
     """Check ``params`` against the rules of ``distribution``; return them as floats (order kept)."""
     if not isinstance(distribution, str) or distribution not in DISTRIBUTIONS:
-        close = difflib.get_close_matches(str(distribution), list(DISTRIBUTIONS), n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        hint = did_you_mean(distribution, DISTRIBUTIONS, cutoff=0.5)
         raise PriorError(
             f"{where}: unknown distribution {distribution!r}{hint}; "
             f"supported: {', '.join(DISTRIBUTIONS)}"
@@ -501,15 +499,13 @@ class PriorLibrary:
         except (KeyError, TypeError):
             pass
         names = list(self._entries)
-        close = difflib.get_close_matches(str(name), names, n=5, cutoff=0.6)
+        close = close_matches(name, names, n=5)
         # also match a bare or misspelt key against the keys of every family
         by_key = {n.partition(".")[2]: n for n in names}
         key = str(name).rpartition(".")[2]
-        close += [by_key[k] for k in difflib.get_close_matches(key, list(by_key), n=3, cutoff=0.75)]
-        close = list(dict.fromkeys(close))
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        close += [by_key[k] for k in close_matches(key, by_key, n=3, cutoff=0.75)]
         raise PriorError(
-            f"unknown prior {name!r}{hint} (families: {', '.join(self.families()) or 'none'})"
+            f"unknown prior {name!r}{suggestion(close)}; families: {', '.join(self.families()) or 'none'}"
         )
 
     def __getitem__(self, name: str) -> Entry:
@@ -535,9 +531,8 @@ class PriorLibrary:
         ns = prefix.rstrip(".")
         out = {e.key: e for e in self._entries.values() if e.family == ns}
         if not out:
-            close = difflib.get_close_matches(ns, self.families(), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise PriorError(f"unknown prior family {prefix!r}{hint} (families: {', '.join(self.families())})")
+            hint = did_you_mean(ns, self.families())
+            raise PriorError(f"unknown prior family {prefix!r}{hint}; families: {', '.join(self.families())}")
         return out
 
     def priors(self) -> dict[str, PriorSpec]:
@@ -567,10 +562,7 @@ class PriorLibrary:
             raise PriorError(f"prior overrides must be a table of name -> table, got {type(overrides).__name__}")
         unknown = [n for n in overrides if n not in self._entries]
         if unknown:
-            hints = []
-            for n in unknown:
-                close = difflib.get_close_matches(str(n), list(self._entries), n=3, cutoff=0.6)
-                hints.append(f"{n!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+            hints = [f"{n!r}{did_you_mean(n, self._entries)}" for n in unknown]
             raise PriorError(f"unknown prior name(s) in overrides: {', '.join(hints)}")
         new = dict(self._entries)
         for name, ov in overrides.items():

@@ -10,14 +10,13 @@ See ``studies/global/study.toml`` for a commented example of every section.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from forecast.errors import StudyError
+from forecast.errors import StudyError, did_you_mean
 
 SHIPPED_EMISSION_MODELS = ("ekc", "kaya")
 
@@ -340,9 +339,7 @@ def _validate(raw: dict[str, Any], label: str) -> Study:
             where = _location(problem["loc"])
             if problem["type"] == "extra_forbidden":
                 key = str(problem["loc"][-1])
-                close = difflib.get_close_matches(key, _known_keys(problem["loc"]), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                lines.append(f"{where}: unknown key{hint}")
+                lines.append(f"{where}: unknown key{did_you_mean(key, _known_keys(problem['loc']), n=1)}")
             elif problem["type"] == "missing":
                 lines.append(f"{where}: required key is missing")
             else:

@@ -26,6 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError
+from forecast.units import carbon_intensity_kg_per_dollar
 
 KINDS = {
     "peak_by": {"year"},
@@ -93,7 +94,7 @@ def check_targets(targets: Iterable[Mapping[str, Any]], *, regions, first_year: 
 
 def _intensity(ds: xr.Dataset) -> xr.DataArray:
     """Carbon intensity (kg CO2 per int-$ 2011) from total CO2 (Mt), GDP per capita and population."""
-    return ds["co2"] * 1e9 / (ds["gdp_per_capita"] * ds["population"])
+    return carbon_intensity_kg_per_dollar(ds["co2"], ds["gdp_per_capita"], ds["population"])
 
 
 def target_met(ds: xr.Dataset, target: Mapping[str, Any], *, peak_year: xr.DataArray | None = None) -> xr.DataArray:

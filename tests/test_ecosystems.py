@@ -31,6 +31,7 @@ from forecast.ecosystems import (  # noqa: E402
 )
 from forecast.errors import InputError  # noqa: E402
 from forecast.priors import PriorSpec, default_library  # noqa: E402
+from forecast.units import CO2_PER_C as UNITS_CO2_PER_C, MT_CO2_PER_GT_C  # noqa: E402
 
 YEARS = np.arange(2025, 2061)
 AREAS = {"forest": 200.0, "grassland": 100.0, "cropland_soil": 50.0, "wetland": 10.0}
@@ -56,14 +57,15 @@ def multiplier(n: int, years=YEARS, seed: int = 0) -> xr.DataArray:
 
 def test_deterministic_sink_equals_hand_sum():
     ds = fixed_model().simulate(YEARS, draws=3, random_seed=1)
-    hand_a = sum(AREAS[e] * RATES[e] * 3.664 for e in AREAS)
-    hand_b = (20.0 * 0.6 + 1.5 * 0.4) * 3.664
-    assert CO2_PER_C == 3.664
+    hand_a = sum(AREAS[e] * RATES[e] * CO2_PER_C for e in AREAS)
+    hand_b = (20.0 * 0.6 + 1.5 * 0.4) * CO2_PER_C
+    assert CO2_PER_C is UNITS_CO2_PER_C  # the one C -> CO2 factor: 44.0095 / 12.011
+    assert CO2_PER_C == pytest.approx(44.0095 / 12.011, rel=1e-15) and round(CO2_PER_C, 3) == 3.664
     np.testing.assert_allclose(ds["sink"].sel(region="A").values, hand_a, rtol=1e-12)
     np.testing.assert_allclose(ds["sink"].sel(region="B").values, hand_b, rtol=1e-12)
     by = ds["sink_by_ecosystem"].sel(region="A", sample=0, year=2030)
     for e in AREAS:
-        assert by.sel(ecosystem=e).item() == pytest.approx(AREAS[e] * RATES[e] * 3.664)
+        assert by.sel(ecosystem=e).item() == pytest.approx(AREAS[e] * RATES[e] * CO2_PER_C)
     # absent ecosystems contribute nothing; grassland is a (small) source
     assert ds["sink_by_ecosystem"].sel(region="B", ecosystem="grassland").max().item() == 0.0
     assert by.sel(ecosystem="grassland").item() < 0
@@ -103,7 +105,7 @@ def test_multiplier_scales_non_saturating_ecosystems_with_soc_on():
     crop_s = scaled["sink_by_ecosystem"].sel(region="A", ecosystem="cropland_soil")
     crop_b = base["sink_by_ecosystem"].sel(region="A", ecosystem="cropland_soil")
     assert (crop_s.isel(year=1) > crop_b.isel(year=1)).all()
-    assert float(crop_s.sum("year").max()) <= 50.0 * (46.8 - 33.0) * 3.664 + 1e-9
+    assert float(crop_s.sum("year").max()) <= 50.0 * (46.8 - 33.0) * CO2_PER_C + 1e-9
 
 
 # --------------------------------------------------------------------------------------------------
@@ -131,7 +133,7 @@ def test_soc_saturation_matches_hand_loop(r0, m_value):
     ds = model.simulate(years, m, random_seed=0)
     inc, socs = hand_soc(r0, 33.0, 46.8, np.full(years.size, m_value))
     sink = ds["sink_by_ecosystem"].sel(region="A", ecosystem="cropland_soil", sample=0).values
-    np.testing.assert_allclose(sink, 127.9 * inc * 3.664, rtol=1e-12)
+    np.testing.assert_allclose(sink, 127.9 * inc * CO2_PER_C, rtol=1e-12)
     soc = ds["cropland_soc"].sel(region="A", sample=0).values
     np.testing.assert_allclose(soc, socs, rtol=1e-12)
     assert soc.max() <= 46.8 + 1e-9 and (soc + inc).max() <= 46.8 + 1e-9
@@ -139,7 +141,7 @@ def test_soc_saturation_matches_hand_loop(r0, m_value):
     # closed form: the gap shrinks by (1 - r0 m / gap0) per year
     gap = 46.8 - soc
     np.testing.assert_allclose(gap, 13.8 * (1 - r0 * m_value / 13.8) ** np.arange(years.size), rtol=1e-9)
-    assert sink[0] == pytest.approx(127.9 * r0 * m_value * 3.664)
+    assert sink[0] == pytest.approx(127.9 * r0 * m_value * CO2_PER_C)
 
 
 def test_soc_never_exceeds_ceiling_with_huge_rate_and_cfe():
@@ -151,7 +153,7 @@ def test_soc_never_exceeds_ceiling_with_huge_rate_and_cfe():
     soc = ds["cropland_soc"].sel(region="A").values
     assert soc.max() <= 46.8 + 1e-9
     np.testing.assert_allclose(soc[:, 1:], 46.8)  # r0 x m exceeds the gap: saturated after one year
-    total_c = ds["sink_by_ecosystem"].sel(region="A", ecosystem="cropland_soil").sum("year").values / 3.664 / 10.0
+    total_c = ds["sink_by_ecosystem"].sel(region="A", ecosystem="cropland_soil").sum("year").values / CO2_PER_C / 10.0
     np.testing.assert_allclose(total_c, 46.8 - soc[:, 0])  # exactly the initial gap, no more
     assert 32.34 <= soc[:, 0].min() and soc[:, 0].max() <= 33.47
 
@@ -187,7 +189,7 @@ def test_forest_rate_draws_match_prior():
         se_q = math.sqrt(q * (1 - q) / n) / rv.pdf(rv.ppf(q))
         assert abs(np.quantile(x, q) - rv.ppf(q)) < 5 * se_q, q
     # sink of a fixed area is area x rate x 3.664 draw by draw
-    np.testing.assert_allclose(ds["sink"].sel(region="A", year=2030).values, 100.0 * x * 3.664, rtol=1e-12)
+    np.testing.assert_allclose(ds["sink"].sel(region="A", year=2030).values, 100.0 * x * CO2_PER_C, rtol=1e-12)
 
 
 def test_area_uncertainty_sampling():
@@ -220,7 +222,7 @@ def test_china_default_areas_and_magnitude():
     assert CHINA_LAND_SURVEY["forest"] == pytest.approx(4.262e9 / 15 / 1e6, abs=0.1)  # billion mu -> Mha
     assert CHINA_LAND_SURVEY["cropland_soil"] == pytest.approx(1.918e9 / 15 / 1e6, abs=0.1)
     ds = EcosystemSinks.china_default().simulate([2025], draws=4000, random_seed=7)
-    mean_pg_c = float(ds["sink"].mean()) / 3.664 / 1000
+    mean_pg_c = float(ds["sink"].mean()) / MT_CO2_PER_GT_C
     # Fang et al. 2018: China's terrestrial sink ~0.2 Pg C/yr in 2001-2010; the priors agree within 2x
     assert 0.1 < mean_pg_c < 0.4
     assert "Third National Land Survey" in ds.attrs["area_sources"]
@@ -287,7 +289,7 @@ def test_from_study_table():
     assert model.soc["China"].initial == (32.34, 33.47) and model.soc["Demo"] is None
     ds = model.simulate(YEARS[:2], draws=10, random_seed=0)
     np.testing.assert_allclose(
-        ds["sink_by_ecosystem"].sel(region="Demo", ecosystem="mangrove").values, 0.5 * 2.0 * 3.664
+        ds["sink_by_ecosystem"].sel(region="Demo", ecosystem="mangrove").values, 0.5 * 2.0 * CO2_PER_C
     )
     off = EcosystemSinks.from_study_table({"sinks": {"areas": {"X": {"cropland_soil": 1.0}}, "soc": False}})
     assert off.soc["X"] is None

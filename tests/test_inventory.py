@@ -19,6 +19,7 @@ from forecast.inventory import (
     factor_unit_ratio,
 )
 from forecast.models.emission_factors import prior_factor_draws
+from forecast.units import CO2_PER_C, MT_CO2_PER_GT_C
 
 
 # ---------------------------------------------------------------------------------------------- units
@@ -27,7 +28,9 @@ def test_unit_conversions():
     assert conversion_factor("t", "t CO2/t", "Mt CO2") == pytest.approx(1e-6)
     assert conversion_factor("Mt", "t CO2/t", "t CO2") == pytest.approx(1e6)
     assert conversion_factor("PJ", "kg CO2/TJ", "Mt CO2") == pytest.approx(1e-6)
-    assert conversion_factor("Mha", "t C/ha/yr", "Mt CO2") == pytest.approx(44 / 12)
+    assert conversion_factor("Mha", "t C/ha/yr", "Mt CO2") == pytest.approx(CO2_PER_C, rel=1e-15)
+    assert conversion_factor("t", "t C/t", "t CO2") == pytest.approx(3.6641, rel=1e-5)  # 44.0095 / 12.011, not 44/12
+    assert conversion_factor("Gt", "t C/t", "Mt CO2") == pytest.approx(MT_CO2_PER_GT_C)
     assert factor_unit_ratio("t CO2/TJ", "kg CO2/TJ") == pytest.approx(1000)
     # 2,000 kt of fuel at 1.5 t CO2/t = 3 Mt CO2, whether given in kt or Mt
     f = [EmissionFactor("fuel", 1.5, "t CO2/t")]

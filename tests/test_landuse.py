@@ -8,6 +8,7 @@ import pytest
 from forecast.errors import InputError
 from forecast.inventory import Activity
 from forecast.landuse import LAND_TYPES, landuse_inventory, landuse_priors
+from forecast.units import CO2_PER_C
 
 
 def test_priors_cover_area_land_types():
@@ -25,8 +26,8 @@ def test_inventory_matches_prior_means_and_units():
     specs = landuse_priors()
     for name, area in areas.items():
         key = "water_wetland" if name == "water" else name
-        expect = area * specs[key].params["mu"] * 44 / 12
-        sd = area * specs[key].params["sigma"] * 44 / 12
+        expect = area * specs[key].params["mu"] * CO2_PER_C
+        sd = area * specs[key].params["sigma"] * CO2_PER_C
         got = ds["emissions"].sel(land_type=key)
         assert float(got.mean()) == pytest.approx(expect, abs=4 * sd / np.sqrt(40_000))
         assert float(got.std()) == pytest.approx(sd, rel=0.03)

@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:
 
 from forecast.atomic import atomic_output_dir, atomic_write_text  # noqa: E402
 from forecast.errors import InputError  # noqa: E402
+from forecast.mdtable import frame_table, md_table  # noqa: E402
 from forecast.export import (  # noqa: E402
     band_columns,
     export_all,
@@ -344,6 +345,15 @@ def test_formatting_helpers():
     assert fmt_pct(float("nan")) == "—"
     assert fmt_money(18234.5) == "$18,234"
     assert fmt_money(1234567) == "$1,234,567"
+
+
+def test_markdown_table_writer():
+    assert md_table(["a", "b"], [["1", "x\ny"]], ["r", "c"]) == "| a | b |\n| ---: | :---: |\n| 1 | x y |"
+    frame = pd.DataFrame({"year": [2030, 2035], "name": ["a|b", "c"], "p": [0.1234, np.nan], "ok": [True, False]})
+    assert frame_table(frame) == (
+        "| year | name | p | ok |\n| ---: | :--- | ---: | :--- |\n| 2030 | a\\|b | 0.123 | True |\n| 2035 | c |  | False |\n"
+    )
+    assert frame_table(frame.iloc[:0]) == "_(none)_\n" and frame_table(None, empty="-") == "-\n"
 
 
 def test_markdown_content(result):

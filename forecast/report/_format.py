@@ -1,25 +1,16 @@
-"""Number formatting and Markdown table helpers shared by the report renderers."""
+"""Number formatting and Markdown escaping shared by the report renderers (tables: :mod:`forecast.mdtable`)."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
+
+from forecast.metrics import is_missing
 
 MISSING = "—"
-
-
-def is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def fmt_pct(p: Any) -> str:
@@ -113,23 +104,6 @@ def md_code(text: Any) -> str:
         fence += "`"
     pad = " " if s.startswith("`") or s.endswith("`") else ""
     return f"{fence}{pad}{s}{pad}{fence}"
-
-
-def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: Sequence[str] | None = None) -> str:
-    """A GitHub/CommonMark-extension pipe table. Cells must already be escaped/formatted.
-
-    ``align``: one of 'l', 'r', 'c' per column (default left).
-    """
-    align = list(align) if align is not None else ["l"] * len(headers)
-    marks = {"l": ":---", "r": "---:", "c": ":---:"}
-    lines = [
-        "| " + " | ".join(headers) + " |",
-        "| " + " | ".join(marks.get(a, "---") for a in align) + " |",
-    ]
-    for row in rows:
-        cells = [c.replace("\n", " ") for c in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def slugify(name: Any) -> str:

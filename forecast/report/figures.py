@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from forecast.errors import InputError
-from forecast.export import peak_probability
+from forecast.metrics import peak_probability
 from forecast.report._format import fmt_pct, slugify
 from forecast.results import RunResult
 

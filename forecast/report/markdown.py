@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.export import peak_by_years, peak_probability, to_jsonable
+from forecast.jsonable import to_jsonable
+from forecast.mdtable import md_table
+from forecast.metrics import is_missing, last_observed_years, peak_by_years, peak_probability
 from forecast.report._format import (
     MISSING,
     fmt_cell,
@@ -19,10 +21,8 @@ from forecast.report._format import (
     fmt_num,
     fmt_pct,
     fmt_year,
-    is_missing,
     md_code,
     md_escape,
-    md_table,
 )
 from forecast.results import RunResult
 
@@ -70,17 +70,6 @@ def _region_label(region: Any, focus: list[str]) -> str:
     return f"**{name}**" if str(region) in focus else name
 
 
-def _last_observed_years(result: RunResult) -> dict[str, int]:
-    ds = result.forecast
-    if "last_observed_year" in ds.coords and "region" in ds["last_observed_year"].dims:
-        return {
-            str(r): int(y)
-            for r, y in zip(ds["region"].values, ds["last_observed_year"].values, strict=True)
-            if not is_missing(y)
-        }
-    return {}
-
-
 def _value_cell(value: Any) -> str:
     if isinstance(value, Mapping):
         return md_code(json.dumps(to_jsonable(value), ensure_ascii=False))
@@ -123,7 +112,7 @@ def _summary_paragraph(result: RunResult) -> str:
     horizon = _horizon(result)
     n_regions = int(ds.sizes.get("region", 0))
     n_samples = int(ds.sizes.get("sample", 0))
-    last_obs = _last_observed_years(result)
+    last_obs = last_observed_years(result)
     first_fc = (min(last_obs.values()) + 1) if last_obs else None
     settings = []
     if study.get("name"):

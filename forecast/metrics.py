@@ -1,0 +1,83 @@
+"""Headline numbers of a run, shared by the exports (:mod:`forecast.export`) and the report
+(:mod:`forecast.report`): P(peak by a year), the years asked about, last observed years.
+
+Computed from a :class:`~forecast.results.RunResult` only; nothing here writes files.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecast.results import RunResult
+
+__all__ = ["DEFAULT_PEAK_YEARS", "is_missing", "last_observed_years", "peak_by_years", "peak_probability"]
+
+DEFAULT_PEAK_YEARS = (2030, 2035)
+_P_BY_RE = re.compile(r"^p_peak_by_(\d{4})$")
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, NaT, pd.NA (scalars); containers and other objects are not missing."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def last_observed_years(result: RunResult) -> dict[str, int]:
+    """``{region: last observed year}`` from the ``last_observed_year`` coordinate (regions without one
+    are left out), else the last history year (``is_forecast`` false) for every region."""
+    ds = result.forecast
+    out: dict[str, int] = {}
+    if "last_observed_year" in ds.coords and "region" in ds["last_observed_year"].dims:
+        for r, y in zip(ds["region"].values, ds["last_observed_year"].values, strict=True):
+            if not is_missing(y):
+                out[str(r)] = int(y)
+    elif "is_forecast" in ds.coords:
+        hist = ds["year"].values[~np.asarray(ds["is_forecast"].values, dtype=bool)]
+        if hist.size:
+            out = {str(r): int(hist.max()) for r in ds["region"].values}
+    return out
+
+
+def peak_by_years(result: RunResult) -> list[int]:
+    """Years ``Y`` with a P(peak ≤ Y) entry: 2030, 2035 and every ``p_peak_by_Y`` column in the table."""
+    years = set(DEFAULT_PEAK_YEARS)
+    pt = result.peak_table
+    if pt is not None:
+        for col in pt.columns:
+            m = _P_BY_RE.match(str(col))
+            if m:
+                years.add(int(m.group(1)))
+    return sorted(years)
+
+
+def peak_probability(result: RunResult, region: Any, year: int) -> float | None:
+    """P(peak ≤ ``year``) for ``region``: the ``p_peak_by_<year>`` column of ``peak_table`` if present,
+    else computed from the ``peak_year`` samples (a peak in the last horizon year does not count,
+    as in :meth:`forecast.propagate.Forecast.peak_year_probability`)."""
+    pt = result.peak_table
+    col = f"p_peak_by_{int(year)}"
+    if pt is not None and col in pt.columns:
+        for idx in pt.index:
+            if idx == region or str(idx) == str(region):
+                v = pt.at[idx, col]
+                return None if is_missing(v) else float(v)
+    peak = result.peak_year
+    if peak is None or "region" not in peak.dims:
+        return None
+    labels = [lab for lab in peak["region"].values if lab == region or str(lab) == str(region)] if "region" in peak.coords else []
+    if not labels:
+        return None
+    vals = np.asarray(peak.sel(region=labels[0]).values, dtype=float).reshape(-1)
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        return None
+    horizon = int(np.max(result.forecast["year"].values))
+    return float(np.mean((vals <= year) & (vals < horizon)))
