@@ -24,10 +24,24 @@ from forecast.results import RunResult
 from forecast.run.sources import data_source
 from forecast.run.stages import RunContext, log, stages
 from forecast.run.stages.capacity import check_capacity, run_capacity
-from forecast.run.stages.drivers import (build_driver_models, build_scenario, driver_tables, fit_drivers,
-                                         forecast_regions, load_or_fit_drivers)
-from forecast.run.stages.emissions import (assemble_result, build_model, fit_model, inventory_measurement_error,
-                                           load_model, measurement_error_table, model_choice_table, model_settings)
+from forecast.run.stages.drivers import (
+    build_driver_models,
+    build_scenario,
+    driver_tables,
+    fit_drivers,
+    forecast_regions,
+    load_or_fit_drivers,
+)
+from forecast.run.stages.emissions import (
+    assemble_result,
+    build_model,
+    fit_model,
+    inventory_measurement_error,
+    load_model,
+    measurement_error_table,
+    model_choice_table,
+    model_settings,
+)
 from forecast.run.stages.landuse import run_landuse
 from forecast.run.stages.sinks import build_sinks, check_sinks, run_sinks
 from forecast.run.stages.targets import check_study_targets

@@ -26,13 +26,11 @@ def emission_model_name(value: str) -> str:
     :class:`StudyError` listing the registered ones."""
     if value in SHIPPED_EMISSION_MODELS:  # known without importing the model code
         return value
-    from forecast.models.base import registered_models
+    from forecast.models import registered_models
 
     known = {n: c for n, c in registered_models().items() if c.kind == "emissions"}
     if value not in known:
-        close = difflib.get_close_matches(str(value), list(known), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise StudyError(f"unknown emission model {value!r}{hint}; registered: {', '.join(sorted(known))}")
+        raise StudyError(f"unknown emission model {value!r}{did_you_mean(value, known, n=1)}; registered: {', '.join(sorted(known))}")
     return value
 
 DEFAULT_STUDY = "global"

@@ -30,12 +30,7 @@ PKG_DIR = ROOT / PACKAGE
 
 # Cycles that exist only through imports inside functions and are being removed elsewhere. Each entry is
 # the set of modules on the cycle.
-KNOWN_FUNCTION_LEVEL_CYCLES: list[frozenset[str]] = [
-    # inventory imports the emission-factor priors and model lazily, emission_factors imports the
-    # inventory functions lazily. Being removed by the model-contract work (issue "One model contract,
-    # one result tree"), which rewrites forecast/models/; delete this entry then.
-    frozenset({"forecast.inventory", "forecast.models.emission_factors"}),
-]
+KNOWN_FUNCTION_LEVEL_CYCLES: list[frozenset[str]] = []
 
 # import name -> distribution name, where they differ (the installed metadata is not consulted, so that the
 # test gives the same answer whatever happens to be installed).

@@ -4,7 +4,8 @@
 with named dims and units. Importing this package registers the shipped models:
 :func:`~forecast.models.base.model_class` maps a study's ``[model] type`` to its class."""
 
-from forecast.models.base import BayesianModel, model_class, registered_models
+from forecast.errors import InputError, did_you_mean
+from forecast.models.base import _REGISTRY, BayesianModel
 from forecast.models.county import DriftModel
 from forecast.models.ekc import EKCModel
 from forecast.models.emission_factors import EmissionFactorModel
@@ -15,3 +16,17 @@ from forecast.models.sinks import GlobalLandSinkModel
 
 __all__ = ["BayesianModel", "DriftModel", "EKCModel", "EmissionFactorModel", "GDPConvergenceModel", "GlobalLandSinkModel",
            "KayaModel", "PopulationGrowthModel", "model_class", "registered_models"]
+
+
+def model_class(name: str) -> type[BayesianModel]:
+    """The model class registered as ``name`` (a study's ``[model] type``); unknown names are an
+    :class:`~forecast.errors.InputError` that lists the known ones."""
+    if name not in _REGISTRY:
+        raise InputError(f"unknown model type {name!r}{did_you_mean(name, _REGISTRY, n=1)}; "
+                         f"known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def registered_models() -> dict[str, type[BayesianModel]]:
+    """Name -> class of every registered model (the shipped ones and any subclass defined since)."""
+    return dict(sorted(_REGISTRY.items()))

@@ -28,13 +28,12 @@ Everything else is here, written once:
   them, and an unknown name is an error.
 * **fit** samples with the package's sampler choice and raises R-hat / ESS / divergence problems as
   :class:`~forecast.errors.SamplerWarning`; **sample_prior_predictive** shows what the priors alone imply.
-* **Registry**: every concrete subclass registers under its ``name``; :func:`model_class` maps a study's
-  ``[model] type`` to the class, so nothing downstream needs an ``if type == ...`` chain.
+* **Registry**: every concrete subclass registers under its ``name``; :func:`forecast.models.model_class`
+  maps a study's ``[model] type`` to the class, so nothing downstream needs an ``if type == ...`` chain.
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import json
 import time
@@ -63,26 +62,6 @@ def register(cls: type["BayesianModel"]) -> type["BayesianModel"]:
         raise ValueError(f"model name {cls.name!r} is taken by {other.__module__}.{other.__qualname__}")
     _REGISTRY[cls.name] = cls
     return cls
-
-
-def model_class(name: str) -> type["BayesianModel"]:
-    """The model class registered as ``name`` (a study's ``[model] type``); unknown names are an
-    :class:`InputError` that lists the known ones."""
-    import forecast.models  # noqa: F401  (importing the package registers the shipped models)
-
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise InputError(f"unknown model type {name!r}{hint}; "
-                         f"known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
-
-
-def registered_models() -> dict[str, type["BayesianModel"]]:
-    """Name -> class of every registered model."""
-    import forecast.models  # noqa: F401
-
-    return dict(sorted(_REGISTRY.items()))
 
 
 class BayesianModel:
@@ -229,7 +208,7 @@ class BayesianModel:
 
     def _with_metadata(self, idata: az.InferenceData, arrays: Any, settings: dict[str, Any], *, sampler: str,
                        seed: int | None) -> az.InferenceData:
-        from forecast import __version__
+        from forecast._version import __version__
 
         self.label_posterior(idata.posterior, arrays)
         state = self.state(arrays)

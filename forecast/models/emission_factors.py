@@ -22,7 +22,6 @@ Non-centred forms throughout: the prior scales are a few %, the log factors ~11.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import arviz as az
@@ -32,7 +31,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from forecast.errors import InputError
+from forecast.errors import InputError, did_you_mean
 from forecast.inventory import factor_unit_ratio
 from forecast.models.base import BayesianModel
 from forecast.priors import lognormal_from_range
@@ -60,8 +59,7 @@ def _category_specs(specs: dict, categories: list[str] | None, family: str) -> d
     out = {}
     for c in categories:
         if c not in available:
-            close = difflib.get_close_matches(str(c), list(available), n=3, cutoff=0.5)
-            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            hint = did_you_mean(c, available, cutoff=0.5)
             raise InputError(f"unknown emission-factor category {c!r}{hint}; priors/{family}.toml has {', '.join(available)}")
         out[c] = available[c]
     return out

@@ -68,7 +68,6 @@ Units: sink GtC/yr; CO2 ppm; eps % (increase of photosynthesis) per 100 ppm; k G
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -82,10 +81,10 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
-from pytensor.graph.basic import Variable
 import xarray as xr
+from pytensor.graph.basic import Variable
 
-from forecast.errors import DataNotFoundError, InputError, ModelStateError
+from forecast.errors import DataNotFoundError, InputError, ModelStateError, did_you_mean
 from forecast.models.base import BayesianModel
 
 __all__ = [
@@ -269,8 +268,7 @@ def load_land_sink_data(
         table = pd.read_csv(path)
         columns = [c for c in table.columns if c != "year" and c != "Model Spread (sd)"]
         if series not in columns:
-            close = difflib.get_close_matches(str(series), columns, n=3, cutoff=0.5)
-            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            hint = did_you_mean(series, columns, cutoff=0.5)
             raise InputError(f"unknown land-sink series {series!r}{hint}; choose 'GCB' or one of {', '.join(columns)}")
         sink = table[["year", series]].rename(columns={series: "land_sink"})
         prov.append(file_provenance(path, source="gcb2025_land_sink_models"))
@@ -471,9 +469,8 @@ class GlobalLandSinkModel(BayesianModel):
             ("likelihood", self.likelihood, LIKELIHOODS),
         ):
             if value not in allowed:
-                close = difflib.get_close_matches(str(value), allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise InputError(f"{label} must be one of {', '.join(allowed)}, got {value!r}{hint}")
+                raise InputError(f"{label} must be one of {', '.join(allowed)}, got {value!r}"
+                                 f"{did_you_mean(value, allowed, n=1)}")
         if isinstance(self.t_ref, bool) or not isinstance(self.t_ref, (int, np.integer)):
             raise InputError(f"t_ref must be a whole year, got {self.t_ref!r}")
         if isinstance(self.c0, bool) or not isinstance(self.c0, (int, float)) or not (0 < float(self.c0) < 1000):

@@ -9,8 +9,8 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError, StudyError
+from forecast.run.context import RunContext, Stage
 from forecast.run.sources import study_years, with_groups
-from forecast.run.stages import RunContext, Stage
 
 if TYPE_CHECKING:  # annotations only
     from forecast.propagate import Forecast

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import StudyError
-from forecast.run.stages import RunContext, Stage
+from forecast.run.context import RunContext, Stage
 from forecast.scenarios import DriverScenario, Scenario
 
 if TYPE_CHECKING:  # annotations only

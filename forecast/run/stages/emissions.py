@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from forecast.errors import StudyError
-from forecast.models.base import BayesianModel, model_class
+from forecast.models import BayesianModel, model_class
+from forecast.run.context import RunContext, Stage
 from forecast.run.sources import data_source
-from forecast.run.stages import RunContext, Stage
 
 if TYPE_CHECKING:  # annotations only
     from forecast.propagate import Forecast

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from forecast.run.stages import RunContext, Stage
+from forecast.run.context import RunContext, Stage
 
 if TYPE_CHECKING:  # annotations only
     from forecast.study import Study

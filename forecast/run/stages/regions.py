@@ -3,8 +3,8 @@ table of the provincial data's coverage), added to the result when the study's s
 
 from __future__ import annotations
 
+from forecast.run.context import RunContext, Stage
 from forecast.run.sources import data_source, with_groups
-from forecast.run.stages import RunContext, Stage
 
 
 def _run(ctx: RunContext) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from forecast.errors import ModelStateError, StudyError
+from forecast.run.context import RunContext, Stage
 from forecast.run.sources import study_years
-from forecast.run.stages import RunContext, Stage
 
 if TYPE_CHECKING:  # annotations only
     from forecast.propagate import Forecast
