@@ -31,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from .errors import InputError, did_you_mean
+from .metrics import headline
 
 __all__ = [
     "ALLOCATION_RULES",
@@ -255,7 +256,7 @@ def neutrality(ds: xr.Dataset, *, years=None, clip_negative: bool = True) -> xr.
     if "sink" not in ds:
         raise InputError("neutrality: the forecast has no 'sink' variable (run with sinks enabled)")
     years = _years(ds, years)
-    sink = ds["sink"].sel(year=years)
+    sink = headline(ds["sink"]).sel(year=years)
     no_sink = sink.isnull().all([d for d in sink.dims if d != "region"])
     if no_sink.any():
         raise InputError(f"neutrality: no sink for region(s) {[str(r) for r in sink['region'].values[no_sink.values]]}")

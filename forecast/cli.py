@@ -81,7 +81,9 @@ def _print_peaks(result) -> None:
 
 def _print_neutrality(result) -> None:
     sinks = result.sinks or {}
-    neutral, constant = sinks.get("neutrality"), sinks.get("neutrality_constant_cfe")
+    from forecast.metrics import cfe_tables
+
+    neutral, constant = cfe_tables(sinks)
     if neutral is None:
         return
     cols = [c for c in neutral.columns if c.startswith("p_neutral_by_") and c != "p_neutral_by_horizon"]

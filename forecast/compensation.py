@@ -39,6 +39,7 @@ from scipy.stats import norm
 
 from .capacity import _gdp, as_dataset, validate_shares
 from .errors import InputError, did_you_mean
+from .metrics import headline
 
 __all__ = ["SHARE_RULES", "compensation", "compensation_table", "flow_table", "sample_price"]
 
@@ -152,7 +153,7 @@ def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p
     if shares is None:
         if "sink" not in ds:
             raise InputError("allocation='sink' needs a 'sink' variable in the forecast (run with sinks enabled)")
-        sink = ds["sink"].sel(year=year, region=regions, drop=True).transpose("sample", "region")
+        sink = headline(ds["sink"]).sel(year=year, region=regions, drop=True).transpose("sample", "region")
         if sink.isnull().any():
             bad = [str(r) for r in sink["region"].values[sink.isnull().any("sample").values]]
             raise InputError(f"compensation: no sink in {year} for region(s) {bad}")

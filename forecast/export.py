@@ -4,8 +4,8 @@
 :func:`forecast.atomic.atomic_output_dir` for an all-or-nothing write):
 
 ``bands.csv`` and ``bands.parquet`` — quantile bands (:func:`quantile_bands`)
-    A tidy long table, one row per ``(region, variable, year)``, sorted by region, variable, year.
-    Columns, in this order:
+    A tidy long table, one row per ``(region, variable, variant, year)``, sorted by region, variable,
+    variant, year. Columns, in this order:
 
     ========== ======= =============================================================================
     column     type    meaning
@@ -14,7 +14,11 @@
     year       int     calendar year (history and forecast horizon)
     variable   string  ``co2`` (Mt CO2/yr), ``co2_per_capita`` (t CO2/person/yr),
                        ``gdp_per_capita`` (int-$ 2011/person), ``population`` (people), ...
+    variant    string  ``""`` for a variable without variants; else the variant as ``dim=value``
+                       (e.g. ``cfe=constant`` for the sink with the CO2-fertilisation effect held at
+                       its last fitted value; several dims joined by ``,``)
     units      string  units of ``mean`` and the quantile columns (the variable's ``units`` attr)
+    observed   bool    True in the years the region's data were observed (history), else False
     mean       float   mean over posterior predictive samples
     q05 … q95  float   sample quantiles (linear interpolation, NaNs skipped), one column per level
     ========== ======= =============================================================================
@@ -24,11 +28,14 @@
     0.5 → ``q50``, 0.95 → ``q95``, 0.025 → ``q025``, 0.975 → ``q975``. The default levels are
     0.05, 0.25, 0.5, 0.75, 0.95. In history years every sample holds the observed value, so all
     quantiles equal the observation. Floats are written with full (round-trip) precision, so
-    ``pd.read_csv(path)`` and ``pd.read_parquet(path)`` give back the same frame.
+    ``pd.read_parquet(path)`` gives back the same frame, and so does ``pd.read_csv(path,
+    keep_default_na=False)`` (without ``keep_default_na=False`` pandas reads the empty ``variant`` of
+    a variable without variants as NaN).
 
 ``forecast.nc`` — all draws (:func:`export_netcdf`)
     NetCDF-4 (HDF5, written with h5netcdf), zlib-compressed. Same dimensions, coordinates and
-    variables as ``RunResult.forecast``: dims ``(sample, region, year)``; variables ``co2``,
+    variables as ``RunResult.forecast``: dims ``(sample, region, year)`` and, for variables with
+    variants, a variant dim (``cfe`` for ``sink`` and ``net_co2``); variables ``co2``,
     ``co2_per_capita``, ``gdp_per_capita``, ``population`` (each with ``units`` and ``long_name``);
     coordinates ``is_forecast (year)`` and ``last_observed_year (region)``; plus the data variable
     ``peak_year (sample, region)`` (int32, calendar year of maximum total emissions per sample).
@@ -37,14 +44,14 @@
     ``study`` (study name), ``title``, ``seed`` (int, or string if not an integer), ``created``
     (ISO 8601 UTC timestamp), ``package_version`` (``forecast.__version__``: the installed
     distribution version, or ``"0.0.0+source"`` in an uninstalled source tree), ``schema_version``
-    (int, currently 1), and ``provenance``, ``priors`` and ``study_settings``: JSON strings (NetCDF
+    (int, currently 2), and ``provenance``, ``priors`` and ``study_settings``: JSON strings (NetCDF
     attributes cannot hold nested structures; decode them with ``json.loads``).
 
 ``summary.json`` — headline numbers (:func:`summary_dict`)
     UTF-8 JSON, strictly valid (missing values / NaN are written as ``null``)::
 
         {
-          "schema_version": 1,
+          "schema_version": 2,
           "package_version": "0.1.0",
           "created": "2025-01-01T12:00:00+00:00",
           "study": {...study settings: name, title, focus_regions, horizon, seed, quantiles, ...},
@@ -57,8 +64,8 @@
             "warnings": [str, ...]
           },
           "sinks": {...}   # only when the study enables sinks: p_cfe_decline, cfe_half_life_years,
-                           # cfe_percent_per_100ppm {year: {mean, q05, q50, q95}}, neutrality and
-                           # neutrality_constant_cfe {region: {p_neutral_by_<year>, ...}},
+                           # cfe_percent_per_100ppm {year: {mean, q05, q50, q95}}, neutrality
+                           # {cfe: {region: {p_neutral_by_<year>, ...}}} (cfe: declining, constant),
                            # sink_overstatement_if_cfe_constant {"region|year": {...}} (Mt CO2/yr)
           "regions": {
             "<region>": {
@@ -83,12 +90,16 @@
     Keys are always present; values that the run did not produce are ``null``.
 
 Schema changes that remove or rename a column or key bump ``schema_version``; additions do not.
+Version 2: variants are coordinates, not parallel variables (``sink`` and ``net_co2`` gain a ``cfe``
+dim; ``sink_constant_cfe`` and ``neutrality_constant_cfe`` are gone), bands gain ``variant`` and
+``observed``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import io
+import itertools
 import warnings
 import json
 import math
@@ -125,7 +136,7 @@ __all__ = [
     "to_jsonable",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_LEVELS: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 BANDS_CSV = "bands.csv"
@@ -161,7 +172,7 @@ def level_column(level: float) -> str:
 
 def band_columns(levels: Sequence[float] = DEFAULT_LEVELS) -> list[str]:
     """The exact column list of :func:`quantile_bands` for ``levels``."""
-    return ["region", "year", "variable", "units", "mean", *(level_column(lv) for lv in levels)]
+    return ["region", "year", "variable", "variant", "units", "observed", "mean", *(level_column(lv) for lv in levels)]
 
 
 def _check_levels(levels: Iterable[float]) -> list[float]:
@@ -199,8 +210,8 @@ def quantile_bands(
     ds:
         Dataset with dims ``(sample, region, year)`` (any order).
     variables:
-        Variables to summarise; default: every data variable that has a ``sample`` dimension and
-        otherwise only ``region`` and ``year`` dimensions.
+        Variables to summarise; default: every data variable with ``sample``, ``region`` and ``year``
+        dims (further dims are variants: one set of rows per variant).
     levels:
         Quantile levels in [0, 1].
     """
@@ -210,7 +221,7 @@ def quantile_bands(
         variables = [
             str(v)
             for v, da in ds.data_vars.items()
-            if "sample" in da.dims and set(da.dims) <= {"sample", "region", "year"}
+            if {"sample", "region", "year"} <= set(da.dims)
         ]
     else:
         variables = list(variables)
@@ -219,47 +230,62 @@ def quantile_bands(
                 raise InputError(f"Variable {v!r} is not in the forecast dataset (has {list(ds.data_vars)}).")
             if "sample" not in ds[v].dims:
                 raise InputError(f"Variable {v!r} has no 'sample' dimension; cannot compute bands.")
-    frames: list[pd.DataFrame] = []
-    for v in variables:
-        da = ds[v]
-        extra = set(da.dims) - {"sample", "region", "year"}
-        if extra:
-            raise InputError(f"Variable {v!r} has unexpected dimensions {sorted(extra)} for quantile bands.")
-        if "region" not in da.dims or "year" not in da.dims:
-            raise InputError(f"Variable {v!r} needs 'region' and 'year' dimensions for quantile bands.")
-        da = da.astype("float64")
-        with warnings.catch_warnings():
-            # variables defined for some regions or years only (e.g. sinks) are NaN elsewhere
-            warnings.filterwarnings("ignore", message="All-NaN slice", category=RuntimeWarning)
-            warnings.filterwarnings("ignore", message="Mean of empty slice", category=RuntimeWarning)
-            q = da.quantile(levels, dim="sample").transpose("region", "year", "quantile")
-            mean = da.mean("sample").transpose("region", "year")
-        regions = [str(r) for r in da["region"].values]
-        years = np.asarray(da["year"].values).astype("int64")
-        n_r, n_y = len(regions), len(years)
-        data: dict[str, Any] = {
-            "region": np.repeat(np.array(regions, dtype=object), n_y),
-            "year": np.tile(years, n_r),
-            "variable": [v] * (n_r * n_y),
-            "units": [str(da.attrs.get("units", ""))] * (n_r * n_y),
-            "mean": mean.values.reshape(-1),
-        }
-        qv = q.values.reshape(n_r * n_y, len(levels))
-        for i, col in enumerate(qcols):
-            data[col] = qv[:, i]
-        frame = pd.DataFrame(data)
-        frames.append(frame[frame["mean"].notna()])  # rows where the variable is not defined
+            if "region" not in ds[v].dims or "year" not in ds[v].dims:
+                raise InputError(f"Variable {v!r} needs 'region' and 'year' dimensions for quantile bands.")
+    frames = [_variant_bands(ds, v, sel, levels, qcols) for v in variables for sel in _variants(ds[v])]
+    frames = [f for f in frames if len(f)]
     columns = band_columns(levels)
     if frames:
         df = pd.concat(frames, ignore_index=True)
     else:
         df = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
     df = df[columns].astype(
-        {"region": "str", "variable": "str", "units": "str", "year": "int64"}
+        {"region": "str", "variable": "str", "variant": "str", "units": "str", "year": "int64", "observed": "bool"}
         | {c: "float64" for c in ["mean", *qcols]}
     )
-    df = df.sort_values(["region", "variable", "year"], kind="stable").reset_index(drop=True)
+    df = df.sort_values(["region", "variable", "variant", "year"], kind="stable").reset_index(drop=True)
     return df
+
+
+def _variants(da: xr.DataArray) -> list[dict[str, Any]]:
+    """One selection per variant of ``da`` (every combination of its dims beyond sample, region, year)."""
+    dims = [d for d in da.dims if d not in ("sample", "region", "year")]
+    combos = itertools.product(*[da[d].values.tolist() for d in dims])
+    return [dict(zip(dims, combo)) for combo in combos]
+
+
+def _variant_bands(ds: xr.Dataset, name: str, sel: dict[str, Any], levels: list[float], qcols: list[str]) -> pd.DataFrame:
+    """Band rows of one variable (one variant of it), defined cells only."""
+    da = ds[name].sel(sel).astype("float64")
+    with warnings.catch_warnings():
+        # variables defined for some regions or years only (e.g. sinks) are NaN elsewhere
+        warnings.filterwarnings("ignore", message="All-NaN slice", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", message="Mean of empty slice", category=RuntimeWarning)
+        q = da.quantile(levels, dim="sample").transpose("region", "year", "quantile")
+        mean = da.mean("sample").transpose("region", "year")
+    regions = [str(r) for r in da["region"].values]
+    years = np.asarray(da["year"].values).astype("int64")
+    n_r, n_y = len(regions), len(years)
+    observed = np.zeros((n_r, n_y), dtype=bool)
+    if "last_observed_year" in ds.coords:
+        last = np.asarray(ds["last_observed_year"].reindex(region=da["region"].values).values, dtype=float)
+        observed = years[None, :] <= last[:, None]
+    if "is_forecast" in ds.coords:
+        observed &= ~np.asarray(ds["is_forecast"].reindex(year=da["year"].values).values, dtype=bool)[None, :]
+    data: dict[str, Any] = {
+        "region": np.repeat(np.array(regions, dtype=object), n_y),
+        "year": np.tile(years, n_r),
+        "variable": [name] * (n_r * n_y),
+        "variant": [",".join(f"{k}={v}" for k, v in sel.items())] * (n_r * n_y),
+        "units": [str(ds[name].attrs.get("units", ""))] * (n_r * n_y),
+        "observed": observed.reshape(-1),
+        "mean": mean.values.reshape(-1),
+    }
+    qv = q.values.reshape(n_r * n_y, len(levels))
+    for i, col in enumerate(qcols):
+        data[col] = qv[:, i]
+    frame = pd.DataFrame(data)
+    return frame[frame["mean"].notna()]  # rows where the variable is not defined
 
 
 def export_bands(
@@ -492,6 +518,13 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
     return to_jsonable(summary)
 
 
+def _by_variant(frame: pd.DataFrame | None, records) -> dict[str, Any]:
+    """``{variant: records(rows of that variant)}`` for a table indexed by (variant, ...)."""
+    if frame is None:
+        return {}
+    return {str(v): records(frame.xs(v, level=0)) for v in dict.fromkeys(frame.index.get_level_values(0))}
+
+
 def _sinks_summary(sinks: Mapping[str, Any]) -> dict[str, Any]:
     """The sink and neutrality part of ``summary.json`` (present only when a study enables sinks)."""
     def records(frame: pd.DataFrame | None) -> dict[str, Any]:
@@ -505,8 +538,7 @@ def _sinks_summary(sinks: Mapping[str, Any]) -> dict[str, Any]:
         "cfe_half_life_years": {f"q{int(q * 100):02d}": v for q, v in (sinks.get("half_life") or {}).items()},
         "cfe_percent_per_100ppm": records(sinks.get("cfe_summary")),
         "co2_scenario": sinks.get("co2_scenario"),
-        "neutrality": records(sinks.get("neutrality")),
-        "neutrality_constant_cfe": records(sinks.get("neutrality_constant_cfe")),
+        "neutrality": _by_variant(sinks.get("neutrality"), records),
         "sink_overstatement_if_cfe_constant": {} if gap is None else {
             f"{region}|{year}": dict(row) for (region, year), row in gap.iterrows()},
     }

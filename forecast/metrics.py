@@ -14,9 +14,29 @@ import pandas as pd
 
 from forecast.results import RunResult
 
-__all__ = ["DEFAULT_PEAK_YEARS", "is_missing", "last_observed_years", "peak_by_years", "peak_probability"]
+__all__ = ["CFE_VARIANTS", "cfe_tables", "DEFAULT_PEAK_YEARS", "HEADLINE_VARIANTS", "headline", "is_missing", "last_observed_years",
+           "peak_by_years", "peak_probability"]
 
 DEFAULT_PEAK_YEARS = (2030, 2035)
+# variants are coordinates of a dim of the result, not parallel variables; the first is the headline
+CFE_VARIANTS = ("declining", "constant")  # the CO2-fertilisation sensitivity after the last fitted year
+HEADLINE_VARIANTS = {"cfe": "declining"}
+
+
+def cfe_tables(sinks) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The neutrality table of a run's sinks (indexed by ``cfe, region``) split into its declining and
+    constant-CFE parts; ``(None, None)`` without sinks."""
+    table = (sinks or {}).get("neutrality")
+    if table is None:
+        return None, None
+    return tuple(table.xs(v, level="cfe") if v in table.index.get_level_values("cfe") else None for v in CFE_VARIANTS)
+
+
+def headline(da):
+    """``da`` at the headline variant of each variant dim it has (e.g. ``cfe="declining"``); the
+    variants themselves stay in the result for comparisons."""
+    picks = {dim: value for dim, value in HEADLINE_VARIANTS.items() if dim in getattr(da, "dims", ())}
+    return da.sel(picks) if picks else da
 _P_BY_RE = re.compile(r"^p_peak_by_(\d{4})$")
 
 

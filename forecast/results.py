@@ -6,11 +6,14 @@ class: every model that follows the protocol produces the same bundle.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import xarray as xr
+
+_STABLE_NAME = re.compile(r"[a-z0-9_]+")
 
 
 @dataclass
@@ -51,9 +54,14 @@ class RunResult:
     sinks:
         Empty unless the study enables sinks; then ``cfe_summary`` (DataFrame: CFE sensitivity in
         % per 100 ppm by year, mean and quantiles), ``p_decline``, ``half_life`` (years, quantiles),
-        ``neutrality`` and ``neutrality_constant_cfe`` (DataFrames by region), ``sink_gap``
-        (DataFrame by region and year) and ``regions`` (list). The sink and net-emission draws are
-        variables of ``forecast``: ``sink``, ``sink_constant_cfe``, ``net_co2`` (Mt CO2/yr).
+        ``neutrality`` (DataFrame indexed by ``cfe, region``: with the declining CFE and with it held
+        constant), ``sink_gap`` (DataFrame by region and year) and ``regions`` (list). The sink and
+        net-emission draws are variables of ``forecast`` with a ``cfe`` dim (``declining``,
+        ``constant``): ``sink``, ``net_co2`` (Mt CO2/yr).
+    tables:
+        Further tables by stable name (``model_choice``, ``targets``, ``capacity__<cap>``,
+        ``compensation__<rule>``, ``landuse``, ``data_notes``, ...); each table's display title is in
+        ``table.attrs["title"]``. Add with :meth:`add_table`; the report shows them in order.
     targets:
         ``None`` unless the study has ``[[targets]]``; then one row per (target, region) with ``target``,
         ``kind``, ``year``, ``region``, ``p_met``, ``mc_se`` (:func:`forecast.targets.target_table`).
@@ -67,6 +75,21 @@ class RunResult:
     priors_used: list[dict[str, Any]] = field(default_factory=list)
     provenance: list[dict[str, Any]] = field(default_factory=list)
     study: dict[str, Any] = field(default_factory=dict)
-    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     sinks: dict[str, Any] = field(default_factory=dict)
     targets: pd.DataFrame | None = None
+
+    def add_table(self, name: str, table: pd.DataFrame, title: str, *, first: bool = False) -> pd.DataFrame:
+        """Keep ``table`` under the stable ``name`` (lower-case letters, digits, ``_``) with its display
+        ``title`` in ``table.attrs["title"]``; ``first`` puts it before the tables added so far."""
+        if not _STABLE_NAME.fullmatch(name):
+            raise ValueError(f"table name {name!r} must be lower-case letters, digits and underscores")
+        table.attrs["title"] = title
+        self.tables = {name: table, **self.tables} if first else {**self.tables, name: table}
+        return table
+
+
+def table_name(*parts: str) -> str:
+    """A stable table name from free text (``"capacity", "hold 2030"`` -> ``capacity__hold_2030``)."""
+    slugs = [re.sub(r"[^a-z0-9]+", "_", str(p).lower()).strip("_") for p in parts]
+    return "__".join(s for s in slugs if s)

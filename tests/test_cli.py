@@ -33,7 +33,7 @@ STUDY = Path(__file__).resolve().parent / "fixtures" / "small" / "study.toml"
 FOCUS = ["China", "India", "United States", "Germany", "Japan"]
 STUDY_SEED = 12345
 HORIZON = 2050
-BAND_COLUMNS = ["region", "year", "variable", "units", "mean", "q05", "q25", "q50", "q75", "q95"]
+BAND_COLUMNS = ["region", "year", "variable", "variant", "units", "observed", "mean", "q05", "q25", "q50", "q75", "q95"]
 OUTPUT_FILES = ["report.md", "report.html", "bands.csv", "bands.parquet", "forecast.nc", "summary.json", "model.nc", "study.toml"]
 
 runner = CliRunner()
@@ -143,8 +143,10 @@ def test_run_writes_complete_output_folder(first_run):
 
 
 def test_run_bands_follow_documented_schema(first_run, shared_data_dir):
-    bands = pd.read_csv(first_run / "bands.csv")
+    bands = pd.read_csv(first_run / "bands.csv", keep_default_na=False)  # as the README says: "" = no variant
     assert list(bands.columns) == BAND_COLUMNS
+    assert (bands["variant"] == "").all()  # this study has no variants
+    assert bands.loc[bands["year"] <= 2022, "observed"].all() and not bands.loc[bands["year"] > 2022, "observed"].any()
     assert set(bands["region"]) == set(FOCUS)
     assert {"co2", "co2_per_capita", "gdp_per_capita", "population"} <= set(bands["variable"])
     assert bands["year"].min() == 2000 and bands["year"].max() == HORIZON

@@ -153,7 +153,8 @@ def _make_result(with_warning: bool = True) -> RunResult:
         "sampler": {"name": "nutpie", "draws": 500, "chains": 4},
         "source_path": Path("/studies/synthetic.toml"),
     }
-    extra = {"Scenario notes": pd.DataFrame({"scenario": ["low", "high"], "growth": [0.01, 0.03]})}
+    notes = pd.DataFrame({"scenario": ["low", "high"], "growth": [0.01, 0.03]})
+    notes.attrs["title"] = "Scenario notes"
     return RunResult(
         forecast=ds,
         peak_year=peak_year,
@@ -163,7 +164,7 @@ def _make_result(with_warning: bool = True) -> RunResult:
         priors_used=priors,
         provenance=provenance,
         study=study,
-        extra_tables=extra,
+        tables={"scenario_notes": notes},
     )
 
 
@@ -226,23 +227,25 @@ def test_bands_match_numpy(result):
 
 def test_bands_schema_and_order(result):
     df = quantile_bands(result.forecast)
-    assert list(df.columns) == ["region", "year", "variable", "units", "mean", "q05", "q25", "q50", "q75", "q95"]
+    assert list(df.columns) == ["region", "year", "variable", "variant", "units", "observed", "mean", "q05", "q25",
+                                "q50", "q75", "q95"]
     assert list(df.columns) == band_columns(LEVELS)
     assert len(df) == 4 * len(REGIONS) * len(YEARS)
     assert pd.api.types.is_integer_dtype(df["year"])
     assert set(df["variable"]) == {"co2", "co2_per_capita", "gdp_per_capita", "population"}
-    expected = df.sort_values(["region", "variable", "year"]).reset_index(drop=True)
+    expected = df.sort_values(["region", "variable", "variant", "year"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(df, expected)
     # custom levels -> custom columns
     df2 = quantile_bands(result.forecast, variables=["co2"], levels=(0.025, 0.5, 0.975))
-    assert list(df2.columns) == ["region", "year", "variable", "units", "mean", "q025", "q50", "q975"]
+    assert list(df2.columns) == ["region", "year", "variable", "variant", "units", "observed", "mean", "q025", "q50",
+                                 "q975"]
     assert set(df2["variable"]) == {"co2"}
 
 
 def test_bands_csv_parquet_roundtrip(result, tmp_path):
     paths = export_bands(result, tmp_path)
     df = quantile_bands(result.forecast)
-    from_csv = pd.read_csv(paths["csv"])
+    from_csv = pd.read_csv(paths["csv"], keep_default_na=False, na_values={c: [""] for c in band_columns(LEVELS)[6:]})
     from_parquet = pd.read_parquet(paths["parquet"])
     pd.testing.assert_frame_equal(from_parquet, df)
     pd.testing.assert_frame_equal(from_csv, df)
@@ -282,7 +285,7 @@ def test_json_summary(result, tmp_path):
 
     data = json.loads(text, parse_constant=_no_constants)
     assert "NaN" not in text and "Infinity" not in text
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert {"study", "provenance", "priors", "diagnostics", "regions"} <= set(data)
     assert data["diagnostics"]["divergences"] == 3
     assert data["diagnostics"]["max_r_hat"] == pytest.approx(1.02)
@@ -487,3 +490,23 @@ def test_atomic_write_text(tmp_path):
     atomic_write_text(p, "new ✓")
     assert p.read_text(encoding="utf-8") == "new ✓"
     assert [x.name for x in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_result_tree_holds_predictions_tables_and_diagnostics_and_round_trips(result, tmp_path):
+    """The one result tree: predictions with their dims, every table under its stable name (title kept),
+    diagnostics, study attributes; written as NetCDF groups and read back unchanged."""
+    from forecast.run.tree import result_tree, write_tree
+
+    tree = result_tree(result)
+    assert {"predictions", "tables", "diagnostics"} <= set(tree.children)
+    assert tree["predictions"]["co2"].dims == result.forecast["co2"].dims
+    assert "peak_year" in tree["predictions"].data_vars
+    notes = tree["tables/scenario_notes"]
+    assert notes.attrs["title"] == "Scenario notes" and list(notes["scenario"].values) == ["low", "high"]
+    assert tree.attrs["study"] == result.study["name"] and json.loads(tree.attrs["provenance"]) == result.provenance
+    write_tree(tree, tmp_path / "result.nc")
+    back = xr.open_datatree(tmp_path / "result.nc")
+    xr.testing.assert_allclose(back["predictions"].to_dataset().load(), tree["predictions"].to_dataset())
+    np.testing.assert_allclose(back["tables/peak_table"]["p_already_peaked"].values,
+                               result.peak_table["p_already_peaked"].values)
+    back.close()

@@ -40,7 +40,8 @@ def test_provinces_peak_table_covers_all_provinces_grouped(provinces):
     assert len(table) == 30 and set(table.index) <= set(PROVINCE_GROUPS)
     assert table["p_peak_by_2030"].between(0, 1).all()
     assert (table["p_peak_by_2030"] >= table["p_already_peaked"]).all()
-    grouped = next(v for k, v in run.result.extra_tables.items() if k.startswith("Peak probabilities by province group"))
+    assert list(run.result.tables)[0] == "peak_by_group"  # shown first
+    grouped = run.result.tables["peak_by_group"]
     assert list(dict.fromkeys(grouped["group"])) == ["east", "central", "west"]
     assert (out / "figures" / "peak_by_group.png").stat().st_size > 10_000
 
@@ -48,12 +49,13 @@ def test_provinces_peak_table_covers_all_provinces_grouped(provinces):
 @pytest.mark.slow
 def test_provinces_compensation_balances_and_capacity(provinces):
     run, out = provinces
-    tables = run.result.extra_tables
-    comp = next(v for k, v in tables.items() if k.startswith("Horizontal compensation"))
+    tables = run.result.tables
+    comp = next(v for k, v in tables.items() if k.startswith("compensation__"))
+    assert comp.attrs["title"].startswith("Horizontal compensation")
     # allocations are shares of the provinces' actual total: balances and payments sum to zero
     assert abs(comp["balance_mean"].sum()) < 1e-6 * comp["balance_mean"].abs().sum()
     assert abs(comp["payment_mean"].sum()) < 1e-6 * comp["payment_mean"].abs().sum()
-    caps = [v for k, v in tables.items() if k.startswith("Carrying capacity")]
+    caps = [v for k, v in tables.items() if k.startswith("capacity__")]
     assert len(caps) == 2
     hold = caps[0]
     # holding each province at its own median 2030 level: overload in 2030 is a coin flip by construction
@@ -76,7 +78,7 @@ def test_provinces_report_has_grouped_capacity_and_compensation_charts_and_data_
     report = (out / "report.md").read_text()
     assert "figures/capacity_by_group.png" in report and "figures/compensation_by_group.png" in report
     assert "Compensation payments by region group" in (out / "report.html").read_text()
-    notes = run.result.extra_tables["China provincial data: coverage, gaps and conversions"].set_index("topic")
+    notes = run.result.tables["data_notes"].set_index("topic")
     assert (notes.loc["overlap of CO2, GDP and population", "first year"],
             notes.loc["overlap of CO2, GDP and population", "last year"]) == (2004, 2016)
     assert "China provincial data: coverage, gaps and conversions" in report and "no inventory for Tibet" in report
@@ -96,17 +98,22 @@ def test_china_sinks_study_neutrality_with_and_without_cfe_decline(china_sinks):
     run, out = china_sinks
     sinks = run.result.sinks
     assert 0 <= sinks["p_decline"] <= 1
-    assert set(sinks["neutrality"].index) == {"China"} and set(sinks["neutrality_constant_cfe"].index) == {"China"}
+    assert list(sinks["neutrality"].index) == [("declining", "China"), ("constant", "China")]
     ds = xr.open_dataset(out / "forecast.nc")
     future = ds.sel(region="China", year=ds["is_forecast"])
     # net = emissions - sink, draw by draw (float32 storage)
-    np.testing.assert_allclose(future["net_co2"], future["co2"] - future["sink"], rtol=1e-4)
+    assert future["sink"].dims == ("cfe", "sample", "year") and list(future["cfe"].values) == ["declining", "constant"]
+    net = (future["co2"] - future["sink"]).transpose(*future["net_co2"].dims)
+    np.testing.assert_allclose(future["net_co2"], net, rtol=1e-4)  # both variants
     # the declining CFE never gives a larger mean sink than the constant-CFE counterfactual
-    assert float(future["sink"].mean()) <= float(future["sink_constant_cfe"].mean()) + 1e-6
+    assert float(future["sink"].sel(cfe="declining").mean()) <= float(future["sink"].sel(cfe="constant").mean()) + 1e-6
     summary = json.loads((out / "summary.json").read_text())
-    assert "China" in summary["sinks"]["neutrality"]
-    bands = pd.read_csv(out / "bands.csv")
-    assert {"sink", "sink_constant_cfe", "net_co2"} <= set(bands["variable"])
+    assert summary["schema_version"] == 2
+    assert "China" in summary["sinks"]["neutrality"]["declining"] and "China" in summary["sinks"]["neutrality"]["constant"]
+    bands = pd.read_csv(out / "bands.csv", keep_default_na=False)
+    sink_rows = bands[bands["variable"].isin(["sink", "net_co2"])]
+    assert set(sink_rows["variant"]) == {"cfe=declining", "cfe=constant"} and not sink_rows["observed"].any()
+    assert set(bands.loc[bands["variable"] == "co2", "variant"]) == {""}
     assert (out / "figures" / "net_china.png").exists()
     ds.close()
 
@@ -128,8 +135,8 @@ def test_china_sinks_report_shows_the_neutrality_year_distribution(china_sinks):
             and line.split("|")[2].strip() in ("declining", "constant")}
     assert set(rows) == {"declining", "constant"}, section
     horizon = run.result.study["horizon"]
-    for label, key in (("declining", "neutrality"), ("constant", "neutrality_constant_cfe")):
-        table = run.result.sinks[key].loc["China"]
+    for label in ("declining", "constant"):
+        table = run.result.sinks["neutrality"].loc[(label, "China")]
         want = [f"after {horizon}" if int(table[f"neutrality_year_{q}"]) > horizon else str(int(table[f"neutrality_year_{q}"]))
                 for q in ("q05", "q50", "q95")]
         assert rows[label][:3] == want, (label, rows[label], want)

@@ -74,7 +74,7 @@ def fmt_interval(lo: Any, hi: Any, fmt=fmt_num) -> str:
 
 
 def fmt_cell(value: Any) -> str:
-    """Generic cell formatting for arbitrary tables (extra_tables)."""
+    """Generic cell formatting for arbitrary tables (``RunResult.tables``)."""
     if isinstance(value, (list, tuple, dict, np.ndarray)):
         return str(value)
     if is_missing(value):

@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from forecast.errors import InputError
-from forecast.metrics import peak_probability
+from forecast.metrics import cfe_tables, peak_probability
 from forecast.report._format import fmt_pct, slugify
 from forecast.results import RunResult
 
@@ -213,19 +213,20 @@ def net_chart(result: RunResult, region: Any) -> Axes:
     ax = fig.add_subplot(1, 1, 1)
     future = ds.sel(year=ds["is_forecast"], region=region)
     years = np.asarray(future["year"].values, dtype=int)
-    series = [("co2", "emissions", "tab:gray"), ("sink", "sink (declining CFE)", "tab:green"),
-              ("sink_constant_cfe", "sink (constant CFE)", "tab:olive"), ("net_co2", "net emissions", "tab:blue")]
-    for var, label, color in series:
-        values = np.asarray(future[var].transpose("sample", "year").values, dtype=float)
+    series = [(future["co2"], "emissions", "tab:gray", False),
+              (future["sink"].sel(cfe="declining"), "sink (declining CFE)", "tab:green", False),
+              (future["sink"].sel(cfe="constant"), "sink (constant CFE)", "tab:olive", True),
+              (future["net_co2"].sel(cfe="declining"), "net emissions", "tab:blue", False)]
+    for da, label, color, dashed in series:
+        values = np.asarray(da.transpose("sample", "year").values, dtype=float)
         q05, q25, q50, q75, q95 = np.nanquantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-        dashed = var == "sink_constant_cfe"
         ax.plot(years, q50, color=color, lw=2, ls="--" if dashed else "-", label=f"{label} (median)")
         if not dashed:
             ax.fill_between(years, q05, q95, color=color, alpha=0.15, lw=0)
             ax.fill_between(years, q25, q75, color=color, alpha=0.3, lw=0)
     ax.axhline(0, color="black", lw=0.8)
     p60 = None
-    neutral = (result.sinks or {}).get("neutrality")
+    neutral = cfe_tables(result.sinks)[0]
     if neutral is not None and region in neutral.index:
         cols = [c for c in neutral.columns if c.startswith("p_neutral_by_") and c != "p_neutral_by_horizon"]
         if cols:

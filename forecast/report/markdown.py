@@ -12,7 +12,7 @@ import pandas as pd
 
 from forecast.jsonable import to_jsonable
 from forecast.mdtable import md_table
-from forecast.metrics import is_missing, last_observed_years, peak_by_years, peak_probability
+from forecast.metrics import cfe_tables, is_missing, last_observed_years, peak_by_years, peak_probability
 from forecast.report._format import (
     MISSING,
     fmt_cell,
@@ -463,10 +463,10 @@ def _sinks_section(result: RunResult) -> str:
     if cfe is not None and not cfe.empty:
         rows = [(str(int(y)), fmt_num(r.get("mean")), fmt_interval(r.get("q05"), r.get("q95"))) for y, r in cfe.iterrows()]
         out.append(md_table(["Year", "CFE, % per 100 ppm (mean)", "90% interval"], rows, ["l", "r", "r"]))
-    neutral, constant = sinks.get("neutrality"), sinks.get("neutrality_constant_cfe")
+    neutral, constant = cfe_tables(sinks)
     if neutral is not None and not neutral.empty:
         cols = [c for c in neutral.columns if c.startswith("p_neutral_by_") and c != "p_neutral_by_horizon"]
-        headers = ["Region"] + [f"P(neutral by {c[-4:]})" for c in cols] + [f"same, constant CFE" for c in cols[-1:]] + [
+        headers = ["Region"] + [f"P(neutral by {c[-4:]})" for c in cols] + ["same, constant CFE" for c in cols[-1:]] + [
             "Net CO₂ at horizon, Mt/yr (90%)"]
         rows = []
         for region, r in neutral.iterrows():
@@ -563,7 +563,7 @@ def render_markdown(result: RunResult, figure_paths: Mapping[str, str] | None = 
         _sinks_section(result),
         _figures_section(figure_paths or {}),
     ]
-    for name, df in (result.extra_tables or {}).items():
-        sections.append(_extra_table(str(name), df))
+    for name, df in (result.tables or {}).items():
+        sections.append(_extra_table(str(df.attrs.get("title", name)), df))
     sections.append(_HOW_TO_READ)
     return "\n\n".join(s for s in sections if s) + "\n"

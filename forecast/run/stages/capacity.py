@@ -9,6 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError, StudyError
+from forecast.results import table_name
 from forecast.run.context import RunContext, Stage
 from forecast.run.sources import study_years, with_groups
 
@@ -122,8 +123,9 @@ def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataF
             cap_ds = carrying_capacity(fc.ds, cap, built_up_km2=c.built_up_km2 or None)
             _add_draws(fc, cap_ds, label, {"cap": "cap", "population_capacity": "population_capacity",
                                            "gdp_capacity": "gdp_capacity", "built_up_capacity": "built_up_capacity"})
-            tables[f"Carrying capacity under cap '{label}' ({spec['rule']})"] = with_groups(
-                study, _readable_capacity(capacity_table(cap_ds, years=years)))
+            title = f"Carrying capacity under cap '{label}' ({spec['rule']})"
+            tables[table_name("capacity", label)] = _titled(title, with_groups(
+                study, _readable_capacity(capacity_table(cap_ds, years=years))))
     m = study.compensation
     if m.enabled:
         several = len(m.rules) > 1
@@ -138,12 +140,13 @@ def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataF
             _add_draws(fc, xr.Dataset({"payment": payment.assign_attrs(units=f"million {m.currency}/yr", allocation=rule)}),
                        "" if i == 0 else rule, {"payment": "compensation_payment"})
             drop = ["is_forecast", "last_observed_year", "year"]
-            tables[f"Horizontal compensation in {m.year} ({rule}; million {m.currency}/yr, positive = pays)"] = with_groups(
-                study, compensation_table(comp).drop(columns=drop, errors="ignore"))
+            title = f"Horizontal compensation in {m.year} ({rule}; million {m.currency}/yr, positive = pays)"
+            tables[table_name("compensation", rule)] = _titled(title, with_groups(
+                study, compensation_table(comp).drop(columns=drop, errors="ignore")))
             flows = flow_table(comp).drop(columns=drop, errors="ignore").sort_values("mean", ascending=False)
             under = f" under {rule}" if several else ""
-            tables[f"Compensation flows in {m.year}{under}: who pays whom, the 25 largest (million {m.currency}/yr)"] = (
-                flows.head(25).reset_index(drop=True))
+            title = f"Compensation flows in {m.year}{under}: who pays whom, the 25 largest (million {m.currency}/yr)"
+            tables[table_name("compensation_flows", rule)] = _titled(title, flows.head(25).reset_index(drop=True))
     return tables
 
 
@@ -174,7 +177,16 @@ def _readable_capacity(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _run(ctx: RunContext) -> None:
-    ctx.timed("capacity", lambda c: c.result.extra_tables.update(run_capacity(c.study, c.forecast, seed=c.seed)))
+    def step(c: RunContext) -> None:
+        for name, table in run_capacity(c.study, c.forecast, seed=c.seed).items():
+            c.result.add_table(name, table, table.attrs["title"])
+
+    ctx.timed("capacity", step)
+
+
+def _titled(title: str, table: pd.DataFrame) -> pd.DataFrame:
+    table.attrs["title"] = title
+    return table
 
 
 STAGE = Stage("capacity", enabled=lambda study: study.capacity.enabled or study.compensation.enabled,

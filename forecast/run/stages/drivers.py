@@ -82,7 +82,9 @@ def driver_tables(scenario) -> tuple[dict[str, pd.DataFrame], list[dict], list[s
     tables, priors, warnings = {}, [], []
     for driver in getattr(scenario, "driver_models", []):
         label = {"gdp_convergence": "GDP-per-capita model", "population_growth": "population model"}[driver.name]
-        tables[f"Sampler diagnostics of the {label}"] = driver.diagnostics.to_frame()
+        table = driver.diagnostics.to_frame()
+        table.attrs["title"] = f"Sampler diagnostics of the {label}"
+        tables[f"diagnostics__{driver.name}"] = table
         priors += driver.priors_used()
         warnings += [f"{label}: {w}" for w in driver.diagnostics.warnings]
     return tables, priors, warnings
@@ -109,7 +111,8 @@ def _fit(ctx: RunContext) -> None:
 def _tables(ctx: RunContext) -> None:
     tables, priors, warnings = driver_tables(ctx.scenario)
     result = ctx.result
-    result.extra_tables.update(tables)
+    for name, table in tables.items():
+        result.add_table(name, table, table.attrs["title"])
     result.priors_used += priors
     result.diagnostics.attrs["warnings"] = list(result.diagnostics.attrs.get("warnings", [])) + warnings
 

@@ -190,7 +190,7 @@ def _forecast(ctx: RunContext) -> None:
     result.study["scenario_name"] = ctx.scenario.name
     choice = model_choice_table(study)
     if choice:
-        result.extra_tables[choice[0]] = choice[1]
+        result.add_table("model_choice", choice[1], choice[0])
 
 
 def _compare_measurement_error(ctx: RunContext) -> None:
@@ -205,8 +205,8 @@ def _compare_measurement_error(ctx: RunContext) -> None:
         fit_model(study, exact, c.panel, seed=c.seed, progress=c.progress)
         fc_exact = forecast_emissions(exact, c.scenario, c.panel, regions=c.regions, draws=study.forecast.draws,
                                       random_seed=c.seed + 1)
-        c.result.extra_tables["Peak year with and without measurement error in historical emissions"] = (
-            measurement_error_table(c.forecast, fc_exact))
+        c.result.add_table("measurement_error", measurement_error_table(c.forecast, fc_exact),
+                           "Peak year with and without measurement error in historical emissions")
 
     ctx.timed("fit_without_measurement_error", step)
 

@@ -34,7 +34,7 @@ def _check(ctx: RunContext) -> None:
 def _run(ctx: RunContext) -> None:
     lu = ctx.study.landuse
     title = f"Land-use carbon account of {lu.region or 'the study region'} (Mt CO2/yr, positive = emission)"
-    ctx.result.extra_tables[title + (f"; areas: {lu.source}" if lu.source else "")] = run_landuse(ctx.study, seed=ctx.seed)
+    ctx.result.add_table("landuse", run_landuse(ctx.study, seed=ctx.seed), title + (f"; areas: {lu.source}" if lu.source else ""))
 
 
 STAGE = Stage("landuse", enabled=lambda study: study.landuse.enabled, check=_check, run=_run)

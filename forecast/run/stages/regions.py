@@ -16,10 +16,10 @@ def _run(ctx: RunContext) -> None:
         grouped = with_groups(ctx.study, result.peak_table)
         keep = ["group", "region", "p_already_peaked", *[c for c in grouped.columns if c.startswith("p_peak_by_")],
                 "p_no_peak_by_horizon", "peak_year_q05", "peak_year_q50", "peak_year_q95"]
-        result.extra_tables = {"Peak probabilities by province group (east / central / west)": grouped[keep],
-                               **result.extra_tables}
+        result.add_table("peak_by_group", grouped[keep], "Peak probabilities by province group (east / central / west)",
+                         first=True)
     if source.notes is not None:
-        result.extra_tables[source.notes_title] = source.notes(ctx.panel, ctx.data_dir)
+        result.add_table("data_notes", source.notes(ctx.panel, ctx.data_dir), source.notes_title)
 
 
 STAGE = Stage("regions", enabled=lambda study: data_source(study).groups is not None or data_source(study).notes is not None,

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+import pandas as pd
+import xarray as xr
+
 from forecast.errors import ModelStateError, StudyError
+from forecast.metrics import CFE_VARIANTS
 from forecast.run.context import RunContext, Stage
 from forecast.run.sources import study_years
 
@@ -68,8 +72,9 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
     """Fit the land-sink model, project ecosystem sinks with and without the CFE decline, and combine
     them with the emission draws of ``fc`` into net emissions and neutrality probabilities.
 
-    Adds ``sink``, ``sink_constant_cfe`` and ``net_co2`` (sample, region, year; Mt CO2/yr) to ``fc.ds``
-    and returns the summary tables (see :class:`forecast.results.RunResult`).
+    Adds ``sink`` and ``net_co2`` (cfe, sample, region, year; Mt CO2/yr; ``cfe = ["declining",
+    "constant"]``, the same draws with and without the decline) to ``fc.ds`` and returns the summary
+    tables (see :class:`forecast.results.RunResult`); ``neutrality`` is indexed by ``(cfe, region)``.
     """
     import numpy as np
 
@@ -105,18 +110,21 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
     emissions = fc.ds["co2"].sel(region=regions, year=years)
     say(f"projecting ecosystem sinks for {', '.join(regions)} with and without the CFE decline")
     sims, nets = {}, {}
-    for label, decline in (("decline", True), ("constant", False)):
+    for label, decline in zip(CFE_VARIANTS, (True, False)):
         # the same seeds pair the two runs draw by draw: only the CFE path differs
         mult = land.cfe_multiplier(path, s.base_year, draws=n, random_seed=seed + 3, decline=decline)
         sims[label] = ecosystems.simulate(years, multiplier=mult.sel(year=years), draws=n, random_seed=seed + 4)
         nets[label] = net_emissions(emissions, sims[label]["sink"], random_seed=seed + 5)
-    attrs = {"units": "Mt CO2/yr"}
-    fc.ds["sink"] = sims["decline"]["sink"].reindex(region=fc.ds["region"], year=fc.ds["year"]).assign_attrs(
-        attrs, long_name="ecosystem carbon sink (declining CO2 fertilisation)")
-    fc.ds["sink_constant_cfe"] = sims["constant"]["sink"].reindex(region=fc.ds["region"], year=fc.ds["year"]).assign_attrs(
-        attrs, long_name="ecosystem carbon sink if the CO2 fertilisation effect stayed at its last fitted value")
-    fc.ds["net_co2"] = nets["decline"].reindex(region=fc.ds["region"], year=fc.ds["year"]).assign_attrs(
-        attrs, long_name="net CO2 emissions (emissions minus ecosystem sinks)")
+    def on_cfe_axis(parts: dict, long_name: str) -> xr.DataArray:
+        da = xr.concat([parts[c] for c in CFE_VARIANTS], dim=pd.Index(CFE_VARIANTS, name="cfe"))
+        da = da.reindex(region=fc.ds["region"], year=fc.ds["year"]).transpose("cfe", "sample", "region", "year")
+        return da.assign_attrs(units="Mt CO2/yr", long_name=long_name)
+
+    fc.ds["sink"] = on_cfe_axis({c: sims[c]["sink"] for c in CFE_VARIANTS}, "ecosystem carbon sink")
+    fc.ds["net_co2"] = on_cfe_axis(nets, "net CO2 emissions (emissions minus ecosystem sinks)")
+    fc.ds["cfe"].attrs = {"long_name": "CO2-fertilisation sensitivity in the forecast",
+                          "declining": "as fitted by the land-sink model",
+                          "constant": f"held at its {int(land.last_fitted_year)} value"}
     by = tuple(s.neutrality_years)
     cfe_years = sorted({1982, 2015, int(land.last_fitted_year), 2030, int(years[-1])})
     half_life = land.half_life() if land.decline == "exponential" else None
@@ -126,9 +134,8 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
         "p_decline": float(land.p_decline()),
         "half_life": None if half_life is None else {
             q: float(np.nanquantile(half_life.values, q)) for q in (0.05, 0.5, 0.95)},
-        "neutrality": neutrality_table(nets["decline"], by=by),
-        "neutrality_constant_cfe": neutrality_table(nets["constant"], by=by),
-        "sink_gap": sink_gap_table(sims["decline"]["sink"], sims["constant"]["sink"],
+        "neutrality": pd.concat({c: neutrality_table(nets[c], by=by) for c in CFE_VARIANTS}, names=["cfe"]),
+        "sink_gap": sink_gap_table(sims["declining"]["sink"], sims["constant"]["sink"],
                                    years=[y for y in (2030, 2050, int(years[-1])) if y in set(years)]),
         "co2_scenario": co2.name,
         "diagnostics": land.diagnostics.to_frame(),

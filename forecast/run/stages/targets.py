@@ -29,7 +29,7 @@ def _run(ctx: RunContext) -> None:
 
     targets = check_study_targets(ctx.study, ctx.regions, ctx.panel, ctx.horizon)
     ctx.result.targets = target_table(ctx.forecast.ds, targets, peak_year=ctx.result.peak_year)
-    ctx.result.extra_tables["Probability of meeting the targets"] = ctx.result.targets
+    ctx.result.add_table("targets", ctx.result.targets, "Probability of meeting the targets")
 
 
 STAGE = Stage("targets", enabled=lambda study: bool(study.targets),
