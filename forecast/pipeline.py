@@ -22,6 +22,7 @@ from forecast.models.base import BayesianModel
 from forecast.propagate import Forecast
 from forecast.results import RunResult
 from forecast.run.sources import data_source
+from forecast.run.tree import TREE_FILE, result_tree, write_tree
 from forecast.run.stages import RunContext, log, stages
 from forecast.run.stages.capacity import check_capacity, run_capacity
 from forecast.run.stages.drivers import (
@@ -147,8 +148,15 @@ def forecast_study(study: Study, panel: pd.DataFrame, model: BayesianModel, scen
     return _run_all(ctx, refit=False)
 
 
+def run_models(run: StudyRun) -> list[BayesianModel]:
+    """Every fitted model of a run: the emission model, the land sink (with sinks) and the driver models."""
+    land = (run.result.sinks or {}).get("model")
+    return [run.model, *([land] if land is not None else []), *getattr(run.scenario, "driver_models", [])]
+
+
 def write_outputs(run: StudyRun, out_dir: str | Path) -> Path:
-    """Write report, exports, the fitted model and a copy of the study file, atomically into ``out_dir``."""
+    """Write report, exports, the result tree (``result.nc``), the fitted model and a copy of the study
+    file, atomically into ``out_dir``."""
     from forecast.atomic import atomic_output_dir
     from forecast.export import export_all
     from forecast.report import write_report
@@ -157,6 +165,7 @@ def write_outputs(run: StudyRun, out_dir: str | Path) -> Path:
     with atomic_output_dir(out_dir) as tmp:
         export_all(run.result, tmp, levels=run.study.report.quantiles)
         write_report(run.result, tmp)
+        write_tree(result_tree(run.result, run_models(run)), tmp / TREE_FILE)
         run.model.save(tmp / "model.nc")
         for driver in getattr(run.scenario, "driver_models", []):
             driver.save(tmp / f"{driver.name}.nc")  # `report --model model.nc` reuses them

@@ -34,7 +34,8 @@ FOCUS = ["China", "India", "United States", "Germany", "Japan"]
 STUDY_SEED = 12345
 HORIZON = 2050
 BAND_COLUMNS = ["region", "year", "variable", "variant", "units", "observed", "mean", "q05", "q25", "q50", "q75", "q95"]
-OUTPUT_FILES = ["report.md", "report.html", "bands.csv", "bands.parquet", "forecast.nc", "summary.json", "model.nc", "study.toml"]
+OUTPUT_FILES = ["report.md", "report.html", "bands.csv", "bands.parquet", "forecast.nc", "summary.json", "model.nc",
+                "study.toml", "result.nc"]
 
 runner = CliRunner()
 
@@ -140,6 +141,21 @@ def test_run_writes_complete_output_folder(first_run):
     assert (first_run / "study.toml").read_text(encoding="utf-8") == STUDY.read_text(encoding="utf-8")
     assert "<html" in (first_run / "report.html").read_text(encoding="utf-8").lower()
     assert leftovers(first_run.parent) == []
+
+
+def test_run_result_tree_holds_the_posterior_and_the_same_draws(first_run):
+    """result.nc: the fitted model's posterior and the forecast draws of forecast.nc, with which posterior
+    draw each forecast sample used."""
+    tree = xr.open_datatree(first_run / "result.nc")
+    posterior = tree["posterior/ekc"].to_dataset()
+    assert {"chain", "draw", "region"} <= set(posterior.dims) and "slope" in posterior
+    pred = tree["predictions"].to_dataset()
+    with xr.open_dataset(first_run / "forecast.nc") as nc:
+        np.testing.assert_allclose(nc["co2"].values, pred["co2"].transpose(*nc["co2"].dims).values, rtol=1e-6)
+    chain, draw = int(pred["chain"][0]), int(pred["draw"][0])
+    assert chain in posterior["chain"].values and draw in posterior["draw"].values
+    assert "peak_table" in tree["tables"].children and json.loads(tree.attrs["study_settings"])["name"] == "small"
+    tree.close()
 
 
 def test_run_bands_follow_documented_schema(first_run, shared_data_dir):
