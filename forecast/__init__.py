@@ -7,25 +7,40 @@ Typical notebook use::
     model = EKCModel().fit(panel, random_seed=1)
     fc = forecast_peak(model, Scenario.from_history(panel, horizon=2060), draws=2000, random_seed=1)
     fc.peak_table()
+
+The names below are imported on first use (PEP 562), so ``import forecast`` and the command line's
+``--help`` do not load PyMC.
 """
 
-from forecast._version import __version__
-from forecast.data import load_panel
-from forecast.errors import CarbonForecastError, InputError
-from forecast.models.ekc import EKCModel
-from forecast.models.sinks import GlobalLandSinkModel
-from forecast.propagate import Forecast, forecast_emissions, forecast_peak
-from forecast.scenarios import Scenario
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "CarbonForecastError",
-    "EKCModel",
-    "GlobalLandSinkModel",
-    "Forecast",
-    "InputError",
-    "Scenario",
-    "__version__",
-    "forecast_emissions",
-    "forecast_peak",
-    "load_panel",
-]
+from forecast._version import __version__
+
+_LAZY = {
+    "CarbonForecastError": "forecast.errors",
+    "InputError": "forecast.errors",
+    "load_panel": "forecast.data",
+    "EKCModel": "forecast.models.ekc",
+    "KayaModel": "forecast.models.kaya",
+    "GlobalLandSinkModel": "forecast.models.sinks",
+    "BayesianModel": "forecast.models.base",
+    "Forecast": "forecast.propagate",
+    "forecast_emissions": "forecast.propagate",
+    "forecast_peak": "forecast.propagate",
+    "Scenario": "forecast.scenarios",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'forecast' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

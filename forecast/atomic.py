@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -76,7 +77,9 @@ def atomic_output_dir(final: str | os.PathLike[str], *, overwrite: bool = True) 
         raise InputError(f"Output directory {final} already exists (pass overwrite=True to replace it).")
     parent = final.parent
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=parent))
+    remove_leftovers(final)
+    # the writer's process id in the name tells a later run whether the folder is still being written
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-{os.getpid()}-", dir=parent))
     # mkdtemp creates the directory with mode 0o700; give the final directory the usual permissions.
     with contextlib.suppress(OSError):
         os.chmod(tmp, 0o777 & ~_umask())
@@ -106,6 +109,35 @@ def atomic_output_dir(final: str | os.PathLike[str], *, overwrite: bool = True) 
     _fsync_dir(parent)
     if old is not None:
         _remove(old)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_leftovers(final: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary folders a killed run left beside ``final`` (``.{name}.tmp-<pid>-*`` of a
+    process that no longer runs, or of an older version without a pid, and ``.{name}.old-*`` copies when
+    ``final`` exists); returns what was removed. Folders of a run that is still writing are left alone."""
+    final = Path(final)
+    removed = []
+    for path in final.parent.glob(f".{glob.escape(final.name)}.*"):
+        kind, _, rest = path.name[len(final.name) + 2:].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind == "tmp" and pid.isdigit() and _alive(int(pid)):
+            continue  # a run that is writing now
+        if kind == "old" and not final.exists():
+            continue  # the only copy of the previous output: keep it
+        if kind in ("tmp", "old") and path.is_dir():
+            _remove(path)
+            removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data import ENV_DATA_DIR, UNITS, file_provenance, load_panel, validate_panel
+from .data import ENV_DATA_DIR, check_data_dir, UNITS, file_provenance, load_panel, validate_panel
 from .errors import DataNotFoundError, InputError, did_you_mean
 
 __all__ = [
@@ -68,6 +68,7 @@ _YUAN_PER_UNIT = 1e8  # NBS unit: 100 million yuan
 
 def _resolve(label: str, data_dir: str | os.PathLike[str] | None) -> Path:
     name = CHINA_FILES[label]
+    check_data_dir(data_dir)
     looked = []
     for base, how in ((data_dir, "data_dir"), (os.environ.get(ENV_DATA_DIR), f"${ENV_DATA_DIR}")):
         if not base:

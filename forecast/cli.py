@@ -8,6 +8,7 @@ converge (an error carrying ``diagnostics``, e.g. the land-sink model); 1 an une
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -27,7 +28,7 @@ app.add_typer(priors_app, name="priors")
 app.add_typer(data_app, name="data")
 
 console = Console(stderr=True)
-out = Console()
+out = out_console = Console()  # stdout: results and, with --quiet, where they were written
 
 EXIT_INPUT = 2
 EXIT_DIAGNOSTICS = 3
@@ -46,6 +47,14 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*BLAS.*")
     for name in ("pymc", "pytensor", "nutpie", "arviz"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def default_out_dir(study_name: str, suffix: str = "") -> Path:
+    """``results/<name><suffix>`` with the study name reduced to letters, digits, ``.``, ``_`` and ``-``: a
+    study file is data from elsewhere, so its name never chooses a path (no ``..``, ``/`` or absolute
+    path)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(study_name)).strip("._-") or "study"
+    return Path("results") / f"{safe}{suffix}"
 
 
 def _load(study_path: Optional[Path]):
@@ -108,11 +117,14 @@ def _finish(run, out_dir: Path, strict: bool, quiet: bool) -> None:
     warnings_seen = list(run.result.diagnostics.attrs.get("warnings", run.model.diagnostics.warnings))
     for warning in warnings_seen:
         console.print(f"[yellow]⚠ sampler:[/] {warning}")
-    if not quiet:
+    if quiet:  # quiet still says where the results are: one line on stdout, nothing else
+        out.print(str(out_dir), soft_wrap=True)
+    else:
         _print_peaks(run.result)
         _print_neutrality(run.result)
         timing = ", ".join(f"{k} {v:.1f}s" for k, v in run.timings.items())
-        console.print(f"[green]✓[/] wrote {out_dir}/report.html, report.md, bands.csv, forecast.nc, summary.json ({timing})")
+        console.print(f"[green]✓[/] wrote {out_dir}/report.html, report.md, bands.csv, forecast.nc, result.nc, "
+                      f"summary.json ({timing})")
     if strict and warnings_seen:
         raise typer.Exit(EXIT_DIAGNOSTICS)
 
@@ -123,20 +135,20 @@ def run(
     out_dir: Path = typer.Option(None, "--out", "-o", help="Output folder (default: results/<study name>)."),
     data_dir: Optional[Path] = DataDirOpt,
     seed: Optional[int] = SeedOpt,
-    draws: Optional[int] = typer.Option(None, help="Override [sampler] draws."),
-    forecast_draws: Optional[int] = typer.Option(None, help="Override [forecast] draws."),
+    draws: Optional[int] = typer.Option(None, help="Posterior draws per chain (overrides the study's \\[sampler] draws)."),
+    forecast_draws: Optional[int] = typer.Option(None, help="Forecast samples (overrides the study's \\[forecast] draws)."),
     quiet: bool = QuietOpt,
     strict: bool = typer.Option(False, help="Exit with code 3 when sampler diagnostics warn."),
 ) -> None:
     """Fit the study's model, forecast, and write the report and exports."""
-    from forecast.pipeline import check_output_dir, run_study
+    spec = _load(study)  # a bad study file answers before the model code is imported
 
-    spec = _load(study)
+    from forecast.pipeline import check_output_dir, run_study
     if draws is not None:
         spec = spec.with_overrides(sampler={"draws": draws})
     if forecast_draws is not None:
         spec = spec.with_overrides(forecast={"draws": forecast_draws})
-    out_dir = out_dir or Path("results") / spec.study.name
+    out_dir = out_dir or default_out_dir(spec.study.name)
     check_output_dir(out_dir)
     result = run_study(spec, data_dir=data_dir, seed=seed, progress=not quiet and sys.stderr.isatty(), on_stage=_say(quiet))
     _finish(result, out_dir, strict, quiet)
@@ -151,9 +163,9 @@ def fit(
     quiet: bool = QuietOpt,
 ) -> None:
     """Fit the study's model only and save the posterior (reuse it with `report --model`)."""
-    from forecast.pipeline import check_output_file, check_study, fit_model, load_study_panel
+    spec = _load(study)  # a bad study file answers before the model code is imported
 
-    spec = _load(study)
+    from forecast.pipeline import check_output_file, check_study, fit_model, load_study_panel
     seed = spec.study.seed if seed is None else seed
     check_output_file(out)
     _say(quiet)("loading data")
@@ -164,7 +176,9 @@ def fit(
     model.save(out)
     for warning in model.diagnostics.warnings:
         console.print(f"[yellow]⚠ sampler:[/] {warning}")
-    if not quiet:
+    if quiet:
+        out_console.print(str(out), soft_wrap=True)
+    else:
         console.print(f"[green]✓[/] wrote {out}")
 
 
@@ -178,11 +192,12 @@ def report(
     quiet: bool = QuietOpt,
 ) -> None:
     """Forecast from a saved model and write the report and exports (no refitting)."""
+    spec = _load(study)  # a bad study file answers before the model code is imported
+
     from forecast.pipeline import (check_output_dir, check_study, forecast_study, load_model, load_or_fit_drivers,
                                    load_study_panel)
     from forecast.scenarios import DriverScenario
 
-    spec = _load(study)
     seed = spec.study.seed if seed is None else seed
     check_output_dir(out_dir)
     panel = load_study_panel(spec, data_dir=data_dir)
@@ -407,11 +422,11 @@ def backtest(
 
     With several --model (and --scenario) values every variant is scored on the same cutoffs and a
     side-by-side comparison.md / comparison.csv is written, with one backtest folder per variant."""
+    spec = _load(study)  # a bad study file answers before the model code is imported
     from forecast.backtest import DEFAULT_CUTOFFS, compare_models, run_backtest, write_backtest, write_comparison
     from forecast.pipeline import check_output_dir
 
-    spec = _load(study)
-    out_dir = out_dir or Path("results") / f"{spec.study.name}-backtest"
+    out_dir = out_dir or default_out_dir(spec.study.name, "-backtest")
     check_output_dir(out_dir)
     variants = _variants(spec, model or [], scenario or [])
     if len(variants) > 1:

@@ -183,6 +183,22 @@ def default_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_cache_dir(_APP_NAME))
 
 
+def check_data_dir(data_dir: str | os.PathLike[str] | None) -> Path | None:
+    """``data_dir`` as a Path if it is a usable folder; a folder that was asked for (``--data-dir``,
+    ``data_dir=``) but does not exist, is a file or is empty is a :class:`DataNotFoundError`, never a
+    silent fall-back to ``$CARBON_FORECAST_DATA`` or the download cache."""
+    if data_dir is None:
+        return None
+    folder = Path(data_dir).expanduser()
+    if not folder.exists():
+        raise DataNotFoundError(f"data folder {str(folder)!r} (--data-dir / data_dir) does not exist")
+    if not folder.is_dir():
+        raise DataNotFoundError(f"data folder {str(folder)!r} (--data-dir / data_dir) is a file, not a folder")
+    if not any(folder.iterdir()):
+        raise DataNotFoundError(f"data folder {str(folder)!r} (--data-dir / data_dir) is empty")
+    return folder
+
+
 def resolve_data_file(
     source: str,
     *,
@@ -224,7 +240,7 @@ def resolve_data_file(
         return p.resolve()
 
     looked: list[str] = []
-    if data_dir is not None:
+    if check_data_dir(data_dir) is not None:
         cand = Path(data_dir).expanduser() / ds.filename
         looked.append(f"{cand}  (data_dir / --data-dir)")
         if cand.is_file():

@@ -77,6 +77,9 @@ def test_bad_inputs(shared_data_dir, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="2004-2016"):
         load_province_panel(shared_data_dir, years=(2000, 2016))
     monkeypatch.delenv("CARBON_FORECAST_DATA", raising=False)
+    with pytest.raises(DataNotFoundError, match="is empty"):  # a folder asked for must be usable
+        load_province_panel(tmp_path)
+    (tmp_path / "README.txt").write_text("not the data")
     with pytest.raises(DataNotFoundError, match="china_"):
         load_province_panel(tmp_path)
     sub = load_province_panel(shared_data_dir, years=(2010, 2012))

@@ -327,7 +327,8 @@ def _no_data(tmp_path, monkeypatch):
     monkeypatch.delenv("CARBON_FORECAST_DATA", raising=False)
     (tmp_path / "cache").mkdir()
     monkeypatch.setenv("CARBON_FORECAST_CACHE", str(tmp_path / "cache"))
-    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty").mkdir()  # a usable folder (not empty: that alone is an error) without the data file
+    (tmp_path / "empty" / "README.txt").write_text("no data here")
     return STUDY, ["owid_co2_data.csv", "--data-dir", "127.0.0.1:9"]
 
 
@@ -510,3 +511,40 @@ def test_data_info_prints_sha256(shared_data_dir):
     text = invoke("data", "info", "--data-dir", shared_data_dir).stdout
     assert owid_sha256(shared_data_dir) in text
     assert "rows" in text and str((shared_data_dir / "owid_co2_data.csv").resolve()) in squash(text)
+
+
+def test_leftovers_of_a_killed_run_are_removed_by_the_next_write(tmp_path):
+    """A run killed while writing leaves `.res.tmp-<pid>-*`; the next write into the same place removes
+    it, but not the folder of a run that is still writing (a live pid)."""
+    from forecast.atomic import atomic_output_dir
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".res.tmp-{int(dead.stdout)}-abc"
+    (stale / "figures").mkdir(parents=True)
+    (stale / "bands.csv").write_text("partial")
+    legacy = tmp_path / ".res.tmp-xyz"  # an older version's name without a pid
+    legacy.mkdir()
+    live = tmp_path / f".res.tmp-{os.getpid()}-def"
+    live.mkdir()
+    with atomic_output_dir(tmp_path / "res") as tmp:
+        (tmp / "x.txt").write_text("done")
+    assert not stale.exists() and not legacy.exists() and live.exists()
+    assert (tmp_path / "res" / "x.txt").read_text() == "done"
+
+
+def test_study_name_never_chooses_an_output_path():
+    for name, want in (("/abs/dir", "abs_dir"), ("../../x", "x"), ("a b/c", "a_b_c"), ("..", "study")):
+        path = cli.default_out_dir(name)
+        assert path == Path("results") / want and ".." not in path.parts
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "empty"])
+def test_unusable_data_dir_is_an_error_not_a_fallback(tmp_path, monkeypatch, capsys, kind):
+    target = {"missing": tmp_path / "nope", "file": tmp_path / "f.txt", "empty": tmp_path / "empty"}[kind]
+    if kind == "file":
+        target.write_text("x")
+    if kind == "empty":
+        target.mkdir()
+    code, _, stderr = call_main(monkeypatch, capsys, "data", "info", "--data-dir", target)
+    assert code == 2 and squash(str(target)) in squash(stderr)
+    assert {"missing": "does not exist", "file": "is a file", "empty": "is empty"}[kind] in stderr

@@ -334,7 +334,11 @@ def test_resolution_order(tmp_path, monkeypatch):
 
     assert which(path=dirs["explicit"] / OWID_FILE, data_dir=dirs["data_dir"]) == "explicit"
     assert which(data_dir=dirs["data_dir"]) == "data_dir"
-    assert which(data_dir=tmp_path / "nowhere") == "env"
+    with pytest.raises(DataNotFoundError, match="does not exist"):  # asked for and unusable: no fallback
+        which(data_dir=tmp_path / "nowhere")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("a usable folder without this file")
+    assert which(data_dir=tmp_path / "other") == "env"
     assert which() == "env"
     monkeypatch.delenv("CARBON_FORECAST_DATA")
     assert which() == "cache"
@@ -346,6 +350,8 @@ def test_resolution_order(tmp_path, monkeypatch):
 
 def test_missing_everywhere_lists_places(tmp_path, monkeypatch):
     monkeypatch.setenv("CARBON_FORECAST_DATA", str(tmp_path / "envdir"))
+    (tmp_path / "dd").mkdir()
+    (tmp_path / "dd" / "notes.txt").write_text("a usable folder without the data file")
     with pytest.raises(DataNotFoundError) as exc:
         resolve_data_file("owid", data_dir=tmp_path / "dd", cache_dir=tmp_path / "cc", download=False)
     msg = str(exc.value)

@@ -590,7 +590,9 @@ def test_peak_year_distribution(peak_fc):
 
 def test_summary_is_tidy_over_forecast_years_only(peak_fc):
     summary = peak_fc.summary()
-    assert list(summary.columns) == ["region", "year", "variable", "units", "mean", "q05", "q25", "q50", "q75", "q95"]
+    assert list(summary.columns) == ["region", "year", "variable", "variant", "units", "observed", "mean", "q05", "q25",
+                                     "q50", "q75", "q95"]
+    assert not summary["observed"].any() and (summary["variant"] == "").all()
     assert set(summary["year"]) == set(FC_YEARS.tolist())
     assert set(summary["variable"]) == {"co2", "co2_per_capita"}
     assert len(summary) == len(EXPECTED_TABLE) * len(FC_YEARS) * 2
@@ -604,7 +606,7 @@ def test_summary_is_tidy_over_forecast_years_only(peak_fc):
     assert row["q05"] == pytest.approx(np.quantile(raw, 0.05))
     assert row["q95"] == pytest.approx(np.quantile(raw, 0.95))
     custom = peak_fc.summary(levels=(0.1, 0.9), variables=("co2",))
-    assert list(custom.columns) == ["region", "year", "variable", "units", "mean", "q10", "q90"]
+    assert list(custom.columns) == ["region", "year", "variable", "variant", "units", "observed", "mean", "q10", "q90"]
     assert set(custom["variable"]) == {"co2"}
 
 

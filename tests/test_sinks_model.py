@@ -309,6 +309,9 @@ def test_loader_errors(shared_data_dir, tmp_path):
         load_land_sink_data(shared_data_dir, years=(2000, 2030))
     with pytest.raises(InputError, match="first <= last"):
         load_land_sink_data(shared_data_dir, years=(2020, 2000))
+    with pytest.raises(DataNotFoundError, match="is empty"):  # a folder asked for must be usable
+        load_land_sink_data(tmp_path)
+    (tmp_path / "notes.txt").write_text("not the data")
     with pytest.raises(DataNotFoundError, match="gcb2025_global_budget.csv"):
         load_land_sink_data(tmp_path)
 

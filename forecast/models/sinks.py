@@ -128,10 +128,10 @@ _MIN_YEARS = 10
 def _resolve_file(filename: str, data_dir: str | os.PathLike[str] | None) -> Path:
     """``data_dir / filename``, else ``$CARBON_FORECAST_DATA / filename`` (the GCB files are not registered
     download sources, so there is no cache or download step)."""
-    from forecast.data import ENV_DATA_DIR
+    from forecast.data import ENV_DATA_DIR, check_data_dir
 
     looked = []
-    if data_dir is not None:
+    if check_data_dir(data_dir) is not None:
         cand = Path(data_dir).expanduser() / filename
         looked.append(f"{cand}  (data_dir)")
         if cand.is_file():
