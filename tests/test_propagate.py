@@ -184,7 +184,7 @@ def test_simulator_starts_a_run_at_the_stationary_scale():
     for s in range(n_samples):
         phi, k, inc = params["phi"][s], params["cubic"][s], params["drift_income"][s]
         for r in range(n_regions):
-            y, x_prev = 0.0, x0[r]
+            y, x_prev, u = 0.0, x0[r], 0.0
             for t in range(n_years):
                 xt, shock = x[s, r, t], params["sigma"][s, r] * eps[s, r, t]
                 u = shock / math.sqrt(1 - phi**2) if t == 0 else phi * u + shock
