@@ -1,15 +1,14 @@
 """Posterior draws x scenario draws -> emission trajectories, and the peak metrics read from them.
 
-No Python loop over draws, regions or years: one numba kernel, parallel over samples, draws the Student-t
-shocks in place from a counter-based stream, integrates the AR(1) recursion and exponentiates, with SIMD
-elementary functions from :mod:`forecast.simd` (called on at most ``KERNEL_CHUNKS`` sample slices, the
-steps of the optional progress bar; slicing changes no number).
+The Student-t growth shocks come from NumPy generators, one per fixed block of samples (so a seed gives
+the same numbers on any thread count, with or without the progress bar); the AR(1) recursion, the only
+part with a loop over years, is one numba function (:func:`simulate_growth`, the model's simulator,
+parallel over samples).
 """
 
 from __future__ import annotations
 
 import contextvars
-import os
 import sys
 from contextlib import contextmanager
 from typing import Iterable, Iterator
@@ -20,17 +19,13 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError
-from forecast.simd import JIT, exp64, f64_as_i64, fill_student_t, log64, student_t_cube, t_exponents
 
 DEFAULT_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 PEAK_YEARS = (2030, 2035)
 
 
-KERNEL_CHUNKS = 16  # the path kernel runs over at most this many sample slices (progress steps)
-
-
 class _Progress:
-    """A rich progress bar over the steps of one forecast (the kernel's sample slices)."""
+    """A rich progress bar over the steps of one forecast (its sample blocks)."""
 
     def __init__(self, bar, task):
         self._bar, self._task = bar, task
@@ -72,100 +67,122 @@ def progress_bar(progress: bool | None, description: str) -> Iterator[_Progress 
             _PROGRESS.reset(token)
 
 
-def stream_key(rng: np.random.Generator) -> int:
-    """The 63-bit key of the counter-based shock stream of one forecast, drawn from ``rng``."""
-    return int(rng.integers(2**63))
+SHOCK_BLOCK = 256  # samples per shock generator; part of what a seed means (see _block_generators)
+
+
+def _blocks(n_samples: int) -> list[slice]:
+    """The fixed sample blocks of one forecast: each has its own shock generator and is one progress step."""
+    return [slice(i, min(i + SHOCK_BLOCK, n_samples)) for i in range(0, n_samples, SHOCK_BLOCK)]
+
+
+def _block_generators(rng: np.random.Generator, n_samples: int) -> list[np.random.Generator]:
+    """One independent NumPy generator per block of :data:`SHOCK_BLOCK` samples, spawned from a seed that
+    is the first draw from ``rng``. The block, never the thread count or the progress slicing, decides
+    which generator draws a sample's shocks, so a seed gives the same numbers however the work is run."""
+    parent = np.random.SeedSequence(int(rng.integers(2**63)))
+    return [np.random.default_rng(child) for child in parent.spawn(len(_blocks(n_samples)))]
+
+
+def _unit_shocks(gen: np.random.Generator, nu: np.ndarray, n_regions: int, n_years: int) -> np.ndarray:
+    """Unit Student-t shocks ``(len(nu), region, year)`` with per-sample degrees of freedom ``nu``; a
+    sample with ``nu = inf`` gets standard normals (NumPy's ``standard_t`` returns NaN for an infinite df)."""
+    shape = (len(nu), n_regions, n_years)
+    normal = np.isinf(nu)
+    if not normal.any():  # the fitted Student-t models: one call
+        return gen.standard_t(nu[:, None, None], size=shape)
+    out = gen.standard_normal(shape)
+    if not normal.all():  # mixed (tests): the finite-nu samples are redrawn as Student-t
+        out[~normal] = gen.standard_t(nu[~normal, None, None], size=(int((~normal).sum()), n_regions, n_years))
+    return out
 
 
 def _shocks(nu: np.ndarray, shape: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
-    """Unit-scale Student-t shocks ``(sample, region, year)`` (float32) with per-sample degrees of freedom
-    ``nu`` (inf = normal): exactly the shocks :func:`simulate_growth_paths` draws in place from the same
-    ``rng`` state. Counter-based (see :mod:`forecast.simd`), so they depend on ``rng`` only, never on the
-    number of threads."""
+    """Unit-scale Student-t shocks ``(sample, region, year)`` (float64) with per-sample degrees of freedom
+    ``nu`` (inf = normal): exactly the shocks :func:`simulate_growth_paths` draws from the same ``rng``
+    state, block by block (:func:`_block_generators`)."""
     n_samples, n_regions, n_years = shape
     if len(nu) != n_samples:
         raise InputError(f"{len(nu)} degrees of freedom for {n_samples} samples")
-    return student_t_cube(stream_key(rng), nu, n_regions, n_years)
+    nu = np.asarray(nu, dtype=np.float64)
+    gens = _block_generators(rng, n_samples)
+    return np.concatenate([_unit_shocks(g, nu[sl], n_regions, n_years) for g, sl in zip(gens, _blocks(n_samples))])
 
 
-SAMPLE_BLOCK = 8  # samples per parallel task: the per-task scratch rows are allocated once per block
+@numba.njit(cache=True)
+def ar1_residual(previous: float, phi: float, shock: float) -> float:
+    """The AR(1) residual ``u_t = φ u_{t-1} + shock`` (``shock = σ ε_t``, a change in log level).
 
-# a float64 is positive, normal and finite iff its bits, as an unsigned integer, lie in [_NORMAL_LO, inf)
-# (zero, negatives, subnormals, inf and NaN all fall outside; an integer test, so fast-math cannot drop it)
-_NORMAL_LO = np.uint64(0x0010000000000000)
-_NORMAL_SPAN = np.uint64(0x7FF0000000000000 - 0x0010000000000000)
+    ``previous`` NaN marks the first change of a run, which has no earlier residual: it gets the
+    stationary scale ``shock / sqrt(1 - φ²)``, as in the models' likelihoods (``has_prev = 0``)."""
+    if np.isnan(previous):
+        return shock / np.sqrt(1.0 - phi * phi)
+    return phi * previous + shock
 
 
-@numba.njit(parallel=True, **JIT)
-def _growth_kernel(key, sample0, fixed_shocks, gdp, x_center, last_x, last_dy, last_terms, last_x_prev, start, drift,
-                   slope, curv, cubic, income, phi, sigma, t_a, out, invalid):
-    """Integrate the growth-form EKC year by year for every (sample, region) trajectory, into ``out``.
+@numba.njit(parallel=True, cache=True)
+def _growth_kernel(x, eps, x0, y0, u0, drift, slope, curvature, sigma, cubic, drift_income, phi):
+    """The recursion of :func:`simulate_growth` (arguments as there, all float64, C-contiguous, already
+    broadcast); parallel over samples, each trajectory independent, so the thread count changes no number."""
+    n_samples, n_regions, n_years = x.shape
+    y = np.empty(x.shape)
+    for s in numba.prange(n_samples):
+        k, inc, f = cubic[s], drift_income[s], phi[s]
+        for r in range(n_regions):
+            d, b, c, sd = drift[s, r], slope[s, r], curvature[s, r], sigma[s, r]
+            x_prev, level, resid = x0[s, r], y0[s, r], u0[s, r]
+            for t in range(n_years):
+                xt = x[s, r, t]
+                mean = (d + inc * x_prev + b * (xt - x_prev) + c * (xt * xt - x_prev * x_prev)
+                        + k * (xt * xt * xt - x_prev * x_prev * x_prev))
+                resid = ar1_residual(resid, f, sd * eps[s, r, t])
+                level += mean + resid
+                y[s, r, t] = level
+                x_prev = xt
+    return y
 
-    Per sample, SIMD loops over its region x year cells (the Student-t shocks, drawn in place unless
-    ``fixed_shocks`` is non-empty; centred log GDP, counting into ``invalid[s]`` the GDP cells that are not
-    positive and finite; the exponential of the log level) around the scalar AR(1) recursion, which starts
-    from each draw's residual of the last observed change. Sample ``s`` of this call is sample
-    ``sample0 + s`` of the shock stream ``key``; cell ``(s, r, h)`` is variate number
-    ``(s·n_regions + r)·n_years + h`` (:func:`forecast.simd.student_t_cube`). ``start`` holds one row of
-    last observed log levels, or one per sample.
+
+def simulate_growth(params: dict[str, np.ndarray], *, x: np.ndarray, x0, y0, u0, shocks: np.ndarray) -> np.ndarray:
+    """The growth-form EKC as a generative model: log per-capita CO2 along given income paths and shocks.
+
+    The one simulator of the model's likelihood (:class:`forecast.models.ekc.EKCModel`), used by
+    :func:`simulate_growth_paths` (forecasts) and :func:`forecast.sbc.ekc_sbc_setup` (SBC). Each year::
+
+        Δy_t = drift + drift_income·x_{t-1} + slope·Δx_t + curvature·Δ(x_t²) + cubic·Δ(x_t³) + u_t
+        u_t  = φ u_{t-1} + σ ε_t                                           (:func:`ar1_residual`)
+
+    Units: ``y`` is log(t CO2 per person per yr), ``x`` log(GDP per capita in int-$ 2011 per person) minus
+    the model's centre ``x_center``; changes are per year.
+
+    Parameters
+    ----------
+    params:
+        ``drift, slope, curvature, sigma`` ``(sample, region)``; ``phi, drift_income`` and optionally
+        ``cubic`` (default 0) ``(sample,)``; anything that broadcasts to those shapes.
+    x:
+        ``(sample, region, year)`` centred log GDP per capita of the simulated years.
+    x0, y0:
+        Centred log GDP per capita and log per-capita CO2 of the year before the first, ``(sample,
+        region)`` or ``(region,)``.
+    u0:
+        Residual of the change into that year, same shapes; NaN where there is none (the first simulated
+        change then starts a run at the stationary scale).
+    shocks:
+        ``(sample, region, year)`` unit shocks ``ε`` (e.g. :func:`_shocks`).
+
+    Returns
+    -------
+    ``(sample, region, year)`` float64 log per-capita CO2.
     """
-    n_samples, n_regions, n_years = gdp.shape
-    cells = n_regions * n_years
-    draw = fixed_shocks.shape[0] == 0
-    for block in numba.prange((n_samples + SAMPLE_BLOCK - 1) // SAMPLE_BLOCK):
-        eps = np.empty(cells, dtype=np.float32)  # float32 keeps the shock loops 8 SIMD lanes wide
-        u = np.empty(cells, dtype=np.float32)
-        w = np.empty(cells, dtype=np.float32)
-        x = np.empty(cells)
-        for s in range(block * SAMPLE_BLOCK, min(n_samples, (block + 1) * SAMPLE_BLOCK)):
-            if draw:
-                fill_student_t(key, np.uint64(sample0 + s) * np.uint64(cells), t_a[s], eps, u, w)
-            else:
-                given = fixed_shocks[s].reshape(cells)
-                for j in range(cells):
-                    eps[j] = given[j]
-            g = gdp[s].reshape(cells)
-            bad = 0
-            for j in range(cells):
-                bad += (np.uint64(f64_as_i64(g[j])) - _NORMAL_LO) >= _NORMAL_SPAN
-                x[j] = log64(g[j]) - x_center
-            invalid[s] = bad
-            y_out = out[s].reshape(cells)
-            f, cu, inc = phi[s], cubic[s], income[s]
-            level = start[min(s, start.shape[0] - 1)]
-            for r in range(n_regions):
-                d, b, c, sd = drift[s, r], slope[s, r], curv[s, r], sigma[s, r]
-                terms = last_terms[r]
-                resid = last_dy[r] - (d + b * terms[0] + c * terms[1] + cu * terms[2] + inc * last_x_prev[r])
-                x_prev = last_x[r]
-                y = level[r]
-                for h in range(r * n_years, (r + 1) * n_years):
-                    xh = x[h]
-                    mean = (d + inc * x_prev + b * (xh - x_prev) + c * (xh * xh - x_prev * x_prev)
-                            + cu * (xh * xh * xh - x_prev * x_prev * x_prev))
-                    resid = f * resid + sd * eps[h]
-                    y += mean + resid
-                    y_out[h] = y
-                    x_prev = xh
-            for j in range(cells):
-                y_out[j] = exp64(y_out[j])
-
-
-def _key_cache_by_simd_too(kernel) -> None:
-    """numba keys a cached kernel by its own file's stamp only, but this kernel inlines forecast.simd: fold
-    that module's stamp in, so an edit there recompiles the kernel instead of running the old code.
-    (numba's private cache API; if it changes, this is a no-op and forecast/simd.py says what to do.)"""
-    import forecast.simd
-
-    try:
-        cache_file = kernel._cache._cache_file
-        simd_stat = os.stat(forecast.simd.__file__)
-        cache_file._source_stamp = (*cache_file._source_stamp, simd_stat.st_mtime, simd_stat.st_size)
-    except (AttributeError, OSError, TypeError):
-        pass
-
-
-_key_cache_by_simd_too(_growth_kernel)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    eps = np.ascontiguousarray(shocks, dtype=np.float64)
+    if x.ndim != 3 or eps.shape != x.shape:
+        raise InputError(f"shocks {eps.shape} do not match the income paths {x.shape}")
+    # one compiled signature: every argument float64, C-contiguous and broadcast to its full shape
+    rows = lambda a: np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=np.float64), x.shape[:2]))  # noqa: E731
+    per_sample = lambda a: np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=np.float64), x.shape[:1]))  # noqa: E731
+    return _growth_kernel(x, eps, rows(x0), rows(y0), rows(u0), rows(params["drift"]), rows(params["slope"]),
+                          rows(params["curvature"]), rows(params["sigma"]), per_sample(params.get("cubic", 0.0)),
+                          per_sample(params["drift_income"]), per_sample(params["phi"]))
 
 
 def simulate_growth_paths(
@@ -183,11 +200,12 @@ def simulate_growth_paths(
 
     Each year: ``Δy = drift + drift_income·x_prev + slope·Δx + curvature·Δ(x²) [+ cubic·Δ(x³)] + u`` with
     ``u_t = φ u_{t-1} + σ ε_t`` (Student-t ``ε``), starting from the last observed log level and the
-    last observed residual ``u``. Compiled with numba and parallel over samples.
+    last observed residual ``u`` (:func:`simulate_growth`).
 
-    The unit shocks ``ε`` are drawn in place from a counter-based stream whose key is the first draw from
-    ``rng`` (:func:`_shocks` with the same ``rng`` state returns them as a cube); ``shocks`` replaces them
-    by given values ``(sample, region, year)`` (common random numbers, tests).
+    The unit shocks ``ε`` are drawn with NumPy, one generator per block of :data:`SHOCK_BLOCK` samples
+    spawned from the first draw from ``rng`` (:func:`_shocks` with the same ``rng`` state returns them as
+    a cube); ``shocks`` replaces them by given values ``(sample, region, year)`` (common random numbers,
+    tests). The numbers depend on ``rng`` only, not on the thread count or the progress bar.
 
     Parameters
     ----------
@@ -209,7 +227,7 @@ def simulate_growth_paths(
         raise InputError("all forecast regions must end their data in the year before the first forecast year")
     if np.ndim(gdp_per_capita) != 3 or np.shape(gdp_per_capita)[2] != len(years) or len(gdp_per_capita) == 0:
         raise InputError(f"GDP paths {np.shape(gdp_per_capita)} must be (sample >= 1, region, year) over the {len(years)} years")
-    n_samples, n_regions, _ = gdp_per_capita.shape
+    n_samples, n_regions, n_years = gdp_per_capita.shape
     expected = {"drift": (n_samples, n_regions), "slope": (n_samples, n_regions), "curvature": (n_samples, n_regions),
                 "sigma": (n_samples, n_regions), "phi": (n_samples,), "nu": (n_samples,), "drift_income": (n_samples,)}
     if degree == 3:
@@ -218,58 +236,57 @@ def simulate_growth_paths(
     if wrong or state.sizes.get("region") != n_regions:
         # the numba kernel does not check bounds: a mismatch must never reach it
         raise InputError(f"parameter draws do not match the GDP paths {gdp_per_capita.shape}: {wrong or 'regions differ'}")
+    if shocks is not None and np.shape(shocks) != gdp_per_capita.shape:
+        raise InputError(f"shocks {np.shape(shocks)} do not match the GDP paths {gdp_per_capita.shape}")
     f8 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
-    drift, slope, curv, sigma = (f8(params[k]) for k in ("drift", "slope", "curvature", "sigma"))
-    cubic = f8(params["cubic"]) if degree == 3 else np.zeros(len(drift))
-    phi, nu, income = f8(params["phi"]), f8(params["nu"]), f8(params["drift_income"])
+    nu = f8(params["nu"])
+    if not (nu > 0).all():
+        raise InputError("Student-t degrees of freedom nu must be positive (inf for normal shocks)")
+    gdp = f8(gdp_per_capita)
+    _check_gdp(gdp, state, years)
+    draws = {k: f8(params[k]) for k in ("drift", "slope", "curvature", "sigma", "phi", "drift_income")}
+    draws["cubic"] = f8(params["cubic"]) if degree == 3 else np.zeros(n_samples)
+    u0 = _last_residual(draws, state, degree)
 
-    # the kernel starts each draw's AR(1) residual from the last observed change minus that draw's mean
-    # change (the shock that carries into the forecast); a degree-2 model has no cubic term
-    terms = np.zeros((n_regions, 3))
-    given_terms = state["last_dx_terms"].values[:, :degree]
-    terms[:, : given_terms.shape[1]] = given_terms
-
-    # the kernel runs over fixed sample slices (each sample's path depends on its own inputs and its cell
-    # numbers in the shock stream only, so the slicing changes no number); a progress bar, when shown,
-    # advances per slice
-    # (one call without a bar: every call wakes the thread pool and ends on a partly idle block)
-    report = _PROGRESS.get()
-    step = n_samples if report is None else max(1, -(-n_samples // KERNEL_CHUNKS))
-    slices = [slice(i, i + step) for i in range(0, n_samples, step)]
-    if report is not None:
-        report.add_steps(len(slices))
-    key = np.uint64(stream_key(rng))
-    if shocks is None:
-        fixed = np.empty((0, n_regions, len(years)), dtype=np.float32)
-    else:
-        fixed = np.ascontiguousarray(shocks, dtype=np.float32)
-        if fixed.shape != gdp_per_capita.shape:
-            raise InputError(f"shocks {fixed.shape} do not match the GDP paths {gdp_per_capita.shape}")
+    generators = _block_generators(rng, n_samples)  # drawn even when shocks are given: the same rng use
     start = state["last_log_co2_per_capita"].values[None, :]
     if "last_level_sd" in state and (state["last_level_sd"].values > 0).any():
         # errors-in-variables: the last observed level is itself uncertain (one row per sample)
         start = start + rng.standard_normal((n_samples, n_regions)) * state["last_level_sd"].values
-    gdp, start = f8(gdp_per_capita), f8(start)
-    last_x, last_dy, last_x_prev = (f8(state[k].values) for k in ("last_x", "last_dy", "last_x_prev"))
-    if not (nu > 0).all():
-        raise InputError("Student-t degrees of freedom nu must be positive (inf for normal shocks)")
-    t_a = t_exponents(nu)
-    out = np.empty((n_samples, n_regions, len(years)))  # allocated by NumPy (huge pages), filled in place
-    invalid = np.zeros(n_samples, dtype=np.int64)
-    for j, sl in enumerate(slices):
-        _growth_kernel(key, sl.start, fixed[sl], gdp[sl], float(x_center), last_x, last_dy, terms, last_x_prev,
-                       start[sl] if len(start) > 1 else start, drift[sl], slope[sl], curv[sl], cubic[sl], income[sl],
-                       phi[sl], sigma[sl], t_a[sl], out[sl], invalid[sl])
-        if invalid[sl].any():
-            _raise_invalid_gdp(gdp, state, years)
+    report = _PROGRESS.get()
+    blocks = _blocks(n_samples)
+    if report is not None:
+        report.add_steps(len(blocks))
+    out = np.empty((n_samples, n_regions, n_years))
+    for j, (gen, sl) in enumerate(zip(generators, blocks)):
+        # one block at a time: its shocks and log incomes are the only cubes held besides the output
+        eps = _unit_shocks(gen, nu[sl], n_regions, n_years) if shocks is None else shocks[sl]
+        log_level = simulate_growth({k: v[sl] for k, v in draws.items()}, x=np.log(gdp[sl]) - x_center,
+                                    x0=state["last_x"].values, y0=start[sl] if len(start) > 1 else start,
+                                    u0=u0[sl], shocks=eps)
+        np.exp(log_level, out=out[sl])
         if report is not None:
-            report.step(f"forecast: paths, slice {j + 1}/{len(slices)}")
+            report.step(f"forecast: paths, block {j + 1}/{len(blocks)}")
     return out
 
 
-def _raise_invalid_gdp(gdp: np.ndarray, state: xr.Dataset, years: np.ndarray) -> None:
-    """The error for GDP paths the kernel found not positive and finite, naming the first bad cell."""
+def _last_residual(draws: dict[str, np.ndarray], state: xr.Dataset, degree: int) -> np.ndarray:
+    """Each draw's residual of the last observed change ``(sample, region)``: the observed change minus
+    that draw's mean change (the shock that carries into the forecast through φ). Log units per year."""
+    terms = np.zeros((state.sizes["region"], 3))  # Δx, Δ(x²), Δ(x³) of the last observed change
+    given = state["last_dx_terms"].values[:, :degree]
+    terms[:, : given.shape[1]] = given
+    mean = (draws["drift"] + draws["slope"] * terms[:, 0] + draws["curvature"] * terms[:, 1]
+            + draws["cubic"][:, None] * terms[:, 2] + draws["drift_income"][:, None] * state["last_x_prev"].values)
+    return state["last_dy"].values - mean
+
+
+def _check_gdp(gdp: np.ndarray, state: xr.Dataset, years: np.ndarray) -> None:
+    """Refuse GDP paths that are not positive, normal and finite (a log of them would be -inf, NaN or
+    meaningless), naming the first bad cell."""
     bad = ~((gdp >= np.finfo(np.float64).tiny) & (gdp < np.inf))
+    if not bad.any():
+        return
     sample, region, year = np.argwhere(bad)[0]
     name = state["region"].values[region] if "region" in state.coords else region
     raise InputError(f"GDP per capita paths must be positive and finite: {int(bad.sum())} cells are not "
@@ -371,7 +388,7 @@ def forecast_emissions(model, scenario, panel: pd.DataFrame, *, regions=None, dr
     """Push posterior draws of ``model`` through ``scenario``; join with the observed history in ``panel``.
 
     Returns a :class:`Forecast` over history + horizon with dims ``(sample, region, year)``. ``progress``:
-    a progress bar on stderr over the shock blocks and path slices, shown only when stderr is a terminal
+    a progress bar on stderr over the sample blocks, shown only when stderr is a terminal
     and ``progress`` is not False (the numbers never depend on it).
     """
     regions = list(regions) if regions is not None else model.regions

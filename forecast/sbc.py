@@ -14,8 +14,10 @@ bins and the ECDF "gamma" test of Säilynoja, Bürkner & Vehtari 2022 with simul
 Simulators: the AR(1) likelihoods of both models condition on the *observed* previous value, so PyMC's
 prior predictive of the observed node is not the generative process (it would use the template's data as
 lags). The set-ups therefore draw theta jointly with ``pm.sample_prior_predictive`` and generate the data
-with the AR(1) recursion in numpy. Refits reuse one nutpie compilation per model and swap the observed
-``pm.Data`` container with ``CompiledPyMCModel.with_data``.
+with the models' own simulators: the EKC with :func:`forecast.propagate.simulate_growth`, the code that
+also runs its forecasts, and the land sink with the same AR(1) residual step
+(:func:`forecast.propagate.ar1_residual`). Refits reuse one nutpie compilation per model and swap the
+observed ``pm.Data`` container with ``CompiledPyMCModel.with_data``.
 """
 
 from __future__ import annotations
@@ -308,6 +310,7 @@ def sink_sbc_setup(
     Parameters: ``lam, k, eps_ref, beta_ref (= k * eps_ref), sigma, phi``.
     """
     from forecast.models.sinks import GlobalLandSinkModel, SinkArrays
+    from forecast.propagate import ar1_residual
 
     co2 = np.asarray(co2, dtype=float)
     years = np.asarray(years).astype(int)
@@ -332,9 +335,9 @@ def sink_sbc_setup(
         th["beta_ref"] = th["k"] * th["eps_ref"]
         mean = th["beta_ref"] * np.exp(-th["lam"] * dt) * x
         e = np.empty(years.size)
-        e[0] = rng.normal(0.0, th["sigma"] / np.sqrt(1.0 - th["phi"] ** 2))
-        for t in range(1, years.size):
-            e[t] = th["phi"] * e[t - 1] + rng.normal(0.0, th["sigma"])
+        previous = np.nan  # the first year has no earlier residual: stationary scale
+        for t in range(years.size):
+            e[t] = previous = ar1_residual(previous, th["phi"], th["sigma"] * rng.standard_normal())
         return th, (mean + e)[:, None]
 
     template = SinkArrays(years, co2, (0.12 * 21.0 * x)[:, None], ["land_sink"])
@@ -385,10 +388,12 @@ def ekc_sbc_setup(
     """SBC of the growth-form :class:`~forecast.models.ekc.EKCModel` (quadratic, AR(1), Student-t) on a
     ``n_regions x n_years`` template panel. True parameters (population and region level) are joint prior
     draws from ``pm.sample_prior_predictive`` on the model built from the template; the changes ``dy`` are
-    simulated with the AR(1) recursion and swapped into the compiled model. ``fit_config`` /
+    simulated with the model's simulator :func:`forecast.propagate.simulate_growth` (the forecasts' own
+    code) and swapped into the compiled model. ``fit_config`` /
     ``generate_config`` as in :func:`sink_sbc_setup`. Parameters: :data:`EKC_PARAMS`.
     """
     from forecast.models.ekc import EKCModel, prepare_panel
+    from forecast.propagate import simulate_growth
 
     panel = ekc_template_panel(n_regions, n_years, seed=seed + 1)
     fitter = EKCModel(fit_config, parameterization=parameterization)
@@ -399,19 +404,21 @@ def ekc_sbc_setup(
     names = ["drift", "slope", "sigma", "curvature", "drift_income", "phi", "nu", "drift_mu", "slope_mu",
              "log_noise_mu"]
     pool = _prior_draws(gen.build_model(data), R, seed, names)
-    ridx, dx, xprev = data.region_idx, data.dx_terms, data.x_prev
-    has_prev = data.has_prev.astype(bool)
+    # the template is rectangular (every region has the same consecutive years), so observation i is change
+    # i % (n_years - 1) of region i // (n_years - 1): the simulator's (region, year) cube, flattened
+    n_changes = n_years - 1
+    if not (data.region_idx == np.repeat(np.arange(n_regions), n_changes)).all():
+        raise ValueError("the EKC SBC template panel must hold the same consecutive years for every region")
+    x = np.log(panel.pivot(index="region", columns="year", values="gdp_per_capita").to_numpy()) - data.x_center
 
     def simulate(r: int, rng: np.random.Generator):
         th = {n: v[r] for n, v in pool.items()}
-        mean = (th["drift"][ridx] + th["slope"][ridx] * dx[:, 0] + th["curvature"] * dx[:, 1]
-                + th["drift_income"] * xprev)
-        phi, nu = float(th["phi"]), float(th["nu"])
-        shocks = th["sigma"][ridx] * rng.standard_t(nu, size=ridx.size)
-        u = np.empty(ridx.size)
-        for i in range(ridx.size):
-            u[i] = phi * u[i - 1] + shocks[i] if has_prev[i] else shocks[i] / np.sqrt(1.0 - phi**2)
-        return {p: float(th[p]) for p in EKC_PARAMS}, mean + u
+        eps = rng.standard_t(float(th["nu"]), size=n_regions * n_changes).reshape(1, n_regions, n_changes)
+        # each region's first change starts its AR(1) run (u0 NaN: stationary scale), as has_prev = 0 does
+        # in the likelihood; y0 = 0 because only the changes are observed
+        y = simulate_growth(th, x=x[None, :, 1:], x0=x[:, 0], y0=0.0, u0=np.nan, shocks=eps)
+        dy = np.diff(y[0], axis=-1, prepend=0.0).reshape(-1)
+        return {p: float(th[p]) for p in EKC_PARAMS}, dy
 
     compiled = _compiled_nutpie(fitter.build_model(data), "sbc-ekc")
     fit = _nutpie_fitter(compiled, "dy", EKC_PARAMS, draws=draws, tune=tune, chains=chains,

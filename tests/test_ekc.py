@@ -14,6 +14,7 @@ import statsmodels.formula.api as smf
 from forecast import EKCModel, Scenario, forecast_peak, load_panel
 from forecast.errors import InputError, ModelStateError, SamplerWarning
 from forecast.models.ekc import prepare_panel
+from forecast.propagate import simulate_growth
 
 TRUE = {
     "drift_mu": -0.004,
@@ -31,7 +32,8 @@ N_REGIONS, N_YEARS, X_CENTER = 14, 36, np.log(10_000.0)
 
 
 def simulate_panel(seed: int = 7) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """A panel drawn from the model itself (growth form, AR(1) Student-t shocks)."""
+    """A panel drawn from the model itself (growth form, AR(1) Student-t shocks), by the model's simulator
+    (the code that also runs its forecasts); the first change of each region starts from u = 0."""
     rng = np.random.default_rng(seed)
     drift = rng.normal(TRUE["drift_mu"], TRUE["drift_sigma"], N_REGIONS)
     slope = rng.normal(TRUE["slope_mu"], TRUE["slope_sigma"], N_REGIONS)
@@ -43,16 +45,16 @@ def simulate_panel(seed: int = 7) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
         xs[r] = np.cumsum(growth)
     # centre so that the model's own centring (panel mean of log income) matches the simulation's
     xs -= xs.mean()
+    y0, eps = np.empty(N_REGIONS), np.empty((N_REGIONS, N_YEARS - 1))
+    for r in range(N_REGIONS):  # each region's first level, then its shocks (the seed's historical order)
+        y0[r] = rng.normal(1.0, 0.5)
+        eps[r] = rng.standard_t(TRUE["nu"], N_YEARS - 1)
+    params = {"drift": drift, "slope": slope, "sigma": sigma, **{k: TRUE[k] for k in ("curvature", "phi", "drift_income")}}
+    ys = simulate_growth(params, x=xs[None, :, 1:], x0=xs[:, 0], y0=y0, u0=0.0, shocks=eps[None])[0]
+    ys = np.concatenate([y0[:, None], ys], axis=1)
     rows = []
     for r in range(N_REGIONS):
-        x = xs[r]
-        y = np.empty(N_YEARS)
-        y[0] = rng.normal(1.0, 0.5)
-        u = 0.0
-        for t in range(1, N_YEARS):
-            mean = drift[r] + TRUE["drift_income"] * x[t - 1] + slope[r] * (x[t] - x[t - 1]) + TRUE["curvature"] * (x[t] ** 2 - x[t - 1] ** 2)
-            u = TRUE["phi"] * u + sigma[r] * rng.standard_t(TRUE["nu"])
-            y[t] = y[t - 1] + mean + u
+        x, y = xs[r], ys[r]
         for t in range(N_YEARS):
             gdp_pc = np.exp(x[t] + X_CENTER)
             rows.append({"region": f"R{r:02d}", "year": 1985 + t, "population": 1e7, "gdp": gdp_pc * 1e7,

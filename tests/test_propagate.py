@@ -17,7 +17,15 @@ from scipy import stats
 import forecast.propagate as propagate
 from forecast.errors import InputError
 from forecast.models.ekc import EKCModel, prepare_panel
-from forecast.propagate import Forecast, _shocks, forecast_emissions, forecast_peak, simulate_growth_paths
+from forecast.propagate import (
+    Forecast,
+    _shocks,
+    ar1_residual,
+    forecast_emissions,
+    forecast_peak,
+    simulate_growth,
+    simulate_growth_paths,
+)
 
 # ------------------------------------------------------------------------------------------------
 # helpers: hand-made posterior draws and region state
@@ -122,8 +130,8 @@ def reference_paths(params, state, *, x_center, degree, gdp, shocks, start=None)
 
 @pytest.mark.parametrize("degree", [2, 3])
 def test_simulate_matches_loop_reference_with_fixed_shocks(degree):
-    """Given shocks (float32, as the kernel holds them), the SIMD kernel equals the slow loop to rounding:
-    its log and exp are accurate to 1e-14, so 1e-12 over six years leaves no room for a wrong term."""
+    """Given shocks (float32 in, as common random numbers may come), the kernel equals the slow loop to
+    rounding: 1e-12 over six years leaves no room for a wrong term."""
     n_samples, n_regions, n_years = 5, 3, 6
     state = make_state(degree)
     params = make_params(n_samples, n_regions, degree)
@@ -143,7 +151,7 @@ def test_simulate_matches_loop_reference_with_fixed_shocks(degree):
 
 def test_uncertain_last_level_starts_each_draw_from_its_own_level(monkeypatch):
     """Errors-in-variables: each draw starts from the last observed log level plus its own normal error
-    (sd ``last_level_sd``, drawn from ``rng`` after the shock-stream key); sliced runs (progress bar) agree."""
+    (sd ``last_level_sd``, drawn from ``rng`` after the shock seed); runs under a progress bar agree."""
     n_samples, n_regions, n_years = 40, 3, 5
     state = make_state(2).assign(last_level_sd=("region", np.array([0.0, 0.05, 0.2])))
     params = make_params(n_samples, n_regions, 2)
@@ -153,7 +161,7 @@ def test_uncertain_last_level_starts_each_draw_from_its_own_level(monkeypatch):
               years=np.arange(LAST_YEAR + 1, LAST_YEAR + 1 + n_years))
     got = simulate_growth_paths(params, rng=np.random.default_rng(8), **kw)
     rng = np.random.default_rng(8)
-    propagate.stream_key(rng)
+    rng.integers(2**63)  # the shock seed comes first
     start = state["last_log_co2_per_capita"].values + rng.standard_normal((n_samples, n_regions)) * state["last_level_sd"].values
     want = reference_paths(params, state, x_center=X_CENTER, degree=2, gdp=gdp, shocks=fixed, start=start)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
@@ -162,6 +170,31 @@ def test_uncertain_last_level_starts_each_draw_from_its_own_level(monkeypatch):
     with propagate.progress_bar(None, "test"):
         sliced = simulate_growth_paths(params, rng=np.random.default_rng(8), **kw)
     np.testing.assert_array_equal(sliced, got)
+
+
+def test_simulator_starts_a_run_at_the_stationary_scale():
+    """``u0`` NaN (no earlier residual, as in the SBC's simulated panels): the first residual is
+    σε/sqrt(1-φ²), later ones φu + σε, as in the likelihood's observation-level loop."""
+    n_samples, n_regions, n_years = 3, 3, 6
+    rng = np.random.default_rng(3)
+    params = make_params(n_samples, n_regions, 3)
+    x, x0, eps = rng.normal(0, 1, (n_samples, n_regions, n_years)), rng.normal(0, 1, n_regions), rng.standard_t(5.0, (n_samples, n_regions, n_years))
+    got = simulate_growth(params, x=x, x0=x0, y0=np.zeros(n_regions), u0=np.full(n_regions, np.nan), shocks=eps)
+    want = np.empty(got.shape)
+    for s in range(n_samples):
+        phi, k, inc = params["phi"][s], params["cubic"][s], params["drift_income"][s]
+        for r in range(n_regions):
+            y, x_prev, u = 0.0, x0[r], 0.0
+            for t in range(n_years):
+                xt, shock = x[s, r, t], params["sigma"][s, r] * eps[s, r, t]
+                u = shock / math.sqrt(1 - phi**2) if t == 0 else phi * u + shock
+                y += (params["drift"][s, r] + inc * x_prev + params["slope"][s, r] * (xt - x_prev)
+                      + params["curvature"][s, r] * (xt**2 - x_prev**2) + k * (xt**3 - x_prev**3) + u)
+                want[s, r, t] = y
+                x_prev = xt
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert ar1_residual(np.nan, 0.6, 0.8) == pytest.approx(1.0)  # 0.8 / sqrt(1 - 0.36)
+    assert ar1_residual(0.5, 0.6, 0.8) == pytest.approx(1.1)
 
 
 def test_simulate_rejects_shocks_of_the_wrong_shape():
@@ -383,30 +416,69 @@ def test_shocks_have_student_t_tails_and_per_sample_nu():
         assert abs((np.abs(rows) > 3).mean() - p) < Z * math.sqrt(p * (1 - p) / n)
 
 
-def test_shocks_do_not_depend_on_the_thread_count():
-    """The docstring promises numbers that depend on ``rng`` only: same seed, 1 or 2 threads, same array."""
+@pytest.mark.parametrize("nu", [3.0, 7.0, np.inf])
+def test_shocks_are_student_t_with_the_given_nu(nu):
+    """Kolmogorov-Smirnov against t_nu (the standard normal for nu = inf), at a strict alpha, on a cube
+    that spans several generator blocks; and against a wrong nu, which must be rejected."""
+    n_samples = 3 * propagate.SHOCK_BLOCK + 17
+    eps = _shocks(np.full(n_samples, nu), (n_samples, 10, 20), np.random.default_rng(int(min(nu, 99))))
+    assert eps.shape == (n_samples, 10, 20) and eps.dtype == np.float64 and np.isfinite(eps).all()
+    law = stats.norm() if np.isinf(nu) else stats.t(nu)
+    assert stats.kstest(eps.ravel(), law.cdf).pvalue > 1e-3
+    wrong = stats.t(1.5) if np.isinf(nu) or nu > 2 else stats.norm()
+    assert stats.kstest(eps.ravel(), wrong.cdf).pvalue < 1e-6
+
+
+def test_shocks_follow_each_samples_own_nu():
+    """Per-sample degrees of freedom: normal and t_4 samples interleaved, each passing its own KS test."""
+    n_samples = 2 * propagate.SHOCK_BLOCK
+    nu = np.where(np.arange(n_samples) % 2 == 0, np.inf, 4.0)
+    eps = _shocks(nu, (n_samples, 10, 20), np.random.default_rng(12))
+    assert stats.kstest(eps[0::2].ravel(), stats.norm().cdf).pvalue > 1e-3
+    assert stats.kstest(eps[1::2].ravel(), stats.t(4.0).cdf).pvalue > 1e-3
+
+
+def test_shock_blocks_are_independent_streams():
+    """Each block of samples has its own generator: no block repeats another's numbers, and a seed gives
+    one cube (a second seed another)."""
+    n_samples = 3 * propagate.SHOCK_BLOCK
+    nu = np.full(n_samples, 6.0)
+    eps = _shocks(nu, (n_samples, 2, 3), np.random.default_rng(4))
+    blocks = eps.reshape(3, propagate.SHOCK_BLOCK, 6)
+    assert not np.isin(blocks[0], blocks[1]).any() and not np.isin(blocks[1], blocks[2]).any()
+    np.testing.assert_array_equal(eps, _shocks(nu, (n_samples, 2, 3), np.random.default_rng(4)))
+    assert not np.array_equal(eps, _shocks(nu, (n_samples, 2, 3), np.random.default_rng(5)))
+
+
+def test_paths_do_not_depend_on_the_thread_count():
+    """The docstring promises numbers that depend on ``rng`` only: same seed, 1 or 2 threads, same paths."""
     import numba
 
-    n = 1001
-    nu = np.where(np.arange(n) % 3 == 0, np.inf, 7.0)
+    n = propagate.SHOCK_BLOCK + 45
+    state = make_state(2)
+    params = make_params(n, 3, 2, seed=6)
+    kw = dict(state=state, x_center=X_CENTER, degree=2, gdp_per_capita=make_gdp(state, n, 7),
+              years=np.arange(LAST_YEAR + 1, LAST_YEAR + 8))
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has a single thread here")
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        serial = _shocks(nu, (n, 2, 5), np.random.default_rng(4))
+        serial = simulate_growth_paths(params, rng=np.random.default_rng(4), **kw)
+        numba.set_num_threads(2)
+        threaded = simulate_growth_paths(params, rng=np.random.default_rng(4), **kw)
     finally:
         numba.set_num_threads(before)
-    threaded = _shocks(nu, (n, 2, 5), np.random.default_rng(4))
-    assert serial.shape == (n, 2, 5) and serial.dtype == np.float32
     np.testing.assert_array_equal(serial, threaded)
-    assert not np.array_equal(serial, _shocks(nu, (n, 2, 5), np.random.default_rng(5)))
 
 
 def test_paths_draw_exactly_the_shocks_of_the_same_rng():
     """In-place shocks are the cube ``_shocks`` returns for the same rng state, cell for cell: passing that
     cube as ``shocks`` reproduces the drawing run bit for bit."""
+    n_samples = propagate.SHOCK_BLOCK + 37  # two generator blocks, the last one partial
     state = make_state(2)
-    params = make_params(37, 3, 2, seed=5)
-    gdp = make_gdp(state, 37, 9)
+    params = make_params(n_samples, 3, 2, seed=5)
+    gdp = make_gdp(state, n_samples, 9)
     kw = dict(state=state, x_center=X_CENTER, degree=2, gdp_per_capita=gdp, years=np.arange(LAST_YEAR + 1, LAST_YEAR + 10))
     drawn = simulate_growth_paths(params, rng=np.random.default_rng(8), **kw)
     cube = _shocks(params["nu"], gdp.shape, np.random.default_rng(8))
@@ -419,7 +491,7 @@ def test_paths_draw_exactly_the_shocks_of_the_same_rng():
 
 
 def test_progress_bar_counts_blocks_and_slices_and_changes_no_number(monkeypatch):
-    n_samples, n_years = 517, 6  # KERNEL_CHUNKS kernel slices, the last one partial
+    n_samples, n_years = 517, 6  # sample blocks, the last one partial
     state = make_state(2)
     params = make_params(n_samples, 3, 2)
     gdp = make_gdp(state, n_samples, n_years)
@@ -431,8 +503,8 @@ def test_progress_bar_counts_blocks_and_slices_and_changes_no_number(monkeypatch
         assert report is not None and propagate._PROGRESS.get() is report
         shown = simulate_growth_paths(params, rng=np.random.default_rng(5), **kw)
         task = report._bar.tasks[0]
-        n_slices = -(-n_samples // -(-n_samples // propagate.KERNEL_CHUNKS))
-        assert task.total == n_slices == task.completed
+        n_blocks = -(-n_samples // propagate.SHOCK_BLOCK)
+        assert task.total == n_blocks == task.completed > 1
     assert propagate._PROGRESS.get() is None
     np.testing.assert_array_equal(shown, quiet)
 
@@ -748,8 +820,8 @@ def test_measurement_error_table_reports_the_interval_change():
 
 @pytest.mark.parametrize("bad", [0.0, -5.0, np.nan, np.inf, -np.inf, 1e-310])
 def test_simulate_rejects_gdp_that_is_not_positive_and_finite(bad):
-    """The kernel's bit-trick log would turn these (and subnormals) into finite garbage: the kernel counts
-    them and the call fails naming the first bad cell."""
+    """Their log would be -inf, NaN or meaningless (subnormals): the call fails before any simulation,
+    counting them and naming the first bad cell."""
     state = make_state(2)
     params = make_params(4, 3, 2)
     gdp = make_gdp(state, 4, 5)
