@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this checkout, not the installed copy
-from forecast.propagate import _shocks, simulate_growth_paths  # noqa: E402
+from forecast.projection.propagate import _shocks, simulate_growth_paths  # noqa: E402
 
 
 def fake_posterior(n_samples: int, n_regions: int, rng: np.random.Generator) -> tuple[dict, xr.Dataset]:

@@ -38,9 +38,9 @@ import pymc as pm
 
 from forecast.errors import SamplerWarning
 from forecast.models.ekc import EKCModel, prepare_panel
-from forecast.pipeline import build_model, load_study_panel
-from forecast.sampling import diagnose
-from forecast.study import default_study_path, load_study
+from forecast.run.pipeline import build_model, load_study_panel
+from forecast.models.sampling import diagnose
+from forecast.run.study import default_study_path, load_study
 
 
 def run(model: EKCModel, data, sampler: str, draws: int, tune: int, seed: int) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.sbc import ekc_sbc_setup, sbc_plot, sink_sbc_setup, uniformity_test
+from forecast.evaluation.sbc import ekc_sbc_setup, sbc_plot, sink_sbc_setup, uniformity_test
 
 # priors halved in the --wrong variant (fitting side only)
 NARROW = {

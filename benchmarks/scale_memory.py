@@ -1,7 +1,7 @@
 """Peak memory of in-memory vs chunked forecasts as the number of draws grows 10x.
 
 Each measurement runs in a fresh child process (so peaks do not leak between runs) on the synthetic
-fitted EKC of :func:`forecast.scale.synthetic_ekc` (30 regions, forecast 2023-2060 = 38 years):
+fitted EKC of :func:`forecast.projection.scale.synthetic_ekc` (30 regions, forecast 2023-2060 = 38 years):
 
 * ``in-memory``: ``model.predict`` + total CO2 + numpy quantile bands + ``Forecast.peak_table``-style peak
   probabilities on the full cube;
@@ -36,8 +36,8 @@ def _child(mode: str, draws: int) -> None:
     import dask
     import numpy as np
 
-    from forecast.propagate import forecast_emissions
-    from forecast.scale import peak_year_chunked, predict_chunked, reduce_quantiles, synthetic_ekc
+    from forecast.projection.propagate import forecast_emissions
+    from forecast.projection.scale import peak_year_chunked, predict_chunked, reduce_quantiles, synthetic_ekc
 
     model, scenario, panel = synthetic_ekc(30, horizon=2060, posterior_draws=1000, seed=0)
     model.predict(scenario, draws=10, random_seed=0)  # warm-up: numba compile / cache load

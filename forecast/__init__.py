@@ -25,9 +25,9 @@ _LAZY = {
     "KayaModel": "forecast.models.kaya",
     "GlobalLandSinkModel": "forecast.models.sinks",
     "BayesianModel": "forecast.models.base",
-    "Forecast": "forecast.propagate",
-    "forecast_emissions": "forecast.propagate",
-    "forecast_peak": "forecast.propagate",
+    "Forecast": "forecast.projection.propagate",
+    "forecast_emissions": "forecast.projection.propagate",
+    "forecast_peak": "forecast.projection.propagate",
     "Scenario": "forecast.scenarios",
 }
 

@@ -58,7 +58,7 @@ def default_out_dir(study_name: str, suffix: str = "") -> Path:
 
 
 def _load(study_path: Optional[Path]):
-    from forecast.study import default_study_path, load_study
+    from forecast.run.study import default_study_path, load_study
 
     return load_study(study_path if study_path is not None else default_study_path())
 
@@ -110,7 +110,7 @@ def _print_neutrality(result) -> None:
 
 
 def _finish(run, out_dir: Path, strict: bool, quiet: bool) -> None:
-    from forecast.pipeline import write_outputs
+    from forecast.run.pipeline import write_outputs
 
     write_outputs(run, out_dir)
     # the emission model's warnings and those of any driver models (GDP, population) fitted for the scenario
@@ -143,7 +143,7 @@ def run(
     """Fit the study's model, forecast, and write the report and exports."""
     spec = _load(study)  # a bad study file answers before the model code is imported
 
-    from forecast.pipeline import check_output_dir, run_study
+    from forecast.run.pipeline import check_output_dir, run_study
     if draws is not None:
         spec = spec.with_overrides(sampler={"draws": draws})
     if forecast_draws is not None:
@@ -165,7 +165,7 @@ def fit(
     """Fit the study's model only and save the posterior (reuse it with `report --model`)."""
     spec = _load(study)  # a bad study file answers before the model code is imported
 
-    from forecast.pipeline import check_output_file, check_study, fit_model, load_study_panel
+    from forecast.run.pipeline import check_output_file, check_study, fit_model, load_study_panel
     seed = spec.study.seed if seed is None else seed
     check_output_file(out)
     _say(quiet)("loading data")
@@ -194,7 +194,7 @@ def report(
     """Forecast from a saved model and write the report and exports (no refitting)."""
     spec = _load(study)  # a bad study file answers before the model code is imported
 
-    from forecast.pipeline import (check_output_dir, check_study, forecast_study, load_model, load_or_fit_drivers,
+    from forecast.run.pipeline import (check_output_dir, check_study, forecast_study, load_model, load_or_fit_drivers,
                                    load_study_panel)
     from forecast.scenarios import DriverScenario
 
@@ -225,9 +225,9 @@ def inventory(
     quiet: bool = QuietOpt,
 ) -> None:
     """IPCC Approach 1 and Approach 2 uncertainty of an emission inventory, side by side."""
-    from forecast.atomic import atomic_output_dir
-    from forecast.inventory import ceads_fuel_inventory, compare_approaches, inventory_report, read_activities
-    from forecast.pipeline import check_output_dir
+    from forecast.io.atomic import atomic_output_dir
+    from forecast.policy.inventory import ceads_fuel_inventory, compare_approaches, inventory_report, read_activities
+    from forecast.run.pipeline import check_output_dir
 
     check_output_dir(out_dir)
     if study is not None:
@@ -244,7 +244,7 @@ def inventory(
     if province is not None:
         import pandas as pd
 
-        from forecast.china import resolve_china_file
+        from forecast.data.china import resolve_china_file
         from forecast.data import file_provenance
 
         if year is None:
@@ -284,9 +284,9 @@ def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, qu
     in its last data year (CEADs fuel breakdown), and the study's ``[landuse]`` account."""
     import pandas as pd
 
-    from forecast.atomic import atomic_output_dir
-    from forecast.inventory import ceads_fuel_inventory, compare_approaches
-    from forecast.pipeline import forecast_regions, load_study_panel, run_landuse
+    from forecast.io.atomic import atomic_output_dir
+    from forecast.policy.inventory import ceads_fuel_inventory, compare_approaches
+    from forecast.run.pipeline import forecast_regions, load_study_panel, run_landuse
 
     if spec.data.source != "china_provinces" and not spec.landuse.enabled:
         raise CarbonForecastError(f"study {spec.study.name!r} has no inventory to compute: it needs [data] source = "
@@ -295,7 +295,7 @@ def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, qu
 
     tables: list[tuple[str, pd.DataFrame, str]] = []  # (title, table, CSV file name)
     if spec.data.source == "china_provinces":
-        from forecast.china import resolve_china_file
+        from forecast.data.china import resolve_china_file
 
         panel = load_study_panel(spec, data_dir=data_dir)
         year = int(panel["year"].max())
@@ -333,8 +333,8 @@ def _landuse_inventory(path: Path, out_dir: Path, *, seed: int, draws: int, quie
     """Land-use carbon account from a CSV of areas: draws per land type and the net, with intervals."""
     import pandas as pd
 
-    from forecast.atomic import atomic_output_dir
-    from forecast.landuse import landuse_inventory
+    from forecast.io.atomic import atomic_output_dir
+    from forecast.policy.landuse import landuse_inventory
 
     if not path.is_file():
         raise CarbonForecastError(f"land-use file not found: {path}")
@@ -423,8 +423,8 @@ def backtest(
     With several --model (and --scenario) values every variant is scored on the same cutoffs and a
     side-by-side comparison.md / comparison.csv is written, with one backtest folder per variant."""
     spec = _load(study)  # a bad study file answers before the model code is imported
-    from forecast.backtest import DEFAULT_CUTOFFS, compare_models, run_backtest, write_backtest, write_comparison
-    from forecast.pipeline import check_output_dir
+    from forecast.evaluation.backtest import DEFAULT_CUTOFFS, compare_models, run_backtest, write_backtest, write_comparison
+    from forecast.run.pipeline import check_output_dir
 
     out_dir = out_dir or default_out_dir(spec.study.name, "-backtest")
     check_output_dir(out_dir)
@@ -435,7 +435,7 @@ def backtest(
                                  progress=not quiet and sys.stderr.isatty(), say=_say(quiet))
         write_comparison(results, out_dir)
         if not quiet:
-            from forecast.backtest import comparison_table
+            from forecast.evaluation.backtest import comparison_table
 
             table = comparison_table(results)
             rich_table = Table(title="Backtest comparison (pooled over cutoffs)")
@@ -469,14 +469,14 @@ def backtest(
 
 def _variants(spec, models: list[str], scenarios: list[str]) -> list[tuple[str, str]]:
     """(model, scenario) pairs from repeated --model / --scenario options; errors exit 2 with the reason."""
-    from forecast.backtest import SCENARIO_TYPES
+    from forecast.evaluation.backtest import SCENARIO_TYPES
 
     models = models or [spec.model.type]
     default = spec.scenario.type if spec.scenario.type in SCENARIO_TYPES else "history"
     if len(scenarios) > 1 and len(scenarios) != len(models):
         raise InputError(f"give one --scenario for all models or one per --model ({len(models)}), not {len(scenarios)}")
     scenarios = scenarios * len(models) if len(scenarios) == 1 else (scenarios or [default] * len(models))
-    from forecast.study import emission_model_name
+    from forecast.run.study import emission_model_name
 
     for m in models:
         emission_model_name(m)
@@ -506,11 +506,11 @@ def counties(
     """Fit the county CO2 growth model (DriftModel) of every province on a dask cluster; write a tidy table."""
     import json
 
-    from forecast.atomic import atomic_output_dir
-    from forecast.pipeline import check_output_dir
+    from forecast.io.atomic import atomic_output_dir
+    from forecast.run.pipeline import check_output_dir
 
     try:
-        from forecast.scale import fit_counties
+        from forecast.projection.scale import fit_counties
     except ImportError as err:
         raise CarbonForecastError(f"the counties command needs dask.distributed ({err.name} is missing): "
                                   "pip install 'carbon-forecast[scale]'") from None

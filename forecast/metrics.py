@@ -1,7 +1,7 @@
-"""Headline numbers of a run, shared by the exports (:mod:`forecast.export`) and the report
+"""Headline numbers of a run, shared by the exports (:mod:`forecast.io.export`) and the report
 (:mod:`forecast.report`): P(peak by a year), the years asked about, last observed years.
 
-Computed from a :class:`~forecast.results.RunResult` only; nothing here writes files.
+Computed from a :class:`~forecast.run.results.RunResult` only; nothing here writes files.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.results import RunResult
+from forecast.run.results import RunResult
 
 __all__ = ["CFE_VARIANTS", "cfe_tables", "DEFAULT_PEAK_YEARS", "HEADLINE_VARIANTS", "headline", "is_missing", "last_observed_years",
            "peak_by_years", "peak_probability"]
@@ -81,7 +81,7 @@ def peak_by_years(result: RunResult) -> list[int]:
 def peak_probability(result: RunResult, region: Any, year: int) -> float | None:
     """P(peak ≤ ``year``) for ``region``: the ``p_peak_by_<year>`` column of ``peak_table`` if present,
     else computed from the ``peak_year`` samples (a peak in the last horizon year does not count,
-    as in :meth:`forecast.propagate.Forecast.peak_year_probability`)."""
+    as in :meth:`forecast.projection.propagate.Forecast.peak_year_probability`)."""
     pt = result.peak_table
     col = f"p_peak_by_{int(year)}"
     if pt is not None and col in pt.columns:

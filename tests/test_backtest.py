@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from forecast.backtest import (
+from forecast.evaluation.backtest import (
     EASTERN_BLOC_1990,
     auc,
     brier_score,
@@ -164,8 +164,8 @@ def test_peak_rule_validates_window():
 
 # ----------------------------------------------------------------------------- real data
 def test_small_real_backtest(shared_data_dir, tmp_path):
-    from forecast.backtest import run_backtest, write_backtest
-    from forecast.study import default_study_path, load_study
+    from forecast.evaluation.backtest import run_backtest, write_backtest
+    from forecast.run.study import default_study_path, load_study
 
     regions = ["United States", "Germany", "China", "India", "Poland", "Russia", "Brazil", "United Kingdom"]
     study = load_study(default_study_path())
@@ -241,7 +241,7 @@ def test_cli_backtest_writes_outputs(monkeypatch, capsys, tmp_path, shared_data_
 
 
 def test_comparison_table_picks_the_better_variant_per_metric():
-    from forecast.backtest import comparison_table
+    from forecast.evaluation.backtest import comparison_table
 
     class Fake:
         def __init__(self, **pooled):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from forecast.capacity import (
+from forecast.policy.capacity import (
     ALLOCATION_RULES,
     capacity_table,
     carrying_capacity,
@@ -183,9 +183,9 @@ def test_capacity_and_compensation_charts_are_written(tmp_path):
     payment draws, and not otherwise."""
     import pandas as pd
 
-    from forecast.compensation import compensation
+    from forecast.policy.compensation import compensation
     from forecast.report.figures import capacity_chart, compensation_chart, save_figures
-    from forecast.results import RunResult
+    from forecast.run.results import RunResult
 
     ds = make_ds(100)
     cap = make_cap("peak_level", ds, reference_year=2030, statistic="median")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.china import PROVINCE_GROUPS, data_coverage_table, load_province_panel
+from forecast.data.china import PROVINCE_GROUPS, data_coverage_table, load_province_panel
 from forecast.data import load_panel
 from forecast.errors import DataNotFoundError, InputError
 
@@ -88,7 +88,7 @@ def test_bad_inputs(shared_data_dir, tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------------------------------------- selection
 def test_select_provinces_filters_and_names_unknown(panel):
-    from forecast.china import select_provinces
+    from forecast.data.china import select_provinces
 
     sub = select_provinces(panel, regions=["Beijing", "Henan", "Xinjiang"], exclude_regions=["Henan"])
     assert sorted(sub["region"].unique()) == ["Beijing", "Xinjiang"]
@@ -108,8 +108,8 @@ def test_select_provinces_filters_and_names_unknown(panel):
 
 def test_study_data_regions_and_exclusions_apply_to_provinces(shared_data_dir):
     from forecast.errors import StudyError
-    from forecast.pipeline import load_study_panel
-    from forecast.study import default_study_path, load_study
+    from forecast.run.pipeline import load_study_panel
+    from forecast.run.study import default_study_path, load_study
 
     study = load_study(default_study_path("china-provinces"))
     assert load_study_panel(study, data_dir=shared_data_dir)["region"].nunique() == 30
@@ -129,7 +129,7 @@ def test_study_data_regions_and_exclusions_apply_to_provinces(shared_data_dir):
 
 
 def test_data_notes_table_documents_the_gaps(panel, shared_data_dir):
-    from forecast.china import data_notes_table, select_provinces
+    from forecast.data.china import data_notes_table, select_provinces
 
     notes = data_notes_table(panel).set_index("topic")
     co2 = notes.loc["CO2 (CEADs Scope_1_Total, Mt CO2/yr)"]

@@ -420,10 +420,10 @@ def test_unconverged_land_sink_model_exits_3_without_output(tmp_path, monkeypatc
     """run_sinks refuses an unconverged land-sink fit (ModelStateError). That is a sampler-diagnostics
     failure like --strict (exit 3), not bad input (exit 2). No sampling: the land-sink fit is replaced by
     one that leaves R-hat 1.4, and run_study by a stand-in that goes straight to the real run_sinks."""
-    import forecast.pipeline as pipeline
+    import forecast.run.pipeline as pipeline
     from forecast.errors import ModelStateError
     from forecast.models.sinks import GlobalLandSinkModel
-    from forecast.study import default_study_path
+    from forecast.run.study import default_study_path
 
     def unconverged_fit(self, *args, **kwargs):
         self.diagnostics = SimpleNamespace(max_r_hat=1.4, warnings=["R-hat 1.40 for lam (> 1.01)"])
@@ -516,7 +516,7 @@ def test_data_info_prints_sha256(shared_data_dir):
 def test_leftovers_of_a_killed_run_are_removed_by_the_next_write(tmp_path):
     """A run killed while writing leaves `.res.tmp-<pid>-*`; the next write into the same place removes
     it, but not the folder of a run that is still writing (a live pid)."""
-    from forecast.atomic import atomic_output_dir
+    from forecast.io.atomic import atomic_output_dir
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     stale = tmp_path / f".res.tmp-{int(dead.stdout)}-abc"

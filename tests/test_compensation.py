@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from forecast.compensation import compensation, compensation_table, flow_table, sample_price
+from forecast.policy.compensation import compensation, compensation_table, flow_table, sample_price
 from forecast.errors import InputError
 
 REGIONS = ["A", "B", "C", "D"]
@@ -163,9 +163,9 @@ def test_run_capacity_exports_one_payment_and_tables_per_rule():
     """Hand-made draws (no sampling) through run_capacity with three rules: one compensation and one flows
     table per rule, draws as compensation_payment (first rule) and compensation_payment__<rule> (others),
     each summing to zero in every draw, all at the same price draws."""
-    from forecast.pipeline import run_capacity
-    from forecast.propagate import Forecast
-    from forecast.study import default_study_path, load_study
+    from forecast.run.pipeline import run_capacity
+    from forecast.projection.propagate import Forecast
+    from forecast.run.study import default_study_path, load_study
 
     study = load_study(default_study_path("china-provinces")).with_overrides(
         capacity={"enabled": False},

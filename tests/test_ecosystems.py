@@ -1,4 +1,4 @@
-"""Tests for forecast.ecosystems (ecosystem sink capacity) and forecast.co2_scenarios (CO2 paths).
+"""Tests for forecast.sinks.ecosystems (ecosystem sink capacity) and forecast.scenarios.co2 (CO2 paths).
 
 Fast: no model fitting; prior draws use one compiled PyMC call per simulation.
 """
@@ -20,8 +20,8 @@ import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from forecast.co2_scenarios import CO2Scenario, read_co2_scenarios  # noqa: E402
-from forecast.ecosystems import (  # noqa: E402
+from forecast.scenarios.co2 import CO2Scenario, read_co2_scenarios  # noqa: E402
+from forecast.sinks.ecosystems import (  # noqa: E402
     CHINA_LAND_SURVEY,
     CO2_PER_C,
     AreaSpec,

@@ -14,7 +14,7 @@ import statsmodels.formula.api as smf
 from forecast import EKCModel, Scenario, forecast_peak, load_panel
 from forecast.errors import InputError, ModelStateError, SamplerWarning
 from forecast.models.ekc import prepare_panel
-from forecast.propagate import simulate_growth
+from forecast.projection.propagate import simulate_growth
 
 TRUE = {
     "drift_mu": -0.004,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from forecast.errors import InputError
-from forecast.inventory import (
+from forecast.policy.inventory import (
     Activity,
     EmissionFactor,
     Z95,
@@ -151,7 +151,7 @@ def test_negative_activity_rejected(tmp_path):
     table = pd.DataFrame({"category": ["coal", "gas"], "value": [10.0, -1.0], "units": ["TJ", "TJ"]})
     with pytest.raises(InputError, match="activity 'gas'"):
         approach1(table, [EmissionFactor("coal", 1.0, "t CO2/TJ"), EmissionFactor("gas", 1.0, "t CO2/TJ")])
-    from forecast.inventory import read_activities
+    from forecast.policy.inventory import read_activities
 
     path = tmp_path / "acts.csv"
     path.write_text("category,value,units\ncoal,-0.5,PJ\n")
@@ -204,7 +204,7 @@ POSTERIOR_ACTS = [Activity("natural_gas", 500.0, "PJ"), Activity("lpg", 100.0, "
 
 
 def test_posterior_inventory_is_activity_times_factor_draws(posterior_fits):
-    from forecast.inventory import inventory_from_posterior
+    from forecast.policy.inventory import inventory_from_posterior
 
     model = posterior_fits[40]
     res = inventory_from_posterior(model, POSTERIOR_ACTS, region="plant")
@@ -226,7 +226,7 @@ def test_posterior_inventory_is_activity_times_factor_draws(posterior_fits):
 
 
 def test_more_measurements_narrow_the_inventory_interval(posterior_fits):
-    from forecast.inventory import inventory_from_posterior
+    from forecast.policy.inventory import inventory_from_posterior
 
     few, many = (inventory_from_posterior(posterior_fits[n], POSTERIOR_ACTS, region="plant") for n in (2, 40))
     assert (many.upper - many.lower) < 0.5 * (few.upper - few.lower)
@@ -237,7 +237,7 @@ def test_more_measurements_narrow_the_inventory_interval(posterior_fits):
 
 def test_posterior_inventory_bad_input(posterior_fits):
     from forecast.errors import ModelStateError
-    from forecast.inventory import inventory_from_posterior
+    from forecast.policy.inventory import inventory_from_posterior
     from forecast.models.emission_factors import EmissionFactorModel
 
     model = posterior_fits[2]

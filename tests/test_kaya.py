@@ -16,7 +16,7 @@ from forecast.errors import InputError, ModelStateError, SamplerWarning
 from forecast.models.gdp import GDPConvergenceModel
 from forecast.models.kaya import KayaModel
 from forecast.models.population import PopulationGrowthModel
-from forecast.propagate import forecast_emissions, simulate_growth
+from forecast.projection.propagate import forecast_emissions, simulate_growth
 from forecast.scenarios import DriverScenario
 
 N_REGIONS, N_YEARS, FIRST_YEAR = 12, 34, 1989
@@ -195,7 +195,7 @@ def test_kaya_model_recovers_known_parameters(kaya_fit):
 def test_kaya_product_of_draws_equals_direct_computation(kaya_fit, monkeypatch):
     """With the shocks switched off, every forecast draw must equal population x GDP per capita x
     intensity, the intensity integrated by hand from the same posterior draw and the last residual."""
-    import forecast.propagate as prop
+    import forecast.projection.propagate as prop
 
     panel, _, model = kaya_fit
     simulate = prop.simulate_growth_paths

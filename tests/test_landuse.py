@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from forecast.errors import InputError
-from forecast.inventory import Activity
-from forecast.landuse import LAND_TYPES, landuse_inventory, landuse_priors
+from forecast.policy.inventory import Activity
+from forecast.policy.landuse import LAND_TYPES, landuse_inventory, landuse_priors
 from forecast.units import CO2_PER_C
 
 

@@ -89,7 +89,7 @@ def test_toy_model_is_registered_and_stores_its_settings():
 
 @pytest.mark.slow
 def test_toy_model_fits_predicts_and_round_trips(toy, small_panel, tmp_path):
-    from forecast.propagate import forecast_peak
+    from forecast.projection.propagate import forecast_peak
     from forecast.scenarios import Scenario
 
     assert toy.diagnostics is not None and toy.idata.posterior.attrs["model_class"].endswith("ToyDrift")
@@ -116,8 +116,8 @@ def test_toy_model_fits_predicts_and_round_trips(toy, small_panel, tmp_path):
 
 @pytest.mark.slow
 def test_toy_model_runs_as_a_study_model_through_the_report(shared_data_dir, tmp_path):
-    from forecast.pipeline import run_study, write_outputs
-    from forecast.study import load_study
+    from forecast.run.pipeline import run_study, write_outputs
+    from forecast.run.study import load_study
 
     text = SMALL_STUDY.read_text(encoding="utf-8").replace('type = "ekc"\ndegree = 2', 'type = "toy_drift"')
     assert 'type = "toy_drift"' in text
@@ -132,7 +132,7 @@ def test_toy_model_runs_as_a_study_model_through_the_report(shared_data_dir, tmp
 
 
 def test_a_study_naming_an_unknown_model_fails_naming_it(tmp_path):
-    from forecast.study import load_study
+    from forecast.run.study import load_study
 
     text = SMALL_STUDY.read_text(encoding="utf-8").replace('type = "ekc"', 'type = "toy_drfit"')
     (tmp_path / "study.toml").write_text(text, encoding="utf-8")
@@ -158,8 +158,8 @@ def test_every_shipped_model_follows_the_one_contract():
 
 def test_model_settings_of_a_study_refuse_a_setting_the_model_does_not_take(tmp_path):
     from forecast.errors import StudyError
-    from forecast.pipeline import model_settings
-    from forecast.study import load_study
+    from forecast.run.pipeline import model_settings
+    from forecast.run.study import load_study
 
     text = SMALL_STUDY.read_text(encoding="utf-8").replace('type = "ekc"\ndegree = 2', 'type = "kaya"\ndegree = 3')
     (tmp_path / "study.toml").write_text(text, encoding="utf-8")

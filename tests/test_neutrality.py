@@ -1,4 +1,4 @@
-"""Tests for forecast.neutrality: net emissions, neutrality year, tables, sample alignment, sink gap."""
+"""Tests for forecast.sinks.neutrality: net emissions, neutrality year, tables, sample alignment, sink gap."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from forecast.ecosystems import EcosystemSinks  # noqa: E402
+from forecast.sinks.ecosystems import EcosystemSinks  # noqa: E402
 from forecast.errors import InputError  # noqa: E402
-from forecast.neutrality import (  # noqa: E402
+from forecast.sinks.neutrality import (  # noqa: E402
     net_emissions,
     neutrality_table,
     neutrality_year,

@@ -1,4 +1,4 @@
-"""Tests for forecast.propagate: the growth-path simulator, Student-t shocks, peak metrics and the
+"""Tests for forecast.projection.propagate: the growth-path simulator, Student-t shocks, peak metrics and the
 history + forecast join. No PyMC model is fitted here: posterior draws are built by hand and the model is
 a small fake object with the same ``predict`` interface as :class:`forecast.models.ekc.EKCModel`."""
 
@@ -14,10 +14,10 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-import forecast.propagate as propagate
+import forecast.projection.propagate as propagate
 from forecast.errors import InputError
 from forecast.models.ekc import EKCModel, prepare_panel
-from forecast.propagate import (
+from forecast.projection.propagate import (
     Forecast,
     _shocks,
     ar1_residual,
@@ -798,7 +798,7 @@ def test_forecast_peak_uses_scenario_history_and_requires_co2():
 
 def test_measurement_error_table_reports_the_interval_change():
     """The with/without measurement-error table: peak-year bounds of each forecast and their difference."""
-    from forecast.pipeline import measurement_error_table
+    from forecast.run.pipeline import measurement_error_table
 
     years = np.arange(2000, 2041)
 

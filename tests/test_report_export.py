@@ -1,4 +1,4 @@
-"""Tests for forecast.export, forecast.report and forecast.atomic on a small synthetic RunResult."""
+"""Tests for forecast.io.export, forecast.report and forecast.io.atomic on a small synthetic RunResult."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from forecast.atomic import atomic_output_dir, atomic_write_text  # noqa: E402
+from forecast.io.atomic import atomic_output_dir, atomic_write_text  # noqa: E402
 from forecast.errors import InputError  # noqa: E402
 from forecast.mdtable import frame_table, md_table  # noqa: E402
-from forecast.export import (  # noqa: E402
+from forecast.io.export import (  # noqa: E402
     band_columns,
     export_all,
     export_bands,
@@ -33,7 +33,7 @@ from forecast.export import (  # noqa: E402
 )
 from forecast.report import render_html, render_markdown, save_figures, write_report  # noqa: E402
 from forecast.report._format import fmt_money, fmt_pct  # noqa: E402
-from forecast.results import RunResult  # noqa: E402
+from forecast.run.results import RunResult  # noqa: E402
 
 REGIONS = ["Alpha", "Beta", "Gamma"]
 YEARS = np.arange(2000, 2041)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.sbc import (
+from forecast.evaluation.sbc import (
     ekc_sbc_setup,
     rank_statistic,
     sbc_plot,

@@ -1,4 +1,4 @@
-"""Tests for forecast.scale: chunked forecasts, dask reductions, fit_many on a LocalCluster."""
+"""Tests for forecast.projection.scale: chunked forecasts, dask reductions, fit_many on a LocalCluster."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import dask
 import numpy as np
 import pytest
 
-from forecast.propagate import forecast_emissions
-from forecast.scale import (
+from forecast.projection.propagate import forecast_emissions
+from forecast.projection.scale import (
     DriftModel,
     fit_many,
     load_county_panels,
@@ -186,7 +186,7 @@ def test_counties_cli_bad_scheduler_address_exits_2_with_a_clear_message(tmp_pat
 
 def test_connect_scheduler_rejects_bad_addresses_with_input_error():
     from forecast.errors import InputError
-    from forecast.scale import connect_scheduler
+    from forecast.projection.scale import connect_scheduler
 
     for address in ("", "tcp://127.0.0.1:notaport", "tcp://127.0.0.1:1"):
         with pytest.raises(InputError, match="scheduler"):
@@ -198,7 +198,7 @@ def test_connect_scheduler_rejects_bad_addresses_with_input_error():
 @pytest.mark.skipif(not COUNTY_FILE.is_file(), reason="county file not available")
 def test_fit_counties_rejects_unknown_provinces_before_fitting():
     from forecast.errors import InputError
-    from forecast.scale import fit_counties
+    from forecast.projection.scale import fit_counties
 
     with pytest.raises(InputError, match="unknown province.*'Atlantis'.*known: Anhui"):
         fit_counties(COUNTY_FILE, provinces=["Anhui", "Atlantis"], max_counties=2)  # before any cluster starts
@@ -215,7 +215,7 @@ def test_counties_cli_fits_on_an_existing_cluster_by_address(tmp_path, monkeypat
     import pandas as pd
     from distributed import LocalCluster
 
-    from forecast.scale import COUNTY_COLUMNS
+    from forecast.projection.scale import COUNTY_COLUMNS
 
     out = tmp_path / "out"
     # 2 provinces x 2 counties, tiny draws (~20-30 s per fit on 2 busy cores)

@@ -12,8 +12,8 @@ import pytest
 import xarray as xr
 
 from forecast.errors import SamplerWarning
-from forecast.pipeline import run_study, write_outputs
-from forecast.study import default_study_path, load_study
+from forecast.run.pipeline import run_study, write_outputs
+from forecast.run.study import default_study_path, load_study
 
 SMALL = {"sampler": {"draws": 150, "tune": 200}, "forecast": {"draws": 300}}
 
@@ -34,7 +34,7 @@ def provinces(shared_data_dir, tmp_path_factory):
 @pytest.mark.slow
 def test_provinces_peak_table_covers_all_provinces_grouped(provinces):
     run, out = provinces
-    from forecast.china import PROVINCE_GROUPS
+    from forecast.data.china import PROVINCE_GROUPS
 
     table = run.result.peak_table
     assert len(table) == 30 and set(table.index) <= set(PROVINCE_GROUPS)
@@ -155,7 +155,7 @@ def test_neutrality_year_table_on_hand_made_draws():
     """The report table reads the all-draw quantiles (never = horizon + 1, shown as "after <horizon>")
     and P(not neutral by the horizon) from neutrality_table. No fit: 10 hand-made net paths, 4 neutral
     from 2045, 3 from 2055, 3 never (constant CFE: 3 from 2040, 7 never)."""
-    from forecast.neutrality import neutrality_table
+    from forecast.sinks.neutrality import neutrality_table
     from forecast.report.markdown import _neutrality_year_table
 
     years = np.arange(2023, 2061)

@@ -1,5 +1,5 @@
-"""Tests for forecast.study (schema, loading, error messages) and the pre-sampling checks of
-forecast.pipeline on the real data. Nothing here samples a model."""
+"""Tests for forecast.run.study (schema, loading, error messages) and the pre-sampling checks of
+forecast.run.pipeline on the real data. Nothing here samples a model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from forecast.errors import CarbonForecastError, InputError, PriorError, StudyError
-from forecast.study import Study, default_study_path, load_study
+from forecast.run.study import Study, default_study_path, load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 GLOBAL_STUDY = ROOT / "studies" / "global" / "study.toml"
@@ -194,7 +194,7 @@ def test_relative_paths_resolve_against_the_study_folder(tmp_path, monkeypatch):
 
 
 def test_relative_data_source_resolves_against_the_study_folder(tmp_path, monkeypatch):
-    from forecast.pipeline import load_study_panel
+    from forecast.run.pipeline import load_study_panel
 
     folder = tmp_path / "study"
     folder.mkdir()
@@ -260,7 +260,7 @@ min_years = 20
 
 @pytest.fixture(scope="module")
 def global_panel(shared_data_dir) -> pd.DataFrame:
-    from forecast.pipeline import load_study_panel
+    from forecast.run.pipeline import load_study_panel
 
     return load_study_panel(load_study(GLOBAL_STUDY), data_dir=shared_data_dir, download=False)
 
@@ -271,7 +271,7 @@ def test_global_panel_has_the_focus_regions(global_panel):
 
 
 def test_misspelt_focus_region_is_named(tmp_path, shared_data_dir):
-    from forecast.pipeline import load_study_panel
+    from forecast.run.pipeline import load_study_panel
 
     study = load_study(write_study(tmp_path, MINIMAL + GLOBAL_DATA + '\n[forecast]\nfocus_regions = ["China", "Chna"]\n'))
     with pytest.raises(StudyError, match="focus_regions") as info:
@@ -280,7 +280,7 @@ def test_misspelt_focus_region_is_named(tmp_path, shared_data_dir):
 
 
 def test_unknown_excluded_region_is_named(tmp_path, shared_data_dir):
-    from forecast.pipeline import load_study_panel
+    from forecast.run.pipeline import load_study_panel
 
     study = load_study(write_study(tmp_path, MINIMAL + GLOBAL_DATA + 'exclude_regions = ["Atlantis"]\n'))
     with pytest.raises(StudyError, match="exclude_regions.*Atlantis"):
@@ -290,7 +290,7 @@ def test_unknown_excluded_region_is_named(tmp_path, shared_data_dir):
 @pytest.mark.parametrize("name", ["ekc.slope_muu", "slope_muu"])
 def test_unknown_prior_override_fails_before_sampling(tmp_path, shared_data_dir, monkeypatch, name):
     import forecast.models.base as base
-    from forecast.pipeline import check_study, run_study
+    from forecast.run.pipeline import check_study, run_study
 
     def no_sampling(*args, **kwargs):  # pragma: no cover - only runs if the check is missing
         raise AssertionError("sampling started before the prior override was checked")
@@ -310,7 +310,7 @@ def test_unknown_prior_override_fails_before_sampling(tmp_path, shared_data_dir,
 
 
 def test_malformed_prior_override_fails_in_check_study(tmp_path, global_panel):
-    from forecast.pipeline import check_study
+    from forecast.run.pipeline import check_study
 
     body = MINIMAL + '\n[model.priors]\n"ekc.slope_mu" = { parms = { mu = 0.7 } }\n'
     study = load_study(write_study(tmp_path, body))
@@ -319,7 +319,7 @@ def test_malformed_prior_override_fails_in_check_study(tmp_path, global_panel):
 
 
 def study_panel(study, data_dir):
-    from forecast.pipeline import load_study_panel
+    from forecast.run.pipeline import load_study_panel
 
     return load_study_panel(study, data_dir=data_dir, download=False)
 
@@ -342,7 +342,7 @@ focus_regions = ["China", "Germany"]
 
 
 def test_csv_scenario_that_stops_before_the_horizon(tmp_path, monkeypatch, global_panel):
-    from forecast.pipeline import check_study
+    from forecast.run.pipeline import check_study
 
     folder = tmp_path / "study"
     path = write_study(folder, CSV_STUDY)
@@ -355,7 +355,7 @@ def test_csv_scenario_that_stops_before_the_horizon(tmp_path, monkeypatch, globa
 
 
 def test_csv_scenario_covering_the_horizon_passes(tmp_path, monkeypatch, global_panel):
-    from forecast.pipeline import check_study
+    from forecast.run.pipeline import check_study
 
     folder = tmp_path / "study"
     path = write_study(folder, CSV_STUDY)
@@ -369,7 +369,7 @@ def test_csv_scenario_covering_the_horizon_passes(tmp_path, monkeypatch, global_
 
 
 def test_csv_scenario_file_missing(tmp_path, global_panel):
-    from forecast.pipeline import check_study
+    from forecast.run.pipeline import check_study
 
     study = load_study(write_study(tmp_path / "study", CSV_STUDY))
     with pytest.raises(InputError, match="scenario file not found") as info:
@@ -378,7 +378,7 @@ def test_csv_scenario_file_missing(tmp_path, global_panel):
 
 
 def test_peak_years_outside_the_forecast_window(global_panel):
-    from forecast.pipeline import check_study
+    from forecast.run.pipeline import check_study
 
     study = load_study(GLOBAL_STUDY).with_overrides(forecast={"peak_years": [2030, 2070]})
     with pytest.raises(StudyError, match=r"peak_years \[2070\]"):
@@ -389,7 +389,7 @@ def test_peak_years_outside_the_forecast_window(global_panel):
 
 
 def test_global_study_passes_the_checks(global_panel, shared_data_dir):
-    from forecast.pipeline import check_study
+    from forecast.run.pipeline import check_study
 
     study = load_study(GLOBAL_STUDY)
     # [sinks] is enabled: the check reads the GCB land sink and NOAA CO2 from the data folder
@@ -413,7 +413,7 @@ def test_bad_sink_settings_fail_before_sampling(global_panel, monkeypatch, sinks
     """[sinks] problems (unknown region, year past the horizon, negative area, unknown ecosystem) are
     caught by check_study, i.e. before any model is fitted."""
     from forecast.models.ekc import EKCModel
-    from forecast.pipeline import check_study
+    from forecast.run.pipeline import check_study
 
     monkeypatch.setattr(EKCModel, "fit", lambda *a, **k: pytest.fail("sampling started"))
     assert load_study(GLOBAL_STUDY).sinks.enabled
@@ -450,7 +450,7 @@ def test_sink_data_are_validated_before_sampling(case, tmp_path, monkeypatch, sh
     """check_study loads the land-sink series and CO2 history run_sinks will use: a missing file, a gap
     or a non-increasing year fails there, naming the file and year, before the EKC (or sink) fit."""
     from forecast.errors import DataNotFoundError
-    from forecast.pipeline import check_study
+    from forecast.run.pipeline import check_study
 
     _no_sampling(monkeypatch)
     if case == "gcb-missing":
@@ -485,7 +485,7 @@ def test_co2_scenario_must_cover_base_year_to_horizon(first, last, fragment, tmp
                                                       global_panel):
     """run_sinks reads the CO2 path from min(base_year, first forecast year) = 2015 to the horizon: a CSV
     that reaches the horizon but starts later fails before sampling, as does one that stops early."""
-    from forecast.pipeline import check_study
+    from forecast.run.pipeline import check_study
 
     _no_sampling(monkeypatch)
     years = np.arange(first, last + 1)
@@ -503,8 +503,8 @@ def test_co2_scenario_must_cover_base_year_to_horizon(first, last, fragment, tmp
 def test_measurement_error_from_the_inventory(shared_data_dir, global_panel):
     """"inventory" takes each province's relative error from its CEADs Approach 2 interval; it needs the
     provincial data source."""
-    from forecast.china import load_province_panel
-    from forecast.pipeline import build_model, inventory_measurement_error
+    from forecast.data.china import load_province_panel
+    from forecast.run.pipeline import build_model, inventory_measurement_error
 
     panel = load_province_panel(data_dir=shared_data_dir)
     errors = inventory_measurement_error(panel, data_dir=shared_data_dir, draws=2000)
@@ -518,7 +518,7 @@ def test_measurement_error_from_the_inventory(shared_data_dir, global_panel):
 
 def test_landuse_section_is_checked_before_sampling(global_panel, monkeypatch, shared_data_dir):
     from forecast.models.ekc import EKCModel
-    from forecast.pipeline import check_study, run_landuse
+    from forecast.run.pipeline import check_study, run_landuse
 
     monkeypatch.setattr(EKCModel, "fit", lambda *a, **k: pytest.fail("sampling started"))
     china = load_study(Path(GLOBAL_STUDY).parents[1] / "china" / "study.toml")
@@ -537,7 +537,7 @@ def test_landuse_section_is_checked_before_sampling(global_panel, monkeypatch, s
 # [capacity] / [compensation] parameters, checked before sampling (no data, no fit)
 # ------------------------------------------------------------------------------------------------
 
-PROVINCES = sorted(r for r in __import__("forecast.china", fromlist=["PROVINCE_GROUPS"]).PROVINCE_GROUPS if r != "Tibet")
+PROVINCES = sorted(r for r in __import__("forecast.data.china", fromlist=["PROVINCE_GROUPS"]).PROVINCE_GROUPS if r != "Tibet")
 FORECAST_YEARS = list(range(2017, 2061))  # the provinces study: data to 2016, horizon 2060
 
 
@@ -546,7 +546,7 @@ def provinces_study(**overrides) -> Study:
 
 
 def test_shipped_provinces_capacity_settings_pass():
-    from forecast.pipeline import check_capacity
+    from forecast.run.pipeline import check_capacity
 
     check_capacity(provinces_study(), PROVINCES)
     check_capacity(provinces_study(), PROVINCES, years=FORECAST_YEARS)
@@ -586,7 +586,7 @@ def test_bad_capacity_and_compensation_parameters_fail_before_sampling(monkeypat
     """Shares not summing to one, negative budgets / factors / areas, yearly budgets missing a year and
     out-of-range years are StudyErrors naming the key -- raised by check_capacity, which samples nothing."""
     from forecast.models.ekc import EKCModel
-    from forecast.pipeline import check_capacity
+    from forecast.run.pipeline import check_capacity
 
     monkeypatch.setattr(EKCModel, "fit", lambda *a, **k: pytest.fail("sampling started"))
     with pytest.raises(StudyError, match=fragment):
@@ -594,7 +594,7 @@ def test_bad_capacity_and_compensation_parameters_fail_before_sampling(monkeypat
 
 
 def test_neutrality_cap_and_sink_allocation_need_a_sink_for_every_region():
-    from forecast.pipeline import check_capacity
+    from forecast.run.pipeline import check_capacity
 
     china = load_study(default_study_path("china"))  # sinks for China only
     assert china.sinks.enabled and list(china.sinks.areas) == ["China"]
@@ -618,7 +618,7 @@ def test_neutrality_cap_and_sink_allocation_need_a_sink_for_every_region():
     ('kind = "emissions_below"\nyear = 2030', "missing key"),
 ])
 def test_bad_targets_fail_in_check_study(tmp_path, global_panel, table, fragment):
-    from forecast.pipeline import check_study
+    from forecast.run.pipeline import check_study
 
     body = MINIMAL + '\n[forecast]\nfocus_regions = ["China", "India"]\n\n[[targets]]\n' + table + "\n"
     study = load_study(write_study(tmp_path, body))
@@ -635,7 +635,7 @@ def test_unknown_target_kind_fails_at_load(tmp_path):
 def test_kaya_and_driver_settings_are_checked_before_sampling(tmp_path, global_panel, monkeypatch):
     from forecast.models import base
     from forecast.models.kaya import KayaModel
-    from forecast.pipeline import build_model, build_scenario, check_study
+    from forecast.run.pipeline import build_model, build_scenario, check_study
     from forecast.scenarios import DriverScenario
 
     def no_sampling(*args, **kwargs):  # pragma: no cover - only runs if a check samples
@@ -663,7 +663,7 @@ def test_kaya_and_driver_settings_are_checked_before_sampling(tmp_path, global_p
 
 def test_several_compensation_rules_validate_and_each_is_checked():
     """[compensation] allocation may list several rules; every rule is checked before sampling."""
-    from forecast.pipeline import check_capacity
+    from forecast.run.pipeline import check_capacity
 
     two = provinces_study(compensation={"allocation": ["per_capita", "gdp_share"]})
     assert two.compensation.rules == ["per_capita", "gdp_share"]

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from forecast.errors import InputError
-from forecast.targets import check_target, describe, target_met, target_table
+from forecast.policy.targets import check_target, describe, target_met, target_table
 
 YEARS = np.arange(2000, 2041)
 

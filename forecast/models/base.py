@@ -48,8 +48,8 @@ import pymc as pm
 import xarray as xr
 
 from forecast.errors import InputError, ModelStateError, SamplerWarning
-from forecast.persistence import config_hash, load_checked, save_idata
-from forecast.sampling import Diagnostics, diagnose, sample_model
+from forecast.models.persistence import config_hash, load_checked, save_idata
+from forecast.models.sampling import Diagnostics, diagnose, sample_model
 
 MODEL_KEYS = ("model", "model_version")  # identify the class in saved settings; not constructor arguments
 _REGISTRY: dict[str, type["BayesianModel"]] = {}

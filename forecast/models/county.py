@@ -4,7 +4,7 @@
     drift_mu ~ N(0, 0.1),  drift_sd ~ HalfNormal(0.05),  sigma_i ~ HalfNormal(0.3)
 
 Regions are the panel's ``region`` column. Fitted many times in parallel by
-:func:`forecast.scale.fit_many` (one model per province), so its priors are fixed in the code: a county
+:func:`forecast.projection.scale.fit_many` (one model per province), so its priors are fixed in the code: a county
 panel has no GDP or population to give a prior library something to say.
 """
 

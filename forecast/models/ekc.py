@@ -421,7 +421,7 @@ class EKCModel(BayesianModel):
     # ------------------------------------------------------------------ prediction
     def kernel_params(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``n`` joint posterior draws in the terms of the growth simulator
-        (:func:`forecast.propagate.simulate_growth_paths`): ``drift, slope, curvature, sigma`` as
+        (:func:`forecast.projection.propagate.simulate_growth_paths`): ``drift, slope, curvature, sigma`` as
         ``(sample, region)``, ``cubic, phi, nu, drift_income`` as ``(sample,)`` (zeros / inf where this
         configuration lacks the term), and ``chain`` / ``draw`` of each sample."""
         names = ["drift", "slope", "sigma", "curvature"] + [
@@ -446,7 +446,7 @@ class EKCModel(BayesianModel):
         ``draw`` on ``sample`` (the posterior draw each sample used). Growth shocks, their AR(1)
         persistence and heavy tails are included, so intervals are predictive, not only parametric.
         """
-        from forecast.propagate import simulate_growth_paths
+        from forecast.projection.propagate import simulate_growth_paths
 
         idata = self._require_fit()
         rng = np.random.default_rng(random_seed)

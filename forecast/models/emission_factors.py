@@ -32,7 +32,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from forecast.errors import InputError, did_you_mean
-from forecast.inventory import factor_unit_ratio
+from forecast.policy.inventory import factor_unit_ratio
 from forecast.models.base import BayesianModel
 from forecast.priors import lognormal_from_range
 
@@ -300,8 +300,8 @@ class EmissionFactorModel(BayesianModel):
 
     def inventory(self, activities: Any, **kwargs: Any):
         """IPCC Approach 2 inventory over this model's posterior factor draws: Σ activity × factor per draw
-        (see :func:`forecast.inventory.inventory_from_posterior` for ``region``, ``level``, ``n``, ...)."""
-        from forecast.inventory import inventory_from_posterior
+        (see :func:`forecast.policy.inventory.inventory_from_posterior` for ``region``, ``level``, ``n``, ...)."""
+        from forecast.policy.inventory import inventory_from_posterior
 
         return inventory_from_posterior(self, activities, **kwargs)
 

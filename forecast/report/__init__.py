@@ -1,7 +1,7 @@
 """Human-readable report of a study run: Markdown, self-contained HTML and PNG fan charts.
 
 :func:`write_report` writes ``report.md``, ``report.html`` and ``figures/fan_<region>.png`` into one
-directory (wrap it in :func:`forecast.atomic.atomic_output_dir` for an all-or-nothing write).
+directory (wrap it in :func:`forecast.io.atomic.atomic_output_dir` for an all-or-nothing write).
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from forecast.atomic import atomic_write_text
+from forecast.io.atomic import atomic_write_text
 from forecast.report.figures import fan_chart, peak_year_histogram, save_figures
 from forecast.report.html import render_html
 from forecast.report.markdown import render_markdown
-from forecast.results import RunResult
+from forecast.run.results import RunResult
 
 __all__ = [
     "fan_chart",

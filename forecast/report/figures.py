@@ -22,7 +22,7 @@ from matplotlib.ticker import MaxNLocator
 from forecast.errors import InputError
 from forecast.metrics import cfe_tables, peak_probability
 from forecast.report._format import fmt_pct, slugify
-from forecast.results import RunResult
+from forecast.run.results import RunResult
 
 __all__ = ["capacity_chart", "compensation_chart", "fan_chart", "figure_regions", "peak_year_histogram", "save_figures"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.jsonable import to_jsonable
+from forecast.io.jsonable import to_jsonable
 from forecast.mdtable import md_table
 from forecast.metrics import cfe_tables, is_missing, last_observed_years, peak_by_years, peak_probability
 from forecast.report._format import (
@@ -24,7 +24,7 @@ from forecast.report._format import (
     md_code,
     md_escape,
 )
-from forecast.results import RunResult
+from forecast.run.results import RunResult
 
 __all__ = ["render_markdown"]
 
@@ -408,7 +408,7 @@ NEUTRALITY_YEAR_TITLE = "Neutrality-year distribution"
 
 def _neutrality_year_table(neutral: pd.DataFrame, constant: pd.DataFrame | None, horizon: int) -> str:
     """Quantiles of the neutrality year over all draws and P(not neutral by the horizon), per region, with
-    the declining CFE and with the CFE held constant (tables of :func:`forecast.neutrality.neutrality_table`)."""
+    the declining CFE and with the CFE held constant (tables of :func:`forecast.sinks.neutrality.neutrality_table`)."""
     never = int(neutral.attrs.get("never_value", horizon + 1))
     last = never - 1
 

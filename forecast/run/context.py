@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-log = logging.getLogger("forecast.pipeline")
+log = logging.getLogger("forecast.run.pipeline")
 
 
 @dataclass
@@ -28,8 +28,8 @@ class RunContext:
     model: Any = None  # the emission model (fitted after the fit step)
     scenario: Any = None
     regions: list[str] = field(default_factory=list)
-    forecast: Any = None  # forecast.propagate.Forecast
-    result: Any = None  # forecast.results.RunResult
+    forecast: Any = None  # forecast.projection.propagate.Forecast
+    result: Any = None  # forecast.run.results.RunResult
 
     @property
     def last_year(self) -> int:

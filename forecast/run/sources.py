@@ -2,7 +2,7 @@
 extras it brings (region groups, notes on the data), so the pipeline never branches on a source's name.
 
 ``owid`` (and a path to a tidy CSV/Parquet panel) load through :func:`forecast.data.load_panel`;
-``china_provinces`` through :mod:`forecast.china`, which adds the NBS east / central / west groups and a
+``china_provinces`` through :mod:`forecast.data.china`, which adds the NBS east / central / west groups and a
 coverage table. A new source registers a :class:`PanelSource` in :data:`SOURCES`.
 """
 
@@ -13,7 +13,7 @@ from typing import Callable
 
 import pandas as pd
 
-from forecast.china import COMPLETE_YEARS
+from forecast.data.china import COMPLETE_YEARS
 from forecast.errors import InputError, StudyError
 
 
@@ -48,7 +48,7 @@ def _load_table(study, data_dir, download: bool) -> pd.DataFrame:
 
 
 def _load_provinces(study, data_dir, download: bool) -> pd.DataFrame:
-    from forecast.china import load_province_panel, select_provinces
+    from forecast.data.china import load_province_panel, select_provinces
 
     d = study.data
     panel = load_province_panel(data_dir=data_dir, years=tuple(d.years or COMPLETE_YEARS))
@@ -59,13 +59,13 @@ def _load_provinces(study, data_dir, download: bool) -> pd.DataFrame:
 
 
 def _province_groups() -> dict[str, str]:
-    from forecast.china import PROVINCE_GROUPS
+    from forecast.data.china import PROVINCE_GROUPS
 
     return dict(PROVINCE_GROUPS)
 
 
 def _province_notes(panel: pd.DataFrame, data_dir) -> pd.DataFrame:
-    from forecast.china import data_notes_table
+    from forecast.data.china import data_notes_table
 
     return data_notes_table(panel, data_dir)
 

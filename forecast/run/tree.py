@@ -24,8 +24,8 @@ import pandas as pd
 import xarray as xr
 
 from forecast._version import __version__
-from forecast.jsonable import to_jsonable
-from forecast.results import RunResult
+from forecast.io.jsonable import to_jsonable
+from forecast.run.results import RunResult
 
 TREE_FILE = "result.nc"
 

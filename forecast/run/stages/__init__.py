@@ -7,7 +7,7 @@
 ``run(ctx)``
     its part of the result, after the emission forecast exists (sinks, targets, capacity, ...).
 
-:func:`forecast.pipeline.run_study` runs every enabled stage's check, then every fit, then every run;
+:func:`forecast.run.pipeline.run_study` runs every enabled stage's check, then every fit, then every run;
 ``carbon-forecast report`` (a saved model) runs the checks and the runs only. A stage reads what earlier
 stages left in the :class:`RunContext` and adds its own part; no stage knows about the others.
 """

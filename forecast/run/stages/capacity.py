@@ -9,20 +9,20 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError, StudyError
-from forecast.results import table_name
+from forecast.run.results import table_name
 from forecast.run.context import RunContext, Stage
 from forecast.run.sources import study_years, with_groups
 
 if TYPE_CHECKING:  # annotations only
-    from forecast.propagate import Forecast
-    from forecast.study import Study
+    from forecast.projection.propagate import Forecast
+    from forecast.run.study import Study
 
 
 def check_capacity(study: Study, regions: list[str], years: list[int] | None = None) -> None:
     """Capacity and compensation settings checked before sampling (rule names, parameters, regions).
 
-    The parameters are then checked by the very functions the run uses (:func:`forecast.capacity.make_cap`,
-    :func:`~forecast.capacity.carrying_capacity`, :func:`forecast.compensation.compensation`), applied to a
+    The parameters are then checked by the very functions the run uses (:func:`forecast.policy.capacity.make_cap`,
+    :func:`~forecast.policy.capacity.carrying_capacity`, :func:`forecast.policy.compensation.compensation`), applied to a
     two-draw placeholder forecast over ``regions`` and the forecast ``years`` (default: the year after the
     study's last data year -- ``[data] years`` or the provinces' window -- to the horizon): negative or
     non-finite budgets and factors, yearly budgets missing a year, shares that do not sum to one, a
@@ -33,8 +33,8 @@ def check_capacity(study: Study, regions: list[str], years: list[int] | None = N
 
     import numpy as np
 
-    from forecast.capacity import ALLOCATION_RULES, carrying_capacity, make_cap
-    from forecast.compensation import SHARE_RULES, compensation
+    from forecast.policy.capacity import ALLOCATION_RULES, carrying_capacity, make_cap
+    from forecast.policy.compensation import SHARE_RULES, compensation
 
     c = study.capacity
     if c.enabled:
@@ -110,8 +110,8 @@ def check_capacity(study: Study, regions: list[str], years: list[int] | None = N
 
 def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataFrame]:
     """Carrying-capacity tables per cap and compensation tables, as named report tables."""
-    from forecast.capacity import capacity_table, carrying_capacity, make_cap
-    from forecast.compensation import compensation, compensation_table, flow_table
+    from forecast.policy.capacity import capacity_table, carrying_capacity, make_cap
+    from forecast.policy.compensation import compensation, compensation_table, flow_table
 
     tables: dict[str, pd.DataFrame] = {}
     c = study.capacity

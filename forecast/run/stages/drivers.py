@@ -15,7 +15,7 @@ from forecast.run.context import RunContext, Stage
 from forecast.scenarios import DriverScenario, Scenario
 
 if TYPE_CHECKING:  # annotations only
-    from forecast.study import Study
+    from forecast.run.study import Study
 
 
 def build_driver_models(study: Study):

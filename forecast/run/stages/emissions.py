@@ -15,17 +15,17 @@ from forecast.run.context import RunContext, Stage
 from forecast.run.sources import data_source
 
 if TYPE_CHECKING:  # annotations only
-    from forecast.propagate import Forecast
-    from forecast.results import RunResult
-    from forecast.study import Study
+    from forecast.projection.propagate import Forecast
+    from forecast.run.results import RunResult
+    from forecast.run.study import Study
 
 
 def inventory_measurement_error(panel: pd.DataFrame, *, data_dir=None, year: int | None = None,
                                 draws: int = 4000, seed: int = 0) -> dict[str, float]:
     """Relative 1-sigma uncertainty of each province's emissions from its CEADs fuel inventory (IPCC
     Approach 2, half-width of the 95 % interval / 1.96 / total), in the panel's last year by default."""
-    from forecast.china import resolve_china_file
-    from forecast.inventory import approach2, ceads_fuel_inventory
+    from forecast.data.china import resolve_china_file
+    from forecast.policy.inventory import approach2, ceads_fuel_inventory
 
     table = pd.read_csv(resolve_china_file("ceads_co2", data_dir))
     year = int(panel["year"].max()) if year is None else year
@@ -123,7 +123,7 @@ def measurement_error_table(with_error: Forecast, exact: Forecast) -> pd.DataFra
 
 def assemble_result(study, panel: pd.DataFrame, model: BayesianModel, fc) -> RunResult:
     """The result bundle the report and exporters consume, before the later stages add their parts."""
-    from forecast.results import RunResult
+    from forecast.run.results import RunResult
 
     return RunResult(
         sinks={},
@@ -175,7 +175,7 @@ def _check_forecast(ctx: RunContext) -> None:
 
 
 def _forecast(ctx: RunContext) -> None:
-    from forecast.propagate import forecast_emissions
+    from forecast.projection.propagate import forecast_emissions
 
     study = ctx.study
     ctx.say(f"forecasting {len(ctx.regions)} regions x {study.forecast.draws} draws to {ctx.horizon}")
@@ -195,7 +195,7 @@ def _forecast(ctx: RunContext) -> None:
 
 def _compare_measurement_error(ctx: RunContext) -> None:
     """Refit with the historical emissions taken as exact and show how the peak-year interval changes."""
-    from forecast.propagate import forecast_emissions
+    from forecast.projection.propagate import forecast_emissions
 
     study = ctx.study
     ctx.say("refitting without measurement error, for comparison")

@@ -9,12 +9,12 @@ import pandas as pd
 from forecast.run.context import RunContext, Stage
 
 if TYPE_CHECKING:  # annotations only
-    from forecast.study import Study
+    from forecast.run.study import Study
 
 
 def run_landuse(study: Study, *, seed: int) -> pd.DataFrame:
     """The study's land-use carbon account as a report table (Mt CO2/yr, positive = emission)."""
-    from forecast.landuse import landuse_inventory
+    from forecast.policy.landuse import landuse_inventory
 
     lu = study.landuse
     ds = landuse_inventory(lu.areas, draws=lu.draws, random_seed=seed + 9, area_rel_sd=lu.rel_sd)
@@ -26,7 +26,7 @@ def run_landuse(study: Study, *, seed: int) -> pd.DataFrame:
 
 
 def _check(ctx: RunContext) -> None:
-    from forecast.landuse import landuse_inventory
+    from forecast.policy.landuse import landuse_inventory
 
     landuse_inventory(ctx.study.landuse.areas, draws=2)  # unknown land types and bad areas fail here
 

@@ -14,13 +14,13 @@ from forecast.run.context import RunContext, Stage
 from forecast.run.sources import study_years
 
 if TYPE_CHECKING:  # annotations only
-    from forecast.propagate import Forecast
-    from forecast.study import Study
+    from forecast.projection.propagate import Forecast
+    from forecast.run.study import Study
 
 
 def build_sinks(study: Study):
     """The land-sink model, CO2 scenario source and ecosystem sinks a study describes (no fitting)."""
-    from forecast.ecosystems import EcosystemSinks
+    from forecast.sinks.ecosystems import EcosystemSinks
     from forecast.models.sinks import GlobalLandSinkModel
 
     s = study.sinks
@@ -49,7 +49,7 @@ def check_sinks(study: Study, regions: list[str], horizon: int, *, data_dir=None
     late = [y for y in s.neutrality_years if y > horizon]
     if late:
         raise StudyError(f"[sinks] neutrality_years {late} are after the horizon {horizon}")
-    from forecast.co2_scenarios import CO2Scenario
+    from forecast.scenarios.co2 import CO2Scenario
     from forecast.data import load_co2_concentration
     from forecast.models.sinks import load_land_sink_data, load_land_sink_models
 
@@ -74,13 +74,13 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
 
     Adds ``sink`` and ``net_co2`` (cfe, sample, region, year; Mt CO2/yr; ``cfe = ["declining",
     "constant"]``, the same draws with and without the decline) to ``fc.ds`` and returns the summary
-    tables (see :class:`forecast.results.RunResult`); ``neutrality`` is indexed by ``(cfe, region)``.
+    tables (see :class:`forecast.run.results.RunResult`); ``neutrality`` is indexed by ``(cfe, region)``.
     """
     import numpy as np
 
-    from forecast.co2_scenarios import CO2Scenario
+    from forecast.scenarios.co2 import CO2Scenario
     from forecast.data import load_co2_concentration
-    from forecast.neutrality import net_emissions, neutrality_table, sink_gap_table
+    from forecast.sinks.neutrality import net_emissions, neutrality_table, sink_gap_table
 
     s = study.sinks
     land, ecosystems = build_sinks(study)

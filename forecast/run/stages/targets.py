@@ -10,12 +10,12 @@ from forecast.errors import InputError, StudyError
 from forecast.run.context import RunContext, Stage
 
 if TYPE_CHECKING:  # annotations only
-    from forecast.study import Study
+    from forecast.run.study import Study
 
 
 def check_study_targets(study: Study, regions: list[str], panel: pd.DataFrame, horizon: int) -> list[dict]:
     """``[[targets]]`` checked against the forecast regions and years before sampling."""
-    from forecast.targets import check_targets
+    from forecast.policy.targets import check_targets
 
     try:
         return check_targets([t.spec() for t in study.targets], regions=regions, first_year=int(panel["year"].min()),
@@ -25,7 +25,7 @@ def check_study_targets(study: Study, regions: list[str], panel: pd.DataFrame, h
 
 
 def _run(ctx: RunContext) -> None:
-    from forecast.targets import target_table
+    from forecast.policy.targets import target_table
 
     targets = check_study_targets(ctx.study, ctx.regions, ctx.panel, ctx.horizon)
     ctx.result.targets = target_table(ctx.forecast.ds, targets, peak_year=ctx.result.peak_year)

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import InputError, did_you_mean
-from .metrics import headline
+from forecast.errors import InputError, did_you_mean
+from forecast.metrics import headline
 
 __all__ = [
     "ALLOCATION_RULES",
@@ -55,7 +55,7 @@ CAP_UNITS = "Mt CO2/yr"
 
 # ---------------------------------------------------------------------------------------------- helpers
 def as_dataset(forecast: Any) -> xr.Dataset:
-    """The Dataset of a :class:`forecast.propagate.Forecast` (or the Dataset itself)."""
+    """The Dataset of a :class:`forecast.projection.propagate.Forecast` (or the Dataset itself)."""
     ds = getattr(forecast, "ds", forecast)
     if not isinstance(ds, xr.Dataset):
         raise InputError(f"expected a Forecast or an xarray Dataset, got {type(forecast).__name__}")

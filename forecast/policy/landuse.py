@@ -2,7 +2,7 @@
 
     E_type [Mt CO2/yr] = area [Mha] × coefficient [t C/ha/yr] × 3.664      (cropland, forest, grassland,
                                                                            water_wetland, unused_land)
-    E_built_up         = Σ energy activity × emission factor                (forecast.inventory.approach2)
+    E_built_up         = Σ energy activity × emission factor                (forecast.policy.inventory.approach2)
 
 Coefficients are Normal priors from ``priors/landuse.toml`` (signed: positive = emission, negative = uptake;
 wide, rough literature ranges, see the file). Areas may carry a relative sd (normal). The result is Monte
@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from forecast.errors import InputError, close_matches, suggestion
-from forecast.inventory import approach2, conversion_factor
+from forecast.policy.inventory import approach2, conversion_factor
 
 __all__ = ["LAND_TYPES", "landuse_inventory", "landuse_priors"]
 
@@ -68,7 +68,7 @@ def landuse_inventory(
         ``{land_type: area in Mha}``; land types: cropland, forest, grassland, water_wetland (aliases water,
         wetland), unused_land, built_up (its area is recorded but its emissions come from ``energy``).
     energy:
-        Energy use of built-up land: :class:`~forecast.inventory.Activity` objects (list or dict) whose
+        Energy use of built-up land: :class:`~forecast.policy.inventory.Activity` objects (list or dict) whose
         categories are emission-factor categories (e.g. ``natural_gas``, in TJ/PJ).
     factor_draws:
         Factor draws for ``energy`` (e.g. ``EmissionFactorModel.factor_draws``); default: the IPCC priors.

@@ -25,7 +25,7 @@ def config_hash(settings: dict[str, Any]) -> str:
 
 def save_idata(idata: az.InferenceData, path: str | Path) -> Path:
     """Write ``idata`` without warm-up groups to NetCDF, atomically (temp file, then rename)."""
-    from forecast.atomic import atomic_path
+    from forecast.io.atomic import atomic_path
 
     path = Path(path)
     keep = [g for g in idata.groups() if not g.startswith("warmup")]  # warm-up is not posterior; halves the file

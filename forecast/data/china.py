@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data import ENV_DATA_DIR, check_data_dir, UNITS, file_provenance, load_panel, validate_panel
-from .errors import DataNotFoundError, InputError, did_you_mean
+from forecast.data import ENV_DATA_DIR, check_data_dir, UNITS, file_provenance, load_panel, validate_panel
+from forecast.errors import DataNotFoundError, InputError, did_you_mean
 
 __all__ = [
     "CHINA_FILES",

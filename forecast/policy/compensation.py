@@ -37,9 +37,9 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import norm
 
-from .capacity import _gdp, as_dataset, validate_shares
-from .errors import InputError, did_you_mean
-from .metrics import headline
+from forecast.policy.capacity import _gdp, as_dataset, validate_shares
+from forecast.errors import InputError, did_you_mean
+from forecast.metrics import headline
 
 __all__ = ["SHARE_RULES", "compensation", "compensation_table", "flow_table", "sample_price"]
 
@@ -109,7 +109,7 @@ def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p
     """Compensation balances, payments and flows in ``year``.
 
     Args:
-        ds: a :class:`~forecast.propagate.Forecast` or its Dataset (``co2``; ``population``,
+        ds: a :class:`~forecast.projection.propagate.Forecast` or its Dataset (``co2``; ``population``,
             ``gdp_per_capita`` or ``sink`` as the allocation needs).
         allocation: a mapping region -> share (shares >= 0 summing to one within 1e-9; the listed regions
             form the scheme), a rule name in :data:`SHARE_RULES` (``reference_year`` for

@@ -59,7 +59,7 @@ def _units_ok(units: Any) -> bool:
 
 def _as_cube(obj: Any, what: str, var: str) -> xr.DataArray:
     """DataArray ``(sample, region, year)`` from a DataArray, a Dataset (variable ``var``) or a Forecast."""
-    if hasattr(obj, "ds") and isinstance(getattr(obj, "ds"), xr.Dataset):  # forecast.propagate.Forecast
+    if hasattr(obj, "ds") and isinstance(getattr(obj, "ds"), xr.Dataset):  # forecast.projection.propagate.Forecast
         obj = obj.ds
     if isinstance(obj, xr.Dataset):
         if var not in obj:
@@ -135,10 +135,10 @@ def net_emissions(emissions: Any, sinks: Any, random_seed: Any = None) -> xr.Dat
     ----------
     emissions:
         DataArray ``(sample, region, year)`` in Mt CO2/yr, or a Dataset with variable ``co2``, or a
-        :class:`forecast.propagate.Forecast`.
+        :class:`forecast.projection.propagate.Forecast`.
     sinks:
         DataArray ``(sample, region, year)`` in Mt CO2/yr (positive = removal), or a Dataset with
-        variable ``sink`` (as returned by :meth:`forecast.ecosystems.EcosystemSinks.simulate`).
+        variable ``sink`` (as returned by :meth:`forecast.sinks.ecosystems.EcosystemSinks.simulate`).
     random_seed:
         Seed for resampling the smaller draw set when the sample counts differ (see the module doc).
 

@@ -5,7 +5,7 @@ Chunked forecasts
 :func:`predict_chunked` returns the same variables as :meth:`forecast.models.ekc.EKCModel.predict`
 (``co2_per_capita``, ``gdp_per_capita``, ``population``, plus the total ``co2`` in Mt/yr), but the
 ``sample`` dimension is a lazy dask array split into chunks of ``chunk`` samples. Chunk ``i`` is computed by
-the model's own ``predict`` (hence the existing :func:`forecast.propagate.simulate_growth_paths` kernel) with
+the model's own ``predict`` (hence the existing :func:`forecast.projection.propagate.simulate_growth_paths` kernel) with
 its own generator seeded by the child seed ``SeedSequence(random_seed).spawn(n_chunks)[i]``. Consequences:
 
 * memory is bounded by a chunk (times the number of chunks the scheduler holds at once), not by ``draws``;
@@ -49,7 +49,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError
-from forecast.propagate import DEFAULT_LEVELS, PEAK_YEARS, VARIABLE_ATTRS, _history_cube
+from forecast.projection.propagate import DEFAULT_LEVELS, PEAK_YEARS, VARIABLE_ATTRS, _history_cube
 
 VARIABLES = ("co2_per_capita", "gdp_per_capita", "population")
 _NUMBA_LOCK = threading.Lock()  # numba's "workqueue" threading layer is not safe for concurrent calls
@@ -185,7 +185,7 @@ def peak_year_chunked(pred: xr.Dataset, *, history: pd.DataFrame | None = None, 
     """Peak-year probabilities per region from a (lazy) chunked forecast, by dask sum reductions.
 
     ``history`` (a panel with ``region, year, co2``; e.g. ``scenario.history``) is prepended as in
-    :func:`forecast.propagate.forecast_emissions`, so a peak in the observed years counts; without it the
+    :func:`forecast.projection.propagate.forecast_emissions`, so a peak in the observed years counts; without it the
     trajectories start in the first forecast year. Columns follow :meth:`Forecast.peak_table`:
     ``p_already_peaked``, ``p_peak_by_<year>`` (a peak at the horizon is not a peak), ``p_no_peak_by_horizon``
     and the peak-year quantiles ``peak_year_q05/q50/q95`` (method "lower", exact from the counts per year).
@@ -344,7 +344,7 @@ def fit_many(panels: Mapping[str, pd.DataFrame] | Iterable[tuple[str, pd.DataFra
     return pd.DataFrame(rows).set_index("name")
 
 
-DEFAULT_COUNTY_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "china_county_co2.csv"
+DEFAULT_COUNTY_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "china_county_co2.csv"
 
 
 def load_county_panels(path: str | Path | None = None, *, provinces: Iterable[str] | None = None,

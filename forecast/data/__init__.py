@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataNotFoundError, InputError, did_you_mean
-from .units import per_capita_t
+from forecast.errors import DataNotFoundError, InputError, did_you_mean
+from forecast.units import per_capita_t
 
 __all__ = [
     "DataSource",

@@ -3,7 +3,7 @@
 A target is a small mapping (from a study's ``[[targets]]`` tables or Python):
 
 * ``{kind = "peak_by", year = 2030}``: emissions peak in or before ``year`` (the peak year of each
-  trajectory, as in :meth:`forecast.propagate.Forecast.peak_year`; a maximum in the horizon's last year is
+  trajectory, as in :meth:`forecast.projection.propagate.Forecast.peak_year`; a maximum in the horizon's last year is
   not a peak);
 * ``{kind = "emissions_below", year = 2030, value = 10000}``: total CO2 in ``year`` below ``value`` (Mt CO2/yr);
 * ``{kind = "intensity_reduction", year = 2030, base_year = 2005, reduction = 0.65}``: carbon intensity
@@ -104,7 +104,7 @@ def target_met(ds: xr.Dataset, target: Mapping[str, Any], *, peak_year: xr.DataA
     kind = target["kind"]
     if kind == "peak_by":
         if peak_year is None:
-            from forecast.propagate import Forecast
+            from forecast.projection.propagate import Forecast
 
             peak_year = Forecast(ds).peak_year()
         horizon = int(ds["year"].max())

@@ -170,7 +170,7 @@ class SinksSection(_Section):
 
 class CapacitySection(_Section):
     """Carbon carrying capacity under caps; each entry of ``caps`` names an allocation rule of
-    :data:`forecast.capacity.ALLOCATION_RULES` and its parameters, e.g.
+    :data:`forecast.policy.capacity.ALLOCATION_RULES` and its parameters, e.g.
     ``[capacity.caps.hold_2030] rule = "peak_level", reference_year = 2030``."""
 
     enabled: bool = False
@@ -227,7 +227,7 @@ class CompensationSection(_Section):
 
 
 class LanduseSection(_Section):
-    """Land-use carbon account of one region (areas in Mha by land type; see forecast/landuse.py)."""
+    """Land-use carbon account of one region (areas in Mha by land type; see forecast/policy/landuse.py)."""
 
     enabled: bool = False
     region: str = ""
@@ -245,7 +245,7 @@ class LanduseSection(_Section):
 
 class TargetSection(_Section):
     """One ``[[targets]]`` table: a goal whose probability the report gives per region
-    (kinds and keys: :mod:`forecast.targets`)."""
+    (kinds and keys: :mod:`forecast.policy.targets`)."""
 
     kind: Literal["peak_by", "emissions_below", "per_capita_below", "intensity_reduction"]
     year: int
@@ -363,7 +363,7 @@ def load_study(path: str | Path) -> Study:
 
 def studies_dir() -> Path:
     """Folder of the built-in studies (source checkout first, then the copy bundled in the wheel)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the forecast package
     checkout = here.parent / "studies"
     return checkout if checkout.is_dir() else here / "_bundled" / "studies"
 

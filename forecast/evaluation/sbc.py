@@ -14,9 +14,9 @@ bins and the ECDF "gamma" test of Säilynoja, Bürkner & Vehtari 2022 with simul
 Simulators: the AR(1) likelihoods of both models condition on the *observed* previous value, so PyMC's
 prior predictive of the observed node is not the generative process (it would use the template's data as
 lags). The set-ups therefore draw theta jointly with ``pm.sample_prior_predictive`` and generate the data
-with the models' own simulators: the EKC with :func:`forecast.propagate.simulate_growth`, the code that
+with the models' own simulators: the EKC with :func:`forecast.projection.propagate.simulate_growth`, the code that
 also runs its forecasts, and the land sink with the same AR(1) residual step
-(:func:`forecast.propagate.ar1_residual`). Refits reuse one nutpie compilation per model and swap the
+(:func:`forecast.projection.propagate.ar1_residual`). Refits reuse one nutpie compilation per model and swap the
 observed ``pm.Data`` container with ``CompiledPyMCModel.with_data``.
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from forecast.sampling import _compiled_nutpie  # one compilation per model graph + data, per process
+from forecast.models.sampling import _compiled_nutpie  # one compilation per model graph + data, per process
 
 __all__ = [
     "SBCSetup",
@@ -310,7 +310,7 @@ def sink_sbc_setup(
     Parameters: ``lam, k, eps_ref, beta_ref (= k * eps_ref), sigma, phi``.
     """
     from forecast.models.sinks import GlobalLandSinkModel, SinkArrays
-    from forecast.propagate import ar1_residual
+    from forecast.projection.propagate import ar1_residual
 
     co2 = np.asarray(co2, dtype=float)
     years = np.asarray(years).astype(int)
@@ -388,12 +388,12 @@ def ekc_sbc_setup(
     """SBC of the growth-form :class:`~forecast.models.ekc.EKCModel` (quadratic, AR(1), Student-t) on a
     ``n_regions x n_years`` template panel. True parameters (population and region level) are joint prior
     draws from ``pm.sample_prior_predictive`` on the model built from the template; the changes ``dy`` are
-    simulated with the model's simulator :func:`forecast.propagate.simulate_growth` (the forecasts' own
+    simulated with the model's simulator :func:`forecast.projection.propagate.simulate_growth` (the forecasts' own
     code) and swapped into the compiled model. ``fit_config`` /
     ``generate_config`` as in :func:`sink_sbc_setup`. Parameters: :data:`EKC_PARAMS`.
     """
     from forecast.models.ekc import EKCModel, prepare_panel
-    from forecast.propagate import simulate_growth
+    from forecast.projection.propagate import simulate_growth
 
     panel = ekc_template_panel(n_regions, n_years, seed=seed + 1)
     fitter = EKCModel(fit_config, parameterization=parameterization)

@@ -358,7 +358,7 @@ def backtest_scenario(spec, panel: pd.DataFrame, horizon: int, *, cutoff: int, s
                       progress: bool | None, say: Callable[[str], None]):
     """The scenario of one cutoff: the history default, or driver models fitted on the cut panel (fitted
     once per cutoff and shared by every emission model through ``driver_cache``)."""
-    from forecast.pipeline import build_driver_models, fit_drivers
+    from forecast.run.pipeline import build_driver_models, fit_drivers
     from forecast.scenarios import DriverScenario, Scenario
 
     settings = spec.scenario.model_dump(exclude={"type", "path", "horizon", "gdp_frontier", "population_window",
@@ -388,8 +388,8 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
 
     ``model`` (``ekc`` | ``kaya``) and ``scenario`` (``history`` | ``drivers``) replace the study's own
     choices, so several emission models can be scored on the same cutoffs."""
-    from forecast.pipeline import build_model, fit_model, load_study_panel
-    from forecast.propagate import forecast_emissions
+    from forecast.run.pipeline import build_model, fit_model, load_study_panel
+    from forecast.projection.propagate import forecast_emissions
 
     start = int(study.data.years[0]) if study.data.years else int(observed["year"].min())
     if cutoff - start + 1 < 10:
@@ -480,7 +480,7 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
     ``driver_cache`` shares fitted driver models between calls (see :func:`compare_models`).
     """
     if model is not None:
-        from forecast.study import emission_model_name
+        from forecast.run.study import emission_model_name
 
         emission_model_name(model)
     if scenario is not None and scenario not in SCENARIO_TYPES:
@@ -646,7 +646,7 @@ def plot_reliability(result: BacktestResult):
 def write_backtest(result: BacktestResult, out_dir: str | Path) -> Path:
     """Write ``backtest.md``, ``events.csv``, ``levels.csv``, ``peaks.csv``, ``scores.csv`` and
     ``reliability.png`` into ``out_dir`` atomically (all or nothing)."""
-    from forecast.atomic import atomic_output_dir
+    from forecast.io.atomic import atomic_output_dir
 
     out_dir = Path(out_dir)
     with atomic_output_dir(out_dir) as tmp:
@@ -726,7 +726,7 @@ def comparison_markdown(results: dict[str, BacktestResult], table: pd.DataFrame)
 
 def write_comparison(results: dict[str, BacktestResult], out_dir: str | Path) -> Path:
     """``comparison.md`` / ``comparison.csv`` plus one backtest folder per variant, atomically."""
-    from forecast.atomic import atomic_output_dir
+    from forecast.io.atomic import atomic_output_dir
 
     table = comparison_table(results)
     out_dir = Path(out_dir)

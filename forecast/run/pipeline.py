@@ -19,8 +19,8 @@ import pandas as pd
 
 from forecast.errors import InputError, StudyError
 from forecast.models.base import BayesianModel
-from forecast.propagate import Forecast
-from forecast.results import RunResult
+from forecast.projection.propagate import Forecast
+from forecast.run.results import RunResult
 from forecast.run.sources import data_source
 from forecast.run.tree import TREE_FILE, result_tree, write_tree
 from forecast.run.stages import RunContext, log, stages
@@ -47,7 +47,7 @@ from forecast.run.stages.landuse import run_landuse
 from forecast.run.stages.sinks import build_sinks, check_sinks, run_sinks
 from forecast.run.stages.targets import check_study_targets
 from forecast.scenarios import Scenario
-from forecast.study import Study
+from forecast.run.study import Study
 
 __all__ = [
     "StudyRun", "assemble_result", "build_driver_models", "build_model", "build_scenario", "build_sinks",
@@ -157,8 +157,8 @@ def run_models(run: StudyRun) -> list[BayesianModel]:
 def write_outputs(run: StudyRun, out_dir: str | Path) -> Path:
     """Write report, exports, the result tree (``result.nc``), the fitted model and a copy of the study
     file, atomically into ``out_dir``."""
-    from forecast.atomic import atomic_output_dir
-    from forecast.export import export_all
+    from forecast.io.atomic import atomic_output_dir
+    from forecast.io.export import export_all
     from forecast.report import write_report
 
     out_dir = Path(out_dir)

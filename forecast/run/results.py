@@ -64,7 +64,7 @@ class RunResult:
         ``table.attrs["title"]``. Add with :meth:`add_table`; the report shows them in order.
     targets:
         ``None`` unless the study has ``[[targets]]``; then one row per (target, region) with ``target``,
-        ``kind``, ``year``, ``region``, ``p_met``, ``mc_se`` (:func:`forecast.targets.target_table`).
+        ``kind``, ``year``, ``region``, ``p_met``, ``mc_se`` (:func:`forecast.policy.targets.target_table`).
     """
 
     forecast: xr.Dataset

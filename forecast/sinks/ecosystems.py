@@ -668,7 +668,7 @@ class EcosystemSinks:
         m = m.transpose("sample", "year")
         note = f"{k} draws"
         if n != k:
-            from forecast.neutrality import resample_samples
+            from forecast.sinks.neutrality import resample_samples
 
             m = resample_samples(m, n, seed)
             note = f"resampled from {k} to {n} draws"
@@ -692,7 +692,7 @@ class EcosystemSinks:
             ``years``; ``None`` = no CFE change (m = 1).
         draws:
             Number of draws; default: the multiplier's sample count, else 1000. A multiplier with a
-            different count is resampled reproducibly (:func:`forecast.neutrality.resample_samples`).
+            different count is resampled reproducibly (:func:`forecast.sinks.neutrality.resample_samples`).
         random_seed:
             Seed (int / Generator / None) for rate, area, SOC and resampling draws.
 

@@ -145,7 +145,7 @@ def simulate_growth(params: dict[str, np.ndarray], *, x: np.ndarray, x0, y0, u0,
     """The growth-form EKC as a generative model: log per-capita CO2 along given income paths and shocks.
 
     The one simulator of the model's likelihood (:class:`forecast.models.ekc.EKCModel`), used by
-    :func:`simulate_growth_paths` (forecasts) and :func:`forecast.sbc.ekc_sbc_setup` (SBC). Each year::
+    :func:`simulate_growth_paths` (forecasts) and :func:`forecast.evaluation.sbc.ekc_sbc_setup` (SBC). Each year::
 
         Δy_t = drift + drift_income·x_{t-1} + slope·Δx_t + curvature·Δ(x_t²) + cubic·Δ(x_t³) + u_t
         u_t  = φ u_{t-1} + σ ε_t                                           (:func:`ar1_residual`)
@@ -363,7 +363,7 @@ class Forecast:
 
     def summary(self, levels=DEFAULT_LEVELS, variables=("co2", "co2_per_capita")) -> pd.DataFrame:
         """Tidy credible intervals: region, year, variable, mean and quantile columns (forecast years)."""
-        from forecast.export import quantile_bands
+        from forecast.io.export import quantile_bands
 
         fc = self.ds.sel(year=self.ds["is_forecast"])
         return quantile_bands(fc, variables=list(variables), levels=levels)

@@ -1,7 +1,7 @@
 """Machine-readable exports of a study run (stable, documented schema).
 
 :func:`export_all` writes four files into one directory (wrap it in
-:func:`forecast.atomic.atomic_output_dir` for an all-or-nothing write):
+:func:`forecast.io.atomic.atomic_output_dir` for an all-or-nothing write):
 
 ``bands.csv`` and ``bands.parquet`` — quantile bands (:func:`quantile_bands`)
     A tidy long table, one row per ``(region, variable, variant, year)``, sorted by region, variable,
@@ -113,11 +113,11 @@ import pandas as pd
 import xarray as xr
 
 from forecast._version import __version__
-from forecast.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from forecast.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from forecast.errors import InputError
-from forecast.jsonable import to_jsonable  # re-exported (in __all__) for existing callers
+from forecast.io.jsonable import to_jsonable  # re-exported (in __all__) for existing callers
 from forecast.metrics import is_missing, last_observed_years, peak_by_years, peak_probability  # idem
-from forecast.results import RunResult
+from forecast.run.results import RunResult
 
 __all__ = [
     "DEFAULT_LEVELS",
@@ -560,7 +560,7 @@ def export_all(
     """Write ``bands.csv``, ``bands.parquet``, ``forecast.nc`` and ``summary.json`` into ``out_dir``.
 
     Returns ``{"bands_csv", "bands_parquet", "netcdf", "json"}`` → paths. The caller should wrap
-    this in :func:`forecast.atomic.atomic_output_dir` for an all-or-nothing output directory.
+    this in :func:`forecast.io.atomic.atomic_output_dir` for an all-or-nothing output directory.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,2 @@
+"""Writing results: stable exports (:mod:`.export`), atomic writes (:mod:`.atomic`), JSON conversion
+(:mod:`.jsonable`)."""
