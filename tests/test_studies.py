@@ -103,6 +103,7 @@ def test_china_sinks_study_neutrality_with_and_without_cfe_decline(china_sinks):
     future = ds.sel(region="China", year=ds["is_forecast"])
     # net = emissions - sink, draw by draw (float32 storage)
     assert future["sink"].dims == ("cfe", "sample", "year") and list(future["cfe"].values) == ["declining", "constant"]
+    assert "China" in ds["sink"].attrs["comment"] and "NaN elsewhere" in ds["sink"].attrs["comment"]
     net = (future["co2"] - future["sink"]).transpose(*future["net_co2"].dims)
     np.testing.assert_allclose(future["net_co2"], net, rtol=1e-4)  # both variants
     # the declining CFE never gives a larger mean sink than the constant-CFE counterfactual

@@ -118,7 +118,10 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
     def on_cfe_axis(parts: dict, long_name: str) -> xr.DataArray:
         da = xr.concat([parts[c] for c in CFE_VARIANTS], dim=pd.Index(CFE_VARIANTS, name="cfe"))
         da = da.reindex(region=fc.ds["region"], year=fc.ds["year"]).transpose("cfe", "sample", "region", "year")
-        return da.assign_attrs(units="Mt CO2/yr", long_name=long_name)
+        # NaN elsewhere: say so in the file, so a reader of forecast.nc does not take NaN for a failed run
+        return da.assign_attrs(units="Mt CO2/yr", long_name=long_name,
+                               comment=f"defined for the regions with ecosystem areas ({', '.join(regions)}) "
+                                       "in the forecast years; NaN elsewhere")
 
     fc.ds["sink"] = on_cfe_axis({c: sims[c]["sink"] for c in CFE_VARIANTS}, "ecosystem carbon sink")
     fc.ds["net_co2"] = on_cfe_axis(nets, "net CO2 emissions (emissions minus ecosystem sinks)")
