@@ -548,3 +548,28 @@ def test_unusable_data_dir_is_an_error_not_a_fallback(tmp_path, monkeypatch, cap
     code, _, stderr = call_main(monkeypatch, capsys, "data", "info", "--data-dir", target)
     assert code == 2 and squash(str(target)) in squash(stderr)
     assert {"missing": "does not exist", "file": "is a file", "empty": "is empty"}[kind] in stderr
+
+
+@pytest.mark.parametrize("target", ["", ".", "/proc/x"])
+def test_an_output_folder_that_cannot_be_written_fails_before_sampling(target, monkeypatch, capsys, shared_data_dir,
+                                                                       no_sampling):
+    code, _, stderr = call_main(monkeypatch, capsys, "run", STUDY, "--out", target, "--data-dir", shared_data_dir)
+    assert code == 2 and "Traceback" not in stderr
+    assert "give a folder name" in stderr or "not writable" in stderr, stderr
+
+
+def test_a_forecast_that_cannot_fit_in_memory_is_refused_before_sampling(monkeypatch):
+    from forecast.errors import StudyError
+    from forecast.run.context import RunContext
+    from forecast.run.stages import emissions
+    from forecast.run.study import load_study
+
+    study = load_study(STUDY).with_overrides(forecast={"draws": 100_000})
+    panel = pd.DataFrame({"region": ["A", "A"], "year": [2000, 2022]})
+    ctx = RunContext(study=study, panel=panel, scenario=SimpleNamespace(horizon=2050),
+                     regions=[f"R{i}" for i in range(300)])
+    monkeypatch.setattr(emissions, "_memory_bytes", lambda: 24 * 2**30)
+    with pytest.raises(StudyError, match=r"\[forecast\] draws = 100000 for 300 regions x 51 years needs about \d+"):
+        emissions._check_forecast(ctx)
+    ctx.regions = ctx.regions[:5]  # 5 regions fit
+    emissions._check_forecast(ctx)

@@ -482,3 +482,9 @@ def test_csv_scenarios(tmp_path):
 def test_csv_validation(tmp_path, body, match):
     with pytest.raises(InputError, match=match):
         read_co2_scenarios(_write(tmp_path, body))
+
+
+def test_a_rate_for_an_ecosystem_without_areas_is_a_typo_not_a_new_ecosystem():
+    with pytest.raises(InputError, match=r"'forestt' but no region has an area of it \(did you mean 'forest'\?\)"):
+        EcosystemSinks.from_study_table({"areas": {"China": {"forest": 220.0}},
+                                         "rates": {"forestt": {"value": 0.5, "units": "t C/ha/yr"}}})

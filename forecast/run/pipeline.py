@@ -175,13 +175,23 @@ def write_outputs(run: StudyRun, out_dir: str | Path) -> Path:
 
 
 def check_output_dir(out_dir: str | Path) -> None:
-    """Fail before sampling if the output folder cannot be written."""
+    """Fail before sampling if the output folder cannot be written: an empty path or ``.`` (a run replaces
+    its output folder), a file in the way, or a place where no folder can be created (tried)."""
+    import tempfile
+
+    if str(out_dir).strip() in ("", "."):
+        raise InputError(f"output folder {str(out_dir)!r}: give a folder name (the run replaces the whole folder)")
     out_dir = Path(out_dir)
     parent = out_dir.resolve().parent
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"output path {out_dir} exists and is not a folder")
     if parent.exists() and not parent.is_dir():
         raise InputError(f"cannot create {out_dir}: {parent} is not a folder")
+    existing = next(p for p in (parent, *parent.parents) if p.exists())
+    try:
+        tempfile.TemporaryDirectory(dir=existing).cleanup()
+    except OSError as err:
+        raise InputError(f"cannot write the output folder {out_dir}: {existing} is not writable ({err})") from None
 
 
 def check_output_file(path: str | Path) -> None:

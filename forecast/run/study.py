@@ -37,8 +37,22 @@ DEFAULT_STUDY = "global"
 
 
 class _Section(BaseModel):
-    # forbid unknown keys (typos) and do not coerce types silently ("1000" is not an int here)
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # forbid unknown keys (typos), do not coerce types silently ("1000" is not an int here), and no NaN or
+    # infinity in any number: every setting is checked here, before data are loaded or a model compiled
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+# physical and practical ranges of the settings (the error message names the key and the range)
+YEAR_RANGE = (1750, 2300)  # calendar years the data and scenarios can mean
+MAX_DRAWS = 100_000  # per chain (sampler) or in total (forecast): beyond this a run does not fit in memory
+MAX_CHAINS = 32
+
+
+def _years_in_range(values, key: str):
+    bad = [y for y in values or [] if not YEAR_RANGE[0] <= y <= YEAR_RANGE[1]]
+    if bad:
+        raise ValueError(f"{key}: years must lie in {YEAR_RANGE[0]}-{YEAR_RANGE[1]}, got {bad}")
+    return values
 
 
 class StudyInfo(_Section):
@@ -52,7 +66,7 @@ class DataSection(_Section):
     source: str = "owid"
     path: str | None = None
     years: list[int] | None = None
-    min_population: float | None = Field(default=None, ge=0)
+    min_population: float | None = Field(default=None, ge=0, le=2e10)  # people
     regions: list[str] | None = None
     exclude_regions: list[str] = []
     min_years: int = Field(default=10, ge=3)
@@ -62,7 +76,7 @@ class DataSection(_Section):
     def _ordered(cls, value):
         if value is not None and (len(value) != 2 or value[0] >= value[1]):
             raise ValueError(f"years must be [start, end] with start < end, got {list(value)}")
-        return value
+        return _years_in_range(value, "years")
 
 
 class ModelSection(_Section):
@@ -73,7 +87,8 @@ class ModelSection(_Section):
     degree: Literal[2, 3] = 2
     residuals: Literal["ar1", "iid"] = "ar1"
     likelihood: Literal["studentt", "normal"] = "studentt"
-    parameterization: Literal["mixed", "centered", "non_centered"] | dict[str, Literal["centered", "non_centered"]] = "mixed"
+    parameterization: (Literal["mixed", "centered", "non_centered"]
+                       | dict[Literal["drift", "slope", "curvature", "log_noise"], Literal["centered", "non_centered"]]) = "mixed"
     varying_curvature: bool = False
     varying_drift: bool = True
     drift_income: bool = True
@@ -88,6 +103,15 @@ class ModelSection(_Section):
     rationale: str = ""
     comparison: str | None = None
 
+    @field_validator("measurement_error")
+    @classmethod
+    def _relative_sd(cls, value):
+        values = value.values() if isinstance(value, dict) else [] if value == "inventory" else [value]
+        bad = [v for v in values if not 0 <= v < 1]
+        if bad:
+            raise ValueError(f"measurement_error is a relative 1-sigma error in [0, 1), got {bad}")
+        return value
+
     @field_validator("type")
     @classmethod
     def _registered_emission_model(cls, value: str) -> str:
@@ -99,10 +123,21 @@ class ModelSection(_Section):
 
 class SamplerSection(_Section):
     name: Literal["nutpie", "pymc", "numpyro"] = "nutpie"
-    draws: int = Field(default=1000, ge=1)
-    tune: int = Field(default=1000, ge=1)
-    chains: int = Field(default=2, ge=1)
+    draws: int = Field(default=1000, ge=1, le=MAX_DRAWS)
+    tune: int = Field(default=1000, ge=1, le=MAX_DRAWS)
+    chains: int = Field(default=2, ge=1, le=MAX_CHAINS)
     target_accept: float = Field(default=0.9, gt=0, lt=1)
+
+    @field_validator("name")
+    @classmethod
+    def _installed(cls, value):
+        import importlib.util
+
+        missing = [m for m in {"numpyro": ("jax", "numpyro")}.get(value, ()) if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ValueError(f"sampler {value!r} needs {' and '.join(missing)}: pip install -e \".[bench]\", "
+                             "or use nutpie or pymc")
+        return value
 
 
 class ScenarioSection(_Section):
@@ -112,16 +147,17 @@ class ScenarioSection(_Section):
     type: Literal["history", "csv", "drivers"] = "history"
     path: str | None = None
     gdp_frontier: str = "United States"  # drivers: frontier region ("" = the richest region of the panel)
-    population_window: int = Field(default=15, ge=5)  # drivers: years of recent growth the population trend uses
+    population_window: int = Field(default=15, ge=5, le=100)  # drivers: years of recent growth the population trend uses
     driver_priors: dict[str, dict[str, Any]] = {}  # drivers: overrides, e.g. "gdp.frontier_growth" = {...}
     horizon: int = Field(default=2060, ge=1900, le=2300)
-    window: int = Field(default=10, ge=3)
-    long_run_growth: float = 0.015
-    long_run_growth_sd: float = Field(default=0.005, ge=0)
-    gdp_decay_years: float = Field(default=15.0, gt=0)
-    max_shock_sd: float = Field(default=0.03, ge=0)
-    population_decay_years: float = Field(default=30.0, gt=0)
-    population_growth_sd: float = Field(default=0.002, ge=0)
+    window: int = Field(default=10, ge=3, le=100)
+    # growth rates are log changes per year: -5 %/yr to +10 %/yr spans every long-run rate on record
+    long_run_growth: float = Field(default=0.015, ge=-0.05, le=0.10)
+    long_run_growth_sd: float = Field(default=0.005, ge=0, le=0.05)
+    gdp_decay_years: float = Field(default=15.0, gt=0, le=500)
+    max_shock_sd: float = Field(default=0.03, ge=0, le=0.3)
+    population_decay_years: float = Field(default=30.0, gt=0, le=500)
+    population_growth_sd: float = Field(default=0.002, ge=0, le=0.05)
 
     @model_validator(mode="after")
     def _path_for_csv(self):
@@ -131,10 +167,15 @@ class ScenarioSection(_Section):
 
 
 class ForecastSection(_Section):
-    draws: int = Field(default=2000, ge=1)
+    draws: int = Field(default=2000, ge=1, le=MAX_DRAWS)
     focus_regions: list[str] = []
     regions: Literal["focus", "all"] = "focus"
     peak_years: list[int] = [2030, 2035]
+
+    @field_validator("peak_years")
+    @classmethod
+    def _peak_years(cls, value):
+        return _years_in_range(value, "peak_years")
 
 
 class SinksSection(_Section):
@@ -148,12 +189,12 @@ class SinksSection(_Section):
     co2_scenario: str | None = None  # CSV with year, co2_ppm; default: recent growth fading to zero
     co2_window: int = Field(default=10, ge=2)
     co2_decay_to_zero_by: int = Field(default=2100, ge=2000)
-    base_year: int = 2015  # the period the sequestration rates describe (multiplier = 1)
+    base_year: int = Field(default=2015, ge=1959, le=2100)  # the period the sequestration rates describe (multiplier = 1)
     neutrality_years: list[int] = [2050, 2060]
     # the land-sink model is small (66 years) and cheap: it keeps its own, generous sampler settings so a
     # short EKC run (e.g. in tests) does not leave it unconverged
-    draws: int = Field(default=1000, ge=100)
-    tune: int = Field(default=1000, ge=200)
+    draws: int = Field(default=1000, ge=100, le=MAX_DRAWS)
+    tune: int = Field(default=1000, ge=200, le=MAX_DRAWS)
     priors: dict[str, dict[str, Any]] = {}
     areas: dict[str, dict[str, Any]] = {}
     rates: dict[str, Any] = {}
@@ -165,6 +206,8 @@ class SinksSection(_Section):
             raise ValueError("sinks are enabled but no [sinks.areas.<region>] table is given")
         if len(self.fit_years) != 2 or self.fit_years[0] >= self.fit_years[1]:
             raise ValueError(f"fit_years must be [start, end] with start < end, got {self.fit_years}")
+        _years_in_range(self.fit_years, "fit_years")
+        _years_in_range(self.neutrality_years, "neutrality_years")
         return self
 
 
@@ -185,6 +228,7 @@ class CapacitySection(_Section):
         for label, spec in self.caps.items():
             if "rule" not in spec:
                 raise ValueError(f"caps.{label} needs a 'rule' (one of the allocation rules)")
+        _years_in_range(self.years, "years")
         return self
 
 
@@ -200,10 +244,10 @@ class CompensationSection(_Section):
     """
 
     enabled: bool = False
-    year: int = 2030
+    year: int = Field(default=2030, ge=YEAR_RANGE[0], le=YEAR_RANGE[1])
     # a rule name | a list of rule names | a table of shares
     allocation: str | list[str] | dict[str, float] = "per_capita"
-    reference_year: int | None = None
+    reference_year: int | None = Field(default=None, ge=YEAR_RANGE[0], le=YEAR_RANGE[1])
     price_median: float = Field(default=80.0, gt=0)
     price_p05: float | None = Field(default=None, gt=0)
     price_p95: float | None = Field(default=None, gt=0)
@@ -234,7 +278,7 @@ class LanduseSection(_Section):
     source: str = ""
     areas: dict[str, float] = {}
     rel_sd: float = Field(default=0.0, ge=0, lt=1)
-    draws: int = Field(default=4000, ge=100)
+    draws: int = Field(default=4000, ge=100, le=MAX_DRAWS)
 
     @model_validator(mode="after")
     def _areas_when_enabled(self):

@@ -504,6 +504,10 @@ class EcosystemSinks:
             region: _parse_region(region, table, known) for region, table in areas.items()
         }
         used = {e for spec in self.areas.values() for e in spec}
+        unused = sorted(set(overrides) - used)
+        if unused:  # a typo such as "forestt" would otherwise be a silently unused new ecosystem
+            raise InputError(f"rates given for {', '.join(map(repr, unused))} but no region has an area of it"
+                             f"{did_you_mean(unused[0], sorted(used))}; ecosystems with areas: {', '.join(sorted(used))}")
         order = [e for e in CORE_ECOSYSTEMS if e in used] + sorted(used - set(CORE_ECOSYSTEMS))
         self.ecosystems: list[str] = order
         self.rates: dict[str, RateSpec] = {eco: _resolve_rate(eco, overrides.get(eco), lib, library_rates) for eco in order}

@@ -167,11 +167,34 @@ def _fit(ctx: RunContext) -> None:
     ctx.timed("fit", lambda c: fit_model(c.study, c.model, c.panel, seed=c.seed, progress=c.progress))
 
 
+# a run holds about this many float64 cubes of (sample, region, year) at once (variables, quantile and
+# peak computations, export copies)
+CUBES_IN_MEMORY = 12
+
+
 def _check_forecast(ctx: RunContext) -> None:
     late = [y for y in ctx.study.forecast.peak_years if y > ctx.horizon or y <= ctx.last_year]
     if late:
         raise StudyError(f"[forecast] peak_years {late} must lie after the last data year {ctx.last_year} and by "
                          f"the horizon {ctx.horizon}")
+    draws, n_regions = ctx.study.forecast.draws, len(ctx.regions)
+    years = ctx.horizon - int(ctx.panel["year"].min()) + 1
+    need = draws * n_regions * years * 8 * CUBES_IN_MEMORY
+    have = _memory_bytes()
+    if have and need > have:
+        raise StudyError(f"[forecast] draws = {draws} for {n_regions} regions x {years} years needs about "
+                         f"{need / 2**30:.1f} GiB, more than this machine's {have / 2**30:.1f} GiB; "
+                         f"use at most {max(1, int(draws * have / need))} draws or fewer regions")
+
+
+def _memory_bytes() -> int:
+    """Physical memory of this machine in bytes (0 where the OS does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def _forecast(ctx: RunContext) -> None:
