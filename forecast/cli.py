@@ -336,12 +336,10 @@ def _landuse_inventory(path: Path, out_dir: Path, *, seed: int, draws: int, quie
     from forecast.io.atomic import atomic_output_dir
     from forecast.policy.landuse import landuse_inventory
 
-    if not path.is_file():
-        raise CarbonForecastError(f"land-use file not found: {path}")
-    frame = pd.read_csv(path)
-    missing = [c for c in ("land_type", "area_mha") if c not in frame.columns]
-    if missing:
-        raise CarbonForecastError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}")
+    from forecast.io.csvfile import read_user_csv
+
+    frame = read_user_csv(path, required=("land_type", "area_mha"), numeric=("area_mha", "rel_sd"), unique="land_type",
+                          what="land-use file")
     areas = dict(zip(frame["land_type"].astype(str), frame["area_mha"].astype(float)))
     rel_sd = dict(zip(frame["land_type"].astype(str), frame["rel_sd"].astype(float))) if "rel_sd" in frame else 0.0
     ds = landuse_inventory(areas, draws=draws, random_seed=seed, area_rel_sd=rel_sd)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -146,7 +148,7 @@ def test_ceads_worked_inventory(shared_data_dir):
 
 # ---------------------------------------------------------------------------------------------- bad activity
 def test_negative_activity_rejected(tmp_path):
-    with pytest.raises(InputError, match=r"activity 'coal': value must be finite and >= 0, got -5"):
+    with pytest.raises(InputError, match=r"activity 'coal': value must lie in 0-1e\+15 \(in its units\), got -5"):
         Activity("coal", -5.0, "TJ")
     table = pd.DataFrame({"category": ["coal", "gas"], "value": [10.0, -1.0], "units": ["TJ", "TJ"]})
     with pytest.raises(InputError, match="activity 'gas'"):
@@ -155,7 +157,7 @@ def test_negative_activity_rejected(tmp_path):
 
     path = tmp_path / "acts.csv"
     path.write_text("category,value,units\ncoal,-0.5,PJ\n")
-    with pytest.raises(InputError, match=r"'coal'.*>= 0"):
+    with pytest.raises(InputError, match=r"'coal'.*must lie in 0-1e\+15"):
         read_activities(path)
     assert Activity("coal", 0.0, "TJ").value == 0.0  # zero activity is allowed
 
@@ -253,3 +255,30 @@ def test_posterior_inventory_bad_input(posterior_fits):
         inventory_from_posterior(model, POSTERIOR_ACTS, region="plant", correlation=np.eye(2))
     with pytest.raises(ModelStateError, match="fit"):
         inventory_from_posterior(EmissionFactorModel(), POSTERIOR_ACTS)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("", "is empty"),
+    ("category,value,units\n", "header but no rows"),
+    ("category,value,units\ncoal,abc,TJ\n", "column 'value', row 1: 'abc' is not a finite number"),
+    ("category,value,units\ncoal,1e308,TJ\ngas,1e308,TJ\n", "value must lie in 0-1e+15"),
+    ("category,value,units,rel_sd\ncoal,5,TJ,50\n", "rel_sd is a relative 1-sigma uncertainty in 0-1"),
+    ("category,value,units,rel_sd\ncoal,5,TJ,0.8\n", "too wide for a normal distribution"),
+    ("category,value,units\ncoal,5,TJ\ncoal,6,TJ\n", "category 'coal' appears more than once"),
+])
+def test_bad_activity_files_get_a_clear_error(tmp_path, content, message):
+    from forecast.policy.inventory import read_activities
+
+    path = tmp_path / "acts.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_activities(path)
+
+
+def test_a_latin1_activity_file_gets_a_clear_error(tmp_path):
+    from forecast.policy.inventory import read_activities
+
+    path = tmp_path / "acts.csv"
+    path.write_bytes("category,value,units\nhouille de Lorraine é,5,TJ\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        read_activities(path)

@@ -51,3 +51,19 @@ def test_unknown_land_type_suggests():
     with pytest.raises(InputError, match="twice"):
         landuse_inventory({"water": 1.0, "wetland": 2.0}, draws=10, random_seed=0)
     assert "built_up" in LAND_TYPES
+
+
+def test_landuse_areas_file_with_a_repeated_land_type_or_absurd_area_is_refused(tmp_path):
+    """The CLI's land-use file: a repeated land type is an error (not "the last row wins"), and an area
+    beyond the Earth's land is refused with the range in the message."""
+    from forecast.io.csvfile import read_user_csv
+    from forecast.policy.landuse import landuse_inventory
+
+    path = tmp_path / "areas.csv"
+    path.write_text("land_type,area_mha\nforest,220\nforest,230\n", encoding="utf-8")
+    with pytest.raises(InputError, match="land_type 'forest' appears more than once"):
+        read_user_csv(path, required=("land_type", "area_mha"), numeric=("area_mha",), unique="land_type")
+    with pytest.raises(InputError, match=r"must lie in 0-14,900 Mha"):
+        landuse_inventory({"forest": 1e20}, draws=10)
+    with pytest.raises(InputError, match=r"area_rel_sd is a relative 1-sigma uncertainty in \[0, 1\)"):
+        landuse_inventory({"forest": 220.0}, draws=10, area_rel_sd=5.0)

@@ -178,6 +178,10 @@ def _check_dist(distribution: str, where: str) -> str:
     return distribution
 
 
+MAX_ACTIVITY = 1e15  # no inventory activity (t, TJ, m3, ...) comes near this; larger is a unit or typing error
+MAX_NORMAL_REL_SD = 0.5
+
+
 @dataclass(frozen=True)
 class Activity:
     """Activity data of one category: mean ``value`` in ``units``, relative sd ``rel_sd`` (0 = exact)."""
@@ -190,11 +194,16 @@ class Activity:
 
     def __post_init__(self) -> None:
         where = f"activity {self.category!r}"
-        if not np.isfinite(self.value) or self.value < 0:
-            raise InputError(f"{where}: value must be finite and >= 0, got {self.value!r}")
-        if not np.isfinite(self.rel_sd) or self.rel_sd < 0:
-            raise InputError(f"{where}: rel_sd must be finite and >= 0, got {self.rel_sd!r}")
+        if not np.isfinite(self.value) or not 0 <= self.value <= MAX_ACTIVITY:
+            raise InputError(f"{where}: value must lie in 0-{MAX_ACTIVITY:.0e} (in its units), got {self.value!r}")
+        if not np.isfinite(self.rel_sd) or not 0 <= self.rel_sd <= 1:
+            raise InputError(f"{where}: rel_sd is a relative 1-sigma uncertainty in 0-1, got {self.rel_sd!r}")
         _check_dist(self.distribution, where)
+        if self.distribution == "normal" and self.rel_sd > MAX_NORMAL_REL_SD:
+            # a normal with this spread puts > 2 % of its draws below zero: IPCC 2006 Vol. 1 Ch. 3 uses a
+            # log-normal for uncertainties this large
+            raise InputError(f"{where}: rel_sd {self.rel_sd} is too wide for a normal distribution (at most "
+                             f"{MAX_NORMAL_REL_SD}); give distribution = lognormal")
         parse_amount(self.units, what=f"{where} units")
 
     @property
@@ -737,15 +746,10 @@ def ceads_fuel_inventory(table: pd.DataFrame, province: str, year: int, *, coal_
 # ---------------------------------------------------------------------- inventory runs (CLI, reports)
 def read_activities(path: str | Path) -> dict[str, Activity]:
     """Activities from a CSV: columns ``category, value, units`` and optionally ``rel_sd, distribution``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"activities file not found: {path}")
-    frame = pd.read_csv(path)
-    missing = [c for c in ("category", "value", "units") if c not in frame.columns]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}")
-    if frame["category"].duplicated().any():
-        raise InputError(f"{path}: duplicated categories {sorted(frame.loc[frame['category'].duplicated(), 'category'])}")
+    from forecast.io.csvfile import read_user_csv
+
+    frame = read_user_csv(path, required=("category", "value", "units"), numeric=("value", "rel_sd"),
+                          unique="category", what="activities file")
     out = {}
     for row in frame.to_dict("records"):
         rel_sd = row.get("rel_sd", 0.0)

@@ -50,6 +50,9 @@ def _land_type(name: str) -> str:
     return key
 
 
+
+MAX_AREA_MHA = 14_900.0  # Earth's land area (about 149 million km2)
+
 def landuse_inventory(
     areas: Mapping[str, float],
     energy: Any = None,
@@ -90,15 +93,17 @@ def landuse_inventory(
         if key in clean:
             raise InputError(f"land type {key!r} given twice (check aliases such as water/wetland)")
         a = float(area)
-        if not np.isfinite(a) or a < 0:
-            raise InputError(f"area of {name!r} must be finite and >= 0 Mha, got {area!r}")
+        if not np.isfinite(a) or not 0 <= a <= MAX_AREA_MHA:
+            raise InputError(f"area of {name!r} must lie in 0-{MAX_AREA_MHA:,.0f} Mha (Earth's land), got {area!r}")
         clean[key] = a
     if isinstance(area_rel_sd, Mapping):
         rel = {_land_type(k): float(v) for k, v in area_rel_sd.items()}
     else:
         rel = {k: float(area_rel_sd) for k in clean}
-    if any((not np.isfinite(v)) or v < 0 for v in rel.values()):
-        raise InputError("area_rel_sd must be finite and >= 0")
+    bad = {k: v for k, v in rel.items() if not (np.isfinite(v) and 0 <= v < 1)}
+    if bad:
+        # areas are positive: a relative sd of 1 or more would draw negative areas
+        raise InputError(f"area_rel_sd is a relative 1-sigma uncertainty in [0, 1), got {bad}")
     if energy is None and "built_up" in clean and clean["built_up"] > 0:
         raise InputError("built_up land has no area coefficient: pass its energy use as energy=[Activity(...)]")
     specs = landuse_priors(model_config)
