@@ -33,6 +33,15 @@ def toml_value(value) -> str:
     raise TypeError(value)
 
 
+def study_with(tmp_path, data, table):
+    """A study file with one drawn setting of ``table``; returns (path, section, key, value)."""
+    section, key = data.draw(st.sampled_from(sorted(table)), label="setting")
+    value = data.draw(table[(section, key)], label="value")
+    path = tmp_path / "study.toml"
+    path.write_text(BASE + f"[{section}]\n{key} = {toml_value(value)}\n", encoding="utf-8")
+    return path, section, key, value
+
+
 def not_finite():
     return st.sampled_from([math.nan, math.inf, -math.inf])
 
@@ -80,10 +89,7 @@ BAD = {
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_out_of_range_settings_are_rejected_fast_naming_the_key(data, tmp_path):
-    section, key = data.draw(st.sampled_from(sorted(BAD)), label="setting")
-    value = data.draw(BAD[(section, key)], label="value")
-    path = tmp_path / "study.toml"
-    path.write_text(BASE + f"[{section}]\n{key} = {toml_value(value)}\n", encoding="utf-8")
+    path, section, key, _ = study_with(tmp_path, data, BAD)
     start = time.perf_counter()
     with pytest.raises(StudyError) as err:
         load_study(path)
@@ -106,10 +112,7 @@ GOOD = {
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_settings_within_their_ranges_are_accepted(data, tmp_path):
-    section, key = data.draw(st.sampled_from(sorted(GOOD)), label="setting")
-    value = data.draw(GOOD[(section, key)], label="value")
-    path = tmp_path / "study.toml"
-    path.write_text(BASE + f"[{section}]\n{key} = {toml_value(value)}\n", encoding="utf-8")
+    path, section, key, value = study_with(tmp_path, data, GOOD)
     study = load_study(path)
     got = getattr(getattr(study, section), key)
     assert got == value or (isinstance(value, float) and math.isclose(got, value))
