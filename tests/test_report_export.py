@@ -372,7 +372,11 @@ def test_markdown_content(result):
                     "## Peak year", "## EKC turning points", "## Scenario notes", "## How to read this"):
         assert heading in md
     # peak table: focus regions first (study order), then the others
-    peak = md.split("## Peak year", 1)[1].split("## EKC", 1)[0]
+    # the answer first, then how far to trust it, then the rest, method and settings last
+    order = [md.index(h) for h in ("## Peak year", "## Figures", "## Sampler diagnostics", "## EKC turning points",
+                                   "## Appendix", "## How to read this", "## Priors", "## Study settings")]
+    assert order == sorted(order), order
+    peak = md.split("## Peak year", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in peak.splitlines() if line.startswith("| ") and "Region" not in line and "---" not in line]
     assert [r.split("|")[1].strip() for r in rows] == ["**Beta**", "**Alpha**", "Gamma"]
     alpha = next(r for r in rows if "Alpha" in r)

@@ -129,18 +129,7 @@ def _summary_paragraph(result: RunResult) -> str:
         f"region{'s' if n_regions != 1 else ''}{span}, based on {n_samples:,} posterior predictive "
         f"samples" + (f" ({', '.join(settings)})." if settings else ".")
     ]
-    pt = result.peak_table
-    for region in _ordered_regions(pt.index, _focus(result)) if pt is not None else []:
-        if str(region) not in _focus(result):
-            continue
-        p30 = peak_probability(result, region, 2030)
-        done = _val(pt, region, "p_already_peaked")
-        nopeak = _val(pt, region, "p_no_peak_by_horizon")
-        parts.append(
-            f"{md_escape(region)}: {fmt_pct(p30)} probability that emissions peak by 2030 "
-            f"({fmt_pct(done)} that they have already peaked, {fmt_pct(nopeak)} that they are still "
-            f"at their highest in {horizon})."
-        )
+    # the peak table follows at once: the paragraph says what the numbers are, the table gives them
     warnings = _diag_warnings(result)
     if warnings:
         parts.append(f"⚠ The sampler reported {len(warnings)} warning{'s' if len(warnings) != 1 else ''}; see Sampler diagnostics before relying on these numbers.")
@@ -551,19 +540,20 @@ def render_markdown(result: RunResult, figure_paths: Mapping[str, str] | None = 
     """
     study = result.study or {}
     title = str(study.get("title") or study.get("name") or "Carbon forecast report")
-    sections = [
-        f"# {md_escape(title)}",
-        _summary_paragraph(result),
-        _study_section(result),
-        _provenance_section(result),
-        _priors_section(result),
-        _diagnostics_section(result),
-        _peak_section(result),
-        _turning_section(result),
-        _sinks_section(result),
-        _figures_section(figure_paths or {}),
-    ]
-    for name, df in (result.tables or {}).items():
-        sections.append(_extra_table(str(df.attrs.get("title", name)), df))
-    sections.append(_HOW_TO_READ)
+    tables = dict(result.tables or {})
+
+    def take(names) -> list[str]:
+        return [_extra_table(str(df.attrs.get("title", n)), df) for n in names if (df := tables.pop(n, None)) is not None]
+
+    # the answer first (peak probabilities, targets, fan charts), then how far to trust it (diagnostics,
+    # why this model), then the rest of the results, and method, data and settings last
+    answer = [_summary_paragraph(result), _peak_section(result), *take(["peak_by_group", "targets"]),
+              _figures_section(figure_paths or {}), _sinks_section(result)]
+    trust = [_diagnostics_section(result), *take(["model_choice", "measurement_error"]),
+             *take([n for n in list(tables) if n.startswith("diagnostics__")])]
+    results = [_turning_section(result), *take(list(tables))]
+    appendix = ["## Appendix: method, data and settings\n\nHow to read the numbers, the priors, the data files "
+                "and every setting of this run.", _HOW_TO_READ, _priors_section(result),
+                _provenance_section(result), _study_section(result)]
+    sections = [f"# {md_escape(title)}", *answer, *trust, *results, *appendix]
     return "\n\n".join(s for s in sections if s) + "\n"
