@@ -15,8 +15,8 @@ Simulators: the AR(1) likelihoods of both models condition on the *observed* pre
 prior predictive of the observed node is not the generative process (it would use the template's data as
 lags). The set-ups therefore draw theta jointly with ``pm.sample_prior_predictive`` and generate the data
 with the models' own simulators: the EKC with :func:`forecast.projection.propagate.simulate_growth`, the code that
-also runs its forecasts, and the land sink with the same AR(1) residual step
-(:func:`forecast.projection.propagate.ar1_residual`). Refits reuse one nutpie compilation per model and swap the
+also runs its forecasts, and the land sink with :meth:`forecast.models.sinks.GlobalLandSinkModel.simulate`
+(mean sink plus AR(1) anomalies). Refits reuse one nutpie compilation per model and swap the
 observed ``pm.Data`` container with ``CompiledPyMCModel.with_data``.
 """
 
@@ -310,7 +310,6 @@ def sink_sbc_setup(
     Parameters: ``lam, k, eps_ref, beta_ref (= k * eps_ref), sigma, phi``.
     """
     from forecast.models.sinks import GlobalLandSinkModel, SinkArrays
-    from forecast.projection.propagate import ar1_residual
 
     co2 = np.asarray(co2, dtype=float)
     years = np.asarray(years).astype(int)
@@ -327,18 +326,17 @@ def sink_sbc_setup(
         specs["ar1"].to_pymc("phi")
 
     pool = _prior_pool(prior_vars, R, seed, ["eps_ref", "k", "lam", "sigma", "phi"])
-    dt = (years - fitter.t_ref).astype(float)
     x = (co2 - float(fitter.c0)) / 100.0
 
+    co2_path = pd.Series(co2, index=pd.Index(years, name="year"))
+
     def simulate(r: int, rng: np.random.Generator):
+        # the sink model's own simulator: mean sink plus AR(1) anomalies from a stationary start
         th = {n: float(v[r]) for n, v in pool.items()}
         th["beta_ref"] = th["k"] * th["eps_ref"]
-        mean = th["beta_ref"] * np.exp(-th["lam"] * dt) * x
-        e = np.empty(years.size)
-        previous = np.nan  # the first year has no earlier residual: stationary scale
-        for t in range(years.size):
-            e[t] = previous = ar1_residual(previous, th["phi"], th["sigma"] * rng.standard_normal())
-        return th, (mean + e)[:, None]
+        params = {n: np.array([th[n]]) for n in ("k", "eps_ref", "lam", "sigma", "phi")}
+        sink = gen.simulate(params, co2_path, rng.standard_normal(years.size)[None, :])
+        return th, sink[0][:, None]
 
     template = SinkArrays(years, co2, (0.12 * 21.0 * x)[:, None], ["land_sink"])
     compiled = _compiled_nutpie(fitter.build_model(template), "sbc-sinks")
