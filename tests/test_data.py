@@ -496,3 +496,26 @@ def test_load_co2_concentration_upstream_format_and_gaps(tmp_path):
     neg.write_text("year,co2_ppm\n1979,336.85\n1980,-1\n")
     with pytest.raises(InputError, match=r"co2_ppm must be positive.*1980"):
         load_co2_concentration(neg)
+
+
+def test_zero_co2_years_are_dropped_and_listed_not_fatal(tmp_path):
+    """A reported co2 = 0 (early years of small economies in OWID) cannot be fitted in logs: with
+    require_complete the region-year is dropped and named in the provenance; the panel still loads and the
+    models accept it."""
+    from forecast.models.ekc import EKCModel
+
+    path = _write_panel(tmp_path, overrides={("Alpha", 2000): {"co2": 0.0}, ("Alpha", 2001): {"co2": 0.0}})
+    df = load_panel(path, min_years=5)
+    assert (df["co2"] > 0).all()
+    assert sorted(df.loc[df["region"] == "Alpha", "year"])[0] == 2002
+    assert df.attrs["provenance"][0]["dropped_zero_co2"] == {"Alpha": [2000, 2001]}
+    EKCModel().prepare(df)  # no "must be positive" rejection of the whole panel
+    kept = load_panel(path, require_complete=False)
+    assert (kept["co2"] == 0).sum() == 2  # without require_complete nothing is dropped
+
+
+def test_zero_co2_years_in_the_real_panel_before_1985(shared_data_dir):
+    """Regression: every backtest cutoff before 1985 failed on early zero years (Saudi Arabia, Kuwait, El Salvador...)."""
+    df = load_panel(data_dir=shared_data_dir, years=(1950, 1980), min_years=10)
+    assert (df["co2"] > 0).all()
+    assert df.attrs["provenance"][0]["dropped_zero_co2"]["Saudi Arabia"] == [1951, 1952]

@@ -549,7 +549,7 @@ def peak_dataset() -> xr.Dataset:
     n_past = int(0.3 * N_PEAK_SAMPLES)
     bimodal = np.concatenate([tent(2016)[:n_past], tent(2040)[n_past:]])
     trajectories = {
-        "rising": BASE[:, None] + (ALL_YEARS[None, :] - ALL_YEARS[0]),  # peak at the horizon
+        "rising": BASE[:, None] + (ALL_YEARS[None, :] - ALL_YEARS[0]),  # maximum at the last identifiable year
         "past": tent(2016),  # peaked in history
         "at_last_obs": tent(LAST_YEAR),  # peak in the last observed year counts as already peaked
         "peak2028": tent(2028),
@@ -581,12 +581,14 @@ def test_peak_year_per_trajectory(peak_fc):
     peak = peak_fc.peak_year()
     assert peak.dims == ("sample", "region")
     assert peak_fc.horizon == HORIZON
-    assert (peak.sel(region="rising") == HORIZON).all()
+    # the centred 5-year mean ends two years before the horizon: a maximum there is "still rising"
+    assert peak_fc.last_peak_year == HORIZON - 2
+    assert (peak.sel(region="rising") == HORIZON - 2).all()
     assert (peak.sel(region="past") == 2016).all()
     assert (peak.sel(region="at_last_obs") == LAST_YEAR).all()
     assert (peak.sel(region="peak2028") == 2028).all()
-    # ties: argmax takes the first maximum, so a flat trajectory "peaks" in its first (historical) year
-    assert (peak.sel(region="flat") == ALL_YEARS[0]).all()
+    # ties: argmax takes the first maximum, so a flat trajectory "peaks" in its first identifiable year
+    assert (peak.sel(region="flat") == ALL_YEARS[2]).all()
     bimodal = peak.sel(region="bimodal").values
     assert (bimodal[:6] == 2016).all() and (bimodal[6:] == 2040).all()
     np.testing.assert_array_equal(peak_fc.peak_level().sel(region="past").values, BASE)
@@ -594,11 +596,11 @@ def test_peak_year_per_trajectory(peak_fc):
 
 EXPECTED_TABLE = {
     # region: p_already, p_by_2030, p_by_2035, p_no_peak, q05, q50, q95
-    "rising": (0.0, 0.0, 0.0, 1.0, HORIZON, HORIZON, HORIZON),
+    "rising": (0.0, 0.0, 0.0, 1.0, HORIZON - 2, HORIZON - 2, HORIZON - 2),
     "past": (1.0, 1.0, 1.0, 0.0, 2016, 2016, 2016),
     "at_last_obs": (1.0, 1.0, 1.0, 0.0, LAST_YEAR, LAST_YEAR, LAST_YEAR),
     "peak2028": (0.0, 1.0, 1.0, 0.0, 2028, 2028, 2028),
-    "flat": (1.0, 1.0, 1.0, 0.0, 2013, 2013, 2013),
+    "flat": (1.0, 1.0, 1.0, 0.0, 2015, 2015, 2015),
     "bimodal": (0.3, 0.3, 0.3, 0.0, 2016, 2040, 2040),
 }
 
@@ -657,7 +659,7 @@ def test_peak_year_distribution(peak_fc):
     bimodal = dist[dist["region"] == "bimodal"].set_index("peak_year")["probability"].to_dict()
     assert bimodal == pytest.approx({2016: 0.3, 2040: 0.7})
     rising = dist[dist["region"] == "rising"]
-    assert rising["peak_year"].tolist() == [HORIZON] and rising["probability"].tolist() == [1.0]
+    assert rising["peak_year"].tolist() == [HORIZON - 2] and rising["probability"].tolist() == [1.0]
 
 
 def test_summary_is_tidy_over_forecast_years_only(peak_fc):

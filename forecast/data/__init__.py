@@ -618,7 +618,8 @@ def load_panel(
             close-match suggestions.
         min_population: keep only regions whose population is >= this (people) in *every* year kept
             (after the year window and completeness filters; years with missing population are ignored).
-        require_complete: drop region-years with missing population, gdp or co2, then drop regions with
+        require_complete: drop region-years with missing population, gdp or co2 or with co2 = 0 (no
+            level to fit in logs; listed in ``provenance[0]["dropped_zero_co2"]``), then drop regions with
             fewer than ``min_years`` complete years in the window.
         min_years: see ``require_complete`` (not applied when ``require_complete`` is False).
 
@@ -691,9 +692,16 @@ def load_panel(
     df = validate_panel(df, source_label=label)
 
     # --- completeness
+    zero_co2: dict[str, list[int]] = {}
     if require_complete:
         before = set(df["region"])
-        df = df.dropna(subset=list(_VALUE_COLUMNS))
+        # emission models work with log emissions: a reported 0 (a few early years of small economies,
+        # e.g. El Salvador or Haiti in the 1950s) carries no level to fit, so it is dropped like a missing
+        # year rather than failing the whole panel; the dropped years are listed in the provenance
+        zero = df["co2"] == 0
+        for region, years_ in df.loc[zero].groupby("region")["year"]:
+            zero_co2[str(region)] = [int(y) for y in years_]
+        df = df.loc[~zero].dropna(subset=list(_VALUE_COLUMNS))
         counts = df.groupby("region").size()
         enough = counts.index[counts >= min_years]
         if wanted is not None:
@@ -742,6 +750,8 @@ def load_panel(
         year_min=int(df["year"].min()),
         year_max=int(df["year"].max()),
     )
+    if zero_co2:
+        prov["dropped_zero_co2"] = zero_co2
     df.attrs = {
         "units": dict(UNITS),
         "source": registered or str(file),

@@ -3,8 +3,8 @@
 A target is a small mapping (from a study's ``[[targets]]`` tables or Python):
 
 * ``{kind = "peak_by", year = 2030}``: emissions peak in or before ``year`` (the peak year of each
-  trajectory, as in :meth:`forecast.projection.propagate.Forecast.peak_year`; a maximum in the horizon's last year is
-  not a peak);
+  trajectory, the year of its maximum centred 5-year mean as in :mod:`forecast.projection.peak`; a maximum at
+  the last identifiable year, two years before the horizon, is not a peak);
 * ``{kind = "emissions_below", year = 2030, value = 10000}``: total CO2 in ``year`` below ``value`` (Mt CO2/yr);
 * ``{kind = "intensity_reduction", year = 2030, base_year = 2005, reduction = 0.65}``: carbon intensity
   (CO2 per unit GDP) in ``year`` at least ``reduction`` below its ``base_year`` value (China's pledge:
@@ -107,8 +107,9 @@ def target_met(ds: xr.Dataset, target: Mapping[str, Any], *, peak_year: xr.DataA
             from forecast.projection.propagate import Forecast
 
             peak_year = Forecast(ds).peak_year()
-        horizon = int(ds["year"].max())
-        met = (peak_year <= year) & (peak_year < horizon)
+        from forecast.projection.peak import last_identifiable_year
+
+        met = (peak_year <= year) & (peak_year < last_identifiable_year(int(ds["year"].max())))
     elif kind == "emissions_below":
         met = ds["co2"].sel(year=year) < float(target["value"])
     elif kind == "per_capita_below":

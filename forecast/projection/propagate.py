@@ -19,6 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError
+from forecast.projection.peak import last_identifiable_year, peak_years
 
 DEFAULT_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 PEAK_YEARS = (2030, 2035)
@@ -314,13 +315,21 @@ class Forecast:
         return [str(r) for r in self.ds["region"].values]
 
     # -- peak metrics -------------------------------------------------------
+    @property
+    def last_peak_year(self) -> int:
+        """Latest year a peak can be identified in (see :mod:`forecast.projection.peak`); a maximum there
+        means "no peak by the horizon"."""
+        return last_identifiable_year(self.horizon)
+
     def peak_year(self) -> xr.DataArray:
-        """Year of maximum total emissions per sample trajectory, ``(sample, region)``."""
-        co2 = self.ds["co2"].fillna(-np.inf)
-        idx = co2.argmax("year")
-        out = self.ds["year"][idx].drop_vars("year", errors="ignore")
+        """Peak year per sample trajectory, ``(sample, region)``: the year of the maximum centred 5-year
+        mean of total emissions (the package's one peak rule, :func:`forecast.projection.peak.peak_years`)."""
+        co2 = self.ds["co2"].transpose(..., "year")
+        years = self.ds["year"].values
+        out = xr.apply_ufunc(peak_years, co2, kwargs={"years": years}, input_core_dims=[["year"]])
         out.name = "peak_year"
-        out.attrs = {"long_name": "year of peak CO2 emissions", "units": "year"}
+        out.attrs = {"long_name": "year of peak CO2 emissions (maximum of the centred 5-year mean)",
+                     "units": "year"}
         return out
 
     def peak_level(self) -> xr.DataArray:
@@ -330,9 +339,9 @@ class Forecast:
         return out
 
     def peak_year_probability(self, by: int) -> pd.Series:
-        """P(peak year <= ``by``) per region (a peak at the horizon itself is not a peak)."""
+        """P(peak year <= ``by``) per region (a maximum at the last identifiable year is not a peak)."""
         peak = self.peak_year()
-        hit = (peak <= by) & (peak < self.horizon)
+        hit = (peak <= by) & (peak < self.last_peak_year)
         return hit.mean("sample").to_series().rename(f"p_peak_by_{by}")
 
     def peak_table(self, years: Iterable[int] = PEAK_YEARS) -> pd.DataFrame:
@@ -346,7 +355,7 @@ class Forecast:
         table["p_already_peaked"] = (peak <= last).mean("sample").to_series()
         for year in years:
             table[f"p_peak_by_{year}"] = self.peak_year_probability(year)
-        table["p_no_peak_by_horizon"] = (peak >= self.horizon).mean("sample").to_series()
+        table["p_no_peak_by_horizon"] = (peak >= self.last_peak_year).mean("sample").to_series()
         for q in (0.05, 0.5, 0.95):
             table[f"peak_year_q{int(q * 100):02d}"] = peak.quantile(q, dim="sample", method="lower").to_series().astype(int)
         table["peak_co2_mean"] = level.mean("sample").to_series()

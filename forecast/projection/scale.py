@@ -49,6 +49,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError
+from forecast.projection.peak import last_identifiable_year, peak_years
 from forecast.projection.propagate import DEFAULT_LEVELS, PEAK_YEARS, VARIABLE_ATTRS, _history_cube
 
 VARIABLES = ("co2_per_capita", "gdp_per_capita", "population")
@@ -176,8 +177,7 @@ def reduce_quantiles(pred: xr.Dataset, *, variable: str = "co2", levels=DEFAULT_
 def _peak_block(co2: np.ndarray, hist: np.ndarray, all_years: np.ndarray) -> np.ndarray:
     """Peak year per trajectory ``(sample, region)`` of history (region, year_h) + forecast (sample, region, year_f)."""
     full = np.concatenate([np.broadcast_to(hist, (co2.shape[0], *hist.shape)), co2], axis=-1)
-    full = np.where(np.isnan(full), -np.inf, full)
-    return all_years[np.argmax(full, axis=-1)]
+    return peak_years(full, all_years)
 
 
 def peak_year_chunked(pred: xr.Dataset, *, history: pd.DataFrame | None = None, years: Iterable[int] = PEAK_YEARS,
@@ -203,7 +203,7 @@ def peak_year_chunked(pred: xr.Dataset, *, history: pd.DataFrame | None = None, 
         h_years = np.empty(0, dtype=f_years.dtype)
         last_observed = int(f_years.min()) - 1
     all_years = np.concatenate([h_years, f_years]).astype(np.int64)
-    horizon = int(all_years.max())
+    last_peak = last_identifiable_year(int(all_years.max()))
     co2 = pred["co2"].data
     if not isinstance(co2, da.Array):
         co2 = da.from_array(np.asarray(co2), chunks=(max(1, pred.sizes["sample"]), -1, -1))
@@ -217,8 +217,8 @@ def peak_year_chunked(pred: xr.Dataset, *, history: pd.DataFrame | None = None, 
     table = pd.DataFrame(index=pd.Index(regions, name="region"))
     table["p_already_peaked"] = counts[:, all_years <= last_observed].sum(axis=1) / n
     for year in years:
-        table[f"p_peak_by_{year}"] = counts[:, (all_years <= year) & (all_years < horizon)].sum(axis=1) / n
-    table["p_no_peak_by_horizon"] = counts[:, all_years >= horizon].sum(axis=1) / n
+        table[f"p_peak_by_{year}"] = counts[:, (all_years <= year) & (all_years < last_peak)].sum(axis=1) / n
+    table["p_no_peak_by_horizon"] = counts[:, all_years >= last_peak].sum(axis=1) / n
     cum = np.cumsum(counts, axis=1)
     for q in (0.05, 0.5, 0.95):
         rank = int(np.floor(q * (n - 1)))  # method="lower": the rank-th smallest (0-based)
