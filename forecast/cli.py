@@ -405,64 +405,78 @@ def data_info_cmd(
 @app.command()
 def backtest(
     study: Optional[Path] = StudyArg,
-    cutoff: Optional[list[int]] = typer.Option(None, "--cutoff", help="Cutoff year (repeat; default 2000, 2005, 2010)."),
+    cutoff: Optional[list[int]] = typer.Option(None, "--cutoff", help="Cutoff year (repeat). Default: every third year 1970-2012."),
+    cutoffs: Optional[str] = typer.Option(None, "--cutoffs", help="Cutoff years as START:STOP[:STEP] (stop included) or a comma list, e.g. 1970:2012:3."),
     out_dir: Path = typer.Option(None, "--out", "-o", help="Output folder (default: results/<study name>-backtest)."),
     data_dir: Optional[Path] = DataDirOpt,
     draws: int = typer.Option(300, min=10, help="Sampler draws per chain for each refit."),
     tune: int = typer.Option(400, min=10, help="Sampler tuning steps per chain for each refit."),
     forecast_draws: int = typer.Option(500, min=10, help="Forecast trajectories per cutoff."),
+    fit_years: int = typer.Option(33, "--fit-years", min=0, max=200, help="Rolling fit window in years (0: from the study's first year)."),
+    lead_years: int = typer.Option(40, "--lead-years", min=20, max=100, help="Years forecast after each cutoff."),
     seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed."),
     model: Optional[list[str]] = typer.Option(None, "--model", help="Emission model to score: ekc or kaya (repeat to compare; default: the study's)."),
     scenario: Optional[list[str]] = typer.Option(None, "--scenario", help="Scenario: history or drivers (repeat; one per --model, or one for all)."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Keep each finished cutoff in <out>.checkpoints and reuse it after an interruption."),
     quiet: bool = QuietOpt,
 ) -> None:
-    """Refit the study at past cutoffs, forecast, and score the forecasts against what happened.
+    """Refit the study at past cutoffs, forecast, and score the product's peak probabilities and peak years
+    against what happened, with cluster-bootstrap intervals over cutoffs.
 
     With several --model (and --scenario) values every variant is scored on the same cutoffs and a
-    side-by-side comparison.md / comparison.csv is written, with one backtest folder per variant."""
+    side-by-side comparison.md / comparison.csv / paired.csv is written, with one backtest folder per variant."""
     spec = _load(study)  # a bad study file answers before the model code is imported
-    from forecast.evaluation.backtest import DEFAULT_CUTOFFS, compare_models, run_backtest, write_backtest, write_comparison
+    from forecast.evaluation.backtest import DEFAULT_CUTOFFS, compare_models, parse_cutoffs
+    from forecast.evaluation.backtest_report import write_comparison
     from forecast.run.pipeline import check_output_dir
 
     out_dir = out_dir or default_out_dir(spec.study.name, "-backtest")
     check_output_dir(out_dir)
+    years = [*(cutoff or []), *(parse_cutoffs(cutoffs) if cutoffs else [])] or list(DEFAULT_CUTOFFS)
     variants = _variants(spec, model or [], scenario or [])
-    if len(variants) > 1:
-        results = compare_models(spec, variants, tuple(cutoff) if cutoff else DEFAULT_CUTOFFS, data_dir=data_dir,
-                                 draws=draws, tune=tune, forecast_draws=forecast_draws, seed=seed,
-                                 progress=not quiet and sys.stderr.isatty(), say=_say(quiet))
-        write_comparison(results, out_dir)
-        if not quiet:
-            from forecast.evaluation.backtest import comparison_table
+    checkpoints = out_dir.parent / f".{out_dir.name}.checkpoints" if resume else None
+    command = " ".join(["carbon-forecast", *sys.argv[1:]])
+    results = compare_models(spec, variants, years, data_dir=data_dir, draws=draws, tune=tune,
+                             forecast_draws=forecast_draws, seed=seed, fit_years=fit_years or None,
+                             lead_years=lead_years, checkpoint_dir=checkpoints,
+                             progress=not quiet and sys.stderr.isatty(), say=_say(quiet))
+    if len(results) > 1:
+        write_comparison(results, out_dir, command=command)
+    else:
+        from forecast.evaluation.backtest_report import write_backtest
 
-            table = comparison_table(results)
-            rich_table = Table(title="Backtest comparison (pooled over cutoffs)")
-            for col in table.columns:
-                rich_table.add_column(str(col))
-            for row in table.itertuples(index=False):
-                rich_table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
-            out.print(rich_table)
-            console.print(f"[green]✓[/] wrote {out_dir}/comparison.md, comparison.csv and one folder per variant")
+        write_backtest(next(iter(results.values())), out_dir, command=command)
+    if checkpoints is not None:
+        import shutil
+
+        shutil.rmtree(checkpoints, ignore_errors=True)  # everything is written: nothing left to resume
+    if quiet:
+        out.print(str(out_dir))
         return
-    model_type, scenario_type = variants[0]
-    result = run_backtest(spec, tuple(cutoff) if cutoff else DEFAULT_CUTOFFS, data_dir=data_dir, draws=draws,
-                          tune=tune, forecast_draws=forecast_draws, seed=seed,
-                          progress=not quiet and sys.stderr.isatty(), say=_say(quiet),
-                          model=model_type, scenario=scenario_type)
-    write_backtest(result, out_dir)
-    if not quiet:
-        summary = result.summary()
-        table = Table(title="Backtest summary (all regions)")
-        table.add_column("metric")
-        for name in summary.index:
-            table.add_column(f"cutoff {name}" if name != "pooled" else "pooled")
-        rows = [c for c in ("brier_5y", "skill_5y", "auc_5y", "brier_10y", "skill_10y", "auc_10y", "cov50_5y",
-                            "cov90_5y", "cov50_10y", "cov90_10y", "crps_rel_median_5y", "crps_rel_median_10y",
-                            "crps_log_5y", "crps_log_10y", "peak_cov90", "peak_mae") if c in summary.columns]
-        for col in rows:
-            table.add_row(col, *[f"{v:.3f}" for v in summary[col].to_numpy(dtype=float)])
+    import numpy as np
+
+    from forecast.evaluation.backtest import event_label, targets_table
+
+    for name, result in results.items():
+        scores = result.scores(n_boot=200)
+        table = Table(title=f"Backtest {name}: pooled over {len(years)} cutoffs (90% intervals, 200 resamples)")
+        for col in ("event", "n", "Brier skill", "AUC", "log score"):
+            table.add_column(col)
+        for h in sorted(result.events["horizon"].unique()):
+            def cell(stat, digits=2, label=event_label(h)):
+                row = scores[(scores["kind"] == "event") & (scores["target"] == label) & (scores["statistic"] == stat)]
+                if not len(row) or not np.isfinite(row.iloc[0]["estimate"]):
+                    return "undefined (one outcome class)" if stat in ("brier_skill", "auc") else "n/a"
+                r = row.iloc[0]
+                band = f" ({r['low']:.{digits}f}-{r['high']:.{digits}f})" if np.isfinite(r["low"]) else ""
+                return f"{r['estimate']:.{digits}f}{band}"
+
+            table.add_row(event_label(h), cell("n", 0).split(" ")[0], cell("brier_skill"), cell("auc"), cell("log_score", 3))
         out.print(table)
-        console.print(f"[green]✓[/] wrote {out_dir}/backtest.md, events.csv, levels.csv, peaks.csv, reliability.png")
+        met = targets_table(scores)
+        out.print(f"targets met: {int((met['met'] == 'yes').sum())} of {len(met)} ({int((met['met'] == 'not measured').sum())} not measurable on these cutoffs)")
+    console.print(f"[green]✓[/] wrote {out_dir}/" + ("comparison.md and one folder per variant" if len(results) > 1
+                                                    else "backtest.md, scores.csv, events.csv, reliability.png"))
 
 
 def _variants(spec, models: list[str], scenarios: list[str]) -> list[tuple[str, str]]:

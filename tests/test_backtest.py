@@ -163,38 +163,63 @@ def test_peak_rule_validates_window():
 
 
 # ----------------------------------------------------------------------------- real data
-def test_small_real_backtest(shared_data_dir, tmp_path):
-    from forecast.evaluation.backtest import run_backtest, write_backtest
+def test_small_real_backtest(shared_data_dir, tmp_path, monkeypatch):
+    from forecast.evaluation.backtest import run_backtest
+    from forecast.evaluation.backtest_report import write_backtest
     from forecast.run.study import default_study_path, load_study
 
     regions = ["United States", "Germany", "China", "India", "Poland", "Russia", "Brazil", "United Kingdom"]
     study = load_study(default_study_path())
-    result = run_backtest(study, [2010], data_dir=shared_data_dir, regions=regions, draws=60, tune=100,
-                          forecast_draws=200, seed=3, model="ekc", scenario="history")
+    kwargs = dict(data_dir=shared_data_dir, regions=regions, draws=60, tune=100, forecast_draws=200, seed=3,
+                  model="ekc", scenario="history", checkpoint_dir=tmp_path / "ck")
+    # 1980: before the study's own 1990 start -- a rolling 33-year window (1948-1980) makes it possible
+    result = run_backtest(study, [1980, 2010], **kwargs)
+    assert result.fits.set_index("cutoff")["fit_start"].to_dict() == {1980: 1948, 2010: 1978}
     ev = result.events
     assert list(ev.columns) == ["cutoff", "horizon", "region", "group", "p", "outcome", "status", "observed_peak"]
-    assert set(ev["region"]) == set(regions)
-    for h, cell in ev.groupby("horizon"):
-        assert cell["region"].is_unique  # one row per region and horizon
+    assert set(ev["region"]) == set(regions) and set(ev["horizon"]) == {0, 5, 10}
+    for _, cell in ev.groupby(["cutoff", "horizon"]):
+        assert cell["region"].is_unique  # one row per region and event
         decided = cell[cell["outcome"].notna()]
         assert set(decided["status"]) <= {"peaked_before_cutoff", "peaked_after_cutoff", "not_peaked"}
         assert (cell.loc[cell["outcome"].isna(), "status"] == "undecidable").all()
     assert ev["p"].between(0, 1).all()
     assert set(ev.loc[ev["region"].isin(["Poland", "Russia"]), "group"]) == {"eastern_bloc"}
     # the UK and Germany peaked long before 2010 by the rule; China had not by 2010 + 5
-    uk = ev[(ev["region"] == "United Kingdom") & (ev["horizon"] == 5)].iloc[0]
-    assert uk["status"] == "peaked_before_cutoff" and uk["outcome"] == 0.0
-    assert (ev.loc[ev["region"] == "China", "status"] != "peaked_before_cutoff").all()
+    uk = ev[(ev["region"] == "United Kingdom") & (ev["cutoff"] == 2010)].set_index("horizon")
+    assert uk.loc[5, "status"] == "peaked_before_cutoff" and uk.loc[5, "outcome"] == 0.0
+    assert uk.loc[0, "outcome"] == 1.0 and uk.loc[0, "p"] > 0.5  # already peaked, and the forecast leans that way
+    china = ev[(ev["region"] == "China") & (ev["cutoff"] == 2010)].set_index("horizon")
+    assert china.loc[0, "outcome"] == 0.0 and china.loc[0, "p"] < 0.1
     lv = result.levels
-    assert set(lv["lead"]) == {5, 10} and len(lv) == 2 * len(regions)
+    assert set(lv["lead"]) == {5, 10} and len(lv) == 2 * 2 * len(regions)
     assert ((lv["q05"] <= lv["median"]) & (lv["median"] <= lv["q95"])).all() and (lv["crps"] >= 0).all()
+    pk = result.peaks
+    assert ((pk["observed_peak"] > pk["cutoff"]) & (pk["lead"] == pk["observed_peak"] - pk["cutoff"])).all()
+    assert pk["pit"].between(0, 1).all() and (pk["width_90"] >= 0).all()
+    scores = result.scores(n_boot=50)
+    assert {"event", "level"} <= set(scores["kind"])
+    auc10 = scores[(scores["target"] == "peak within 10 y") & (scores["statistic"] == "auc")].iloc[0]
+    assert np.isnan(auc10["estimate"]) or auc10["low"] <= auc10["estimate"] <= auc10["high"]
     summary = result.summary()
-    assert "2010" in summary.index and "cov90_5y" in summary.columns
-    out = write_backtest(result, tmp_path / "bt")
-    for name in ("backtest.md", "events.csv", "levels.csv", "reliability.png"):
-        assert (out / name).is_file()
+    assert "2010" in summary.index and "cov90_5y" in summary.columns and "skill_peaked" in summary.columns
+    out = write_backtest(result, tmp_path / "bt", command="test")
+    for name in ("backtest.md", "events.csv", "levels.csv", "scores.csv", "targets.csv", "provenance.json",
+                 "reliability.png", "pit.png"):
+        assert (out / name).is_file(), name
     assert "peak rule" in (out / "backtest.md").read_text().lower()
+    prov = __import__("json").loads((out / "provenance.json").read_text())
+    assert len(prov["data_sha256"]) == 64 and prov["seed"] == 3 and prov["package_version"]
     assert len(pd.read_csv(out / "events.csv")) == len(ev)
+
+    # resume: a second run with the same settings reuses every saved cutoff and samples nothing
+    import forecast.run.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "fit_model", lambda *a, **k: pytest.fail("refitted a saved cutoff"))
+    again = run_backtest(study, [1980, 2010], **kwargs)
+    pd.testing.assert_frame_equal(again.events, result.events)
+    with pytest.raises(pytest.fail.Exception):  # other settings do not reuse the checkpoint
+        run_backtest(study, [2010], **{**kwargs, "seed": 4})
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -234,7 +259,7 @@ def test_cli_backtest_writes_outputs(monkeypatch, capsys, tmp_path, shared_data_
                  "--seed", "2")
     assert code == 0, capsys.readouterr().err
     err = capsys.readouterr()
-    assert "Backtest summary" in err.out
+    assert "Backtest ekc/history" in err.out and "targets met" in err.out
     events = pd.read_csv(tmp_path / "bt" / "events.csv")
     assert set(events["region"]) == {"China", "India", "United States", "Germany", "Japan"}
     assert (tmp_path / "bt" / "reliability.png").stat().st_size > 1000
@@ -243,19 +268,20 @@ def test_cli_backtest_writes_outputs(monkeypatch, capsys, tmp_path, shared_data_
 def test_comparison_table_picks_the_better_variant_per_metric():
     from forecast.evaluation.backtest import comparison_table
 
-    class Fake:
-        def __init__(self, **pooled):
-            self._pooled = pooled
+    def scores(auc_10, skill_10, cov90):
+        return pd.DataFrame([
+            {"kind": "event", "target": "peak within 10 y", "statistic": "auc", "estimate": auc_10, "low": 0, "high": 1},
+            {"kind": "event", "target": "peak within 10 y", "statistic": "brier_skill", "estimate": skill_10,
+             "low": 0, "high": 1},
+            {"kind": "level", "target": "5 y ahead", "statistic": "coverage_90", "estimate": cov90, "low": 0, "high": 1},
+        ])
 
-        def summary(self):
-            return pd.DataFrame([self._pooled], index=pd.Index(["pooled"], name="cutoff"))
-
-    table = comparison_table({"a": Fake(brier_5y=0.10, auc_5y=0.7, cov90_5y=0.80),
-                              "b": Fake(brier_5y=0.12, auc_5y=0.8, cov90_5y=0.93)}).set_index("metric")
-    assert table.loc["Brier, peak within 5 y", "best"] == "a"          # lower is better
-    assert table.loc["AUC, 5 y", "best"] == "b"                        # higher is better
-    assert table.loc["90% band coverage, 5 y", "best"] == "b"          # closest to nominal 0.9
-    assert np.isnan(table.loc["AUC, 10 y", "a"])                        # missing metric stays missing
+    table = comparison_table({"a": scores(0.7, 0.2, 0.80), "b": scores(0.8, 0.1, 0.93)})
+    table = table.set_index(["target", "statistic"])
+    assert table.loc[("peak within 10 y", "auc"), "best"] == "b"            # higher is better
+    assert table.loc[("peak within 10 y", "brier_skill"), "best"] == "a"
+    assert table.loc[("5 y ahead", "coverage_90"), "best"] == "b"          # closest to nominal 0.9
+    assert np.isnan(table.loc[("peak within 5 y", "auc"), "a"])             # missing statistic stays missing
 
 
 def test_cli_backtest_compares_models_on_the_same_cutoffs(monkeypatch, capsys, tmp_path, shared_data_dir):
@@ -280,3 +306,67 @@ def test_cli_backtest_bad_variant_exits_2(monkeypatch, capsys, tmp_path, shared_
                  "--data-dir", shared_data_dir, "--quiet")
     assert code == 2 and "arima" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+# ----------------------------------------------------------------------------- new events and scores
+def test_already_peaked_outcome():
+    values = np.where(YEARS <= 2005, 100 + 2.0 * (YEARS - 1990), 130 * (1 - 0.2 * (YEARS - 2005) / 18))
+    s = _series(values)
+    assert event_outcome(s, 2010, 0)[:2] == (1.0, "peaked_before_cutoff")
+    assert event_outcome(s, 2000, 0)[:2] == (0.0, "peaked_after_cutoff")
+    rising = _series(100 * 1.03 ** (YEARS - 1990))
+    assert event_outcome(rising, 2005, 0)[:2] == (0.0, "not_peaked")  # new highs after the cutoff
+    plateau = _series(np.where(YEARS <= 2005, 100 + 2.0 * (YEARS - 1990), 130.0))
+    assert event_outcome(plateau, 2015, 0)[1] == "undecidable"  # no new high, but no confirmed peak either
+
+
+def test_log_score_and_pit():
+    from forecast.evaluation.scores import log_score, pit
+
+    assert log_score([0.5, 0.5], [1, 0]) == pytest.approx(math.log(2))
+    assert log_score([1.0], [0]) == pytest.approx(-math.log(1e-3))  # clipped, finite
+    rng = np.random.default_rng(1)
+    draws = rng.normal(size=(4000, 300))
+    values = pit(draws, rng.normal(size=4000))
+    hist = np.histogram(values, bins=10, range=(0, 1))[0]
+    assert hist.min() > 300 and hist.max() < 500  # uniform for a calibrated ensemble (400 per bin)
+    assert pit(np.array([2000, 2001, 2001, 2002]), 2001) == pytest.approx(0.25 + 0.25)
+
+
+def test_cluster_bootstrap_resamples_whole_cutoffs():
+    from forecast.evaluation.scores import cluster_bootstrap
+
+    frame = pd.DataFrame({"cutoff": np.repeat([1, 2, 3, 4], 5), "x": np.repeat([0.0, 1.0, 2.0, 3.0], 5)})
+    t = cluster_bootstrap(frame, {"mean": lambda f: f["x"].mean()}, n_boot=400, seed=0).iloc[0]
+    assert t["estimate"] == 1.5 and t["low"] < 1.5 < t["high"] and t["clusters"] == 4
+    one = cluster_bootstrap(frame[frame["cutoff"] == 1], {"mean": lambda f: f["x"].mean()}, n_boot=10).iloc[0]
+    assert one["estimate"] == 0.0 and np.isnan(one["low"])  # one cluster: no interval to be had
+
+
+def test_paired_differences_of_a_model_with_itself_are_zero_and_unresolved():
+    from forecast.evaluation.backtest import BacktestResult, paired_differences
+
+    rng = np.random.default_rng(0)
+    n = 60
+    events = pd.DataFrame({"cutoff": np.repeat([1990, 1995, 2000], n // 3), "horizon": 10,
+                           "region": [f"r{i}" for i in range(n)], "group": "other", "p": rng.uniform(size=n),
+                           "outcome": rng.integers(0, 2, size=n).astype(float), "status": "x",
+                           "observed_peak": pd.NA})
+    empty = pd.DataFrame(columns=["cutoff", "region", "crps"])
+    a = BacktestResult(events=events, levels=pd.DataFrame(), peaks=empty)
+    better = events.assign(p=events["outcome"] * 0.9 + 0.05)
+    out = paired_differences({"a": a, "same": a, "sharp": BacktestResult(events=better, levels=pd.DataFrame(),
+                                                                          peaks=empty)}, n_boot=200)
+    same = out[out["variant"] == "same"].set_index("statistic")
+    assert (same["estimate"] == 0).all() and not same["resolved"].any()
+    sharp = out[out["variant"] == "sharp"].set_index("statistic")
+    assert sharp.loc["brier", "estimate"] < 0 and sharp.loc["brier", "resolved"]
+
+
+def test_parse_cutoffs():
+    from forecast.evaluation.backtest import parse_cutoffs
+
+    assert parse_cutoffs("1970:1979:3") == [1970, 1973, 1976, 1979]
+    assert parse_cutoffs("2000,2005") == [2000, 2005]
+    with pytest.raises(InputError, match="START:STOP"):
+        parse_cutoffs("1970:x")

@@ -1,49 +1,50 @@
-"""Backtest: refit the study at past cutoffs, forecast, and score the forecasts against what happened.
+"""Backtest: refit the study at past cutoffs, forecast, and score the very numbers the product shows.
 
-For each cutoff year ``c`` the study's panel is cut at ``c`` (same population and completeness filters,
-applied inside the shorter window), the EKC is refitted, every fitted region is forecast with the
-history scenario, and the forecasts are scored against the full observed OWID series (to its last year
-``L``, 2023 in the current file).
+For each cutoff year ``c`` the study's panel is cut to a fit window ending in ``c`` (the study's own
+first year, or a rolling window of ``fit_years`` years; same population and completeness filters inside
+the window), the emission model is refitted, every fitted region is forecast ``lead_years`` ahead with
+the study's scenario type, and the forecasts are scored against the full observed OWID series (to its
+last year ``L``, 2023 in the current file).
 
-Observed peak rule (:func:`observed_peak`)
-------------------------------------------
-A series has *peaked* in year ``P`` when
+One peak rule
+-------------
+Forecast and observation use the product's own rule (:mod:`forecast.projection.peak`): the peak year
+is the year of the maximum centred 5-year mean. For an observed series the peak must also be confirmed:
 
-1. ``P`` is the year of the maximum of the centred ``window``-year mean (5 years by default; only years
-   with a full window count, so the mean is defined from ``start + 2`` to ``L - 2``);
+1. ``P`` is the year of the maximum centred mean (full windows only);
 2. ``P <= L - min_years_before_end`` (10 years of data after the peak by default);
 3. the last observed value is at least ``min_drop`` (15 %) below that maximum mean.
 
-Otherwise the series has not (yet) peaked and the rule returns ``None``.
+Otherwise the series has not (yet) peaked and :func:`observed_peak` returns ``None``.
 
-Event outcomes
---------------
-The event ``E_h`` is "the peak lies in ``(c, c + h]``" (``h`` = 5, 10). With ``P*`` the rule's peak on
-the full observed series:
+Events
+------
+The product's headline probabilities, made at ``c`` (``h`` = 0, 5, 10):
 
-* ``P*`` found: ``E_h = 1`` if ``c < P* <= c + h``, else ``0`` (a peak before or at the cutoff, or
-  after ``c + h``, is a "no"). Status ``peaked_before_cutoff`` / ``peaked_after_cutoff``.
-* ``P*`` not found: ``E_h = 0`` when the largest centred mean inside ``(c, c + h]`` is below a centred
-  mean outside that window (the maximum can then never come to lie in the window, whatever later data
-  show), status ``not_peaked``; otherwise the outcome is **undecidable** (the maximum so far lies in
-  the window but is too recent or has not fallen by ``min_drop`` yet) and the region is left out of
-  that event's scores (status ``undecidable``).
+* ``h = 0``, "already peaked": P(peak year <= c), the product's ``p_already_peaked``. Observed: 1 if
+  the confirmed peak ``P* <= c``; 0 if ``P* > c`` or, without a confirmed peak, if a centred mean after
+  ``c`` exceeds every one up to ``c`` (the series has set a new high since); otherwise undecidable.
+* ``h = 5, 10``, "peak within h years": P(c < peak year <= c + h), the product's
+  ``p_peak_by_<c+h> - p_already_peaked``. Observed: 1 if ``c < P* <= c + h``, 0 for any other confirmed
+  peak; without one, 0 when a centred mean outside ``(c, c + h]`` exceeds every one inside (the maximum can
+  then never come to lie in the window, whatever later data show), else undecidable.
 
-Forecast probability of ``E_h``: the same centred ``window``-year mean is taken along every sampled
-trajectory (observed history up to ``c`` joined with the forecast) and ``P(c < argmax <= c + h)`` is
-the share of trajectories whose argmax lies in the window. The trajectories run to
-``c + max(h) + min_years_before_end`` so that, as in the rule, a forecast peak in the window must stay
-the maximum for ``min_years_before_end`` years after it (the drop criterion is not imposed on draws).
-Outcomes are as of the last data year: a later rebound above an old peak would change them.
+Undecidable region-events are left out of the scores (status ``undecidable``). Outcomes are as of the
+last data year: a later rebound above an old peak would change them.
 
-Levels: central 50 % / 90 % intervals and CRPS of total emissions (Mt CO2/yr) in ``c + 5`` and
-``c + 10`` (only where observed). Peak year: for regions whose rule peak lies after the cutoff,
-coverage of the 50 % / 90 % intervals of the forecast (smoothed) peak year and the error of its median.
+Levels: central 50 % / 90 % intervals and CRPS of total emissions (Mt CO2/yr) ``c + 5`` and ``c + 10``.
+Peak year: for regions whose confirmed peak lies after the cutoff, coverage and width of the 50 % / 90 %
+intervals of the forecast peak year, the error of its median, CRPS (years) and PIT, by lead
+``P* - c``. Scores pool all cutoffs; :func:`forecast.evaluation.scores.cluster_bootstrap` resamples
+whole cutoffs for their intervals.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,47 +52,69 @@ from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from forecast.errors import InputError
-from forecast.mdtable import frame_table
+from forecast.evaluation.scores import (  # noqa: F401  (re-exported: the scores used to live here)
+    auc,
+    brier_score,
+    brier_skill,
+    cluster_bootstrap,
+    crps_ensemble,
+    interval_coverage,
+    log_score,
+    max_reliability_gap,
+    pit,
+    reliability_table,
+)
+from forecast.projection.peak import PEAK_WINDOW, centred_mean, last_identifiable_year, peak_years
 
 log = logging.getLogger(__name__)
 
-#: Former USSR and Warsaw-pact successor states (OWID spellings), scored as their own group: their 1990s
-#: collapse was a regime change, not an income-driven EKC turn.
+#: Former USSR and Warsaw-pact successor states (OWID spellings), reported as their own group too: their
+#: 1990s collapse was a regime change, not an income-driven turn.
 EASTERN_BLOC_1990 = (
     "Armenia", "Azerbaijan", "Belarus", "Estonia", "Georgia", "Kazakhstan", "Kyrgyzstan", "Latvia",
     "Lithuania", "Moldova", "Russia", "Tajikistan", "Turkmenistan", "Ukraine", "Uzbekistan",
     "Albania", "Bulgaria", "Czechia", "Hungary", "Poland", "Romania", "Slovakia",
 )
 
-HORIZONS = (5, 10)
-#: With data to 2023 a rule peak must lie in or before 2013 (10 years of data after it), so a cutoff after
-#: about 2008 has few decidable 10-year events and a 2015 cutoff none at all: the default cutoffs end in 2010.
-DEFAULT_CUTOFFS = (2000, 2005, 2010)
+#: event horizons: 0 = "already peaked at the cutoff", h > 0 = "peak within h years of the cutoff"
+EVENT_HORIZONS = (0, 5, 10)
+HORIZONS = (5, 10)  # level leads (years after the cutoff)
+#: every third year from 1970 to 2012: with data to 2023 a confirmed peak lies in or before 2013, so later
+#: cutoffs have almost no decidable events; before 1970 too few countries have GDP and population data
+DEFAULT_CUTOFFS = tuple(range(1970, 2013, 3))
+#: rolling fit window, the length of the default study's 1990-2022 window
+DEFAULT_FIT_YEARS = 33
+#: forecast length after the cutoff: long enough that most peak-year distributions are not censored
+DEFAULT_LEAD_YEARS = 40
 LEVELS = (0.5, 0.9)
+#: peak-year scores by lead (years from the cutoff to the observed peak)
+LEAD_BUCKETS = ((1, 5), (6, 10), (11, 20), (21, 60))
 
 
 def region_group(region: str) -> str:
     return "eastern_bloc" if region in EASTERN_BLOC_1990 else "other"
 
 
+def event_label(horizon: int) -> str:
+    return "already peaked" if int(horizon) == 0 else f"peak within {int(horizon)} y"
+
+
+def lead_bucket(lead: int) -> str:
+    for lo, hi in LEAD_BUCKETS:
+        if lo <= lead <= hi:
+            return f"{lo}-{hi}"
+    return "other"
+
+
 # ---------------------------------------------------------------------------------------- peak rule
 def _centred_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving mean along the last axis; NaN where the window is incomplete (odd ``window``)."""
-    values = np.asarray(values, dtype=float)
-    n = values.shape[-1]
-    out = np.full(values.shape, np.nan)
-    if n < window:
-        return out
-    c = np.cumsum(np.concatenate([np.zeros(values.shape[:-1] + (1,)), values], axis=-1), axis=-1)
-    half = window // 2
-    out[..., half : n - half] = (c[..., window:] - c[..., :-window]) / window
-    return out
+    """The package's centred mean (kept under its old name for callers of this module)."""
+    return centred_mean(values, window)
 
 
-def observed_peak(series: pd.Series, *, window: int = 5, min_years_before_end: int = 10,
+def observed_peak(series: pd.Series, *, window: int = PEAK_WINDOW, min_years_before_end: int = 10,
                   min_drop: float = 0.15) -> int | None:
     """Year a series (index: year, values: Mt CO2/yr) peaked, or ``None`` if it has not (yet).
 
@@ -107,7 +130,7 @@ def observed_peak(series: pd.Series, *, window: int = 5, min_years_before_end: i
     years = s.index.to_numpy(dtype=int)
     if (np.diff(years) != 1).any():
         raise InputError("observed_peak needs consecutive years (no gaps)")
-    m = _centred_mean(s.to_numpy(), window)
+    m = centred_mean(s.to_numpy(), window)
     i = int(np.nanargmax(m))
     peak, top = int(years[i]), float(m[i])
     if peak > years[-1] - min_years_before_end:
@@ -117,22 +140,27 @@ def observed_peak(series: pd.Series, *, window: int = 5, min_years_before_end: i
     return peak
 
 
-def event_outcome(series: pd.Series, cutoff: int, horizon: int, *, window: int = 5,
+def event_outcome(series: pd.Series, cutoff: int, horizon: int, *, window: int = PEAK_WINDOW,
                   min_years_before_end: int = 10, min_drop: float = 0.15) -> tuple[float, str, int | None]:
-    """Observed outcome of "peak in (cutoff, cutoff + horizon]": ``(1.0 | 0.0 | nan, status, peak)``.
-
-    See the module docstring for the definition; ``nan`` with status ``undecidable`` when the data
-    cannot decide the event yet.
-    """
+    """Observed outcome of "peak in (cutoff, cutoff + horizon]" (``horizon`` > 0) or "peaked by the
+    cutoff" (``horizon = 0``): ``(1.0 | 0.0 | nan, status, peak)``; see the module docstring. ``nan``
+    with status ``undecidable`` when the data cannot decide the event yet."""
     peak = observed_peak(series, window=window, min_years_before_end=min_years_before_end, min_drop=min_drop)
     if peak is not None:
         status = "peaked_before_cutoff" if peak <= cutoff else "peaked_after_cutoff"
-        return float(cutoff < peak <= cutoff + horizon), status, peak
+        hit = peak <= cutoff if horizon == 0 else cutoff < peak <= cutoff + horizon
+        return float(hit), status, peak
     s = pd.Series(series, dtype=float).dropna().sort_index()
     years = s.index.to_numpy(dtype=int)
-    m = _centred_mean(s.to_numpy(), window)
-    inside = (years > cutoff) & (years <= cutoff + horizon) & np.isfinite(m)
-    outside = ~inside & np.isfinite(m)
+    m = centred_mean(s.to_numpy(), window)
+    finite = np.isfinite(m)
+    if horizon == 0:
+        before, after = finite & (years <= cutoff), finite & (years > cutoff)
+        if after.any() and (not before.any() or np.max(m[after]) > np.max(m[before])):
+            return 0.0, "not_peaked", None
+        return float("nan"), "undecidable", None
+    inside = (years > cutoff) & (years <= cutoff + horizon) & finite
+    outside = ~inside & finite
     if inside.any() and outside.any() and np.max(m[inside]) < np.max(m[outside]):
         return 0.0, "not_peaked", None
     if not inside.any() and outside.any():
@@ -141,108 +169,18 @@ def event_outcome(series: pd.Series, cutoff: int, horizon: int, *, window: int =
 
 
 # ---------------------------------------------------------------------------------------- scores
-def _pair(p, outcome) -> tuple[np.ndarray, np.ndarray]:
-    p = np.asarray(p, dtype=float).ravel()
-    o = np.asarray(outcome, dtype=float).ravel()
-    if p.shape != o.shape:
-        raise InputError(f"p and outcome differ in length: {p.size} vs {o.size}")
-    keep = np.isfinite(p) & np.isfinite(o)
-    p, o = p[keep], o[keep]
-    if ((p < 0) | (p > 1)).any():
-        raise InputError("probabilities must lie in [0, 1]")
-    if not np.isin(o, (0.0, 1.0)).all():
-        raise InputError("outcomes must be 0 or 1")
-    return p, o
-
-
-def brier_score(p, outcome) -> float:
-    """Brier score ``BS = mean_i (p_i - o_i)^2`` (0 perfect, 0.25 for p = 0.5 always). NaN pairs dropped."""
-    p, o = _pair(p, outcome)
-    return float(np.mean((p - o) ** 2)) if p.size else float("nan")
-
-
-def brier_skill(p, outcome, base_rate: float | None = None) -> float:
-    """Brier skill score ``BSS = 1 - BS / BS_ref`` with ``BS_ref = mean_i (b - o_i)^2``, the score of
-    always forecasting the base rate ``b`` (default: the observed frequency ``mean(o)``, so
-    ``BS_ref = b (1 - b)``). 1 perfect, 0 no better than climatology, < 0 worse; NaN if ``BS_ref = 0``."""
-    p, o = _pair(p, outcome)
-    if not p.size:
-        return float("nan")
-    b = float(o.mean()) if base_rate is None else float(base_rate)
-    ref = float(np.mean((b - o) ** 2))
-    return float(1.0 - np.mean((p - o) ** 2) / ref) if ref > 0 else float("nan")
-
-
-def auc(p, outcome) -> float:
-    """Area under the ROC curve = Mann-Whitney probability that a random positive gets a higher ``p``
-    than a random negative (ties count 1/2): ``AUC = (sum of mid-ranks of positives - n1 (n1 + 1)/2) /
-    (n1 n0)``. NaN when only one class is present."""
-    p, o = _pair(p, outcome)
-    n1 = int(o.sum())
-    n0 = o.size - n1
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    ranks = rankdata(p)  # average ranks for ties
-    return float((ranks[o == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def reliability_table(p, outcome, bins: int = 10) -> pd.DataFrame:
-    """Calibration table on ``bins`` equal-width bins of ``[0, 1]`` (right-closed last bin): per bin
-    ``mean_p`` (mean forecast), ``observed_freq`` (mean outcome) and ``count``; empty bins have NaN means."""
-    p, o = _pair(p, outcome)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
-    count = np.bincount(idx, minlength=bins)
-    sum_p = np.bincount(idx, weights=p, minlength=bins)
-    sum_o = np.bincount(idx, weights=o, minlength=bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return pd.DataFrame({
-            "bin": np.arange(bins), "p_low": edges[:-1], "p_high": edges[1:],
-            "mean_p": np.where(count > 0, sum_p / np.maximum(count, 1), np.nan),
-            "observed_freq": np.where(count > 0, sum_o / np.maximum(count, 1), np.nan),
-            "count": count.astype(int),
-        })
-
-
-def interval_coverage(draws, observed, level: float, axis: int = -1) -> np.ndarray:
-    """Whether ``observed`` lies in the central ``level`` interval of ``draws``:
-    ``q_{(1-level)/2} <= y <= q_{(1+level)/2}`` (empirical quantiles along ``axis``). Boolean array with
-    the shape of ``observed``; ``.mean()`` is the coverage."""
-    if not 0 < level < 1:
-        raise InputError(f"level must lie in (0, 1), got {level}")
-    x = np.moveaxis(np.asarray(draws, dtype=float), axis, -1)
-    y = np.asarray(observed, dtype=float)
-    lo, hi = np.quantile(x, [(1 - level) / 2, (1 + level) / 2], axis=-1)
-    return (lo <= y) & (y <= hi)
-
-
-def crps_ensemble(draws, observed, axis: int = -1) -> np.ndarray:
-    """CRPS of an ensemble, energy form ``CRPS = E|X - y| - 1/2 E|X - X'|`` (``X, X'`` independent
-    draws of the ensemble; the V-statistic, so a point mass at ``y`` scores exactly 0). With the
-    ensemble sorted, ``E|X - X'| = 2 / n^2 sum_i (2i - n - 1) x_(i)``: O(n log n) per forecast.
-    Vectorised over all other axes; returns the shape of ``observed``."""
-    x = np.sort(np.moveaxis(np.asarray(draws, dtype=float), axis, -1), axis=-1)
-    y = np.asarray(observed, dtype=float)
-    n = x.shape[-1]
-    if n == 0:
-        raise InputError("crps_ensemble needs at least one draw")
-    term1 = np.mean(np.abs(x - y[..., None]), axis=-1)
-    weights = 2.0 * np.arange(1, n + 1) - n - 1
-    term2 = 2.0 / n**2 * np.sum(weights * x, axis=-1)
-    return term1 - 0.5 * term2
-
-
 def _event_scores(frame: pd.DataFrame) -> dict:
     p, o = frame["p"].to_numpy(), frame["outcome"].to_numpy()
     return {"n": int(len(frame)), "events": int(np.nansum(o)), "base_rate": float(np.mean(o)) if len(o) else np.nan,
             "mean_p": float(np.mean(p)) if len(p) else np.nan, "brier": brier_score(p, o),
-            "brier_skill": brier_skill(p, o), "auc": auc(p, o)}
+            "brier_skill": brier_skill(p, o), "log_score": log_score(p, o), "auc": auc(p, o)}
 
 
 def score_events(events: pd.DataFrame, by: Iterable[str] = ("cutoff", "horizon")) -> pd.DataFrame:
-    """Brier, skill vs the base rate and AUC per ``by`` cell, for all decidable regions (``group = all``),
-    without the Eastern bloc (``other``) and for the Eastern bloc alone (``eastern_bloc``).
-    ``events`` needs columns ``p``, ``outcome`` (NaN = undecidable, left out), ``group`` and ``by``."""
+    """Brier, skill vs the base rate, log score and AUC per ``by`` cell, for all decidable regions
+    (``group = all``), without the Eastern bloc (``other``) and for the Eastern bloc alone, plus rows
+    pooled over cutoffs (``cutoff = "pooled"``). ``events`` needs columns ``p``, ``outcome`` (NaN =
+    undecidable, left out), ``group`` and ``by``."""
     by = list(by)
     ev = events[np.isfinite(events["outcome"].astype(float))]
     rows = []
@@ -252,18 +190,17 @@ def score_events(events: pd.DataFrame, by: Iterable[str] = ("cutoff", "horizon")
         for key, cell in groups:
             key = key if isinstance(key, tuple) else (key,)
             rows.append({**dict(zip(by, key)), "group": label, **_event_scores(cell)})
-        if by:  # pooled over all cells of this group (all cutoffs, per horizon when horizon is in by)
+        if by and "cutoff" in by:
             pool = [b for b in by if b != "cutoff"]
-            if "cutoff" in by:
-                for key, cell in (sub.groupby(pool, sort=True) if pool else [((), sub)]):
-                    key = key if isinstance(key, tuple) else (key,)
-                    rows.append({"cutoff": "pooled", **dict(zip(pool, key)), "group": label, **_event_scores(cell)})
+            for key, cell in (sub.groupby(pool, sort=True) if pool else [((), sub)]):
+                key = key if isinstance(key, tuple) else (key,)
+                rows.append({"cutoff": "pooled", **dict(zip(pool, key)), "group": label, **_event_scores(cell)})
     return pd.DataFrame(rows)
 
 
 def score_levels(levels: pd.DataFrame, by: Iterable[str] = ("cutoff", "lead")) -> pd.DataFrame:
-    """Mean 50 % / 90 % coverage, mean CRPS (Mt CO2/yr) and mean CRPS relative to the observed level,
-    per ``by`` cell, for all regions and for the Eastern bloc and the rest separately."""
+    """Mean 50 % / 90 % coverage, mean CRPS (Mt CO2/yr), CRPS relative to the observed level and CRPS of
+    log emissions, per ``by`` cell, for all regions and for the Eastern bloc and the rest separately."""
     by = list(by)
     rows = []
     for label, sub in (("all", levels), ("other", levels[levels["group"] == "other"]),
@@ -278,77 +215,147 @@ def score_levels(levels: pd.DataFrame, by: Iterable[str] = ("cutoff", "lead")) -
     return pd.DataFrame(rows)
 
 
-# ---------------------------------------------------------------------------------------- runner
+def _event_statistics() -> dict[str, Callable[[pd.DataFrame], float]]:
+    return {
+        "n": lambda f: float(len(f)), "base_rate": lambda f: float(f["outcome"].mean()) if len(f) else np.nan,
+        "mean_p": lambda f: float(f["p"].mean()) if len(f) else np.nan,
+        "brier": lambda f: brier_score(f["p"], f["outcome"]),
+        "brier_skill": lambda f: brier_skill(f["p"], f["outcome"]),
+        "log_score": lambda f: log_score(f["p"], f["outcome"]),
+        "auc": lambda f: auc(f["p"], f["outcome"]),
+    }
+
+
+def _peak_statistics() -> dict[str, Callable[[pd.DataFrame], float]]:
+    return {
+        "n": lambda f: float(len(f)),
+        "coverage_50": lambda f: float(f["in_50"].mean()) if len(f) else np.nan,
+        "coverage_90": lambda f: float(f["in_90"].mean()) if len(f) else np.nan,
+        "median_width_90": lambda f: float(f["width_90"].median()) if len(f) else np.nan,
+        "median_abs_error": lambda f: float(f["abs_error"].median()) if len(f) else np.nan,
+        "crps_years": lambda f: float(f["crps"].mean()) if len(f) else np.nan,
+    }
+
+
+def _level_statistics() -> dict[str, Callable[[pd.DataFrame], float]]:
+    return {
+        "n": lambda f: float(len(f)),
+        "coverage_50": lambda f: float(f["in_50"].mean()) if len(f) else np.nan,
+        "coverage_90": lambda f: float(f["in_90"].mean()) if len(f) else np.nan,
+        "crps_log": lambda f: float(f["crps_log"].mean()) if len(f) else np.nan,
+        "median_crps_relative": lambda f: float(f["crps_relative"].median()) if len(f) else np.nan,
+    }
+
+
+# ---------------------------------------------------------------------------------------- result
 @dataclass
 class BacktestResult:
     """Tidy tables of a backtest.
 
-    * ``events``: one row per (cutoff, horizon, region) with ``p`` (forecast probability of a peak in
-      ``(cutoff, cutoff + horizon]``), ``outcome`` (1/0, NaN if undecidable), ``status``,
-      ``observed_peak``, ``group``.
+    * ``events``: one row per (cutoff, horizon, region): ``p`` (forecast probability of the event:
+      horizon 0 = already peaked by the cutoff, h = peak in ``(cutoff, cutoff + h]``), ``outcome`` (1/0,
+      NaN if undecidable), ``status``, ``observed_peak``, ``group``.
     * ``levels``: one row per (cutoff, lead, region) with the observed and forecast emissions,
       ``in_50``, ``in_90``, ``crps`` (Mt CO2/yr), ``crps_relative`` (crps / observed) and ``crps_log``
       (CRPS of log emissions, scale-free and robust to exploding trajectories).
-    * ``peaks``: regions whose rule peak lies after the cutoff: observed peak year, forecast median,
-      50 % / 90 % intervals, coverage flags and absolute error.
-    * ``event_scores``, ``level_scores``, ``reliability``: the scores.
+    * ``peaks``: regions whose confirmed peak lies after the cutoff: observed peak year, ``lead``
+      (years from cutoff to peak), forecast median and 50 % / 90 % intervals, coverage, interval width,
+      absolute error of the median, CRPS (years), PIT, and the share of draws still rising at the horizon.
+    * ``fits``: one row per cutoff: regions, window, seconds, sampler diagnostics.
+    * ``settings``: what was run (model, scenario, cutoffs, sampler, seeds, data SHA-256, version).
     """
 
     events: pd.DataFrame
     levels: pd.DataFrame
     peaks: pd.DataFrame
-    event_scores: pd.DataFrame
-    level_scores: pd.DataFrame
-    reliability: pd.DataFrame
+    fits: pd.DataFrame = field(default_factory=pd.DataFrame)
     settings: dict = field(default_factory=dict)
+    bins: int = 10
+
+    @property
+    def event_scores(self) -> pd.DataFrame:
+        return score_events(self.events)
+
+    @property
+    def level_scores(self) -> pd.DataFrame:
+        return score_levels(self.levels) if len(self.levels) else pd.DataFrame()
+
+    @property
+    def reliability(self) -> pd.DataFrame:
+        decided = self.events[self.events["outcome"].notna()]
+        parts = []
+        for h, cell in decided.groupby("horizon"):
+            for label, sub in (("all", cell), ("other", cell[cell["group"] == "other"])):
+                t = reliability_table(sub["p"], sub["outcome"], bins=self.bins)
+                t.insert(0, "group", label)
+                t.insert(0, "horizon", h)
+                parts.append(t)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def scores(self, *, n_boot: int = 1000, seed: int = 0, level: float = 0.9) -> pd.DataFrame:
+        """Pooled scores with cluster-bootstrap intervals over cutoffs: one row per (kind, target,
+        statistic) with ``estimate``, ``low``, ``high``. Kinds: ``event`` (target = event label),
+        ``level`` (target = lead), ``peak_year`` (target = lead bucket, years from cutoff to peak)."""
+        parts = []
+        decided = self.events[self.events["outcome"].notna()]
+        for h, cell in decided.groupby("horizon", sort=True):
+            t = cluster_bootstrap(cell, _event_statistics(), n_boot=n_boot, seed=seed, level=level)
+            gap = max_reliability_gap(cell["p"], cell["outcome"], bins=self.bins)
+            t = pd.concat([t, pd.DataFrame([{"statistic": "max_reliability_gap", "estimate": gap, "low": np.nan,
+                                             "high": np.nan, "clusters": cell["cutoff"].nunique()}])])
+            parts.append(t.assign(kind="event", target=event_label(h)))
+        for lead, cell in self.levels.groupby("lead", sort=True) if len(self.levels) else []:
+            t = cluster_bootstrap(cell, _level_statistics(), n_boot=n_boot, seed=seed, level=level)
+            parts.append(t.assign(kind="level", target=f"{int(lead)} y ahead"))
+        if len(self.peaks):
+            buckets = self.peaks.assign(bucket=self.peaks["lead"].map(lead_bucket))
+            for lo, hi in LEAD_BUCKETS:
+                cell = buckets[buckets["bucket"] == f"{lo}-{hi}"]
+                if len(cell):
+                    t = cluster_bootstrap(cell, _peak_statistics(), n_boot=n_boot, seed=seed, level=level)
+                    parts.append(t.assign(kind="peak_year", target=f"{lo}-{hi} y before the peak"))
+        if not parts:
+            return pd.DataFrame(columns=["kind", "target", "statistic", "estimate", "low", "high", "clusters"])
+        out = pd.concat(parts, ignore_index=True)
+        return out[["kind", "target", "statistic", "estimate", "low", "high", "clusters"]]
 
     def summary(self) -> pd.DataFrame:
-        """One row per cutoff (and pooled) for all regions: Brier, skill, AUC at 5 and 10 years,
+        """One row per cutoff (and pooled) for all regions: Brier, skill, log score and AUC per event,
         50 % / 90 % coverage and relative CRPS at 5 and 10 years, peak-year coverage and error."""
-        rows = {}
-        es = self.event_scores[self.event_scores["group"] == "all"]
+        rows: dict[str, dict] = {}
+        es = self.event_scores
+        es = es[es["group"] == "all"]
         for _, r in es.iterrows():
             d = rows.setdefault(str(r["cutoff"]), {})
-            h = int(r["horizon"])
-            d[f"n_events_{h}y"] = r["n"]
-            d[f"base_rate_{h}y"] = r["base_rate"]
-            d[f"brier_{h}y"] = r["brier"]
-            d[f"skill_{h}y"] = r["brier_skill"]
-            d[f"auc_{h}y"] = r["auc"]
-        ls = self.level_scores[self.level_scores["group"] == "all"]
-        for _, r in ls.iterrows():
-            d = rows.setdefault(str(r["cutoff"]), {})
-            k = int(r["lead"])
-            d[f"cov50_{k}y"] = r["coverage_50"]
-            d[f"cov90_{k}y"] = r["coverage_90"]
-            d[f"crps_{k}y"] = r["crps"]
-            d[f"crps_rel_{k}y"] = r["crps_relative"]
-            d[f"crps_rel_median_{k}y"] = r["median_crps_relative"]
-            d[f"crps_log_{k}y"] = r["crps_log"]
+            tag = "peaked" if int(r["horizon"]) == 0 else f"{int(r['horizon'])}y"
+            d[f"n_events_{tag}"] = r["n"]
+            d[f"base_rate_{tag}"] = r["base_rate"]
+            d[f"brier_{tag}"] = r["brier"]
+            d[f"skill_{tag}"] = r["brier_skill"]
+            d[f"log_{tag}"] = r["log_score"]
+            d[f"auc_{tag}"] = r["auc"]
         if len(self.levels):
-            for k, cell in self.levels.groupby("lead"):
-                d = rows.setdefault("pooled", {})
-                d[f"cov50_{k}y"] = cell["in_50"].mean()
-                d[f"cov90_{k}y"] = cell["in_90"].mean()
-                d[f"crps_{k}y"] = cell["crps"].mean()
-                d[f"crps_rel_{k}y"] = cell["crps_relative"].mean()
-                d[f"crps_rel_median_{k}y"] = cell["crps_relative"].median()
-                d[f"crps_log_{k}y"] = cell["crps_log"].mean()
+            for (cutoff, lead), cell in [*self.levels.groupby(["cutoff", "lead"]),
+                                         *((("pooled", k), c) for k, c in self.levels.groupby("lead"))]:
+                d = rows.setdefault(str(cutoff), {})
+                d[f"cov50_{lead}y"] = cell["in_50"].mean()
+                d[f"cov90_{lead}y"] = cell["in_90"].mean()
+                d[f"crps_rel_median_{lead}y"] = cell["crps_relative"].median()
+                d[f"crps_log_{lead}y"] = cell["crps_log"].mean()
         if len(self.peaks):
             for key, cell in [*((str(c), g) for c, g in self.peaks.groupby("cutoff")), ("pooled", self.peaks)]:
                 d = rows.setdefault(key, {})
                 d["peak_n"] = len(cell)
-                d["peak_cov50"] = cell["in_50"].mean()
                 d["peak_cov90"] = cell["in_90"].mean()
-                d["peak_mae"] = cell["abs_error"].mean()
+                d["peak_width90_median"] = cell["width_90"].median()
+                d["peak_mae"] = cell["abs_error"].median()
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("cutoff")
 
 
+# ---------------------------------------------------------------------------------------- one cutoff
 def _peak_draws(co2: np.ndarray, years: np.ndarray, window: int) -> np.ndarray:
-    """Year of the maximum centred ``window``-year mean of each trajectory (last axis = year)."""
-    m = _centred_mean(co2, window)
-    m = np.where(np.isfinite(m), m, -np.inf)
-    return years[np.argmax(m, axis=-1)]
+    """Peak year of each trajectory (last axis = year) by the package's rule."""
+    return peak_years(co2, years, window)
 
 
 SCENARIO_TYPES = ("history", "drivers")
@@ -366,34 +373,57 @@ def backtest_scenario(spec, panel: pd.DataFrame, horizon: int, *, cutoff: int, s
     if spec.scenario.type != "drivers":
         return Scenario.from_history(panel, horizon=horizon, **settings)
     cache = {} if driver_cache is None else driver_cache
-    if cutoff not in cache:
+    key = ("drivers", cutoff, int(panel["year"].min()))
+    if key not in cache:
         gdp, population = build_driver_models(spec)
         say(f"cutoff {cutoff}: fitting the GDP and population models")
         fitted = fit_drivers(spec, DriverScenario.from_models(panel, horizon=horizon, gdp_model=gdp,
                                                               population_model=population, **settings),
                              seed=seed, progress=progress)
-        cache[cutoff] = (fitted.gdp_model, fitted.population_model)
-    gdp, population = cache[cutoff]
+        cache[key] = (fitted.gdp_model, fitted.population_model)
+    gdp, population = cache[key]
     return DriverScenario.from_models(panel, horizon=horizon, gdp_model=gdp, population_model=population,
                                       name="drivers", **settings)
 
 
+def fit_window(study, cutoff: int, fit_years: int | None, first_observed: int) -> tuple[int, int]:
+    """``(start, cutoff)`` of the fit at ``cutoff``: the last ``fit_years`` years (a rolling window), or
+    from the study's first year (or the first observed year) when ``fit_years`` is ``None``."""
+    if fit_years is not None:  # the window rolls with the cutoff, whatever years the study itself fits
+        start = max(int(first_observed), int(cutoff) - int(fit_years) + 1)
+    else:
+        start = int(study.data.years[0]) if study.data.years else int(first_observed)
+    if cutoff - start + 1 < 10:
+        raise InputError(f"cutoff {cutoff} leaves fewer than 10 years to fit (the fit window starts in {start})")
+    return start, int(cutoff)
+
+
+def _consecutive_tail(series: pd.Series, start: int) -> pd.Series:
+    """The observed series from ``start`` (the fit window's first year, as the forecast's own history),
+    after its last gap: the peak rule needs consecutive years."""
+    s = series[series.index >= start]
+    years = s.index.to_numpy(dtype=int)
+    gaps = np.flatnonzero(np.diff(years) != 1)
+    return s.iloc[gaps[-1] + 1:] if gaps.size else s
+
+
 def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None, draws: int = 300, tune: int = 400,
                     forecast_draws: int = 500, seed: int = 1, regions: list[str] | None = None,
-                    horizons=HORIZONS, window: int = 5, min_years_before_end: int = 10, min_drop: float = 0.15,
+                    horizons=HORIZONS, window: int = PEAK_WINDOW, min_years_before_end: int = 10,
+                    min_drop: float = 0.15, fit_years: int | None = None, lead_years: int = DEFAULT_LEAD_YEARS,
                     progress: bool | None = False, say: Callable[[str], None] = lambda _: None,
                     model: str | None = None, scenario: str | None = None, driver_cache: dict | None = None) -> dict:
     """Fit at one cutoff, forecast every fitted region and score against ``observed`` (tidy
     ``region, year, co2`` up to the last data year). Returns the events, levels and peaks rows.
 
-    ``model`` (``ekc`` | ``kaya``) and ``scenario`` (``history`` | ``drivers``) replace the study's own
-    choices, so several emission models can be scored on the same cutoffs."""
-    from forecast.run.pipeline import build_model, fit_model, load_study_panel
+    ``fit_years`` makes the fit window roll (the last ``fit_years`` years up to the cutoff); ``lead_years``
+    is the forecast length after the cutoff (at least ``max(horizons) + min_years_before_end``).
+    ``model`` and ``scenario`` (``history`` | ``drivers``) replace the study's own choices, so several
+    emission models can be scored on the same cutoffs."""
     from forecast.projection.propagate import forecast_emissions
+    from forecast.run.pipeline import build_model, fit_model, load_study_panel
 
-    start = int(study.data.years[0]) if study.data.years else int(observed["year"].min())
-    if cutoff - start + 1 < 10:
-        raise InputError(f"cutoff {cutoff} leaves fewer than 10 years to fit (data start in {start})")
+    start, _ = fit_window(study, cutoff, fit_years, int(observed["year"].min()))
     data = {"years": [start, int(cutoff)], "min_years": min(study.data.min_years, cutoff - start + 1)}
     if regions is not None:
         data["regions"] = list(regions)
@@ -404,24 +434,24 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
     panel = load_study_panel(spec, data_dir=data_dir)
     # the emission fit does not depend on the scenario: variants that share a model share its fit
     fits = {} if driver_cache is None else driver_cache
-    key = ("emission_model", cutoff, spec.model.type)
+    key = ("emission_model", cutoff, start, spec.model.type)
     t0 = time.perf_counter()
     if key not in fits:
         say(f"cutoff {cutoff}: fitting {spec.model.type} on {panel['region'].nunique()} regions x "
-            f"{panel['year'].nunique()} years")
+            f"{panel['year'].nunique()} years ({start}-{cutoff})")
         fits[key] = fit_model(spec, build_model(spec, panel, data_dir=data_dir), panel, seed=seed, progress=progress)
-    model = fits[key]
+    fitted_model = fits[key]
     fit_seconds = time.perf_counter() - t0
-    model_name = model.name
-    fitted = list(model.regions)
-    horizon = int(cutoff + max(horizons) + min_years_before_end)
+    fitted = list(fitted_model.regions)
+    horizon = int(cutoff + max(int(lead_years), max(horizons) + min_years_before_end))
     paths = backtest_scenario(spec, panel, horizon, cutoff=cutoff, seed=seed, driver_cache=driver_cache,
                               progress=progress, say=say)
     say(f"cutoff {cutoff}: forecasting {len(fitted)} regions to {horizon}")
-    fc = forecast_emissions(model, paths, panel, regions=fitted, draws=forecast_draws, random_seed=seed + 1)
+    fc = forecast_emissions(fitted_model, paths, panel, regions=fitted, draws=forecast_draws, random_seed=seed + 1)
     co2 = fc.ds["co2"].transpose("sample", "region", "year").values  # (sample, region, year)
     years = fc.ds["year"].values.astype(int)
-    peak = _peak_draws(co2, years, window)  # (sample, region)
+    peak = peak_years(co2, years, window)  # (sample, region)
+    still_rising = last_identifiable_year(horizon, window)
 
     obs = observed.pivot_table(index="year", columns="region", values="co2")
     last_year = int(observed["year"].max())
@@ -429,13 +459,13 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
     for j, region in enumerate(fitted):
         if region not in obs.columns:
             continue
-        series = obs[region].dropna()
-        series = series[series.index >= start]
+        series = _consecutive_tail(obs[region].dropna(), start)
         group = region_group(region)
-        for h in horizons:
+        d = peak[:, j]
+        for h in (0, *horizons):
             outcome, status, rule_peak = event_outcome(series, cutoff, h, window=window,
                                                        min_years_before_end=min_years_before_end, min_drop=min_drop)
-            p = float(np.mean((peak[:, j] > cutoff) & (peak[:, j] <= cutoff + h)))
+            p = float(np.mean(d <= cutoff)) if h == 0 else float(np.mean((d > cutoff) & (d <= cutoff + h)))
             events.append({"cutoff": cutoff, "horizon": h, "region": region, "group": group, "p": p,
                            "outcome": outcome, "status": status, "observed_peak": rule_peak})
         for lead in horizons:
@@ -453,228 +483,169 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
                            "crps": crps, "crps_relative": crps / y if y > 0 else np.nan, "crps_log": crps_log})
         rule_peak = observed_peak(series, window=window, min_years_before_end=min_years_before_end, min_drop=min_drop)
         if rule_peak is not None and rule_peak > cutoff:
-            d = peak[:, j]
             q = np.quantile(d, [0.05, 0.25, 0.5, 0.75, 0.95], method="lower")
             peaks.append({"cutoff": cutoff, "region": region, "group": group, "observed_peak": rule_peak,
-                          "median": int(q[2]), "q05": int(q[0]), "q25": int(q[1]), "q75": int(q[3]), "q95": int(q[4]),
-                          "in_50": bool(q[1] <= rule_peak <= q[3]), "in_90": bool(q[0] <= rule_peak <= q[4]),
-                          "abs_error": abs(int(q[2]) - rule_peak),
-                          "p_censored": float(np.mean(d >= horizon - window // 2))})
-    diag = model.diagnostics
+                          "lead": rule_peak - cutoff, "median": int(q[2]), "q05": int(q[0]), "q25": int(q[1]),
+                          "q75": int(q[3]), "q95": int(q[4]), "in_50": bool(q[1] <= rule_peak <= q[3]),
+                          "in_90": bool(q[0] <= rule_peak <= q[4]), "width_90": int(q[4] - q[0]),
+                          "abs_error": abs(int(q[2]) - rule_peak), "crps": float(crps_ensemble(d, rule_peak)),
+                          "pit": float(pit(d, rule_peak)), "p_censored": float(np.mean(d >= still_rising))})
+    diag = fitted_model.diagnostics
+    warnings_ = list(getattr(diag, "warnings", []))
     return {"events": events, "levels": levels, "peaks": peaks,
-            "info": {"cutoff": cutoff, "model": model_name, "scenario": spec.scenario.type,
-                     "regions_fitted": len(fitted), "fit_seconds": round(fit_seconds, 1),
+            "info": {"cutoff": cutoff, "model": fitted_model.name, "scenario": spec.scenario.type,
+                     "fit_start": start, "regions_fitted": len(fitted), "fit_seconds": round(fit_seconds, 1),
                      "forecast_horizon": horizon, "max_r_hat": float(getattr(diag, "max_r_hat", np.nan)),
-                     "sampler_warnings": list(getattr(diag, "warnings", []))}}
+                     "min_ess_bulk": float(getattr(diag, "min_ess_bulk", np.nan)),
+                     "divergences": int(getattr(diag, "divergences", 0) or 0),
+                     "sampler_warnings": len(warnings_), "warning_text": "; ".join(map(str, warnings_))[:300]}}
+
+
+# ---------------------------------------------------------------------------------------- many cutoffs
+EVENT_COLUMNS = ["cutoff", "horizon", "region", "group", "p", "outcome", "status", "observed_peak"]
+LEVEL_COLUMNS = ["cutoff", "lead", "year", "region", "group", "observed", "q05", "q25", "median", "q75", "q95",
+                 "in_50", "in_90", "crps", "crps_relative", "crps_log"]
+PEAK_COLUMNS = ["cutoff", "region", "group", "observed_peak", "lead", "median", "q05", "q25", "q75", "q95",
+                "in_50", "in_90", "width_90", "abs_error", "crps", "pit", "p_censored"]
+
+
+def parse_cutoffs(text: str) -> list[int]:
+    """``"1970:2012:3"`` (start:stop:step, stop included), ``"2000,2005"`` or ``"2010"`` -> years."""
+    text = str(text).strip()
+    try:
+        if ":" in text:
+            parts = [int(x) for x in text.split(":")]
+            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] < 1):
+                raise ValueError
+            step = parts[2] if len(parts) == 3 else 1
+            return list(range(parts[0], parts[1] + 1, step))
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"--cutoffs {text!r}: give years as START:STOP[:STEP] or a comma list, e.g. 1970:2012:3") from None
+
+
+def _checkpoint_key(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _read_checkpoint(path: Path, key: str) -> dict | None:
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved.get("rows") if saved.get("key") == key else None
+
+
+def _write_checkpoint(path: Path, key: str, rows: dict) -> None:
+    from forecast.io.jsonable import to_jsonable
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps({"key": key, "rows": to_jsonable(rows)}), encoding="utf-8")
+    os.replace(tmp, path)  # a run killed mid-write leaves the previous checkpoint (or none), never half of one
 
 
 def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=None, draws: int = 300,
                  tune: int = 400, forecast_draws: int = 500, seed: int = 1, regions: list[str] | None = None,
-                 window: int = 5, min_years_before_end: int = 10, min_drop: float = 0.15, bins: int = 10,
-                 progress: bool | None = False, say: Callable[[str], None] | None = None,
-                 model: str | None = None, scenario: str | None = None, driver_cache: dict | None = None) -> BacktestResult:
+                 window: int = PEAK_WINDOW, min_years_before_end: int = 10, min_drop: float = 0.15, bins: int = 10,
+                 fit_years: int | None = DEFAULT_FIT_YEARS, lead_years: int = DEFAULT_LEAD_YEARS,
+                 checkpoint_dir: str | Path | None = None, progress: bool | None = False,
+                 say: Callable[[str], None] | None = None, model: str | None = None, scenario: str | None = None,
+                 driver_cache: dict | None = None) -> BacktestResult:
     """Refit ``study`` at each cutoff, forecast all fitted regions and score them (see module docstring).
 
-    ``regions`` restricts the fit to these regions (default: the study's own selection). ``model`` /
-    ``scenario`` replace the study's emission model and scenario type (see :func:`backtest_cutoff`);
-    ``driver_cache`` shares fitted driver models between calls (see :func:`compare_models`).
+    ``regions`` restricts the fit to these regions (default: the study's own selection). ``fit_years``:
+    rolling fit window (``None``: from the study's first year). ``model`` / ``scenario`` replace the
+    study's emission model and scenario type; ``driver_cache`` shares fitted models between calls (see
+    :func:`compare_models`). ``checkpoint_dir``: each finished cutoff is saved there and reused by a
+    later run with the same settings, so an interrupted backtest resumes where it stopped.
+    ``progress``: a progress bar over cutoffs on stderr.
     """
+    from forecast import __version__
+    from forecast.data import load_panel
+
     if model is not None:
         from forecast.run.study import emission_model_name
 
         emission_model_name(model)
     if scenario is not None and scenario not in SCENARIO_TYPES:
         raise InputError(f"the backtest scenario must be one of {', '.join(SCENARIO_TYPES)}, got {scenario!r}")
-    from forecast.data import load_panel
-
     say = say or (lambda stage: log.info(stage))
     cutoffs = sorted({int(c) for c in cutoffs})
     if not cutoffs:
         raise InputError("give at least one cutoff year")
-    start = int(study.data.years[0]) if study.data.years else None
+    if fit_years is not None and not 10 <= int(fit_years) <= 200:
+        raise InputError(f"fit_years must lie in 10-200, got {fit_years}")
     if study.data.source != "owid":
         raise InputError("the backtest scores against the OWID panel: it needs a study with [data] source = 'owid'")
-    observed = load_panel("owid", data_dir=data_dir, years=(start, None), require_complete=False)
+    observed = load_panel("owid", data_dir=data_dir, require_complete=False)
+    data_sha256 = observed.attrs["provenance"][0]["sha256"]
     observed = observed.loc[observed["co2"].notna(), ["region", "year", "co2"]]
     last_year = int(observed["year"].max())
     late = [c for c in cutoffs if c + min(HORIZONS) > last_year]
     if late:
         raise InputError(f"cutoff(s) {late} leave fewer than {min(HORIZONS)} observed years (data end in {last_year})")
-    events, levels, peaks, info = [], [], [], []
-    for i, cutoff in enumerate(cutoffs):
-        out = backtest_cutoff(study, cutoff, observed, data_dir=data_dir, draws=draws, tune=tune,
-                              forecast_draws=forecast_draws, seed=seed + 10 * i, regions=regions, window=window,
-                              min_years_before_end=min_years_before_end, min_drop=min_drop, progress=progress, say=say,
-                              model=model, scenario=scenario, driver_cache=driver_cache)
-        events += out["events"]
-        levels += out["levels"]
-        peaks += out["peaks"]
-        info.append(out["info"])
-    ev = pd.DataFrame(events, columns=["cutoff", "horizon", "region", "group", "p", "outcome", "status", "observed_peak"])
+    for c in cutoffs:  # a cutoff without a usable window fails here, before any sampling
+        fit_window(study, c, fit_years, int(observed["year"].min()))
+    model_type = model or study.model.type
+    scenario_type = scenario or (study.scenario.type if study.scenario.type in SCENARIO_TYPES else "history")
+    settings = {"study": study.study.name, "model": model_type, "scenario": scenario_type, "cutoffs": cutoffs,
+                "fit_years": fit_years, "lead_years": lead_years, "draws": draws, "tune": tune,
+                "chains": study.sampler.chains, "sampler": study.sampler.name, "forecast_draws": forecast_draws,
+                "seed": seed, "window": window, "min_years_before_end": min_years_before_end, "min_drop": min_drop,
+                "regions": regions, "last_data_year": last_year, "data_sha256": data_sha256,
+                "package_version": __version__,
+                "study_settings": study.model_dump(mode="json", exclude={"study", "report", "targets"})}
+    rows: dict[str, list] = {"events": [], "levels": [], "peaks": [], "info": []}
+    bar = _progress_bar(progress, len(cutoffs), f"{model_type}/{scenario_type}")
+    try:
+        for i, cutoff in enumerate(cutoffs):
+            cutoff_seed = seed + 10 * i
+            key = _checkpoint_key({**settings, "cutoffs": None, "cutoff": cutoff, "cutoff_seed": cutoff_seed,
+                                   "package_version": None})
+            path = (Path(checkpoint_dir) / f"{model_type}-{scenario_type}-{cutoff}.json") if checkpoint_dir else None
+            out = _read_checkpoint(path, key) if path else None
+            if out is None:
+                out = backtest_cutoff(study, cutoff, observed, data_dir=data_dir, draws=draws, tune=tune,
+                                      forecast_draws=forecast_draws, seed=cutoff_seed, regions=regions, window=window,
+                                      min_years_before_end=min_years_before_end, min_drop=min_drop,
+                                      fit_years=fit_years, lead_years=lead_years, progress=False, say=say,
+                                      model=model, scenario=scenario, driver_cache=driver_cache)
+                if path:
+                    _write_checkpoint(path, key, out)
+            else:
+                say(f"cutoff {cutoff}: reused the saved result in {path}")
+            for name in ("events", "levels", "peaks"):
+                rows[name] += out[name]
+            rows["info"].append(out["info"])
+            if bar is not None:
+                bar[0].advance(bar[1])
+    finally:
+        if bar is not None:
+            bar[0].stop()
+    ev = pd.DataFrame(rows["events"], columns=EVENT_COLUMNS)
+    ev["outcome"] = ev["outcome"].astype(float)
     ev["observed_peak"] = ev["observed_peak"].astype("Int64")
-    lv = pd.DataFrame(levels, columns=["cutoff", "lead", "year", "region", "group", "observed", "q05", "q25", "median",
-                                       "q75", "q95", "in_50", "in_90", "crps", "crps_relative", "crps_log"])
-    pk = pd.DataFrame(peaks, columns=["cutoff", "region", "group", "observed_peak", "median", "q05", "q25", "q75", "q95",
-                                      "in_50", "in_90", "abs_error", "p_censored"])
-    decided = ev[ev["outcome"].notna()]
-    rel = []
-    for h, cell in decided.groupby("horizon"):
-        for label, sub in (("all", cell), ("other", cell[cell["group"] == "other"])):
-            t = reliability_table(sub["p"], sub["outcome"], bins=bins)
-            t.insert(0, "group", label)
-            t.insert(0, "horizon", h)
-            rel.append(t)
-    reliability = pd.concat(rel, ignore_index=True) if rel else pd.DataFrame()
-    return BacktestResult(
-        events=ev, levels=lv, peaks=pk, event_scores=score_events(ev), level_scores=score_levels(lv) if len(lv) else pd.DataFrame(),
-        reliability=reliability,
-        settings={"study": study.study.name, "model": model or study.model.type,
-                  "scenario": scenario or (study.scenario.type if study.scenario.type in SCENARIO_TYPES else "history"),
-                  "cutoffs": cutoffs, "draws": draws, "tune": tune,
-                  "forecast_draws": forecast_draws, "seed": seed, "window": window,
-                  "min_years_before_end": min_years_before_end, "min_drop": min_drop, "last_data_year": last_year,
-                  "fits": info},
-    )
+    return BacktestResult(events=ev, levels=pd.DataFrame(rows["levels"], columns=LEVEL_COLUMNS),
+                          peaks=pd.DataFrame(rows["peaks"], columns=PEAK_COLUMNS), fits=pd.DataFrame(rows["info"]),
+                          settings=settings, bins=bins)
 
 
-# ---------------------------------------------------------------------------------------- outputs
-def _reading(result: BacktestResult) -> list[str]:
-    """Plain-language reading of the scores (generated from the numbers, not canned)."""
-    lines = []
-    es = result.event_scores[(result.event_scores["group"] == "all") & (result.event_scores["cutoff"] == "pooled")]
-    for _, r in es.iterrows():
-        bias = r["mean_p"] - r["base_rate"]
-        word = "over-forecast" if bias > 0.05 else "under-forecast" if bias < -0.05 else "roughly matched"
-        skill = r["brier_skill"]
-        verdict = ("no skill over always quoting the base rate" if not np.isfinite(skill) or skill <= 0
-                   else "some skill over the base rate")
-        lines.append(f"- Peak within {int(r['horizon'])} years (pooled, n = {int(r['n'])}): mean forecast probability "
-                     f"{r['mean_p']:.2f} vs observed frequency {r['base_rate']:.2f} — peaks were {word}; "
-                     f"Brier {r['brier']:.3f}, " + (f"skill {skill:+.2f} ({verdict}); " if np.isfinite(skill) else
-                     "skill undefined (only one outcome class); ") +
-                     (f"AUC {r['auc']:.2f} ({'ranks regions well' if r['auc'] >= 0.75 else 'ranks regions only moderately' if r['auc'] >= 0.6 else 'hardly ranks regions'})."
-                      if np.isfinite(r['auc']) else "AUC undefined."))
-    if len(result.levels):
-        for lead, cell in result.levels.groupby("lead"):
-            c50, c90 = cell["in_50"].mean(), cell["in_90"].mean()
-            note = []
-            if c90 < 0.85:
-                note.append("the 90 % bands are too narrow")
-            elif c90 > 0.97:
-                note.append("the 90 % bands are too wide")
-            if c50 < 0.4:
-                note.append("the 50 % bands are too narrow")
-            elif c50 > 0.6:
-                note.append("the 50 % bands are too wide")
-            below = float((cell["observed"] < cell["median"]).mean())
-            lines.append(f"- Emissions {lead} years ahead (n = {len(cell)}): 50 % band covers {c50:.0%}, 90 % band "
-                         f"{c90:.0%} ({'; '.join(note) or 'close to nominal'}); {below:.0%} of outcomes fell below the "
-                         f"forecast median; CRPS median {cell['crps_relative'].median():.1%} of the observed level (mean "
-                         f"{cell['crps_relative'].mean():.3g}x), mean CRPS of log emissions {cell['crps_log'].mean():.3f}.")
-            worst = cell.loc[cell["crps_relative"].idxmax()] if cell["crps_relative"].notna().any() else None
-            if worst is not None:
-                lines.append(f"  - Worst miss: {worst['region']} (cutoff {worst['cutoff']}), observed {worst['observed']:.1f} Mt "
-                             f"vs forecast 90 % band {worst['q05']:.1f}-{worst['q95']:.1f} Mt (CRPS "
-                             f"{worst['crps_relative']:.3g} times the observed level)."
-                             + (" A few extreme trajectories dominate the mean CRPS in Mt; read the median and the "
-                                "log-scale CRPS instead." if cell["crps_relative"].mean() > 2 * cell["crps_relative"].median()
-                                else ""))
-    if len(result.peaks):
-        pk = result.peaks
-        lines.append(f"- Peak year for the {len(pk)} region-cutoffs that peaked after the cutoff: 90 % interval covers "
-                     f"{pk['in_90'].mean():.0%}, 50 % interval {pk['in_50'].mean():.0%}, median absolute error "
-                     f"{pk['abs_error'].median():.0f} years (the observed peak years are necessarily early ones: a peak "
-                     "must be 10 years old to count, which favours forecasts of imminent peaks).")
-    eb = result.event_scores[(result.event_scores["group"] == "eastern_bloc") & (result.event_scores["cutoff"] == "pooled")]
-    if len(eb):
-        lines.append("- The Eastern-bloc group is scored apart: its 1990s collapse is a regime change that the "
-                     "EKC's history-based drift partly absorbs; compare its rows with the others above.")
-    lines.append("- Caveats: few events per cutoff (each Brier/AUC rests on a handful of positives); cutoffs share most "
-                 "of their history, so pooled scores are not independent; outcomes are as of the last data year.")
-    return lines
+def _progress_bar(progress: bool | None, total: int, label: str):
+    """A rich progress bar over cutoffs on stderr, or ``None``."""
+    if not progress:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+    task = bar.add_task(f"backtest {label}", total=total)
+    bar.start()
+    return bar, task
 
 
-def backtest_markdown(result: BacktestResult) -> str:
-    s = result.settings
-    parts = [f"# Backtest of study '{s.get('study')}'\n",
-             f"Cutoffs {', '.join(map(str, s.get('cutoffs', [])))}; data to {s.get('last_data_year')}; sampler "
-             f"{s.get('draws')} draws / {s.get('tune')} tune per chain; {s.get('forecast_draws')} forecast draws; seed {s.get('seed')}.\n",
-             "## Observed peak rule\n",
-             f"A region has peaked in year P when P is the year of the maximum {s.get('window')}-year centred mean of its "
-             f"emissions, P is at least {s.get('min_years_before_end')} years before the last data year, and the last "
-             f"observed value is at least {s.get('min_drop', 0):.0%} below that maximum. The event 'peak within h years' of a "
-             "cutoff c is P in (c, c+h]. Without a rule peak, the event is a 'no' when a centred mean outside (c, c+h] "
-             "exceeds every one inside it (the maximum can then never lie in the window); otherwise it is undecidable "
-             "and the region is left out of that event's scores. Forecast probabilities apply the same centred mean "
-             "to each trajectory, run 10 years beyond the window, and count trajectories whose maximum lies in (c, c+h].\n",
-             "## Reading\n", "\n".join(_reading(result)) + "\n",
-             "## Summary\n", frame_table(result.summary().reset_index()),
-             "## Event scores (peak within h years)\n", frame_table(result.event_scores),
-             "## Outcome status counts\n",
-             frame_table(result.events.groupby(["cutoff", "horizon", "status"]).size().rename("regions").reset_index()),
-             "## Emission levels: interval coverage and CRPS (Mt CO2/yr)\n", frame_table(result.level_scores),
-             "## Peak year of regions that peaked after the cutoff\n", frame_table(result.peaks),
-             "## Reliability\n", frame_table(result.reliability[result.reliability["count"] > 0] if len(result.reliability) else result.reliability),
-             "![reliability diagram](reliability.png)\n",
-             "## Fits\n", frame_table(pd.DataFrame(s.get("fits", [])).drop(columns=["sampler_warnings"], errors="ignore"))]
-    return "\n".join(parts)
-
-
-def plot_reliability(result: BacktestResult):
-    """Reliability diagram (one panel per horizon, all regions vs without the Eastern bloc)."""
-    from matplotlib.figure import Figure
-
-    rel = result.reliability
-    horizons = sorted(rel["horizon"].unique()) if len(rel) else []
-    fig = Figure(figsize=(4.5 * max(len(horizons), 1), 4.5), layout="constrained")
-    axes = fig.subplots(1, max(len(horizons), 1), squeeze=False)[0]
-    for ax, h in zip(axes, horizons):
-        ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect")
-        for label, style in (("all", "o-"), ("other", "s--")):
-            t = rel[(rel["horizon"] == h) & (rel["group"] == label) & (rel["count"] > 0)]
-            ax.plot(t["mean_p"], t["observed_freq"], style, label=f"{label} regions" if label == "all" else "without Eastern bloc")
-            if label == "all":
-                for _, r in t.iterrows():
-                    ax.annotate(str(int(r["count"])), (r["mean_p"], r["observed_freq"]), fontsize=7,
-                                xytext=(3, 3), textcoords="offset points")
-        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="forecast probability", ylabel="observed frequency",
-               title=f"peak within {h} years of the cutoff")
-        ax.legend(fontsize=8, loc="upper left")
-    return fig
-
-
-def write_backtest(result: BacktestResult, out_dir: str | Path) -> Path:
-    """Write ``backtest.md``, ``events.csv``, ``levels.csv``, ``peaks.csv``, ``scores.csv`` and
-    ``reliability.png`` into ``out_dir`` atomically (all or nothing)."""
-    from forecast.io.atomic import atomic_output_dir
-
-    out_dir = Path(out_dir)
-    with atomic_output_dir(out_dir) as tmp:
-        result.events.to_csv(tmp / "events.csv", index=False)
-        result.levels.to_csv(tmp / "levels.csv", index=False)
-        result.peaks.to_csv(tmp / "peaks.csv", index=False)
-        result.event_scores.to_csv(tmp / "scores.csv", index=False)
-        (tmp / "backtest.md").write_text(backtest_markdown(result), encoding="utf-8")
-        plot_reliability(result).savefig(tmp / "reliability.png", dpi=120)
-    return out_dir
-
-
-# ---------------------------------------------------------------------------------------- model comparison
-#: pooled scores in the comparison table: (column of BacktestResult.summary(), label, better)
-COMPARISON_METRICS = (
-    ("brier_5y", "Brier, peak within 5 y", "lower"), ("skill_5y", "Brier skill, 5 y", "higher"),
-    ("auc_5y", "AUC, 5 y", "higher"), ("brier_10y", "Brier, peak within 10 y", "lower"),
-    ("skill_10y", "Brier skill, 10 y", "higher"), ("auc_10y", "AUC, 10 y", "higher"),
-    ("cov50_5y", "50% band coverage, 5 y", "nominal 0.5"), ("cov90_5y", "90% band coverage, 5 y", "nominal 0.9"),
-    ("cov50_10y", "50% band coverage, 10 y", "nominal 0.5"), ("cov90_10y", "90% band coverage, 10 y", "nominal 0.9"),
-    ("crps_rel_median_5y", "median CRPS / observed, 5 y", "lower"),
-    ("crps_rel_median_10y", "median CRPS / observed, 10 y", "lower"),
-    ("crps_log_5y", "mean CRPS of log emissions, 5 y", "lower"),
-    ("crps_log_10y", "mean CRPS of log emissions, 10 y", "lower"),
-    ("peak_cov90", "peak-year 90% interval coverage", "nominal 0.9"), ("peak_mae", "peak-year abs. error (years)", "lower"),
-)
-
-
+# ---------------------------------------------------------------------------------------- comparisons
 def variant_name(model: str, scenario: str) -> str:
     return f"{model}/{scenario}"
 
@@ -692,47 +663,106 @@ def compare_models(study, variants: Iterable[tuple[str, str]], cutoffs: Iterable
     return out
 
 
-def comparison_table(results: dict[str, BacktestResult]) -> pd.DataFrame:
-    """Pooled scores side by side: one row per metric, one column per variant, plus which is better."""
+#: headline statistics of the comparison: (kind, target, statistic, better)
+COMPARISON_METRICS = (
+    ("event", "already peaked", "brier_skill", "higher"), ("event", "already peaked", "auc", "higher"),
+    ("event", "already peaked", "log_score", "lower"),
+    ("event", "peak within 5 y", "brier_skill", "higher"), ("event", "peak within 5 y", "auc", "higher"),
+    ("event", "peak within 5 y", "log_score", "lower"),
+    ("event", "peak within 10 y", "brier_skill", "higher"), ("event", "peak within 10 y", "auc", "higher"),
+    ("event", "peak within 10 y", "log_score", "lower"),
+    ("event", "peak within 10 y", "max_reliability_gap", "lower"),
+    ("level", "5 y ahead", "coverage_90", "nominal 0.9"), ("level", "10 y ahead", "coverage_90", "nominal 0.9"),
+    ("level", "10 y ahead", "crps_log", "lower"),
+    ("peak_year", "6-10 y before the peak", "coverage_90", "nominal 0.9"),
+    ("peak_year", "6-10 y before the peak", "median_width_90", "lower"),
+    ("peak_year", "6-10 y before the peak", "median_abs_error", "lower"),
+    ("peak_year", "6-10 y before the peak", "crps_years", "lower"),
+)
+
+
+def comparison_table(scores: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Pooled scores side by side: one row per headline statistic, per variant the estimate and its
+    cluster-bootstrap interval, and which variant is best on the estimate (see :func:`paired_differences`
+    for whether the difference is resolved)."""
     rows = []
-    summaries = {name: r.summary() for name, r in results.items()}
-    for column, label, better in COMPARISON_METRICS:
-        row = {"metric": label, "better": better}
-        for name, summary in summaries.items():
-            row[name] = float(summary.loc["pooled", column]) if "pooled" in summary.index and column in summary else np.nan
-        values = {n: row[n] for n in summaries if np.isfinite(row[n])}
+    for kind, target, statistic, better in COMPARISON_METRICS:
+        row = {"kind": kind, "target": target, "statistic": statistic, "better": better}
+        values = {}
+        for name, table in scores.items():
+            hit = table[(table["kind"] == kind) & (table["target"] == target) & (table["statistic"] == statistic)]
+            est, lo, hi = (hit.iloc[0][["estimate", "low", "high"]].astype(float) if len(hit) else (np.nan,) * 3)
+            row[name], row[f"{name} low"], row[f"{name} high"] = est, lo, hi
+            if np.isfinite(est):
+                values[name] = est
         if len(values) > 1:
             if better == "lower":
                 row["best"] = min(values, key=values.get)
             elif better == "higher":
                 row["best"] = max(values, key=values.get)
             else:
-                target = float(better.split()[-1])
-                row["best"] = min(values, key=lambda n: abs(values[n] - target))
+                target_value = float(better.split()[-1])
+                row["best"] = min(values, key=lambda n: abs(values[n] - target_value))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def comparison_markdown(results: dict[str, BacktestResult], table: pd.DataFrame) -> str:
-    first = next(iter(results.values())).settings
-    wins = table["best"].value_counts() if "best" in table else pd.Series(dtype=int)
-    tally = ", ".join(f"{name}: best on {int(wins.get(name, 0))} of {table['best'].notna().sum()} metrics" for name in results)
-    return "\n".join([
-        f"# Emission-model comparison on the backtest of study '{first.get('study')}'\n",
-        f"Cutoffs {', '.join(map(str, first.get('cutoffs', [])))}; same data, regions, seeds and scoring for every "
-        f"variant (emission model / scenario). Pooled over cutoffs; per-variant detail in the sub-folders.\n",
-        frame_table(table), f"\n{tally}.\n"])
+def paired_differences(results: dict[str, BacktestResult], *, n_boot: int = 1000, seed: int = 0,
+                       level: float = 0.9) -> pd.DataFrame:
+    """Each variant against the first (the reference), on the forecasts both made: differences of Brier,
+    log score and AUC per event (variant minus reference; negative Brier/log = the variant is better) and
+    of peak-year CRPS, with cluster-bootstrap intervals over cutoffs. An interval that excludes 0 is a
+    measured difference; one that straddles 0 is not."""
+    names = list(results)
+    if len(names) < 2:
+        return pd.DataFrame()
+    ref_name = names[0]
+    ref = results[ref_name]
+    rows = []
+    for name in names[1:]:
+        other = results[name]
+        keys = ["cutoff", "horizon", "region"]
+        joined = ref.events.merge(other.events, on=keys, suffixes=("_ref", "_var"))
+        joined = joined[joined["outcome_ref"].notna()].rename(columns={"outcome_ref": "outcome"})
+        for h, cell in joined.groupby("horizon", sort=True):
+            stats = {
+                "brier": lambda f: brier_score(f["p_var"], f["outcome"]) - brier_score(f["p_ref"], f["outcome"]),
+                "log_score": lambda f: log_score(f["p_var"], f["outcome"]) - log_score(f["p_ref"], f["outcome"]),
+                "auc": lambda f: auc(f["p_var"], f["outcome"]) - auc(f["p_ref"], f["outcome"]),
+            }
+            t = cluster_bootstrap(cell, stats, n_boot=n_boot, seed=seed, level=level)
+            rows.append(t.assign(variant=name, reference=ref_name, target=event_label(h), n=len(cell)))
+        pk = ref.peaks.merge(other.peaks, on=["cutoff", "region"], suffixes=("_ref", "_var"))
+        if len(pk):
+            t = cluster_bootstrap(pk, {"peak_year_crps": lambda f: float((f["crps_var"] - f["crps_ref"]).mean())},
+                                  n_boot=n_boot, seed=seed, level=level)
+            rows.append(t.assign(variant=name, reference=ref_name, target="peak year", n=len(pk)))
+    out = pd.concat(rows, ignore_index=True)
+    out["resolved"] = (out["low"] > 0) | (out["high"] < 0)
+    return out[["variant", "reference", "target", "statistic", "n", "estimate", "low", "high", "resolved", "clusters"]]
 
 
-def write_comparison(results: dict[str, BacktestResult], out_dir: str | Path) -> Path:
-    """``comparison.md`` / ``comparison.csv`` plus one backtest folder per variant, atomically."""
-    from forecast.io.atomic import atomic_output_dir
+# ---------------------------------------------------------------------------------------- targets
+#: the issue's targets on the backtest (event / lead, statistic, test, stated target)
+TARGETS = (
+    ("event", "peak within 10 y", "auc", lambda v: v >= 0.85, "AUC >= 0.85"),
+    ("event", "peak within 10 y", "brier_skill", lambda v: v >= 0.10, "Brier skill >= 0.10 over climatology"),
+    ("event", "peak within 10 y", "max_reliability_gap", lambda v: v <= 0.10,
+     "reliability within +-0.1 in every bin of >= 20 forecasts"),
+    ("peak_year", "6-10 y before the peak", "coverage_90", lambda v: 0.85 <= v <= 0.95, "90% intervals cover 85-95%"),
+    ("peak_year", "6-10 y before the peak", "median_width_90", lambda v: v <= 30, "median 90% width <= 30 years"),
+    ("peak_year", "6-10 y before the peak", "median_abs_error", lambda v: v <= 15, "median |error| <= 15 years"),
+)
 
-    table = comparison_table(results)
-    out_dir = Path(out_dir)
-    with atomic_output_dir(out_dir) as tmp:
-        table.to_csv(tmp / "comparison.csv", index=False)
-        (tmp / "comparison.md").write_text(comparison_markdown(results, table), encoding="utf-8")
-        for name, result in results.items():
-            write_backtest(result, tmp / name.replace("/", "-"))
-    return out_dir
+
+def targets_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Where a backtest stands against the stated targets: measured value, interval, met or not."""
+    rows = []
+    for kind, target, statistic, test, text in TARGETS:
+        hit = scores[(scores["kind"] == kind) & (scores["target"] == target) & (scores["statistic"] == statistic)]
+        est = float(hit.iloc[0]["estimate"]) if len(hit) else np.nan
+        rows.append({"target": text, "scored on": f"{target}", "measured": est,
+                     "low": float(hit.iloc[0]["low"]) if len(hit) else np.nan,
+                     "high": float(hit.iloc[0]["high"]) if len(hit) else np.nan,
+                     "met": ("yes" if test(est) else "no") if np.isfinite(est) else "not measured"})
+    return pd.DataFrame(rows)
