@@ -370,3 +370,51 @@ def test_parse_cutoffs():
     assert parse_cutoffs("2000,2005") == [2000, 2005]
     with pytest.raises(InputError, match="START:STOP"):
         parse_cutoffs("1970:x")
+
+
+# ----------------------------------------------------------------------------- the report shows the backtest
+def _fake_result(model="ekc") -> "BacktestResult":
+    from forecast.evaluation.backtest import BacktestResult, PEAK_COLUMNS
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for cutoff in (1990, 1995, 2000):
+        for h in (0, 5, 10):
+            for i in range(30):
+                o = float(rng.uniform() < 0.3)
+                rows.append({"cutoff": cutoff, "horizon": h, "region": f"r{i}", "group": "other",
+                             "p": float(np.clip(0.3 * o + rng.uniform(0, 0.5), 0, 1)), "outcome": o,
+                             "status": "not_peaked", "observed_peak": pd.NA})
+    peaks = pd.DataFrame([{"cutoff": 1990, "region": "r1", "group": "other", "observed_peak": 1998, "lead": 8,
+                           "median": 2001, "q05": 1992, "q25": 1996, "q75": 2006, "q95": 2015, "in_50": False,
+                           "in_90": True, "width_90": 23, "abs_error": 3, "crps": 2.5, "pit": 0.3, "p_censored": 0.0}],
+                         columns=PEAK_COLUMNS)
+    return BacktestResult(events=pd.DataFrame(rows), levels=pd.DataFrame(), peaks=peaks,
+                          fits=pd.DataFrame({"cutoff": [1990], "sampler_warnings": [0], "max_r_hat": [1.0],
+                                             "min_ess_bulk": [500.0]}),
+                          settings={"study": "small", "model": model, "scenario": "history",
+                                    "cutoffs": [1990, 1995, 2000], "fit_years": 33, "last_data_year": 2023,
+                                    "data_sha256": "0" * 64, "seed": 1, "window": 5})
+
+
+def test_report_shows_the_backtest_of_the_study_model(tmp_path):
+    from forecast.errors import StudyError
+    from forecast.evaluation.backtest_report import write_backtest
+    from forecast.run.stages.emissions import backtest_table
+    from forecast.run.study import load_study
+
+    write_backtest(_fake_result("ekc"), tmp_path / "bt", command="carbon-forecast backtest x")
+    text = SMALL_STUDY.read_text().replace('type = "ekc"', 'type = "ekc"\nbacktest = "bt"')
+    (tmp_path / "study.toml").write_text(text)
+    table = backtest_table(load_study(tmp_path / "study.toml"))
+    assert list(table["forecast"]) == ["P(already peaked)", "P(peak within 5 y)", "P(peak within 10 y)"]
+    assert (table["decided forecasts"] == 90).all()
+    assert "carbon-forecast backtest x" in table.attrs["description"]
+    assert table.attrs["reliability_png"].endswith("reliability.png")
+    # a backtest of another model is refused, naming the key
+    write_backtest(_fake_result("kaya"), tmp_path / "bt", command="x")
+    with pytest.raises(StudyError, match=r"\[model\] backtest.*'kaya'"):
+        backtest_table(load_study(tmp_path / "study.toml"))
+    (tmp_path / "study.toml").write_text(text.replace('backtest = "bt"', 'backtest = "nowhere"'))
+    with pytest.raises(StudyError, match="not a backtest folder"):
+        backtest_table(load_study(tmp_path / "study.toml"))

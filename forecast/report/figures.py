@@ -395,6 +395,14 @@ def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 
         ax.figure.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
         ax.figure.clear()
         paths = {"Peak probabilities by region group": rel, **paths}
+    backtest = (result.tables or {}).get("backtest")
+    source = backtest.attrs.get("reliability_png") if backtest is not None else None
+    if source and Path(source).is_file():
+        import shutil
+
+        rel = f"{FIGURE_DIR}/backtest_reliability.png"
+        shutil.copyfile(source, out_dir / rel)  # drawn by the backtest itself: the report shows that very figure
+        paths["Backtest: did past peak probabilities come true? (reliability)"] = rel
     for region in (result.sinks or {}).get("regions", []):
         ax = net_chart(result, region)
         fig = ax.figure

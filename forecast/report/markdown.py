@@ -519,8 +519,10 @@ _HOW_TO_READ = """## How to read this
   simulated emission trajectories with that property, not a statement of certainty. "<1%" and
   ">99%" mean that (almost) no sample disagrees; with a finite number of samples 0% and 100% are
   never claimed.
-- "Already peaked" means the highest emissions over history and horizon fall in an observed year;
-  "no peak by the horizon" means emissions are still at their highest in the last forecast year.
+- The peak year of a trajectory is the year of its highest centred 5-year mean, so a single
+  exceptional year does not decide it. "Already peaked" means that year is an observed one; "no peak
+  by the horizon" means the 5-year mean is still at its highest in the last year it can be computed,
+  two years before the horizon.
 - The fan charts show the median forecast with 50% (dark) and 90% (light) bands; the dotted line
   marks the last observed year. The side panel shows the whole peak-year distribution.
 - Forecasts are conditional on the model, the priors and the data listed above; check the sampler
@@ -547,7 +549,7 @@ def render_markdown(result: RunResult, figure_paths: Mapping[str, str] | None = 
 
     # the answer first (peak probabilities, targets, fan charts), then how far to trust it (diagnostics,
     # why this model), then the rest of the results, and method, data and settings last
-    answer = [_summary_paragraph(result), _peak_section(result), *take(["peak_by_group", "targets"]),
+    answer = [_summary_paragraph(result), _peak_section(result), *take(["peak_by_group", "targets", "backtest"]),
               _figures_section(figure_paths or {}), _sinks_section(result)]
     trust = [_diagnostics_section(result), *take(["model_choice", "measurement_error"]),
              *take([n for n in list(tables) if n.startswith("diagnostics__")])]

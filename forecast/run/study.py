@@ -102,6 +102,9 @@ class ModelSection(_Section):
     # `carbon-forecast backtest --model ekc --model kaya`, relative to the study file) shown next to it
     rationale: str = ""
     comparison: str | None = None
+    # a backtest folder of this emission model (written by `carbon-forecast backtest`, relative to the
+    # study file): its scores and reliability diagram are shown next to the forecast
+    backtest: str | None = None
 
     @field_validator("measurement_error")
     @classmethod

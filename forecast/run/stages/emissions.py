@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from forecast.errors import StudyError
@@ -37,7 +38,7 @@ def inventory_measurement_error(panel: pd.DataFrame, *, data_dir=None, year: int
     return out
 
 
-STUDY_ONLY_MODEL_KEYS = ("type", "priors", "rationale", "comparison", "compare_measurement_error")
+STUDY_ONLY_MODEL_KEYS = ("type", "priors", "rationale", "comparison", "backtest", "compare_measurement_error")
 
 
 def model_settings(study: Study, measurement_error=None) -> dict:
@@ -106,6 +107,67 @@ def model_choice_table(study: Study) -> tuple[str, pd.DataFrame] | None:
     return title, table
 
 
+BACKTEST_FILES = ("scores.csv", "targets.csv", "provenance.json", "reliability.png")
+
+
+def backtest_table(study: Study) -> pd.DataFrame | None:
+    """The headline scores of the study's backtest folder (``[model] backtest``): the same numbers the
+    report shows, made at past cutoffs and scored against what happened, with their intervals. The
+    folder must hold a backtest of the study's own emission model; anything else fails loudly."""
+    import json
+
+    m = study.model
+    if not m.backtest:
+        return None
+    folder = study.resolve(m.backtest)
+    missing = [f for f in BACKTEST_FILES if not (folder / f).is_file()]
+    if missing:
+        raise StudyError(f"[model] backtest: {folder} is not a backtest folder written by `carbon-forecast "
+                         f"backtest` (missing {', '.join(missing)})")
+    try:
+        prov = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+        scores = pd.read_csv(folder / "scores.csv")
+    except (OSError, ValueError) as err:
+        raise StudyError(f"[model] backtest: cannot read {folder}: {err}") from None
+    if prov.get("model") != m.type:
+        raise StudyError(f"[model] backtest: {folder} scores the {prov.get('model')!r} model, but the study "
+                         f"uses {m.type!r}")
+    rows = []
+    for target in ("already peaked", "peak within 5 y", "peak within 10 y"):
+        cell = scores[(scores["kind"] == "event") & (scores["target"] == target)].set_index("statistic")
+        if not len(cell):
+            continue
+
+        def band(stat):
+            if stat not in cell.index or not np.isfinite(cell.at[stat, "estimate"]):
+                return "undefined"
+            r = cell.loc[stat]
+            return f"{r['estimate']:.2f} ({r['low']:.2f} to {r['high']:.2f})"
+
+        rows.append({"forecast": f"P({target})", "decided forecasts": int(cell.at["n", "estimate"]),
+                     "observed frequency": round(float(cell.at["base_rate", "estimate"]), 3),
+                     "mean forecast": round(float(cell.at["mean_p", "estimate"]), 3),
+                     "Brier skill (90% interval)": band("brier_skill"), "AUC (90% interval)": band("auc"),
+                     "worst reliability gap": round(float(cell.at["max_reliability_gap", "estimate"]), 3)
+                     if "max_reliability_gap" in cell.index else np.nan})
+    peak = scores[(scores["kind"] == "peak_year") & (scores["target"] == "6-10 y before the peak")].set_index("statistic")
+    table = pd.DataFrame(rows)
+    cutoffs = prov.get("cutoffs") or []
+    text = (f"The same probabilities, made at {len(cutoffs)} past cutoffs ({cutoffs[0]}-{cutoffs[-1]}) with a "
+            f"rolling {prov.get('fit_years')}-year fit and scored against what happened by {prov.get('last_data_year')} "
+            "(Brier skill over always quoting the observed frequency: 0 = no better, 1 = perfect; AUC: how well "
+            "the probabilities rank the regions that did peak above those that did not; intervals resample "
+            "whole cutoffs)." if cutoffs else "")
+    if len(peak):
+        text += (f" Peak years forecast 6-10 years ahead: the 90% interval covered {peak.at['coverage_90', 'estimate']:.0%} "
+                 f"of the observed peaks, with a median width of {peak.at['median_width_90', 'estimate']:.0f} years "
+                 f"and a median error of {peak.at['median_abs_error', 'estimate']:.0f} years.")
+    text += f" Regenerate with `{prov.get('command', 'carbon-forecast backtest')}`."
+    table.attrs["description"] = text
+    table.attrs["reliability_png"] = str(folder / "reliability.png")
+    return table
+
+
 def measurement_error_table(with_error: Forecast, exact: Forecast) -> pd.DataFrame:
     """How much treating historical emissions as uncertain widens the peak-year interval, per region."""
     rows = {}
@@ -159,6 +221,7 @@ def _check(ctx: RunContext) -> None:
     ctx.model.priors_used()  # unknown prior names and malformed overrides fail here
     ctx.model.prepare(ctx.panel)
     model_choice_table(study)  # a missing comparison file fails here, not after sampling
+    backtest_table(study)  # so does a missing or mismatched backtest folder
 
 
 def _fit(ctx: RunContext) -> None:
@@ -214,6 +277,9 @@ def _forecast(ctx: RunContext) -> None:
     choice = model_choice_table(study)
     if choice:
         result.add_table("model_choice", choice[1], choice[0])
+    backtest = backtest_table(study)
+    if backtest is not None:
+        result.add_table("backtest", backtest, "How far to trust the peak probabilities: the backtest")
 
 
 def _compare_measurement_error(ctx: RunContext) -> None:
