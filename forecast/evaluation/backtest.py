@@ -766,3 +766,36 @@ def targets_table(scores: pd.DataFrame) -> pd.DataFrame:
                      "high": float(hit.iloc[0]["high"]) if len(hit) else np.nan,
                      "met": ("yes" if test(est) else "no") if np.isfinite(est) else "not measured"})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------- the product today
+def already_peaked_check(p_already_peaked: pd.Series, panel: pd.DataFrame, *, window: int = PEAK_WINDOW,
+                         min_years_before_end: int = 10, min_drop: float = 0.15, rising_growth: float = 0.10,
+                         high: float = 0.9, low: float = 0.1) -> pd.DataFrame:
+    """Does the product's P(already peaked) agree with what the data already show?
+
+    ``p_already_peaked`` by region (the product's peak table) against the observed ``panel`` (``region,
+    year, co2``). Two classes of region are checked; the rest are not clear-cut and are left out:
+
+    * ``confirmed_peak``: the observed rule peak (:func:`observed_peak`: the 5-year mean peaked at least
+      ``min_years_before_end`` years before the last year and the last value is ``min_drop`` below it)
+      -- P(already peaked) should be at least ``high``;
+    * ``clearly_rising``: the last complete 5-year mean is the highest ever and at least ``rising_growth``
+      above its value 10 years earlier -- P(already peaked) should be at most ``low``.
+    """
+    rows = []
+    for region, frame in panel.groupby("region", sort=True):
+        if region not in p_already_peaked.index:
+            continue
+        series = _consecutive_tail(frame.set_index("year")["co2"].dropna().sort_index(), int(frame["year"].min()))
+        p = float(p_already_peaked.loc[region])
+        if observed_peak(series, window=window, min_years_before_end=min_years_before_end, min_drop=min_drop) is not None:
+            rows.append({"region": region, "observed": "confirmed_peak", "p_already_peaked": p, "agrees": p >= high})
+            continue
+        m = centred_mean(series.to_numpy(), window)
+        finite = np.flatnonzero(np.isfinite(m))
+        if finite.size > 10:
+            last, earlier = m[finite[-1]], m[finite[-1] - 10]
+            if last >= np.nanmax(m) and last >= (1 + rising_growth) * earlier:
+                rows.append({"region": region, "observed": "clearly_rising", "p_already_peaked": p, "agrees": p <= low})
+    return pd.DataFrame(rows, columns=["region", "observed", "p_already_peaked", "agrees"])

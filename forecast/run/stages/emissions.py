@@ -168,6 +168,24 @@ def backtest_table(study: Study) -> pd.DataFrame | None:
     return table
 
 
+def peak_check_table(peak_table: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
+    """Regions whose data already settle the question (a confirmed peak, or clearly rising) with the
+    product's P(already peaked); the description counts how many agree."""
+    from forecast.evaluation.backtest import already_peaked_check
+
+    check = already_peaked_check(peak_table["p_already_peaked"], panel)
+    if not len(check):
+        return check
+    peaked, rising = check[check["observed"] == "confirmed_peak"], check[check["observed"] == "clearly_rising"]
+    check.attrs["description"] = (
+        f"Of the {len(peaked)} regions whose 5-year mean emissions peaked at least 10 years before the last data "
+        f"year and have since fallen by at least 15 %, {int(peaked['agrees'].sum())} get P(already peaked) >= 90 %; "
+        f"of the {len(rising)} regions whose 5-year mean is at its highest and 10 % above its value 10 years "
+        f"earlier, {int(rising['agrees'].sum())} get P(already peaked) <= 10 %. Regions that disagree are listed "
+        "first.")
+    return check.sort_values(["agrees", "observed", "region"]).reset_index(drop=True)
+
+
 def measurement_error_table(with_error: Forecast, exact: Forecast) -> pd.DataFrame:
     """How much treating historical emissions as uncertain widens the peak-year interval, per region."""
     rows = {}
@@ -280,6 +298,9 @@ def _forecast(ctx: RunContext) -> None:
     backtest = backtest_table(study)
     if backtest is not None:
         result.add_table("backtest", backtest, "How far to trust the peak probabilities: the backtest")
+    check = peak_check_table(result.peak_table, ctx.panel)
+    if len(check):
+        result.add_table("peak_check", check, "P(already peaked) against what the data already show")
 
 
 def _compare_measurement_error(ctx: RunContext) -> None:
