@@ -162,7 +162,7 @@ def backtest_table(study: Study) -> pd.DataFrame | None:
         text += (f" Peak years forecast 6-10 years ahead: the 90% interval covered {peak.at['coverage_90', 'estimate']:.0%} "
                  f"of the observed peaks, with a median width of {peak.at['median_width_90', 'estimate']:.0f} years "
                  f"and a median error of {peak.at['median_abs_error', 'estimate']:.0f} years.")
-    text += f" Regenerate with `{prov.get('command', 'carbon-forecast backtest')}`."
+    text += f" Regenerate with: {prov.get('command', 'carbon-forecast backtest')}."
     table.attrs["description"] = text
     table.attrs["reliability_png"] = str(folder / "reliability.png")
     return table
