@@ -22,6 +22,10 @@ class DataNotFoundError(CarbonForecastError, FileNotFoundError):
     """A data file could not be found locally nor downloaded."""
 
 
+class DataHashError(CarbonForecastError, ValueError):
+    """A downloaded data file is not the registered version (its SHA-256 differs)."""
+
+
 class StudyError(InputError):
     """A study file is invalid (unknown key, wrong type, inconsistent settings)."""
 

@@ -434,14 +434,14 @@ def http_server(tmp_path):
     stop()
 
 
-def _point_owid_at(monkeypatch, url):
-    monkeypatch.setitem(SOURCES, "owid", dataclasses.replace(SOURCES["owid"], url=url))
+def _point_owid_at(monkeypatch, url, sha256=None):
+    monkeypatch.setitem(SOURCES, "owid", dataclasses.replace(SOURCES["owid"], url=url, sha256=sha256))
 
 
 def test_download_then_cache_hit(http_server, tmp_path, monkeypatch):
     root, base, stop = http_server
     served = _write_owid_like(root / "owid-co2-data.csv")
-    _point_owid_at(monkeypatch, f"{base}/owid-co2-data.csv")
+    _point_owid_at(monkeypatch, f"{base}/owid-co2-data.csv", sha256=_sha256(served))
     cache = tmp_path / "cache"
 
     df = load_panel(cache_dir=cache, min_years=5)
@@ -469,6 +469,29 @@ def test_failed_download_leaves_no_file(http_server, tmp_path, monkeypatch, remo
         resolve_data_file("owid", cache_dir=cache, progress=False)
     assert "--data-dir" in str(exc.value) and str(cache / OWID_FILE) in str(exc.value)
     assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_changed_upstream_file_is_refused_naming_both_hashes(http_server, tmp_path, monkeypatch):
+    from forecast.data import ENV_ACCEPT_CHANGED
+    from forecast.errors import DataHashError
+
+    root, base, _ = http_server
+    served = _write_owid_like(root / "owid-co2-data.csv")
+    registered = "0" * 64
+    _point_owid_at(monkeypatch, f"{base}/owid-co2-data.csv", sha256=registered)
+    cache = tmp_path / "cache"
+    monkeypatch.delenv(ENV_ACCEPT_CHANGED, raising=False)
+    with pytest.raises(DataHashError) as exc:
+        resolve_data_file("owid", cache_dir=cache, progress=False)
+    assert registered in str(exc.value) and _sha256(served) in str(exc.value)
+    assert not (cache / OWID_FILE).exists()  # nothing stored
+    monkeypatch.setenv(ENV_ACCEPT_CHANGED, "1")  # taken on purpose: stored, and its hash is in the provenance
+    assert resolve_data_file("owid", cache_dir=cache, progress=False).read_bytes() == served.read_bytes()
+
+
+def test_registered_hashes_are_those_of_the_shared_data(shared_data_dir):
+    for source in SOURCES.values():
+        assert source.sha256 == _sha256(shared_data_dir / source.filename), source.name
 
 
 # ---------------------------------------------------------------------------------------------- CO2 concentration

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.errors import DataNotFoundError, InputError, did_you_mean
+from forecast.errors import DataHashError, DataNotFoundError, InputError, did_you_mean
 from forecast.units import per_capita_t
 
 __all__ = [
@@ -61,6 +61,8 @@ logger = logging.getLogger(__name__)
 ENV_DATA_DIR = "CARBON_FORECAST_DATA"
 #: Environment variable overriding the user cache directory used for downloads.
 ENV_CACHE_DIR = "CARBON_FORECAST_CACHE"
+#: Set to 1 to accept a download whose SHA-256 differs from the registered one.
+ENV_ACCEPT_CHANGED = "CARBON_FORECAST_ACCEPT_CHANGED_DATA"
 _APP_NAME = "carbon-forecast"
 
 
@@ -80,6 +82,8 @@ class DataSource:
         url: upstream download URL.
         description: one line on what the file holds, with units.
         citation: how to cite the data, with licence.
+        sha256: hex SHA-256 of the version the package was built and validated on (the file in the
+            project's shared data folder). A download must match it; ``None`` = not pinned.
     """
 
     name: str
@@ -87,6 +91,7 @@ class DataSource:
     url: str
     description: str
     citation: str
+    sha256: str | None = None
 
 
 SOURCES: dict[str, DataSource] = {
@@ -104,6 +109,7 @@ SOURCES: dict[str, DataSource] = {
             "Maddison Project Database 2023 (Bolt & van Zanden); population from OWID (HYDE, Gapminder, "
             "UN WPP 2024)."
         ),
+        sha256="94f8bf80fd1bc4681baf753dd367b6ece25c5a9caf80bbd73921990845e0708e",
     ),
     "noaa_co2_gl": DataSource(
         name="noaa_co2_gl",
@@ -114,6 +120,7 @@ SOURCES: dict[str, DataSource] = {
             "Lan, X., Tans, P. and Thoning, K.W.: Trends in globally-averaged CO2 determined from NOAA "
             "Global Monitoring Laboratory measurements, https://gml.noaa.gov/ccgg/trends/ (public domain)."
         ),
+        sha256="3566ac5772ae5f51669dc23e332ff828afd05b39a93107830de05c2643aba894",
     ),
     "noaa_co2_mlo": DataSource(
         name="noaa_co2_mlo",
@@ -124,6 +131,7 @@ SOURCES: dict[str, DataSource] = {
             "Lan, X., Tans, P. and Thoning, K.W., NOAA GML, and Keeling, R., Scripps Institution of "
             "Oceanography: Mauna Loa CO2 annual mean data, https://gml.noaa.gov/ccgg/trends/ (public domain)."
         ),
+        sha256="668ad1eae324db95cefa45f57ca96f5a9c6d08355e7133e7d39a5e7db9847712",
     ),
 }
 
@@ -266,6 +274,8 @@ def resolve_data_file(
     else:
         try:
             return _download(ds, cache, progress=progress)
+        except DataHashError:
+            raise  # not a missing file: the wrong one
         except Exception as exc:  # network, HTTP status, permissions: all reported the same way
             failure = f"Downloading from {ds.url} failed: {type(exc).__name__}: {exc}"
 
@@ -297,6 +307,15 @@ def _download(ds: DataSource, cache: Path, *, progress: bool | None) -> Path:
         )
         if fetched.stat().st_size == 0:
             raise OSError(f"downloaded file from {ds.url} is empty")
+        # checked here rather than by pooch's known_hash so that the message can say what to do
+        got = pooch.file_hash(str(fetched), alg="sha256")
+        if ds.sha256 and got != ds.sha256 and os.environ.get(ENV_ACCEPT_CHANGED) != "1":
+            raise DataHashError(
+                f"the file downloaded from {ds.url} has SHA-256 {got}, but the registered version of "
+                f"{ds.name!r} has {ds.sha256}: upstream changed or the download is corrupt. Nothing was "
+                f"stored. To use the new version on purpose, set {ENV_ACCEPT_CHANGED}=1 (its hash is then "
+                "recorded in every result's provenance) or pass a file you trust with --data-dir."
+            )
         os.replace(fetched, final)  # atomic within one file system
     finally:
         pooch_logger.setLevel(old_level)
@@ -334,7 +353,8 @@ def file_provenance(
     """Describe a data file for reproducibility.
 
     Returns a dict with ``source`` (registry name or label, may be ``None``), ``path`` (absolute, str),
-    ``sha256`` (hex digest of the bytes), ``size_bytes``, ``retrieved`` (file modification time as an
+    ``sha256`` (hex digest of the bytes), ``registered_version`` (whether it equals the registry's hash;
+    ``None`` without one), ``size_bytes``, ``retrieved`` (file modification time as an
     ISO-8601 UTC timestamp -- for a download, when it was fetched) and ``url`` (given, else the registered
     URL of ``source``, else ``None``). The hash is cached in-process per (path, size, mtime).
     """
@@ -345,10 +365,14 @@ def file_provenance(
         raise DataNotFoundError(f"Cannot read data file {str(p)!r}: {exc}") from exc
     if url is None and source in SOURCES:
         url = SOURCES[source].url
+    digest = _sha256(p, st)
+    registered = SOURCES[source].sha256 if source in SOURCES else None
     return {
         "source": source,
         "path": str(p),
-        "sha256": _sha256(p, st),
+        "sha256": digest,
+        # whether this is the version the package was validated on (None: no registered version)
+        "registered_version": None if registered is None else digest == registered,
         "size_bytes": st.st_size,
         "retrieved": datetime.fromtimestamp(st.st_mtime, tz=timezone.utc).isoformat(timespec="seconds"),
         "url": url,
