@@ -34,7 +34,7 @@ FOCUS = ["China", "India", "United States", "Germany", "Japan"]
 STUDY_SEED = 12345
 HORIZON = 2050
 BAND_COLUMNS = ["region", "year", "variable", "variant", "units", "observed", "mean", "q05", "q25", "q50", "q75", "q95"]
-OUTPUT_FILES = ["report.md", "report.html", "bands.csv", "bands.parquet", "forecast.nc", "summary.json", "model.nc",
+OUTPUT_FILES = ["report.md", "report.html", "bands.csv", "bands.parquet", "datapackage.json", "forecast.nc", "summary.json", "model.nc",
                 "study.toml", "result.nc"]
 
 runner = CliRunner()

@@ -265,7 +265,7 @@ def test_netcdf_roundtrip(result, tmp_path):
     np.testing.assert_array_equal(ds["peak_year"].transpose("sample", "region").values, result.peak_year.values)
     assert list(ds["region"].values) == REGIONS
     np.testing.assert_array_equal(ds["is_forecast"].values, result.forecast["is_forecast"].values)
-    assert ds["co2"].attrs["units"] == "Mt CO2/yr"
+    assert ds["co2"].attrs["units"] == "Mt yr-1" and ds["co2"].attrs["units_label"] == "Mt CO2/yr"
     assert json.loads(ds.attrs["provenance"]) == result.provenance
     assert ds.attrs["study"] == "synthetic_test"
     assert int(ds.attrs["seed"]) == 42
@@ -274,6 +274,46 @@ def test_netcdf_roundtrip(result, tmp_path):
     # the input was not modified
     assert result.forecast["co2"].dtype == np.float64
     assert "provenance" not in result.forecast.attrs
+
+
+def test_datapackage_describes_the_bands_files(result, tmp_path):
+    """datapackage.json: every column of bands.csv in order, with a type each value of the file parses as."""
+    paths = export_bands(result, tmp_path)
+    package = json.loads(paths["datapackage"].read_text(encoding="utf-8"))
+    assert package["profile"] == "tabular-data-package"
+    resource = package["resources"][0]
+    assert (tmp_path / resource["path"]).is_file() and (tmp_path / package["resources"][1]["path"]).is_file()
+    fields = resource["schema"]["fields"]
+    raw = pd.read_csv(paths["csv"], dtype=str, keep_default_na=False)
+    assert [f["name"] for f in fields] == list(raw.columns)
+    for field in fields:
+        values = raw[field["name"]]
+        if field["type"] == "integer":
+            assert values.str.fullmatch(r"-?\d+").all()
+        elif field["type"] == "number":
+            assert pd.to_numeric(values.replace("", np.nan)).notna().sum() > 0
+        elif field["type"] == "boolean":
+            assert set(values) <= set(field["trueValues"]) | set(field["falseValues"])
+    assert not raw.duplicated(resource["schema"]["primaryKey"]).any()
+
+
+def test_netcdf_follows_cf_conventions(result, tmp_path):
+    """CF readers find the time axis, its bounds, the cell methods and parseable units without our docs."""
+    import cf_xarray  # noqa: F401  (registers the .cf accessor)
+
+    path = export_netcdf(result, tmp_path / "forecast.nc")
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        ds.load()
+    assert ds.attrs["Conventions"] == "CF-1.8" and ds.attrs["featureType"] == "timeSeries"
+    time = ds.cf["time"]
+    assert time.dims == ("year",) and np.issubdtype(time.dtype, np.datetime64)
+    assert [t.year for t in pd.DatetimeIndex(time.values)] == list(ds["year"].values)
+    assert ds.cf.bounds["time"] == ["time_bnds"]
+    assert ds["co2"].attrs["cell_methods"] == "time: mean" and ds["population"].attrs["cell_methods"] == "time: point"
+    assert ds["region"].attrs["cf_role"] == "timeseries_id"
+    for name, var in ds.data_vars.items():  # every unit a CF reader meets is a UDUNITS string or "1"
+        if "units" in var.attrs:
+            assert var.attrs["units"] in {"Mt yr-1", "t yr-1", "1", "yr", "yr-1", "t ha-1 yr-1", "Mha"}, name
 
 
 def test_json_summary(result, tmp_path):
@@ -329,8 +369,9 @@ def test_export_all_in_atomic_dir(result, tmp_path):
     with atomic_output_dir(final) as tmp:
         paths = export_all(result, tmp)
         assert not final.exists()
-    assert {p.name for p in final.iterdir()} == {"bands.csv", "bands.parquet", "forecast.nc", "summary.json"}
-    assert set(paths) == {"bands_csv", "bands_parquet", "netcdf", "json"}
+    assert {p.name for p in final.iterdir()} == {"bands.csv", "bands.parquet", "datapackage.json", "forecast.nc",
+                                                 "summary.json"}
+    assert set(paths) == {"bands_csv", "bands_parquet", "datapackage", "netcdf", "json"}
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 

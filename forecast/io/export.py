@@ -3,7 +3,8 @@
 :func:`export_all` writes four files into one directory (wrap it in
 :func:`forecast.io.atomic.atomic_output_dir` for an all-or-nothing write):
 
-``bands.csv`` and ``bands.parquet`` — quantile bands (:func:`quantile_bands`)
+``bands.csv`` and ``bands.parquet`` — quantile bands (:func:`quantile_bands`), described for other tools
+    by a Frictionless Tabular Data Package descriptor ``datapackage.json`` (:func:`datapackage`)
     A tidy long table, one row per ``(region, variable, variant, year)``, sorted by region, variable,
     variant, year. Columns, in this order:
 
@@ -37,7 +38,11 @@
     variables as ``RunResult.forecast``: dims ``(sample, region, year)`` and, for variables with
     variants, a variant dim (``cfe`` for ``sink`` and ``net_co2``); variables ``co2``,
     ``co2_per_capita``, ``gdp_per_capita``, ``population`` (each with ``units`` and ``long_name``);
-    coordinates ``is_forecast (year)`` and ``last_observed_year (region)``; plus the data variable
+    coordinates ``is_forecast (year)`` and ``last_observed_year (region)``; CF-1.8 metadata (global
+    ``Conventions`` and ``featureType = timeSeries``; a ``time (year)`` coordinate at mid-year in days since
+    1970 with one-year ``time_bnds``, written for years 1678-2261; ``cell_methods``; ``units`` in UDUNITS
+    form such as ``Mt yr-1``, with the package's own label, e.g. ``Mt CO2/yr``, in ``units_label``;
+    ``region`` as ``cf_role = timeseries_id``); plus the data variable
     ``peak_year (sample, region)`` (int32, calendar year of maximum total emissions per sample).
     Floating-point variables are stored as float32 (about 7 significant digits). Global attributes:
 
@@ -143,6 +148,7 @@ BANDS_CSV = "bands.csv"
 BANDS_PARQUET = "bands.parquet"
 NETCDF_FILE = "forecast.nc"
 JSON_FILE = "summary.json"
+DATAPACKAGE_FILE = "datapackage.json"
 
 
 
@@ -291,7 +297,8 @@ def _variant_bands(ds: xr.Dataset, name: str, sel: dict[str, Any], levels: list[
 def export_bands(
     result: RunResult, out_dir: str | os.PathLike[str], levels: Sequence[float] = DEFAULT_LEVELS
 ) -> dict[str, Path]:
-    """Write ``bands.csv`` and ``bands.parquet`` into ``out_dir``; return ``{"csv": path, "parquet": path}``."""
+    """Write ``bands.csv``, ``bands.parquet`` and their ``datapackage.json`` (Frictionless descriptor)
+    into ``out_dir``; return ``{"csv": path, "parquet": path, "datapackage": path}``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     df = quantile_bands(result.forecast, levels=levels)
@@ -299,7 +306,45 @@ def export_bands(
     buf = io.BytesIO()
     df.to_parquet(buf, index=False, engine="pyarrow")
     parquet_path = atomic_write_bytes(out_dir / BANDS_PARQUET, buf.getvalue())
-    return {"csv": csv_path, "parquet": parquet_path}
+    package = atomic_write_text(out_dir / DATAPACKAGE_FILE, json.dumps(datapackage(list(df.columns)), indent=1) + "\n")
+    return {"csv": csv_path, "parquet": parquet_path, "datapackage": package}
+
+
+_FIELD_DOCS = {
+    "region": ("string", "region name as in the input data"),
+    "year": ("integer", "calendar year (history and forecast horizon)"),
+    "variable": ("string", "forecast variable, e.g. co2 (Mt CO2/yr), co2_per_capita, gdp_per_capita, population"),
+    "variant": ("string", "empty for a variable without variants, else dim=value (e.g. cfe=constant)"),
+    "units": ("string", "units of mean and the quantile columns"),
+    "observed": ("boolean", "True in the years the region's data were observed (history)"),
+    "mean": ("number", "mean over posterior predictive samples"),
+}
+
+
+def datapackage(columns: Sequence[str], *, name: str = "carbon-forecast-bands") -> dict[str, Any]:
+    """A Frictionless Tabular Data Package descriptor for ``bands.csv`` / ``bands.parquet`` with the
+    given column order: field types and meanings, the primary key, and "" as the missing value only in
+    the number columns (an empty ``variant`` is a value, not a missing one)."""
+    fields = []
+    for column in columns:
+        kind, text = _FIELD_DOCS.get(column, ("number", f"sample quantile at level 0.{column[1:]}"))
+        field = {"name": column, "type": kind, "description": text}
+        if kind == "boolean":
+            field.update(trueValues=["True"], falseValues=["False"])
+        if kind == "number":
+            field["missingValues"] = [""]
+        fields.append(field)
+    schema = {"fields": fields, "primaryKey": ["region", "variable", "variant", "year"], "missingValues": []}
+    return {
+        "profile": "tabular-data-package", "name": name, "version": f"{SCHEMA_VERSION}.0.0",
+        "description": "Quantile bands of a carbon-forecast run: one row per region, variable, variant and year.",
+        "resources": [
+            {"name": "bands", "path": BANDS_CSV, "profile": "tabular-data-resource", "format": "csv",
+             "mediatype": "text/csv", "encoding": "utf-8", "schema": schema},
+            {"name": "bands-parquet", "path": BANDS_PARQUET, "format": "parquet",
+             "mediatype": "application/vnd.apache.parquet", "schema": schema},
+        ],
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -324,6 +369,58 @@ def _netcdf_attr(value: Any) -> Any:
 
 def _clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): _netcdf_attr(v) for k, v in attrs.items() if v is not None}
+
+
+#: the package's unit labels -> UDUNITS strings that CF readers parse; the label stays in ``units_label``.
+#: Quantities UDUNITS cannot name (people, international dollars, calendar years) are "1" per CF.
+CF_UNITS = {
+    "Mt CO2/yr": "Mt yr-1", "Mt CO2/yr (positive = emission)": "Mt yr-1", "t CO2 per person per yr": "t yr-1",
+    "t CO2/person/yr": "t yr-1", "int-$/person": "1",
+    "people": "1", "international-$ (2011 prices) per person": "1", "int-$ 2011/person": "1", "year": "1",
+    "yr": "yr", "1/yr": "yr-1", "t C/ha/yr": "t ha-1 yr-1", "Mha": "Mha", "1": "1",
+}
+#: rates of a year (annual totals / means) vs values at a point in the year (mid-year population)
+CF_CELL_METHODS = {"co2": "time: mean", "co2_per_capita": "time: mean", "gdp_per_capita": "time: mean",
+                   "sink": "time: mean", "net_co2": "time: mean", "population": "time: point"}
+#: days from the CF reference date to 1 July of each year are the time coordinate's values
+CF_TIME_UNITS = "days since 1970-01-01 00:00:00"
+
+
+def _cf_time(years: np.ndarray) -> tuple[xr.DataArray, xr.DataArray]:
+    """Mid-year ``time`` (year) and its one-year ``time_bnds`` (year, nv) in days since 1970, proleptic
+    Gregorian: a reader that knows CF sees dates; ``year`` stays the dimension for everyone else."""
+    origin = np.datetime64("1970-01-01")
+    mid = np.array([(np.datetime64(f"{int(y):04d}-07-01") - origin).astype(int) for y in years], dtype=float)
+    bounds = np.array([[(np.datetime64(f"{int(y):04d}-01-01") - origin).astype(int),
+                        (np.datetime64(f"{int(y) + 1:04d}-01-01") - origin).astype(int)] for y in years], dtype=float)
+    time = xr.DataArray(mid, dims="year", attrs={"standard_name": "time", "long_name": "middle of the year",
+                                                 "axis": "T", "bounds": "time_bnds"})
+    return time, xr.DataArray(bounds, dims=("year", "nv"))
+
+
+def _cf_attrs(ds: xr.Dataset) -> xr.Dataset:
+    """CF-1.8 metadata: UDUNITS units (the package's label kept in ``units_label``), cell methods, a
+    time coordinate with bounds, the region as the time series' id."""
+    for name, var in ds.variables.items():
+        label = var.attrs.get("units")
+        if isinstance(label, str) and label in CF_UNITS:
+            var.attrs["units_label"] = label
+            var.attrs["units"] = CF_UNITS[label]
+        if name in CF_CELL_METHODS and "year" in var.dims:
+            var.attrs["cell_methods"] = CF_CELL_METHODS[name]
+    # (readers decode time to datetime64[ns], which holds 1678-2261; beyond, the year dim alone is written)
+    if "year" in ds.dims and np.issubdtype(ds["year"].dtype, np.integer) and 1678 <= int(ds["year"].min()) \
+            and int(ds["year"].max()) <= 2261:
+        time, bounds = _cf_time(ds["year"].values)
+        ds = ds.assign_coords(time=time)
+        ds["time_bnds"] = bounds
+        ds["time"].attrs.update({"units": CF_TIME_UNITS, "calendar": "proleptic_gregorian"})
+        ds["year"].attrs.setdefault("long_name", "calendar year")
+    if "region" in ds.coords:
+        ds["region"].attrs.update({"cf_role": "timeseries_id", "long_name": "region"})
+    if "sample" in ds.dims:
+        ds["sample"].attrs.setdefault("long_name", "posterior predictive sample")
+    return ds
 
 
 def _netcdf_dataset(result: RunResult) -> xr.Dataset:
@@ -361,6 +458,7 @@ def _netcdf_dataset(result: RunResult) -> xr.Dataset:
         ds["region"].attrs = region_attrs
     for var in ds.variables.values():
         var.attrs = _clean_attrs(var.attrs)
+    ds = _cf_attrs(ds)
 
     study = result.study or {}
     seed = study.get("seed")
@@ -383,6 +481,7 @@ def _netcdf_dataset(result: RunResult) -> xr.Dataset:
             "priors": json.dumps(to_jsonable(result.priors_used), ensure_ascii=False, allow_nan=False),
             "study_settings": json.dumps(to_jsonable(study), ensure_ascii=False, allow_nan=False),
             "Conventions": "CF-1.8",
+            "featureType": "timeSeries",
         }
     )
     ds.attrs = attrs
@@ -557,9 +656,10 @@ def export_json(result: RunResult, path: str | os.PathLike[str]) -> Path:
 def export_all(
     result: RunResult, out_dir: str | os.PathLike[str], levels: Sequence[float] = DEFAULT_LEVELS
 ) -> dict[str, Path]:
-    """Write ``bands.csv``, ``bands.parquet``, ``forecast.nc`` and ``summary.json`` into ``out_dir``.
+    """Write ``bands.csv``, ``bands.parquet``, ``datapackage.json``, ``forecast.nc`` and ``summary.json``
+    into ``out_dir``.
 
-    Returns ``{"bands_csv", "bands_parquet", "netcdf", "json"}`` → paths. The caller should wrap
+    Returns ``{"bands_csv", "bands_parquet", "datapackage", "netcdf", "json"}`` → paths. The caller should wrap
     this in :func:`forecast.io.atomic.atomic_output_dir` for an all-or-nothing output directory.
     """
     out_dir = Path(out_dir)
@@ -568,6 +668,7 @@ def export_all(
     return {
         "bands_csv": bands["csv"],
         "bands_parquet": bands["parquet"],
+        "datapackage": bands["datapackage"],
         "netcdf": export_netcdf(result, out_dir / NETCDF_FILE),
         "json": export_json(result, out_dir / JSON_FILE),
     }
