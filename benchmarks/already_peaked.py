@@ -24,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from forecast import __version__
-    from forecast.evaluation.backtest import already_peaked_check
+    from forecast.evaluation.observed import already_peaked_check
     from forecast.run.pipeline import run_study
     from forecast.run.study import default_study_path, load_study
 

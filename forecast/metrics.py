@@ -80,7 +80,7 @@ def peak_by_years(result: RunResult) -> list[int]:
 
 def peak_probability(result: RunResult, region: Any, year: int) -> float | None:
     """P(peak ≤ ``year``) for ``region``: the ``p_peak_by_<year>`` column of ``peak_table`` if present,
-    else computed from the ``peak_year`` samples (a peak in the last horizon year does not count,
+    else computed from the ``peak_year`` samples (a maximum at the last identifiable year does not count,
     as in :meth:`forecast.projection.propagate.Forecast.peak_year_probability`)."""
     pt = result.peak_table
     col = f"p_peak_by_{int(year)}"
@@ -99,5 +99,7 @@ def peak_probability(result: RunResult, region: Any, year: int) -> float | None:
     vals = vals[np.isfinite(vals)]
     if vals.size == 0:
         return None
-    horizon = int(np.max(result.forecast["year"].values))
-    return float(np.mean((vals <= year) & (vals < horizon)))
+    from forecast.projection.peak import last_identifiable_year
+
+    still_rising = last_identifiable_year(int(np.max(result.forecast["year"].values)))
+    return float(np.mean((vals <= year) & (vals < still_rising)))

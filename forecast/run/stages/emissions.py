@@ -171,7 +171,7 @@ def backtest_table(study: Study) -> pd.DataFrame | None:
 def peak_check_table(peak_table: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
     """Regions whose data already settle the question (a confirmed peak, or clearly rising) with the
     product's P(already peaked); the description counts how many agree."""
-    from forecast.evaluation.backtest import already_peaked_check
+    from forecast.evaluation.observed import already_peaked_check
 
     check = already_peaked_check(peak_table["p_already_peaked"], panel)
     if not len(check):
