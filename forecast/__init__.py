@@ -12,10 +12,25 @@ The names below are imported on first use (PEP 562), so ``import forecast`` and 
 ``--help`` do not load PyMC.
 """
 
+import os
 from importlib import import_module
 from typing import Any
 
 from forecast._version import __version__
+
+
+def _configure_pytensor() -> None:
+    """Tell PyTensor, before it is first imported, that it has no BLAS to link to, unless the user
+    configured one. The package samples with nutpie, which compiles the model through numba and never
+    uses PyTensor's C BLAS; without this, PyTensor searches for a BLAS on every run of a pip install,
+    fails, and prints a warning about a library the sampler does not use. (With ``[sampler] name =
+    "pymc"`` the C backend falls back to NumPy's dot products, exactly as it does after that warning.)"""
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    if "blas__ldflags" not in flags:
+        os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, "blas__ldflags=") if f)
+
+
+_configure_pytensor()
 
 _LAZY = {
     "CarbonForecastError": "forecast.errors",

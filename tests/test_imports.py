@@ -247,3 +247,20 @@ def test_every_declared_runtime_dependency_is_used():
 def test_needed_without_import_is_really_not_imported(name):
     """If one of these becomes a real import, take it off the exception list."""
     assert name not in {_dist_of(n) for n in EXTERNAL}
+
+
+def test_no_blas_warning_in_the_users_terminal():
+    """PyTensor's "could not link to a BLAS" warning is about a library nutpie does not use; importing the
+    package configures PyTensor so that compiling a model prints nothing (unless the user set BLAS flags)."""
+    import subprocess
+    import sys
+
+    code = ("import forecast, numpy as np, pymc as pm\n"
+            "with pm.Model() as m:\n"
+            "    x = pm.Normal('x', 0, 1, shape=3)\n"
+            "    pm.Normal('y', pm.math.dot(np.ones((2, 3)), x), 1, observed=[0.0, 1.0])\n"
+            "m.compile_logp()({'x': np.zeros(3)})\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTENSOR_FLAGS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "BLAS" not in done.stderr
