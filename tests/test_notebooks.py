@@ -14,7 +14,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "studies").glob("*/*.i
 EXPECTED = ("china-provinces/example.ipynb", "china/example.ipynb", "global/example.ipynb")
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.parent.name + "/" + p.name for p in NOTEBOOKS])
 def test_notebook_executes(path, shared_data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("FAST", "1")

@@ -116,12 +116,14 @@ def _sink_ranks(co2, **config):
         return setup.run(seed=6)
 
 
+@pytest.mark.heavy
 def test_sbc_land_sink_model_is_calibrated(noaa_co2):
     ranks = _sink_ranks(noaa_co2)
     table = uniformity_test(ranks, L, bins=BINS)
     assert (table["chisq_p"] > 0.001).all(), table
 
 
+@pytest.mark.heavy
 def test_sbc_detects_a_wrong_generating_prior(noaa_co2):
     # true eps_ref drawn from a 5x wider prior than the model's TruncatedNormal(21, 5): eps_ref is set by
     # its prior (the sink identifies only k * eps_ref), so its ranks pile up at the ends. (A 5x wider
@@ -146,7 +148,7 @@ def _ekc_ranks(**config):
         return setup.run(seed=8)
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_sbc_ekc_model_is_calibrated():
     ranks = _ekc_ranks()
     assert ranks.shape == (EKC_R, 6) and ranks.to_numpy().min() >= 0 and ranks.to_numpy().max() <= L
@@ -154,7 +156,7 @@ def test_sbc_ekc_model_is_calibrated():
     assert (table["chisq_p"] > 0.001).all(), table
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_sbc_ekc_detects_a_wrong_generating_prior():
     # true slope_mu drawn from a 5x wider prior than the model's Normal(0.8, 0.5). With 6 regions of 19
     # changes and little variation in GDP growth the data identify slope_mu only loosely, so the fitted
