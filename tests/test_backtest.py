@@ -418,3 +418,17 @@ def test_report_shows_the_backtest_of_the_study_model(tmp_path):
     (tmp_path / "study.toml").write_text(text.replace('backtest = "bt"', 'backtest = "nowhere"'))
     with pytest.raises(StudyError, match="not a backtest folder"):
         backtest_table(load_study(tmp_path / "study.toml"))
+
+
+def test_uncertainty_table_follows_the_study_settings(tmp_path):
+    from forecast.run.stages.emissions import uncertainty_table
+    from forecast.run.study import load_study
+
+    base = uncertainty_table(load_study(SMALL_STUDY)).set_index("source of uncertainty")["included"]
+    assert base["model parameters (posterior, partially pooled across regions)"] == "yes"
+    assert base["GDP and population paths"] == "no" and base["errors in historical emissions"] == "no"
+    text = SMALL_STUDY.read_text().replace('type = "history"', 'type = "drivers"').replace(
+        "degree = 2", "degree = 2\nmeasurement_error = 0.05")
+    (tmp_path / "study.toml").write_text(text)
+    other = uncertainty_table(load_study(tmp_path / "study.toml")).set_index("source of uncertainty")["included"]
+    assert other["GDP and population paths"] == "yes" and other["errors in historical emissions"] == "yes"

@@ -551,7 +551,7 @@ def render_markdown(result: RunResult, figure_paths: Mapping[str, str] | None = 
     # why this model), then the rest of the results, and method, data and settings last
     answer = [_summary_paragraph(result), _peak_section(result), *take(["peak_by_group", "targets", "backtest", "peak_check"]),
               _figures_section(figure_paths or {}), _sinks_section(result)]
-    trust = [_diagnostics_section(result), *take(["model_choice", "measurement_error"]),
+    trust = [_diagnostics_section(result), *take(["uncertainties", "model_choice", "measurement_error"]),
              *take([n for n in list(tables) if n.startswith("diagnostics__")])]
     results = [_turning_section(result), *take(list(tables))]
     appendix = ["## Appendix: method, data and settings\n\nHow to read the numbers, the priors, the data files "

@@ -186,6 +186,37 @@ def peak_check_table(peak_table: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFr
     return check.sort_values(["agrees", "observed", "region"]).reset_index(drop=True)
 
 
+def uncertainty_table(study: Study) -> pd.DataFrame:
+    """Which sources of uncertainty the study's probabilities include and which they leave out, read
+    from its settings (so that a reader knows what the intervals do not cover)."""
+    m, sc = study.model, study.scenario
+    common = bool(getattr(m, "common_shocks", False))
+    rows = [
+        ("model parameters (posterior, partially pooled across regions)", True, "every draw uses its own posterior draw"),
+        ("year-to-year shocks to emissions growth", True,
+         f"{'Student-t' if m.likelihood == 'studentt' else 'normal'}, "
+         f"{'persistent (AR(1))' if m.residuals == 'ar1' else 'independent'}, each region's own size"),
+        ("shocks shared by all regions in a year (oil shocks, 2009, 2020)", common,
+         "a fitted year effect, drawn anew for every future year" if common else
+         "shocks are independent across regions, so sums over regions (world, nation) are too narrow"),
+        ("GDP and population paths", sc.type in ("drivers", "csv"),
+         {"drivers": "probabilistic GDP and population models", "csv": "the scenario file's paths or draws"}.get(
+             sc.type, "history scenario: recent trends continued; spread only from the emission model")),
+        ("errors in historical emissions", m.measurement_error not in (0, 0.0, {}),
+         "year-to-year measurement error as set in [model] measurement_error" if m.measurement_error not in (0, 0.0, {})
+         else "taken as exact; a systematic inventory error would shift levels, not peak years"),
+        ("choice of emission model", False, "one model; the backtest compares it with the alternatives"),
+        ("future policy beyond the historical pattern", False, "forecasts continue the fitted dynamics"),
+        ("land sinks and the CO2-fertilisation decline", bool(study.sinks.enabled),
+         "posterior of the land-sink model" if study.sinks.enabled else "not part of this study"),
+    ]
+    table = pd.DataFrame(rows, columns=["source of uncertainty", "included", "how"])
+    table["included"] = table["included"].map({True: "yes", False: "no"})
+    table.attrs["description"] = ("What the probabilities above account for. Sources marked 'no' are not in "
+                                  "the intervals: the true uncertainty is larger.")
+    return table
+
+
 def measurement_error_table(with_error: Forecast, exact: Forecast) -> pd.DataFrame:
     """How much treating historical emissions as uncertain widens the peak-year interval, per region."""
     rows = {}
@@ -298,6 +329,7 @@ def _forecast(ctx: RunContext) -> None:
     backtest = backtest_table(study)
     if backtest is not None:
         result.add_table("backtest", backtest, "How far to trust the peak probabilities: the backtest")
+    result.add_table("uncertainties", uncertainty_table(study), "Which uncertainties the numbers include")
     check = peak_check_table(result.peak_table, ctx.panel)
     if len(check):
         result.add_table("peak_check", check, "P(already peaked) against what the data already show")
