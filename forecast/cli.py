@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from forecast.errors import CarbonForecastError, InputError
+from forecast.limits import MAX_CHAINS, MAX_DRAWS, MAX_MC_DRAWS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Probabilistic carbon peak forecasts.")
 priors_app = typer.Typer(no_args_is_help=True, help="Browse the prior library.")
@@ -36,7 +37,7 @@ EXIT_DIAGNOSTICS = 3
 StudyArg = typer.Argument(None, help="Study TOML file or folder (default: the built-in 'global' study).")
 DataDirOpt = typer.Option(None, "--data-dir", envvar="CARBON_FORECAST_DATA", help="Folder with the data files.")
 SeedOpt = typer.Option(None, "--seed", min=0, max=2**32 - 1, help="Random seed (default: the study's).")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress output.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress output; print only where the results were written.")
 
 
 def _quiet_libraries() -> None:
@@ -55,6 +56,28 @@ def default_out_dir(study_name: str, suffix: str = "") -> Path:
     path)."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(study_name)).strip("._-") or "study"
     return Path("results") / f"{safe}{suffix}"
+
+
+def _check_data_dir(data_dir: Optional[Path]) -> None:
+    """An unusable ``--data-dir`` (or ``$CARBON_FORECAST_DATA``) fails at once, before the model code is
+    imported, and the message says which of the two gave the folder."""
+    if data_dir is None:
+        return
+    from forecast.data import check_data_dir
+    from forecast.errors import DataNotFoundError
+
+    try:
+        check_data_dir(data_dir)
+    except DataNotFoundError as err:
+        import os
+
+        env = os.environ.get("CARBON_FORECAST_DATA")
+        given = any(arg == "--data-dir" or arg.startswith("--data-dir=") for arg in sys.argv[1:])
+        if given or env is None or Path(env) != Path(data_dir):
+            raise
+        message = str(err)
+        raise DataNotFoundError(message.replace("--data-dir / data_dir", "$CARBON_FORECAST_DATA")
+                                if "--data-dir / data_dir" in message else f"{message} ($CARBON_FORECAST_DATA)") from None
 
 
 def _load(study_path: Optional[Path]):
@@ -142,14 +165,17 @@ def run(
 ) -> None:
     """Fit the study's model, forecast, and write the report and exports."""
     spec = _load(study)  # a bad study file answers before the model code is imported
+    from forecast.io.atomic import check_output_dir
 
-    from forecast.run.pipeline import check_output_dir, run_study
     if draws is not None:
         spec = spec.with_overrides(sampler={"draws": draws})
     if forecast_draws is not None:
         spec = spec.with_overrides(forecast={"draws": forecast_draws})
     out_dir = out_dir or default_out_dir(spec.study.name)
     check_output_dir(out_dir)
+    _check_data_dir(data_dir)
+
+    from forecast.run.pipeline import run_study
     result = run_study(spec, data_dir=data_dir, seed=seed, progress=not quiet and sys.stderr.isatty(), on_stage=_say(quiet))
     _finish(result, out_dir, strict, quiet)
 
@@ -164,10 +190,13 @@ def fit(
 ) -> None:
     """Fit the study's model only and save the posterior (reuse it with `report --model`)."""
     spec = _load(study)  # a bad study file answers before the model code is imported
+    from forecast.io.atomic import check_output_file
 
-    from forecast.run.pipeline import check_output_file, check_study, fit_model, load_study_panel
-    seed = spec.study.seed if seed is None else seed
     check_output_file(out)
+    _check_data_dir(data_dir)
+
+    from forecast.run.pipeline import check_study, fit_model, load_study_panel
+    seed = spec.study.seed if seed is None else seed
     _say(quiet)("loading data")
     panel = load_study_panel(spec, data_dir=data_dir)
     model, _, _ = check_study(spec, panel, data_dir=data_dir)
@@ -193,13 +222,15 @@ def report(
 ) -> None:
     """Forecast from a saved model and write the report and exports (no refitting)."""
     spec = _load(study)  # a bad study file answers before the model code is imported
+    from forecast.io.atomic import check_output_dir
 
-    from forecast.run.pipeline import (check_output_dir, check_study, forecast_study, load_model, load_or_fit_drivers,
-                                   load_study_panel)
+    check_output_dir(out_dir)
+    _check_data_dir(data_dir)
+
+    from forecast.run.pipeline import check_study, forecast_study, load_model, load_or_fit_drivers, load_study_panel
     from forecast.scenarios import DriverScenario
 
     seed = spec.study.seed if seed is None else seed
-    check_output_dir(out_dir)
     panel = load_study_panel(spec, data_dir=data_dir)
     _, scenario, regions = check_study(spec, panel, data_dir=data_dir)
     model = load_model(spec, model_path)
@@ -220,16 +251,17 @@ def inventory(
     landuse: Optional[Path] = typer.Option(None, help="CSV of land areas (land_type, area_mha[, rel_sd]) for a land-use carbon account."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     data_dir: Optional[Path] = DataDirOpt,
-    seed: int = typer.Option(1, "--seed", min=0, help="Random seed of the Monte Carlo."),
-    draws: int = typer.Option(20_000, min=100, help="Monte Carlo draws (Approach 2)."),
+    seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed of the Monte Carlo."),
+    draws: int = typer.Option(20_000, min=100, max=MAX_MC_DRAWS, help="Monte Carlo draws (Approach 2)."),
     quiet: bool = QuietOpt,
 ) -> None:
     """IPCC Approach 1 and Approach 2 uncertainty of an emission inventory, side by side."""
-    from forecast.io.atomic import atomic_output_dir
-    from forecast.policy.inventory import ceads_fuel_inventory, compare_approaches, inventory_report, read_activities
-    from forecast.run.pipeline import check_output_dir
+    from forecast.io.atomic import atomic_output_dir, check_output_dir
 
     check_output_dir(out_dir)
+    _check_data_dir(data_dir)
+    from forecast.policy.inventory import ceads_fuel_inventory, compare_approaches, inventory_report, read_activities
+
     if study is not None:
         if province or activities or landuse:
             raise CarbonForecastError("give a study file or one of --province / --activities / --landuse, not both")
@@ -259,9 +291,9 @@ def inventory(
         provenance = [file_provenance(path)]
         title = f"Fossil CO2 inventory of {province}, {year} (CEADs fuel breakdown)"
     else:
+        acts = read_activities(activities)  # a bad file answers before the factor model (PyMC) is imported
         from forecast.models.emission_factors import prior_factor_draws
 
-        acts = read_activities(activities)
         factors = prior_factor_draws(list(acts), n=draws, random_seed=seed)
         title = f"Emission inventory of {activities.name} (IPCC 2006 default factors as priors)"
     comparison = compare_approaches(acts, factors, n=draws, random_seed=seed)
@@ -277,6 +309,8 @@ def inventory(
                            f"{row['U_minus_pct']:.2f}", f"{row['U_plus_pct']:.2f}")
         out.print(table_)
         console.print(f"[green]✓[/] wrote {out_dir}/inventory.md, inventory.csv")
+    else:  # quiet still says where the results are: one line on stdout
+        out.print(str(out_dir), soft_wrap=True)
 
 
 def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, quiet: bool) -> None:
@@ -327,6 +361,8 @@ def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, qu
                 rich_table.add_row(*[f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row])
             out.print(rich_table)
         console.print(f"[green]✓[/] wrote {out_dir}/inventory.md and {', '.join(name for *_, name in tables)}")
+    else:  # quiet still says where the results are: one line on stdout
+        out.print(str(out_dir), soft_wrap=True)
 
 
 def _landuse_inventory(path: Path, out_dir: Path, *, seed: int, draws: int, quiet: bool) -> None:
@@ -359,6 +395,8 @@ def _landuse_inventory(path: Path, out_dir: Path, *, seed: int, draws: int, quie
             rich_table.add_row(row["land_type"], f"{row['mean']:,.1f}", f"{row['q025']:,.1f} to {row['q975']:,.1f}")
         out.print(rich_table)
         console.print(f"[green]✓[/] wrote {out_dir}/landuse.csv")
+    else:  # quiet still says where the results are: one line on stdout
+        out.print(str(out_dir), soft_wrap=True)
 
 
 @priors_app.command("list")
@@ -397,6 +435,7 @@ def data_info_cmd(
     """Where a data source resolves to, its SHA-256, rows, regions and years."""
     from forecast.data import data_info
 
+    _check_data_dir(data_dir)
     info = data_info(source, data_dir=data_dir)
     for key, value in info.items():
         out.print(f"[bold]{key}[/]: {value}")
@@ -408,9 +447,9 @@ def backtest(
     cutoff: Optional[list[int]] = typer.Option(None, "--cutoff", help="Cutoff year (repeat; default 2000, 2005, 2010)."),
     out_dir: Path = typer.Option(None, "--out", "-o", help="Output folder (default: results/<study name>-backtest)."),
     data_dir: Optional[Path] = DataDirOpt,
-    draws: int = typer.Option(300, min=10, help="Sampler draws per chain for each refit."),
-    tune: int = typer.Option(400, min=10, help="Sampler tuning steps per chain for each refit."),
-    forecast_draws: int = typer.Option(500, min=10, help="Forecast trajectories per cutoff."),
+    draws: int = typer.Option(300, min=10, max=MAX_DRAWS, help="Sampler draws per chain for each refit."),
+    tune: int = typer.Option(400, min=10, max=MAX_DRAWS, help="Sampler tuning steps per chain for each refit."),
+    forecast_draws: int = typer.Option(500, min=10, max=MAX_DRAWS, help="Forecast trajectories per cutoff."),
     seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed."),
     model: Optional[list[str]] = typer.Option(None, "--model", help="Emission model to score: ekc or kaya (repeat to compare; default: the study's)."),
     scenario: Optional[list[str]] = typer.Option(None, "--scenario", help="Scenario: history or drivers (repeat; one per --model, or one for all)."),
@@ -421,11 +460,12 @@ def backtest(
     With several --model (and --scenario) values every variant is scored on the same cutoffs and a
     side-by-side comparison.md / comparison.csv is written, with one backtest folder per variant."""
     spec = _load(study)  # a bad study file answers before the model code is imported
-    from forecast.evaluation.backtest import DEFAULT_CUTOFFS, compare_models, run_backtest, write_backtest, write_comparison
-    from forecast.run.pipeline import check_output_dir
+    from forecast.io.atomic import check_output_dir
 
     out_dir = out_dir or default_out_dir(spec.study.name, "-backtest")
     check_output_dir(out_dir)
+    _check_data_dir(data_dir)
+    from forecast.evaluation.backtest import DEFAULT_CUTOFFS, compare_models, run_backtest, write_backtest, write_comparison
     variants = _variants(spec, model or [], scenario or [])
     if len(variants) > 1:
         results = compare_models(spec, variants, tuple(cutoff) if cutoff else DEFAULT_CUTOFFS, data_dir=data_dir,
@@ -440,9 +480,14 @@ def backtest(
             for col in table.columns:
                 rich_table.add_column(str(col))
             for row in table.itertuples(index=False):
-                rich_table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+                rich_table.add_row(*[_score(v) if isinstance(v, float) else str(v) for v in row])
             out.print(rich_table)
+            if any(isinstance(v, float) and v != v for row in table.itertuples(index=False) for v in row):
+                console.print("n/a: the score is undefined for that variant (e.g. Brier skill or AUC when every "
+                              "region, or none, peaked); each variant's backtest.md says why", soft_wrap=True)
             console.print(f"[green]✓[/] wrote {out_dir}/comparison.md, comparison.csv and one folder per variant")
+        else:
+            out.print(str(out_dir), soft_wrap=True)
         return
     model_type, scenario_type = variants[0]
     result = run_backtest(spec, tuple(cutoff) if cutoff else DEFAULT_CUTOFFS, data_dir=data_dir, draws=draws,
@@ -460,9 +505,53 @@ def backtest(
                             "cov90_5y", "cov50_10y", "cov90_10y", "crps_rel_median_5y", "crps_rel_median_10y",
                             "crps_log_5y", "crps_log_10y", "peak_cov90", "peak_mae") if c in summary.columns]
         for col in rows:
-            table.add_row(col, *[f"{v:.3f}" for v in summary[col].to_numpy(dtype=float)])
+            table.add_row(col, *[_score(v) for v in summary[col].to_numpy(dtype=float)])
         out.print(table)
+        for note in _undefined_scores(summary, rows):
+            console.print(f"n/a {note}", soft_wrap=True)
         console.print(f"[green]✓[/] wrote {out_dir}/backtest.md, events.csv, levels.csv, peaks.csv, reliability.png")
+    else:
+        out.print(str(out_dir), soft_wrap=True)
+
+
+def _score(value: float) -> str:
+    """A backtest score for the terminal: ``n/a`` (explained below the table) rather than ``nan``."""
+    import math
+
+    return f"{value:.3f}" if math.isfinite(value) else "n/a"
+
+
+def _undefined_scores(summary, rows: list[str]) -> list[str]:
+    """Why each score printed as ``n/a`` could not be computed, one line per score."""
+    import math
+
+    notes = []
+    for col in rows:
+        values = summary[col].to_numpy(dtype=float)
+        missing = [str(name) for name, v in zip(summary.index, values) if not math.isfinite(v)]
+        if not missing:
+            continue
+        where = "pooled" if missing == ["pooled"] else f"cutoff {', '.join(missing)}"
+        match = re.fullmatch(r"(brier|skill|auc)_(\d+)y", col)
+        if match:
+            h = match.group(2)
+            base = summary.get(f"base_rate_{h}y")
+            rates = {float(base[name]) for name in missing if base is not None and name in base.index
+                     and math.isfinite(float(base[name]))}
+            if match.group(1) == "brier" or not rates:
+                why = f"no region's peak within {h} years could be decided from the data"
+            elif rates <= {0.0}:
+                why = f"undefined: no region peaked within {h} years, so there is only one outcome class"
+            elif rates <= {1.0}:
+                why = f"undefined: every region peaked within {h} years, so there is only one outcome class"
+            else:
+                why = "undefined: only one outcome class"
+        elif col.startswith("peak_"):
+            why = "no region's forecast peak could be checked against an observed peak"
+        else:
+            why = "no observed emissions at this lead after the cutoff (the data end first)"
+        notes.append(f"{col} ({where}): {why}")
+    return notes
 
 
 def _variants(spec, models: list[str], scenarios: list[str]) -> list[tuple[str, str]]:
@@ -494,9 +583,9 @@ def counties(
     province: Optional[list[str]] = typer.Option(None, "--province", help="Only this province (repeat; default: all), e.g. Anhui."),
     max_counties: Optional[int] = typer.Option(None, "--max-counties", min=1, help="Keep the first N counties (by admin code) of each province."),
     min_years: int = typer.Option(10, "--min-years", min=2, help="Drop counties with fewer years of CO2 data."),
-    draws: int = typer.Option(500, min=10, help="Sampler draws per chain for each province."),
-    tune: int = typer.Option(500, min=10, help="Sampler tuning steps per chain for each province."),
-    chains: int = typer.Option(2, min=1, help="Chains per fit (run one after another inside a worker)."),
+    draws: int = typer.Option(500, min=10, max=MAX_DRAWS, help="Sampler draws per chain for each province."),
+    tune: int = typer.Option(500, min=10, max=MAX_DRAWS, help="Sampler tuning steps per chain for each province."),
+    chains: int = typer.Option(2, min=1, max=MAX_CHAINS, help="Chains per fit (run one after another inside a worker)."),
     seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed (one child seed per province)."),
     connect_timeout: float = typer.Option(10.0, "--connect-timeout", min=0.1, help="Seconds to wait for the scheduler."),
     quiet: bool = QuietOpt,
@@ -504,9 +593,10 @@ def counties(
     """Fit the county CO2 growth model (DriftModel) of every province on a dask cluster; write a tidy table."""
     import json
 
-    from forecast.io.atomic import atomic_output_dir
-    from forecast.run.pipeline import check_output_dir
+    from forecast.io.atomic import atomic_output_dir, check_output_dir
 
+    check_output_dir(out_dir)
+    _check_data_dir(data_dir)
     try:
         from forecast.projection.scale import fit_counties
     except ImportError as err:
@@ -514,7 +604,6 @@ def counties(
                                   "pip install 'carbon-forecast[scale]'") from None
     from forecast.data import file_provenance
 
-    check_output_dir(out_dir)
     path = Path(data_dir) / "china_county_co2.csv" if data_dir is not None else None
     local = scheduler.strip().lower() == "local"
     _say(quiet)(f"fitting county panels on {'a local cluster of ' + str(workers) + ' workers' if local else scheduler}")
@@ -539,6 +628,8 @@ def counties(
                                f"{100 * row['drift_mu_mean']:.2f}", f"{row['max_r_hat']:.3f}", str(row["divergences"]))
         out.print(rich_table)
         console.print(f"[green]✓[/] wrote {out_dir}/counties.csv, counties.json")
+    else:  # quiet still says where the results are: one line on stdout
+        out.print(str(out_dir), soft_wrap=True)
 
 
 def exit_code(err: CarbonForecastError) -> int:
