@@ -206,3 +206,14 @@ def test_a_prior_of_another_family_is_named_as_given():
         _models()["ekc"](model_config={"kaya.nu": {"params": {"alpha": 3.0}}}).priors()
     message = str(info.value)
     assert "'kaya.nu'" in message and "ekc family" in message and "ekc.kaya.nu" not in message
+
+
+def test_sink_fit_years_without_data_name_the_key(tmp_path, shared_data_dir):
+    """[sinks] fit_years past the end of the GCB series was reported as a data problem without the key."""
+    from forecast.run.stages.sinks import check_sinks
+
+    path = tmp_path / "study.toml"
+    path.write_text(BASE + '[sinks]\nenabled = true\nfit_years = [1990, 2030]\n[sinks.areas.China]\nforest = 284.1\n',
+                    encoding="utf-8")
+    with pytest.raises(StudyError, match=r"\[sinks\] fit_years \[1990, 2030\]: .*2025"):
+        check_sinks(load_study(path), ["China"], 2060, data_dir=shared_data_dir)
