@@ -1044,26 +1044,37 @@ def environment(seed: int) -> dict[str, str]:
     return {"package version": version, "package imported from": str(Path(path).parent),
             "git commit": commit + (" (with uncommitted changes)" if dirty else ""),
             "python": platform.python_version(), "platform": platform.platform(), "seed": str(seed),
-            "cpus": str(os.cpu_count()),
-            "load average (1, 5, 15 min) at the end": ", ".join(f"{x:.2f}" for x in os.getloadavg())}
+            "cpus": str(os.cpu_count())}
 
 
-def write_summary(rows: list[dict], times: dict[str, float], env: dict[str, str], out: Path, args, total: float) -> None:
+def counts_table(rows: list[dict]) -> list[str]:
+    """Markdown table: cases per category x outcome (every outcome a column), the slowest case per row."""
     counts = Counter((r["category"], r["outcome"]) for r in rows)
-    used = [o for o in OUTCOMES if any(r["outcome"] == o for r in rows)] or OUTCOMES[:1]
-    lines = ["# Bad-input fuzz of the command line (issue 18)", "",
-             f"{len(rows)} cases in {total:.0f} s; `benchmarks/fuzz_inputs.py` (outcomes defined in its docstring). "
-             f"A refusal counts as `clear_error` only within {args.slow:g} s.", "",
-             "| category | " + " | ".join(used) + " | cases | slowest (s) |",
-             "|---|" + "---:|" * (len(used) + 2)]
+    lines = ["| category | " + " | ".join(OUTCOMES) + " | cases | slowest (s) |",
+             "|---|" + "---:|" * (len(OUTCOMES) + 2)]
     for cat in CATEGORIES + sorted({r["category"] for r in rows} - set(CATEGORIES)):
         cat_rows = [r for r in rows if r["category"] == cat]
         if not cat_rows:
             continue
-        lines.append(f"| {cat} | " + " | ".join(str(counts.get((cat, o), 0)) for o in used)
-                     + f" | {len(cat_rows)} | {max(r['seconds'] for r in cat_rows):.1f} |")
-    lines.append("| **all** | " + " | ".join(str(sum(r["outcome"] == o for r in rows)) for o in used)
-                 + f" | {len(rows)} | {max(r['seconds'] for r in rows):.1f} |")
+        lines.append(f"| {cat} | " + " | ".join(str(counts.get((cat, o), 0)) for o in OUTCOMES)
+                     + f" | {len(cat_rows)} | {max(float(r['seconds']) for r in cat_rows):.1f} |")
+    lines.append("| **all** | " + " | ".join(str(sum(r["outcome"] == o for r in rows)) for o in OUTCOMES)
+                 + f" | {len(rows)} | {max(float(r['seconds']) for r in rows):.1f} |")
+    return lines
+
+
+def write_summary(rows: list[dict], times: dict[str, float], env: dict[str, str], out: Path, args, total: float,
+                  before: list[dict] | None = None) -> None:
+    lines = ["# Bad-input fuzz of the command line (issue 18)", "",
+             f"{len(rows)} cases in {total:.0f} s; `benchmarks/fuzz_inputs.py` (outcomes defined in its docstring). "
+             f"A refusal counts as `clear_error` only before any sampling and within {args.slow:g} s.", "",
+             *counts_table(rows)]
+    if before:
+        lines += ["", f"The same cases on {args.before_label}:", "", *counts_table(before), "",
+                  "Cases whose outcome changed: "
+                  + ("; ".join(f"`{b['case']}` {b['outcome']} -> {a['outcome']}"
+                               for b in before for a in rows if a["case"] == b["case"] and a["outcome"] != b["outcome"])
+                     or "none")]
     bad = [r for r in rows if r["outcome"] not in ("clear_error", "handled")]
     lines += ["", "## Cases not `clear_error` / `handled`", ""]
     lines += [f"- `{r['case']}` ({r['category']}): **{r['outcome']}**, {r['seconds']:.1f} s: {r['message'][:200]}"
@@ -1074,7 +1085,10 @@ def write_summary(rows: list[dict], times: dict[str, float], env: dict[str, str]
     lines += ["", "## Start-up (median of 3 runs, wall seconds)", "", "| command | seconds |", "|---|---:|"]
     lines += [f"| `{k}` | {v:.2f} |" for k, v in times.items()]
     lines += ["", "## Environment", ""] + [f"- {k}: {v}" for k, v in env.items()]
-    lines += ["", "Regenerate: `PYTHONPATH=. python benchmarks/fuzz_inputs.py --data-dir ../shared/data`", ""]
+    again = "PYTHONPATH=. python benchmarks/fuzz_inputs.py --data-dir ../shared/data"
+    if args.before:
+        again += f" --before {args.before} --before-label '{args.before_label}'"
+    lines += ["", f"Regenerate (from the repository root): `{again}`", ""]
     (out / "summary.md").write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -1093,6 +1107,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261202, help="study seed of the cases that sample")
     parser.add_argument("--only", default="", help="regular expression: run only the matching cases")
     parser.add_argument("--keep", action="store_true", help="keep the case folders (printed at the end)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="cases.csv of an earlier run (e.g. of an older commit) to compare with in summary.md")
+    parser.add_argument("--before-label", default="the earlier run", help="what --before was run on")
+    parser.add_argument("--commit-label", default=None,
+                        help="what to record as the code's commit (default: git rev-parse HEAD of this checkout)")
     args = parser.parse_args()
     if not (args.data_dir / "owid_co2_data.csv").is_file():
         parser.error(f"--data-dir {args.data_dir}: no owid_co2_data.csv there")
@@ -1103,7 +1122,10 @@ def main() -> None:
     cases = sorted(CASES, key=lambda c: 0 if c.name == "name-absolute" else 1)
     if args.only:
         cases = [c for c in cases if re.search(args.only, c.name)]
-    load_at_start = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    env = environment(args.seed)  # before anything is written: the commit and whether the checkout is clean
+    if args.commit_label:
+        env["git commit"] = args.commit_label
+    env["load average (1, 5, 15 min) at the start"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     root = Path(tempfile.mkdtemp(prefix="fuzz_inputs-"))
     rows: list[dict] = []
     start = time.perf_counter()
@@ -1126,9 +1148,9 @@ def main() -> None:
         writer = csv.DictWriter(fh, fieldnames=["case", "category", "outcome", "seconds", "exit", "message"])
         writer.writeheader()
         writer.writerows(rows)
-    env = environment(args.seed)
-    env["load average (1, 5, 15 min) at the start"] = load_at_start
-    write_summary(rows, times, env, args.out, args, total)
+    env["load average (1, 5, 15 min) at the end"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    before = list(csv.DictReader(open(args.before, encoding="utf-8"))) if args.before else None
+    write_summary(rows, times, env, args.out, args, total, before)
     print((args.out / "summary.md").read_text(encoding="utf-8"))
 
 
