@@ -44,6 +44,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -1087,7 +1088,7 @@ def write_summary(rows: list[dict], times: dict[str, float], env: dict[str, str]
     lines += ["", "## Environment", ""] + [f"- {k}: {v}" for k, v in env.items()]
     again = "PYTHONPATH=. python benchmarks/fuzz_inputs.py --data-dir ../shared/data"
     if args.before:
-        again += f" --before {args.before} --before-label '{args.before_label}'"
+        again += f" --before {shlex.quote(str(args.before))} --before-label {shlex.quote(args.before_label)}"
     lines += ["", f"Regenerate (from the repository root): `{again}`", ""]
     (out / "summary.md").write_text("\n".join(lines), encoding="utf-8")
 
