@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from forecast.errors import CarbonForecastError, InputError
+from forecast.limits import MAX_CHAINS, MAX_DRAWS, MAX_MC_DRAWS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Probabilistic carbon peak forecasts.")
 priors_app = typer.Typer(no_args_is_help=True, help="Browse the prior library.")
@@ -36,7 +37,7 @@ EXIT_DIAGNOSTICS = 3
 StudyArg = typer.Argument(None, help="Study TOML file or folder (default: the built-in 'global' study).")
 DataDirOpt = typer.Option(None, "--data-dir", envvar="CARBON_FORECAST_DATA", help="Folder with the data files.")
 SeedOpt = typer.Option(None, "--seed", min=0, max=2**32 - 1, help="Random seed (default: the study's).")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress output.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress output; print only where the results were written.")
 
 
 def _quiet_libraries() -> None:
@@ -55,6 +56,28 @@ def default_out_dir(study_name: str, suffix: str = "") -> Path:
     path)."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(study_name)).strip("._-") or "study"
     return Path("results") / f"{safe}{suffix}"
+
+
+def _check_data_dir(data_dir: Optional[Path]) -> None:
+    """An unusable ``--data-dir`` (or ``$CARBON_FORECAST_DATA``) fails at once, before the model code is
+    imported, and the message says which of the two gave the folder."""
+    if data_dir is None:
+        return
+    from forecast.data import check_data_dir
+    from forecast.errors import DataNotFoundError
+
+    try:
+        check_data_dir(data_dir)
+    except DataNotFoundError as err:
+        import os
+
+        env = os.environ.get("CARBON_FORECAST_DATA")
+        given = any(arg == "--data-dir" or arg.startswith("--data-dir=") for arg in sys.argv[1:])
+        if given or env is None or Path(env) != Path(data_dir):
+            raise
+        message = str(err)
+        raise DataNotFoundError(message.replace("--data-dir / data_dir", "$CARBON_FORECAST_DATA")
+                                if "--data-dir / data_dir" in message else f"{message} ($CARBON_FORECAST_DATA)") from None
 
 
 def _load(study_path: Optional[Path]):
@@ -142,14 +165,17 @@ def run(
 ) -> None:
     """Fit the study's model, forecast, and write the report and exports."""
     spec = _load(study)  # a bad study file answers before the model code is imported
+    from forecast.io.atomic import check_output_dir
 
-    from forecast.run.pipeline import check_output_dir, run_study
     if draws is not None:
         spec = spec.with_overrides(sampler={"draws": draws})
     if forecast_draws is not None:
         spec = spec.with_overrides(forecast={"draws": forecast_draws})
     out_dir = out_dir or default_out_dir(spec.study.name)
     check_output_dir(out_dir)
+    _check_data_dir(data_dir)
+
+    from forecast.run.pipeline import run_study
     result = run_study(spec, data_dir=data_dir, seed=seed, progress=not quiet and sys.stderr.isatty(), on_stage=_say(quiet))
     _finish(result, out_dir, strict, quiet)
 
@@ -164,10 +190,13 @@ def fit(
 ) -> None:
     """Fit the study's model only and save the posterior (reuse it with `report --model`)."""
     spec = _load(study)  # a bad study file answers before the model code is imported
+    from forecast.io.atomic import check_output_file
 
-    from forecast.run.pipeline import check_output_file, check_study, fit_model, load_study_panel
-    seed = spec.study.seed if seed is None else seed
     check_output_file(out)
+    _check_data_dir(data_dir)
+
+    from forecast.run.pipeline import check_study, fit_model, load_study_panel
+    seed = spec.study.seed if seed is None else seed
     _say(quiet)("loading data")
     panel = load_study_panel(spec, data_dir=data_dir)
     model, _, _ = check_study(spec, panel, data_dir=data_dir)
@@ -193,13 +222,15 @@ def report(
 ) -> None:
     """Forecast from a saved model and write the report and exports (no refitting)."""
     spec = _load(study)  # a bad study file answers before the model code is imported
+    from forecast.io.atomic import check_output_dir
 
-    from forecast.run.pipeline import (check_output_dir, check_study, forecast_study, load_model, load_or_fit_drivers,
-                                   load_study_panel)
+    check_output_dir(out_dir)
+    _check_data_dir(data_dir)
+
+    from forecast.run.pipeline import check_study, forecast_study, load_model, load_or_fit_drivers, load_study_panel
     from forecast.scenarios import DriverScenario
 
     seed = spec.study.seed if seed is None else seed
-    check_output_dir(out_dir)
     panel = load_study_panel(spec, data_dir=data_dir)
     _, scenario, regions = check_study(spec, panel, data_dir=data_dir)
     model = load_model(spec, model_path)
@@ -220,16 +251,17 @@ def inventory(
     landuse: Optional[Path] = typer.Option(None, help="CSV of land areas (land_type, area_mha[, rel_sd]) for a land-use carbon account."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     data_dir: Optional[Path] = DataDirOpt,
-    seed: int = typer.Option(1, "--seed", min=0, help="Random seed of the Monte Carlo."),
-    draws: int = typer.Option(20_000, min=100, help="Monte Carlo draws (Approach 2)."),
+    seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed of the Monte Carlo."),
+    draws: int = typer.Option(20_000, min=100, max=MAX_MC_DRAWS, help="Monte Carlo draws (Approach 2)."),
     quiet: bool = QuietOpt,
 ) -> None:
     """IPCC Approach 1 and Approach 2 uncertainty of an emission inventory, side by side."""
-    from forecast.io.atomic import atomic_output_dir
-    from forecast.policy.inventory import ceads_fuel_inventory, compare_approaches, inventory_report, read_activities
-    from forecast.run.pipeline import check_output_dir
+    from forecast.io.atomic import atomic_output_dir, check_output_dir
 
     check_output_dir(out_dir)
+    _check_data_dir(data_dir)
+    from forecast.policy.inventory import ceads_fuel_inventory, compare_approaches, inventory_report, read_activities
+
     if study is not None:
         if province or activities or landuse:
             raise CarbonForecastError("give a study file or one of --province / --activities / --landuse, not both")
@@ -259,9 +291,9 @@ def inventory(
         provenance = [file_provenance(path)]
         title = f"Fossil CO2 inventory of {province}, {year} (CEADs fuel breakdown)"
     else:
+        acts = read_activities(activities)  # a bad file answers before the factor model (PyMC) is imported
         from forecast.models.emission_factors import prior_factor_draws
 
-        acts = read_activities(activities)
         factors = prior_factor_draws(list(acts), n=draws, random_seed=seed)
         title = f"Emission inventory of {activities.name} (IPCC 2006 default factors as priors)"
     comparison = compare_approaches(acts, factors, n=draws, random_seed=seed)
@@ -277,6 +309,8 @@ def inventory(
                            f"{row['U_minus_pct']:.2f}", f"{row['U_plus_pct']:.2f}")
         out.print(table_)
         console.print(f"[green]✓[/] wrote {out_dir}/inventory.md, inventory.csv")
+    else:  # quiet still says where the results are: one line on stdout
+        out.print(str(out_dir), soft_wrap=True)
 
 
 def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, quiet: bool) -> None:
@@ -327,6 +361,8 @@ def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, qu
                 rich_table.add_row(*[f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row])
             out.print(rich_table)
         console.print(f"[green]✓[/] wrote {out_dir}/inventory.md and {', '.join(name for *_, name in tables)}")
+    else:  # quiet still says where the results are: one line on stdout
+        out.print(str(out_dir), soft_wrap=True)
 
 
 def _landuse_inventory(path: Path, out_dir: Path, *, seed: int, draws: int, quiet: bool) -> None:
@@ -359,6 +395,8 @@ def _landuse_inventory(path: Path, out_dir: Path, *, seed: int, draws: int, quie
             rich_table.add_row(row["land_type"], f"{row['mean']:,.1f}", f"{row['q025']:,.1f} to {row['q975']:,.1f}")
         out.print(rich_table)
         console.print(f"[green]✓[/] wrote {out_dir}/landuse.csv")
+    else:  # quiet still says where the results are: one line on stdout
+        out.print(str(out_dir), soft_wrap=True)
 
 
 @priors_app.command("list")
@@ -397,6 +435,7 @@ def data_info_cmd(
     """Where a data source resolves to, its SHA-256, rows, regions and years."""
     from forecast.data import data_info
 
+    _check_data_dir(data_dir)
     info = data_info(source, data_dir=data_dir)
     for key, value in info.items():
         out.print(f"[bold]{key}[/]: {value}")
@@ -409,9 +448,9 @@ def backtest(
     cutoffs: Optional[str] = typer.Option(None, "--cutoffs", help="Cutoff years as START:STOP[:STEP] (stop included) or a comma list, e.g. 1970:2012:3."),
     out_dir: Path = typer.Option(None, "--out", "-o", help="Output folder (default: results/<study name>-backtest)."),
     data_dir: Optional[Path] = DataDirOpt,
-    draws: int = typer.Option(300, min=10, help="Sampler draws per chain for each refit."),
-    tune: int = typer.Option(400, min=10, help="Sampler tuning steps per chain for each refit."),
-    forecast_draws: int = typer.Option(500, min=10, help="Forecast trajectories per cutoff."),
+    draws: int = typer.Option(300, min=10, max=MAX_DRAWS, help="Sampler draws per chain for each refit."),
+    tune: int = typer.Option(400, min=10, max=MAX_DRAWS, help="Sampler tuning steps per chain for each refit."),
+    forecast_draws: int = typer.Option(500, min=10, max=MAX_DRAWS, help="Forecast trajectories per cutoff."),
     fit_years: int = typer.Option(33, "--fit-years", min=0, max=200, help="Rolling fit window in years (0: from the study's first year)."),
     lead_years: int = typer.Option(40, "--lead-years", min=20, max=100, help="Years forecast after each cutoff."),
     seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed."),
@@ -426,12 +465,14 @@ def backtest(
     With several --model (and --scenario) values every variant is scored on the same cutoffs and a
     side-by-side comparison.md / comparison.csv / paired.csv is written, with one backtest folder per variant."""
     spec = _load(study)  # a bad study file answers before the model code is imported
-    from forecast.evaluation.backtest import DEFAULT_CUTOFFS, compare_models, parse_cutoffs
-    from forecast.evaluation.backtest_report import write_comparison
-    from forecast.run.pipeline import check_output_dir
+    from forecast.io.atomic import check_output_dir
 
     out_dir = out_dir or default_out_dir(spec.study.name, "-backtest")
     check_output_dir(out_dir)
+    _check_data_dir(data_dir)
+    from forecast.evaluation.backtest import DEFAULT_CUTOFFS, compare_models, parse_cutoffs
+    from forecast.evaluation.backtest_report import write_comparison
+
     years = [*(cutoff or []), *(parse_cutoffs(cutoffs) if cutoffs else [])] or list(DEFAULT_CUTOFFS)
     variants = _variants(spec, model or [], scenario or [])
     checkpoints = out_dir.parent / f".{out_dir.name}.checkpoints" if resume else None
@@ -451,10 +492,8 @@ def backtest(
 
         shutil.rmtree(checkpoints, ignore_errors=True)  # everything is written: nothing left to resume
     if quiet:
-        out.print(str(out_dir))
+        out.print(str(out_dir), soft_wrap=True)
         return
-    import numpy as np
-
     from forecast.evaluation.backtest import event_label, targets_table
 
     for name, result in results.items():
@@ -463,20 +502,30 @@ def backtest(
         for col in ("event", "n", "Brier skill", "AUC", "log score"):
             table.add_column(col)
         for h in sorted(result.events["horizon"].unique()):
-            def cell(stat, digits=2, label=event_label(h)):
-                row = scores[(scores["kind"] == "event") & (scores["target"] == label) & (scores["statistic"] == stat)]
-                if not len(row) or not np.isfinite(row.iloc[0]["estimate"]):
-                    return "undefined (one outcome class)" if stat in ("brier_skill", "auc") else "n/a"
-                r = row.iloc[0]
-                band = f" ({r['low']:.{digits}f}-{r['high']:.{digits}f})" if np.isfinite(r["low"]) else ""
-                return f"{r['estimate']:.{digits}f}{band}"
-
-            table.add_row(event_label(h), cell("n", 0).split(" ")[0], cell("brier_skill"), cell("auc"), cell("log_score", 3))
+            label = event_label(h)
+            table.add_row(label, _event_cell(scores, label, "n", 0).split(" ")[0],
+                          *(_event_cell(scores, label, stat) for stat in ("brier_skill", "auc")),
+                          _event_cell(scores, label, "log_score", 3))
         out.print(table)
         met = targets_table(scores)
         out.print(f"targets met: {int((met['met'] == 'yes').sum())} of {len(met)} ({int((met['met'] == 'not measured').sum())} not measurable on these cutoffs)")
     console.print(f"[green]✓[/] wrote {out_dir}/" + ("comparison.md and one folder per variant" if len(results) > 1
                                                     else "backtest.md, scores.csv, events.csv, reliability.png"))
+
+
+def _event_cell(scores, label: str, stat: str, digits: int = 2) -> str:
+    """One pooled event score with its interval for the terminal; never a bare ``nan``: Brier skill and
+    AUC are undefined when every decided region had the same outcome, and the cell says so."""
+    import math
+
+    row = scores[(scores["kind"] == "event") & (scores["target"] == label) & (scores["statistic"] == stat)]
+    if not len(row) or not math.isfinite(row.iloc[0]["estimate"]):
+        if stat in ("brier_skill", "auc"):
+            return "undefined: every decided region had the same outcome"
+        return "n/a: no decidable forecasts"
+    r = row.iloc[0]
+    band = f" ({r['low']:.{digits}f}-{r['high']:.{digits}f})" if math.isfinite(r["low"]) else ""
+    return f"{r['estimate']:.{digits}f}{band}"
 
 
 def _variants(spec, models: list[str], scenarios: list[str]) -> list[tuple[str, str]]:
@@ -508,9 +557,9 @@ def counties(
     province: Optional[list[str]] = typer.Option(None, "--province", help="Only this province (repeat; default: all), e.g. Anhui."),
     max_counties: Optional[int] = typer.Option(None, "--max-counties", min=1, help="Keep the first N counties (by admin code) of each province."),
     min_years: int = typer.Option(10, "--min-years", min=2, help="Drop counties with fewer years of CO2 data."),
-    draws: int = typer.Option(500, min=10, help="Sampler draws per chain for each province."),
-    tune: int = typer.Option(500, min=10, help="Sampler tuning steps per chain for each province."),
-    chains: int = typer.Option(2, min=1, help="Chains per fit (run one after another inside a worker)."),
+    draws: int = typer.Option(500, min=10, max=MAX_DRAWS, help="Sampler draws per chain for each province."),
+    tune: int = typer.Option(500, min=10, max=MAX_DRAWS, help="Sampler tuning steps per chain for each province."),
+    chains: int = typer.Option(2, min=1, max=MAX_CHAINS, help="Chains per fit (run one after another inside a worker)."),
     seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed (one child seed per province)."),
     connect_timeout: float = typer.Option(10.0, "--connect-timeout", min=0.1, help="Seconds to wait for the scheduler."),
     quiet: bool = QuietOpt,
@@ -518,9 +567,10 @@ def counties(
     """Fit the county CO2 growth model (DriftModel) of every province on a dask cluster; write a tidy table."""
     import json
 
-    from forecast.io.atomic import atomic_output_dir
-    from forecast.run.pipeline import check_output_dir
+    from forecast.io.atomic import atomic_output_dir, check_output_dir
 
+    check_output_dir(out_dir)
+    _check_data_dir(data_dir)
     try:
         from forecast.projection.scale import fit_counties
     except ImportError as err:
@@ -528,7 +578,6 @@ def counties(
                                   "pip install 'carbon-forecast[scale]'") from None
     from forecast.data import file_provenance
 
-    check_output_dir(out_dir)
     path = Path(data_dir) / "china_county_co2.csv" if data_dir is not None else None
     local = scheduler.strip().lower() == "local"
     _say(quiet)(f"fitting county panels on {'a local cluster of ' + str(workers) + ' workers' if local else scheduler}")
@@ -553,6 +602,8 @@ def counties(
                                f"{100 * row['drift_mu_mean']:.2f}", f"{row['max_r_hat']:.3f}", str(row["divergences"]))
         out.print(rich_table)
         console.print(f"[green]✓[/] wrote {out_dir}/counties.csv, counties.json")
+    else:  # quiet still says where the results are: one line on stdout
+        out.print(str(out_dir), soft_wrap=True)
 
 
 def exit_code(err: CarbonForecastError) -> int:

@@ -94,6 +94,9 @@ DISTRIBUTIONS: Mapping[str, _Dist] = MappingProxyType(
 )
 """Supported distribution names -> parameter rules. Names are the PyMC class names."""
 
+# distributions whose values are positive whatever their parameters
+_POSITIVE = frozenset({"HalfNormal", "HalfStudentT", "Gamma", "Exponential", "LogNormal"})
+
 _PRIOR_KEYS = frozenset({"kind", "distribution", "params", "units", "description", "source", "citation"})
 _REFERENCE_KEYS = frozenset({"kind", "value", "low", "high", "units", "description", "source", "citation"})
 _OVERRIDE_KEYS = frozenset({"distribution", "params", "source", "citation", "description"})
@@ -238,6 +241,18 @@ class PriorSpec:
     def var_name(self) -> str:
         """Default PyMC variable name: the full name with ``.`` replaced by ``_``."""
         return self.name.replace(".", "_")
+
+    @property
+    def support(self) -> tuple[float, float]:
+        """``(lower, upper)`` bounds of the values this prior can take (``-inf`` / ``inf`` if unbounded)."""
+        p = self.params
+        if self.distribution in _POSITIVE:
+            return 0.0, math.inf
+        if self.distribution == "Beta":
+            return 0.0, 1.0
+        if self.distribution in ("Uniform", "TruncatedNormal"):
+            return p.get("lower", -math.inf), p.get("upper", math.inf)
+        return -math.inf, math.inf
 
     # -- PyMC --------------------------------------------------------------------------------------
     def _pymc_args(self, kwargs: dict[str, Any]) -> tuple[type, dict[str, Any]]:

@@ -333,8 +333,36 @@ def _no_data(tmp_path, monkeypatch):
     return STUDY, ["owid_co2_data.csv", "--data-dir", "127.0.0.1:9"]
 
 
+def _nu_prior_below_zero(tmp_path, monkeypatch):
+    extra = '\n[model.priors]\n"ekc.nu" = { distribution = "Normal", params = { mu = 5.0, sigma = 10.0 } }\n'
+    return variant(tmp_path, "nu.toml", "", "", append=extra), ["[model] priors", "ekc.nu", "must be positive"]
+
+
+def _prior_of_other_family(tmp_path, monkeypatch):
+    extra = '\n[model.priors]\n"kaya.nu" = { params = { alpha = 3.0 } }\n'
+    return variant(tmp_path, "kaya.toml", "", "", append=extra), ["[model] priors", "'kaya.nu'", "ekc family"]
+
+
+def _binary_study(tmp_path, monkeypatch):
+    path = tmp_path / "binary.toml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    return path, ["binary.toml", "not UTF-8"]
+
+
+def _nul_in_name(tmp_path, monkeypatch):
+    return variant(tmp_path, "nul.toml", 'name = "small"', 'name = "a\\u0000b"'), ["[study] name", "control character"]
+
+
+def _unreadable_scenario(tmp_path, monkeypatch):
+    (tmp_path / "paths.csv").write_bytes(b"\x00\xff\xfe garbage\n")
+    study = variant(tmp_path, "csv.toml", 'type = "history"', 'type = "csv"\npath = "paths.csv"')
+    return study, ["paths.csv", "not UTF-8"]
+
+
 BAD_INPUTS = {"typo-key": _bad_typo, "focus-region": _bad_focus, "missing-study": _bad_path,
-              "unknown-prior": _bad_prior, "missing-data": _no_data}
+              "unknown-prior": _bad_prior, "missing-data": _no_data, "nu-prior-below-zero": _nu_prior_below_zero,
+              "prior-of-other-family": _prior_of_other_family, "binary-study": _binary_study,
+              "nul-in-study-name": _nul_in_name, "unreadable-scenario-file": _unreadable_scenario}
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
@@ -406,15 +434,34 @@ def test_usage_errors_exit_2_without_traceback(args, expected, tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == []
 
 
-def test_fit_checks_output_path_before_sampling(tmp_path, monkeypatch, capsys, shared_data_dir, no_sampling):
-    """`fit --out <existing folder>` cannot be written: it must fail with exit 2 before sampling."""
-    folder = tmp_path / "a_folder"
-    folder.mkdir()
+@pytest.mark.parametrize("target", ["a_folder", "/proc/model.nc", "missing/model.nc", ""])
+def test_fit_checks_output_path_before_sampling(target, tmp_path, monkeypatch, capsys, shared_data_dir, no_sampling):
+    """`fit --out` that cannot be written (an existing folder, a read-only place such as /proc, a missing
+    folder, an empty path) must fail with exit 2 before sampling."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_folder").mkdir()
     try:
-        code, _, stderr = call_main(monkeypatch, capsys, "fit", STUDY, "--out", folder, "--data-dir", shared_data_dir, "-q")
+        code, _, stderr = call_main(monkeypatch, capsys, "fit", STUDY, "--out", target, "--data-dir", shared_data_dir, "-q")
     except SamplingStarted:
-        pytest.fail("fit started sampling although its --out path is an existing folder (checked only after the fit)")
-    assert code == 2 and "Traceback" not in stderr and squash(str(folder)) in squash(stderr), stderr
+        pytest.fail(f"fit started sampling although its --out path {target!r} cannot be written")
+    assert code == 2 and "Traceback" not in stderr, stderr
+    assert squash(target or "give a file name") in squash(stderr), stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_folder"]
+
+
+@pytest.mark.parametrize("args", [["run", str(STUDY), "--out", "res", "--data-dir", "missing"],
+                                  ["fit", str(STUDY), "--out", "/proc/model.nc"],
+                                  ["run", str(STUDY), "--out", "/proc/x"]], ids=["data-dir", "fit-out", "run-out"])
+def test_unusable_paths_are_refused_before_the_model_code_is_imported(args, tmp_path):
+    """--out and --data-dir are checked before PyMC is imported (about 4 s), so the answer comes at once."""
+    code = ("import sys\nfrom forecast.cli import main\nsys.argv = ['carbon-forecast', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit as exit_:\n    print(exit_.code, 'pymc' in sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k != "CARBON_FORECAST_DATA"}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env=env)
+    assert proc.stdout.split() == ["2", "False"], proc.stdout + proc.stderr
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_unconverged_land_sink_model_exits_3_without_output(tmp_path, monkeypatch, capsys, no_sampling):
@@ -448,11 +495,19 @@ def test_unconverged_land_sink_model_exits_3_without_output(tmp_path, monkeypatc
     assert cli.exit_code(err) == 3
 
 
-def test_report_missing_model_exits_2(tmp_path, monkeypatch, capsys, shared_data_dir, no_sampling):
+@pytest.mark.parametrize("kind", ["missing", "not-netcdf", "folder"])
+def test_report_missing_model_exits_2(kind, tmp_path, monkeypatch, capsys, shared_data_dir, no_sampling):
+    """A --model that is missing, not a NetCDF file (used to be an h5py traceback) or a folder: exit 2."""
     out = tmp_path / "rep"
-    code, _, stderr = call_main(monkeypatch, capsys, "report", STUDY, "--model", tmp_path / "nope.nc", "--out", out,
+    model = tmp_path / "nope.nc"
+    if kind == "not-netcdf":
+        model.write_text("not a NetCDF file")
+    elif kind == "folder":
+        model.mkdir()
+    code, _, stderr = call_main(monkeypatch, capsys, "report", STUDY, "--model", model, "--out", out,
                                 "--data-dir", shared_data_dir, "-q")
     assert code == 2 and "Traceback" not in stderr and "nope.nc" in squash(stderr), stderr
+    assert {"missing": "nosavedmodel", "not-netcdf": "notamodelfile", "folder": "isafolder"}[kind] in squash(stderr)
     assert not out.exists() and leftovers(tmp_path) == []
 
 
@@ -549,6 +604,28 @@ def test_unusable_data_dir_is_an_error_not_a_fallback(tmp_path, monkeypatch, cap
     code, _, stderr = call_main(monkeypatch, capsys, "data", "info", "--data-dir", target)
     assert code == 2 and squash(str(target)) in squash(stderr)
     assert {"missing": "does not exist", "file": "is a file", "empty": "is empty"}[kind] in stderr
+
+
+def test_data_dir_from_the_environment_is_named_as_such(tmp_path, monkeypatch, capsys):
+    """$CARBON_FORECAST_DATA pointing nowhere is an error that names the variable, not --data-dir."""
+    monkeypatch.setenv("CARBON_FORECAST_DATA", str(tmp_path / "nope"))
+    code, _, stderr = call_main(monkeypatch, capsys, "data", "info")
+    assert code == 2 and "$CARBON_FORECAST_DATA" in stderr and "does not exist" in stderr, stderr
+    code, _, stderr = call_main(monkeypatch, capsys, "data", "info", "--data-dir", tmp_path / "other")
+    assert code == 2 and "--data-dir" in stderr and "$CARBON_FORECAST_DATA" not in stderr, stderr
+
+
+def test_backtest_scores_that_cannot_be_computed_say_why():
+    """The backtest printed `nan` for Brier skill and AUC when no region (or every region) peaked; the
+    terminal table now says why a score is undefined, and shows the interval beside every other score."""
+    scores = pd.DataFrame([
+        {"kind": "event", "target": "peak within 5 y", "statistic": "auc", "estimate": np.nan, "low": np.nan, "high": np.nan},
+        {"kind": "event", "target": "peak within 5 y", "statistic": "brier_skill", "estimate": 0.12, "low": 0.05,
+         "high": 0.2},
+    ])
+    assert cli._event_cell(scores, "peak within 5 y", "auc") == "undefined: every decided region had the same outcome"
+    assert cli._event_cell(scores, "peak within 5 y", "brier_skill") == "0.12 (0.05-0.20)"
+    assert cli._event_cell(scores, "peak within 10 y", "log_score").startswith("n/a: ")
 
 
 @pytest.mark.parametrize("target", ["", ".", "/proc/x"])

@@ -108,3 +108,25 @@ def test_inventory_of_a_study_without_inventory_data_is_a_clear_error(tmp_path, 
     assert run_main(monkeypatch, "inventory", study, "--out", tmp_path / "x") == 2
     assert not (tmp_path / "x").exists()
     assert run_main(monkeypatch, "inventory", study, "--province", "Shandong", "--out", tmp_path / "y") == 2
+
+
+def test_quiet_prints_only_where_the_results_are(tmp_path):
+    """--quiet printed nothing at all; like `run`, it now prints the output folder, one line on stdout."""
+    acts = tmp_path / "acts.csv"
+    acts.write_text("category,value,units,rel_sd\nnatural_gas,500,PJ,0.03\n")
+    areas = tmp_path / "areas.csv"
+    areas.write_text("land_type,area_mha\nforest,284.1\n")
+    for args, out in ((["--activities", str(acts)], tmp_path / "inv"), (["--landuse", str(areas)], tmp_path / "lu")):
+        result = runner.invoke(app, ["inventory", *args, "--out", str(out), "--draws", "1000", "--quiet"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.strip() == str(out)
+
+
+def test_monte_carlo_draws_beyond_the_memory_limit_are_refused(tmp_path, monkeypatch, capsys):
+    """--draws 10**12 used to end in a MemoryError traceback; now a usage error naming --draws."""
+    acts = tmp_path / "acts.csv"
+    acts.write_text("category,value,units,rel_sd\nnatural_gas,500,PJ,0.03\n")
+    assert run_main(monkeypatch, "inventory", "--activities", acts, "--draws", 10**12, "--out", tmp_path / "x") == 2
+    err = capsys.readouterr().err
+    assert "--draws" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()

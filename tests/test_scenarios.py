@@ -344,3 +344,20 @@ def test_from_csv_duplicated_rows(tmp_path, panel):
     dup = pd.concat([sampled, sampled.iloc[[0]]], ignore_index=True)
     with pytest.raises(InputError, match="duplicated"):
         Scenario.from_csv(write(tmp_path, dup, "s.csv"), panel)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\x00\xff\xfe garbage\n1,2\n", "not UTF-8"),
+    (b"", "is empty"),
+    (b"region,year,gdp_per_capita,population\nA,next,20000,1e7\n", r"column 'year', row 1: 'next' is not a whole year"),
+], ids=["binary", "empty", "text-year"])
+def test_from_csv_unreadable_file_is_an_input_error_naming_it(tmp_path, panel, content, message):
+    """A file that is not a CSV of paths answers with the file and the reason, never a parser traceback."""
+    path = tmp_path / "paths.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        Scenario.from_csv(path, panel)
+    assert "paths.csv" in str(info.value)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(InputError, match="scenario file not found.*it is a folder"):
+        Scenario.from_csv(tmp_path / "folder", panel)

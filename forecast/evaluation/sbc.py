@@ -411,7 +411,9 @@ def ekc_sbc_setup(
 
     def simulate(r: int, rng: np.random.Generator):
         th = {n: v[r] for n, v in pool.items()}
-        eps = rng.standard_t(float(th["nu"]), size=n_regions * n_changes).reshape(1, n_regions, n_changes)
+        nu = float(th["nu"])  # inf: normal shocks (NumPy's standard_t gives NaN for an infinite df)
+        eps = (rng.standard_t(nu, size=n_regions * n_changes) if np.isfinite(nu)
+               else rng.standard_normal(n_regions * n_changes)).reshape(1, n_regions, n_changes)
         # each region's first change starts its AR(1) run (u0 NaN: stationary scale), as has_prev = 0 does
         # in the likelihood; y0 = 0 because only the changes are observed
         y = simulate_growth(th, x=x[None, :, 1:], x0=x[:, 0], y0=0.0, u0=np.nan, shocks=eps)

@@ -6,6 +6,9 @@
   same directory followed by :func:`os.replace` (atomic on POSIX and Windows for same-volume paths).
 * :func:`atomic_path` yields a temp *path* for writers that insist on opening the file themselves
   (e.g. ``xarray.Dataset.to_netcdf``) and moves it into place on success.
+* :func:`check_output_dir` / :func:`check_output_file` tell, before any work, whether an output can be
+  written where it was asked for (this module imports nothing heavy, so the command line checks its
+  ``--out`` before it loads the model code).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pathlib import Path
 
 from forecast.errors import InputError
 
-__all__ = ["atomic_output_dir", "atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_output_dir", "atomic_path", "atomic_write_bytes", "atomic_write_text", "check_output_dir",
+           "check_output_file"]
 
 
 def _umask() -> int:
@@ -183,3 +187,38 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically; newlines are written as given (no translation)."""
     return atomic_write_bytes(path, text.encode(encoding))
+
+
+def check_output_dir(out_dir: str | os.PathLike[str]) -> None:
+    """Fail before sampling if the output folder cannot be written: an empty path or ``.`` (a run replaces
+    its output folder), a file in the way, or a place where no folder can be created (tried)."""
+    if str(out_dir).strip() in ("", "."):
+        raise InputError(f"output folder {str(out_dir)!r}: give a folder name (the run replaces the whole folder)")
+    out_dir = Path(out_dir)
+    parent = out_dir.resolve().parent
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"output path {out_dir} exists and is not a folder")
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"cannot create {out_dir}: {parent} is not a folder")
+    existing = next(p for p in (parent, *parent.parents) if p.exists())
+    try:
+        tempfile.TemporaryDirectory(dir=existing).cleanup()
+    except OSError as err:
+        raise InputError(f"cannot write the output folder {out_dir}: {existing} is not writable ({err})") from None
+
+
+def check_output_file(path: str | os.PathLike[str]) -> None:
+    """Fail before sampling if a single output file (e.g. a saved model) cannot be written there: an empty
+    path, a folder in the way, a missing folder, or a folder where no file can be created (tried)."""
+    if str(path).strip() in ("", "."):
+        raise InputError(f"output file {str(path)!r}: give a file name such as model.nc")
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"output path {path} is a folder; give a file name such as {path / 'model.nc'}")
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise InputError(f"cannot write {path}: the folder {folder} does not exist")
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise InputError(f"cannot write {path}: the folder {folder} is not writable ({err})") from None

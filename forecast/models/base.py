@@ -47,7 +47,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from forecast.errors import InputError, ModelStateError, SamplerWarning
+from forecast.errors import InputError, ModelStateError, PriorError, SamplerWarning
 from forecast.models.persistence import config_hash, load_checked, save_idata
 from forecast.models.sampling import Diagnostics, diagnose, sample_model
 
@@ -79,6 +79,10 @@ class BayesianModel:
     # and population (sample, region, year), so a study can use it as its [model] type
     kind: ClassVar[str] = ""
     fit_defaults: ClassVar[dict[str, Any]] = {}
+    # prior entries of the family whose values must be positive: Student-t degrees of freedom. An override
+    # that puts prior mass at or below zero (a Normal, a Uniform from -5) is refused when the priors are
+    # read, before any sampling
+    positive_priors: ClassVar[tuple[str, ...]] = ("nu",)
     sampler_cores: ClassVar[int | None] = None  # None: one process per chain
 
     def __init_subclass__(cls, **kwargs: Any):
@@ -156,8 +160,21 @@ class BayesianModel:
                                  f"{', '.join(map(repr, self.model_config))}")
             return {}
         prefix = f"{self.family}."
+        foreign = [k for k in self.model_config if "." in str(k) and not str(k).startswith(prefix)]
+        if foreign:  # e.g. a kaya.* override given to the EKC model: never silently renamed or dropped
+            raise PriorError(f"prior override(s) {', '.join(map(repr, foreign))} are not of the {self.family} "
+                             f"family: the {self.name} model takes {self.family}.* priors "
+                             f"(list them with `carbon-forecast priors list {self.family}`)")
         overrides = {(k if k.startswith(prefix) else prefix + k): v for k, v in self.model_config.items()}
-        return default_library().with_overrides(overrides).family(self.family)
+        specs = default_library().with_overrides(overrides).family(self.family)
+        for key in self.positive_priors:
+            spec = specs.get(key)
+            if spec is not None and spec.support[0] < 0:
+                raise PriorError(f"prior {spec.name} = {spec.describe()}: its values must be positive (Student-t "
+                                 "degrees of freedom), but this prior allows values below zero; use Gamma, "
+                                 "Exponential, LogNormal or HalfNormal, or a Uniform / TruncatedNormal with "
+                                 "lower >= 0")
+        return specs
 
     def prior_terms(self) -> list[str]:
         """Prior-library entries this configuration uses (default: the whole family)."""

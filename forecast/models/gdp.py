@@ -62,8 +62,22 @@ def forecast_years(model: BayesianModel, horizon: int | np.ndarray | None) -> np
 
 
 def student_t(rng: np.random.Generator, nu: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Unit Student-t shocks with per-sample degrees of freedom ``nu`` (first axis)."""
-    return rng.standard_t(nu.reshape((-1,) + (1,) * (len(shape) - 1)), size=shape)
+    """Unit Student-t shocks with per-sample degrees of freedom ``nu`` (first axis). A sample with
+    ``nu = inf`` gets standard normals (NumPy's ``standard_t`` returns NaN for an infinite df); a ``nu``
+    that is NaN or not positive is an :class:`InputError`, never NaN shocks in a forecast."""
+    nu = np.asarray(nu, dtype=np.float64).reshape(-1)
+    bad = np.isnan(nu) | (nu <= 0)
+    if bad.any():
+        raise InputError(f"Student-t degrees of freedom nu must be positive (inf for normal shocks), got "
+                         f"{nu[bad][:3].tolist()} in {int(bad.sum())} of {nu.size} samples")
+    df = nu.reshape((-1,) + (1,) * (len(shape) - 1))
+    normal = np.isinf(nu)
+    if not normal.any():  # a fitted Student-t model: one call, the same numbers as ever
+        return rng.standard_t(df, size=shape)
+    out = rng.standard_normal(shape)
+    if not normal.all():
+        out[~normal] = rng.standard_t(df[~normal], size=(int((~normal).sum()), *shape[1:]))
+    return out
 
 
 class GDPConvergenceModel(BayesianModel):

@@ -40,7 +40,15 @@ def load_checked(path: str | Path, *, model: str, version: str,
     path = Path(path)
     if not path.exists():
         raise InputError(f"no saved model at {path}")
-    idata = az.from_netcdf(str(path))
+    if not path.is_file():
+        raise InputError(f"{path} is a folder, not a saved model; give its model.nc")
+    try:
+        idata = az.from_netcdf(str(path))
+    except (OSError, ValueError) as err:  # not HDF5 / NetCDF at all, or a truncated file
+        raise InputError(f"{path} is not a model file written by carbon-forecast: it cannot be read as "
+                         f"NetCDF ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+    if "posterior" not in idata.groups():
+        raise ModelStateError(f"{path} was not written by a carbon-forecast model (no posterior group)")
     attrs = idata.posterior.attrs
     if "model_settings" not in attrs:
         raise ModelStateError(f"{path} was not written by a carbon-forecast model (no model settings)")

@@ -17,7 +17,8 @@ from typing import Callable
 
 import pandas as pd
 
-from forecast.errors import InputError, StudyError
+from forecast.errors import StudyError
+from forecast.io.atomic import check_output_dir, check_output_file
 from forecast.models.base import BayesianModel
 from forecast.projection.propagate import Forecast
 from forecast.run.results import RunResult
@@ -172,32 +173,3 @@ def write_outputs(run: StudyRun, out_dir: str | Path) -> Path:
         if run.study.source_path:
             shutil.copyfile(run.study.source_path, tmp / "study.toml")
     return out_dir
-
-
-def check_output_dir(out_dir: str | Path) -> None:
-    """Fail before sampling if the output folder cannot be written: an empty path or ``.`` (a run replaces
-    its output folder), a file in the way, or a place where no folder can be created (tried)."""
-    import tempfile
-
-    if str(out_dir).strip() in ("", "."):
-        raise InputError(f"output folder {str(out_dir)!r}: give a folder name (the run replaces the whole folder)")
-    out_dir = Path(out_dir)
-    parent = out_dir.resolve().parent
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"output path {out_dir} exists and is not a folder")
-    if parent.exists() and not parent.is_dir():
-        raise InputError(f"cannot create {out_dir}: {parent} is not a folder")
-    existing = next(p for p in (parent, *parent.parents) if p.exists())
-    try:
-        tempfile.TemporaryDirectory(dir=existing).cleanup()
-    except OSError as err:
-        raise InputError(f"cannot write the output folder {out_dir}: {existing} is not writable ({err})") from None
-
-
-def check_output_file(path: str | Path) -> None:
-    """Fail before sampling if a single output file (e.g. a saved model) cannot be written there."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"output path {path} is a folder; give a file name such as {path / 'model.nc'}")
-    if not path.resolve().parent.is_dir():
-        raise InputError(f"cannot write {path}: the folder {path.resolve().parent} does not exist")

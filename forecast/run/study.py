@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from forecast.errors import StudyError, did_you_mean
+from forecast.limits import MAX_CHAINS, MAX_DRAWS, YEAR_RANGE
 
 SHIPPED_EMISSION_MODELS = ("ekc", "kaya")
 
@@ -42,10 +43,8 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
-# physical and practical ranges of the settings (the error message names the key and the range)
-YEAR_RANGE = (1750, 2300)  # calendar years the data and scenarios can mean
-MAX_DRAWS = 100_000  # per chain (sampler) or in total (forecast): beyond this a run does not fit in memory
-MAX_CHAINS = 32
+# physical and practical ranges of the settings (YEAR_RANGE, MAX_DRAWS, MAX_CHAINS: forecast/limits.py); the
+# error message names the key and the range
 
 
 def _years_in_range(values, key: str):
@@ -60,6 +59,18 @@ class StudyInfo(_Section):
     title: str = ""
     description: str = ""
     seed: int = Field(default=1, ge=0, lt=2**32)
+
+    @field_validator("name", "title", "description")
+    @classmethod
+    def _printable(cls, value: str, info):
+        # the name and title go into file attributes (NetCDF cannot store a NUL) and one-line headings;
+        # a description may span lines
+        allowed = "\n\r\t" if info.field_name == "description" else ""
+        bad = sorted({c for c in value if (ord(c) < 32 or ord(c) == 127) and c not in allowed})
+        if bad:
+            raise ValueError(f"{info.field_name} contains control character(s) "
+                             f"{', '.join(repr(c) for c in bad)}; use printable text")
+        return value
 
 
 class DataSection(_Section):
@@ -402,6 +413,8 @@ def load_study(path: str | Path) -> Study:
         raise StudyError(f"study file not found: {path}")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise StudyError(f"{path}: not a study file: not UTF-8 text (byte {err.start}); a study is a TOML text file") from None
     except tomllib.TOMLDecodeError as err:
         raise StudyError(f"{path}: not valid TOML: {err}") from None
     raw["source_path"] = str(path.resolve())

@@ -99,12 +99,24 @@ class Scenario:
     def from_csv(cls, path: str | Path, panel: pd.DataFrame, *, horizon: int | None = None, name: str | None = None) -> "Scenario":
         """User-supplied paths (see module docstring); ``panel`` supplies the observed history."""
         path = Path(path)
-        if not path.exists():
-            raise InputError(f"scenario file not found: {path}")
-        paths = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        if not path.is_file():
+            raise InputError(f"scenario file not found: {path}" + (" (it is a folder)" if path.is_dir() else ""))
+        try:
+            paths = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(f"{path}: not UTF-8 text (byte {err.start}); save the scenario as UTF-8 CSV") from None
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{path}: the scenario file is empty") from None
+        except Exception as err:  # pandas' parser errors, pyarrow's several error types
+            raise InputError(f"{path}: cannot read the scenario file ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
         missing = [c for c in ("region", "year", *PATH_VARIABLES) if c not in paths.columns]
         if missing:
             raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, paths.columns))}")
+        years = pd.to_numeric(paths["year"], errors="coerce")
+        bad_year = ~np.isfinite(years) | (years != years.round())
+        if bad_year.any():
+            row = int(np.flatnonzero(bad_year.to_numpy())[0])
+            raise InputError(f"{path}: column 'year', row {row + 1}: {paths['year'].iloc[row]!r} is not a whole year")
         for column in PATH_VARIABLES:
             values = pd.to_numeric(paths[column], errors="coerce")
             bad = ~np.isfinite(values) | (values <= 0)

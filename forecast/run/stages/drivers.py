@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import pandas as pd
 
-from forecast.errors import StudyError
+from forecast.errors import PriorError, StudyError
 from forecast.run.context import RunContext, Stage
 from forecast.scenarios import DriverScenario, Scenario
 
@@ -96,7 +96,10 @@ def _check(ctx: RunContext) -> None:
     if isinstance(ctx.scenario, DriverScenario):
         # the driver models are fitted after these checks; their data and priors can be checked now
         for driver in ctx.scenario.driver_models:
-            driver.priors_used()
+            try:
+                driver.priors_used()
+            except PriorError as err:
+                raise PriorError(f"[scenario] driver_priors: {err}") from None
             driver.prepare(ctx.panel)
     else:
         ctx.scenario.draw(ctx.regions, start_year=ctx.last_year + 1, n_samples=2, rng=np.random.default_rng(0))

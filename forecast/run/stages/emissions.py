@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecast.errors import StudyError
+from forecast.errors import PriorError, StudyError
 from forecast.models import BayesianModel, model_class
 from forecast.run.context import RunContext, Stage
 from forecast.run.sources import data_source
@@ -267,7 +267,10 @@ def assemble_result(study, panel: pd.DataFrame, model: BayesianModel, fc) -> Run
 def _check(ctx: RunContext) -> None:
     study = ctx.study
     ctx.model = build_model(study, ctx.panel, data_dir=ctx.data_dir)
-    ctx.model.priors_used()  # unknown prior names and malformed overrides fail here
+    try:
+        ctx.model.priors_used()  # unknown prior names and malformed overrides fail here
+    except PriorError as err:
+        raise PriorError(f"[model] priors: {err}") from None
     ctx.model.prepare(ctx.panel)
     model_choice_table(study)  # a missing comparison file fails here, not after sampling
     backtest_table(study)  # so does a missing or mismatched backtest folder

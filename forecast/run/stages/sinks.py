@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable
 import pandas as pd
 import xarray as xr
 
-from forecast.errors import ModelStateError, StudyError
+from forecast.errors import InputError, ModelStateError, PriorError, StudyError
 from forecast.metrics import CFE_VARIANTS
 from forecast.run.context import RunContext, Stage
 from forecast.run.sources import study_years
@@ -42,7 +42,10 @@ def check_sinks(study: Study, regions: list[str], horizon: int, *, data_dir=None
     s = study.sinks
     if not s.enabled:
         return
-    land, _ = build_sinks(study)
+    try:
+        land, _ = build_sinks(study)
+    except PriorError as err:
+        raise PriorError(f"[sinks] priors: {err}") from None
     unknown = [r for r in s.areas if r not in regions]
     if unknown:
         raise StudyError(f"[sinks.areas] regions not among the forecast regions: {', '.join(unknown)} (forecast: {', '.join(regions)})")
@@ -54,7 +57,10 @@ def check_sinks(study: Study, regions: list[str], horizon: int, *, data_dir=None
     from forecast.models.sinks import load_land_sink_data, load_land_sink_models
 
     # the land-sink fit data, exactly as GlobalLandSinkModel.fit loads them
-    (load_land_sink_models if land.pooled else load_land_sink_data)(data_dir, years=tuple(s.fit_years))
+    try:
+        (load_land_sink_models if land.pooled else load_land_sink_data)(data_dir, years=tuple(s.fit_years))
+    except InputError as err:
+        raise StudyError(f"[sinks] fit_years {list(s.fit_years)}: {err}") from None
     if first_year is None and study_years(study):
         first_year = study_years(study)[1] + 1
     start = s.base_year if first_year is None else min(s.base_year, int(first_year))
