@@ -325,6 +325,33 @@ def test_kaya_common_shocks_setting_round_trips_and_older_files_load_without_it(
         KayaModel.load(old_path, common_shocks=True)
 
 
+def test_shared_drift_walk_has_zero_mean_and_steps_with_its_sd_and_forecasts_start_from_its_end():
+    """The drift walk m_t has mean 0 over the fitted years (drift_mu stays the mean drift) and its yearly
+    steps are common_drift_sd times standard normals (prior draws: 300 x 32 steps, so the sd of the
+    standardised steps is 1 within 0.05, about 4 standard errors). Forecast draws start from each region's
+    drift plus the walk's last value."""
+    panel, _ = simulate_kaya()
+    model = KayaModel(common_drift=True)
+    prior = model.sample_prior_predictive(panel, draws=300, random_seed=1).prior
+    walk = prior["common_drift"]
+    assert walk.sizes["shock_year"] == N_YEARS - 1
+    np.testing.assert_allclose(walk.mean("shock_year"), 0.0, atol=1e-12)
+    steps = walk.diff("shock_year") / prior["common_drift_sd"]
+    assert abs(float(steps.std()) - 1.0) < 0.05
+    # the prior draws as a posterior: kernel_params adds m_T to the drifts, nothing to the residual start
+    posterior = prior.drop_vars([v for v in prior.data_vars if v.startswith("d_log")])
+    model.attach(az.InferenceData(posterior=posterior), model.prepare(panel))
+    params = model.kernel_params(50, np.random.default_rng(0))
+    import xarray as xr
+
+    post = model.idata.posterior.sel(chain=xr.DataArray(params["chain"], dims="sample"),
+                                     draw=xr.DataArray(params["draw"], dims="sample"))
+    m_last = post["common_drift"].isel(shock_year=-1).values
+    np.testing.assert_allclose(params["drift"], post["drift"].transpose("sample", "region").values + m_last[:, None])
+    np.testing.assert_allclose(params["common_shock_last"], 0.0, atol=1e-15)
+    assert params["common_drift_sd"].shape == (50,)
+
+
 def test_common_shocks_setting_is_checked_and_is_a_kaya_only_study_key(tmp_path):
     from forecast.errors import StudyError
     from forecast.run.pipeline import model_settings
@@ -332,6 +359,9 @@ def test_common_shocks_setting_is_checked_and_is_a_kaya_only_study_key(tmp_path)
 
     with pytest.raises(InputError, match="common_shocks must be true or false"):
         KayaModel(common_shocks="yes").check_settings()
+    with pytest.raises(InputError, match="common_drift must be true or false"):
+        KayaModel(common_drift=1).check_settings()
+    assert "common_drift_sd" in KayaModel(common_drift=True).prior_terms()
     assert "common_shock_sd" in KayaModel(common_shocks=True).prior_terms()
     assert "common_shock_sd" not in KayaModel().prior_terms()
     study = tmp_path / "study.toml"

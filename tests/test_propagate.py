@@ -186,6 +186,33 @@ def test_year_effect_is_shared_by_the_regions_of_a_sample_and_matches_the_refere
     np.testing.assert_allclose(g[:, 0, :], z_drawn * params["common_shock_sd"][:, None], rtol=1e-9, atol=1e-14)
 
 
+def test_shared_drift_walk_accumulates_and_follows_the_year_effects_draws():
+    """With ``common_drift_sd`` the shared drift walks on from 0: the log paths move by Σ_{k<=t} m_k with
+    m_k = κ Σ_{j<=k} z_j (the same for all regions), z drawn from the block generator after the year
+    effects' normals; given steps replace them."""
+    n_samples, n_regions, n_years = 4, 3, 6
+    state = make_state(2)
+    params = make_params(n_samples, n_regions, 2)
+    params.update(common_shock_sd=np.full(n_samples, 0.01), common_drift_sd=np.array([0.001, 0.002, 0.003, 0.0]),
+                  common_shock_last=np.zeros((n_samples, n_regions)))
+    gdp = make_gdp(state, n_samples, n_years)
+    kw = dict(state=state, x_center=X_CENTER, degree=2, gdp_per_capita=gdp,
+              years=np.arange(LAST_YEAR + 1, LAST_YEAR + 1 + n_years))
+    walk = np.log(simulate_growth_paths(params, rng=np.random.default_rng(4), **kw))
+    still = np.log(simulate_growth_paths({**params, "common_drift_sd": np.zeros(n_samples)}, rng=np.random.default_rng(4), **kw))
+    gen = propagate._block_generators(np.random.default_rng(4), n_samples)[0]
+    propagate._unit_shocks(gen, params["nu"], n_regions, n_years)
+    gen.standard_normal((n_samples, n_years))  # the year effects' normals come first
+    z = gen.standard_normal((n_samples, n_years))
+    m = np.cumsum(z * params["common_drift_sd"][:, None], axis=1)
+    want = np.broadcast_to(np.cumsum(m, axis=1)[:, None, :], walk.shape)
+    np.testing.assert_allclose(walk - still, want, rtol=1e-9, atol=1e-13)
+    given = np.log(simulate_growth_paths(params, rng=np.random.default_rng(4), drift_steps=z, **kw))
+    np.testing.assert_allclose(given, walk, rtol=1e-12, atol=0)
+    with pytest.raises(InputError, match="drift steps"):
+        simulate_growth_paths(params, rng=np.random.default_rng(4), drift_steps=z[:, :2], **kw)
+
+
 def test_paths_without_year_effects_keep_their_numbers():
     """A model without year effects draws nothing more from the generators: adding ``common_shock_sd = 0``
     changes no number of the paths (the zero year effect is added exactly), dropping it changes nothing."""

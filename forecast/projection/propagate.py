@@ -212,6 +212,7 @@ def simulate_growth_paths(
     rng: np.random.Generator,
     shocks: np.ndarray | None = None,
     common_shocks: np.ndarray | None = None,
+    drift_steps: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-capita CO2 (t/person/yr) along GDP paths for each posterior draw of the growth-form EKC.
 
@@ -223,22 +224,28 @@ def simulate_growth_paths(
     :class:`~forecast.models.kaya.KayaModel` with ``common_shocks=True``) each sample also draws one year
     effect ``g_t ~ Normal(0, common_shock_sd)`` per forecast year, the same for all its regions (so
     regional shocks are correlated and sums of regions carry their spread), and the last observed residual
-    is taken net of the last fitted year effect ``common_shock_last``.
+    is taken net of the last fitted year effect ``common_shock_last``. With ``common_drift_sd`` (``KayaModel``
+    with ``common_drift=True``) the drift of every region also moves by a random walk shared by the regions
+    of a sample, ``m_t = m_{t-1} + common_drift_sd·z_t`` from ``m = 0`` in the last fitted year (the model
+    passes drifts of that year, its walk's last value included); ``common_shock_last`` then holds the
+    shared part of the last change beyond them.
 
     The unit shocks ``ε`` are drawn with NumPy, one generator per block of :data:`SHOCK_BLOCK` samples
     spawned from the first draw from ``rng`` (:func:`_shocks` with the same ``rng`` state returns them as
     a cube); ``shocks`` replaces them by given values ``(sample, region, year)`` (common random numbers,
     tests). The year effects' unit normals are drawn from the same block generators after that block's
     ``ε``, only when the model has year effects (so models without them keep their numbers);
-    ``common_shocks`` ``(sample, year)`` replaces them. The numbers depend on ``rng`` only, not on the
-    thread count or the progress bar.
+    ``common_shocks`` ``(sample, year)`` replaces them; the drift walk's unit normals ``z`` follow (and
+    ``drift_steps`` replaces them). The numbers depend on ``rng`` only, not on the thread count or the
+    progress bar.
 
     Parameters
     ----------
     params:
         ``drift, slope, curvature, sigma`` with shape ``(sample, region)``; ``cubic, phi, nu,
         drift_income`` with shape ``(sample,)`` (zeros / inf where the model lacks the term); optionally
-        ``common_shock_sd`` ``(sample,)`` and ``common_shock_last`` ``(sample, region)`` (year effects).
+        ``common_shock_sd`` and / or ``common_drift_sd`` ``(sample,)`` with ``common_shock_last`` ``(sample,
+        region)`` (year effects, shared drift walk).
     state:
         Per-region last observed state (``last_year``, ``last_log_co2_per_capita``, ``last_x``,
         ``last_dy``, ``last_dx_terms``, ``last_x_prev``), as stored by the EKC model.
@@ -259,9 +266,10 @@ def simulate_growth_paths(
                 "sigma": (n_samples, n_regions), "phi": (n_samples,), "nu": (n_samples,), "drift_income": (n_samples,)}
     if degree == 3:
         expected["cubic"] = (n_samples,)
-    with_common = "common_shock_sd" in params
+    shared = [k for k in ("common_shock_sd", "common_drift_sd") if k in params]
+    with_common = bool(shared)
     if with_common:
-        expected["common_shock_sd"] = (n_samples,)
+        expected.update({k: (n_samples,) for k in shared})
         expected["common_shock_last"] = (n_samples, n_regions)
     wrong = {k: np.shape(params[k]) for k, shape in expected.items() if np.shape(params[k]) != shape}
     if wrong or state.sizes.get("region") != n_regions:
@@ -269,8 +277,9 @@ def simulate_growth_paths(
         raise InputError(f"parameter draws do not match the GDP paths {gdp_per_capita.shape}: {wrong or 'regions differ'}")
     if shocks is not None and np.shape(shocks) != gdp_per_capita.shape:
         raise InputError(f"shocks {np.shape(shocks)} do not match the GDP paths {gdp_per_capita.shape}")
-    if common_shocks is not None and np.shape(common_shocks) != (n_samples, n_years):
-        raise InputError(f"common shocks {np.shape(common_shocks)} must be (sample, year) = {(n_samples, n_years)}")
+    for label, given in (("common shocks", common_shocks), ("drift steps", drift_steps)):
+        if given is not None and np.shape(given) != (n_samples, n_years):
+            raise InputError(f"{label} {np.shape(given)} must be (sample, year) = {(n_samples, n_years)}")
     f8 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
     nu = f8(params["nu"])
     if not (nu > 0).all():
@@ -280,11 +289,12 @@ def simulate_growth_paths(
     draws = {k: f8(params[k]) for k in ("drift", "slope", "curvature", "sigma", "phi", "drift_income")}
     draws["cubic"] = f8(params["cubic"]) if degree == 3 else np.zeros(n_samples)
     u0 = _last_residual(draws, state, degree)
+    scales = {k: f8(params[k]) for k in shared}
+    for name, sd in scales.items():
+        if not (np.isfinite(sd).all() and (sd >= 0).all()):
+            raise InputError(f"{name} must be finite and non-negative")
     if with_common:
-        common_sd = f8(params["common_shock_sd"])
-        if not (np.isfinite(common_sd).all() and (common_sd >= 0).all()):
-            raise InputError("the year-effect sd common_shock_sd must be finite and non-negative")
-        u0 = u0 - f8(params["common_shock_last"])  # the last change's own year effect is not a residual
+        u0 = u0 - f8(params["common_shock_last"])  # the last change's own shared part is not a residual
 
     generators = _block_generators(rng, n_samples)  # drawn even when shocks are given: the same rng use
     start = state["last_log_co2_per_capita"].values[None, :]
@@ -299,10 +309,13 @@ def simulate_growth_paths(
     for j, (gen, sl) in enumerate(zip(generators, blocks)):
         # one block at a time: its shocks and log incomes are the only cubes held besides the output
         eps = _unit_shocks(gen, nu[sl], n_regions, n_years) if shocks is None else shocks[sl]
-        common = None
-        if with_common:  # one year effect per sample and year, shared by all regions
+        common = np.zeros((eps.shape[0], n_years)) if with_common else None
+        if "common_shock_sd" in scales:  # one year effect per sample and year, shared by all regions
             unit = gen.standard_normal((eps.shape[0], n_years)) if common_shocks is None else common_shocks[sl]
-            common = unit * common_sd[sl, None]
+            common += unit * scales["common_shock_sd"][sl, None]
+        if "common_drift_sd" in scales:  # the shared drift walks on from 0 in the last fitted year
+            unit = gen.standard_normal((eps.shape[0], n_years)) if drift_steps is None else drift_steps[sl]
+            common += np.cumsum(unit * scales["common_drift_sd"][sl, None], axis=1)
         log_level = simulate_growth({k: v[sl] for k, v in draws.items()}, x=np.log(gdp[sl]) - x_center,
                                     x0=state["last_x"].values, y0=start[sl] if len(start) > 1 else start,
                                     u0=u0[sl], shocks=eps, common=common)

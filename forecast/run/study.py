@@ -98,6 +98,9 @@ class ModelSection(_Section):
     # so regional forecasts are correlated and sums of regions carry their spread. false = independent
     # shocks per region (the model the default study's results were computed with)
     common_shocks: bool = False
+    # kaya only: a time-varying decarbonisation rate, every region's drift moving by a random walk shared
+    # by all regions (small innovation sd, prior kaya.common_drift_sd), continued in the forecasts
+    common_drift: bool = False
     # relative 1-sigma error of historical emissions: a number, {region = number}, or "inventory" (China
     # provinces: from the IPCC Approach 2 uncertainty of each province's CEADs fuel inventory)
     measurement_error: float | dict[str, float] | Literal["inventory"] = 0.0
