@@ -150,9 +150,11 @@ KAYA_TRUE = {"drift_mu": -0.012, "drift_sigma": 0.008, "drift_income": -0.01, "p
              "log_noise_mu": np.log(0.025)}
 
 
-def simulate_kaya(seed=8):
+def simulate_kaya(seed=8, common_shock_sd=0.0):
     """Emissions = population x GDP per capita x intensity, intensity drawn from the Kaya model by its
-    simulator (the EKC's with unit income slope and no curvature, as the forecasts run it)."""
+    simulator (the EKC's with unit income slope and no curvature, as the forecasts run it). With
+    ``common_shock_sd`` > 0 every year also gets one year effect g_t ~ Normal(0, common_shock_sd) shared
+    by all regions (drawn last, so the panel without them is unchanged); returns it as a third value."""
     t = KAYA_TRUE
     rng = np.random.default_rng(seed)
     drift = rng.normal(t["drift_mu"], t["drift_sigma"], N_REGIONS)
@@ -164,7 +166,8 @@ def simulate_kaya(seed=8):
     params = {"drift": drift, "sigma": sigma, "slope": 1.0, "curvature": 0.0, "phi": t["phi"],
               "drift_income": t["drift_income"]}
     y0 = np.log(np.exp(x[:, 0] + np.log(12_000.0)) * 0.3 / 1e3)  # intensity 0.3 kg CO2 per $ in the first year; y: log t/person
-    y = simulate_growth(params, x=x[None, :, 1:], x0=x[:, 0], y0=y0, u0=0.0, shocks=eps[None])[0]
+    g = rng.normal(0.0, common_shock_sd, N_YEARS - 1) if common_shock_sd > 0 else np.zeros(N_YEARS - 1)
+    y = simulate_growth(params, x=x[None, :, 1:], x0=x[:, 0], y0=y0, u0=0.0, shocks=eps[None], common=g[None])[0]
     co2_per_capita = np.exp(np.concatenate([y0[:, None], y], axis=1))
     rows = []
     for r in range(N_REGIONS):
@@ -172,6 +175,8 @@ def simulate_kaya(seed=8):
             gdp_pc, co2_pc = float(np.exp(x[r, k] + np.log(12_000.0))), float(co2_per_capita[r, k])
             rows.append({"region": f"R{r:02d}", "year": FIRST_YEAR + k, "population": 1e7, "gdp": gdp_pc * 1e7,
                          "gdp_per_capita": gdp_pc, "co2_per_capita": co2_pc, "co2": co2_pc * 1e7 / 1e6})
+    if common_shock_sd > 0:
+        return pd.DataFrame(rows), drift, g
     return pd.DataFrame(rows), drift
 
 
@@ -244,6 +249,127 @@ def test_kaya_save_load_and_driver_scenario(kaya_fit, tmp_path):
         EKCModel.load(path)
     with pytest.raises(InputError, match="parameterization"):
         KayaModel(parameterization={"drift": "centered"}).fit(panel)
+
+
+# --------------------------------------------------------------------------------- Kaya, common shocks
+COMMON_SHOCK_SD = 0.03  # larger than the regions' own shocks (about 2.5 %/yr): a strong year effect
+
+
+@pytest.fixture(scope="module")
+def kaya_common_fit():
+    panel, _, g = simulate_kaya(seed=8, common_shock_sd=COMMON_SHOCK_SD)
+    # non-centred throughout, as kaya_fit: on 12 simulated regions the mixed form diverges a few % of draws
+    model = KayaModel(common_shocks=True, parameterization="non_centered")
+    return panel, g, _fit(model, panel, seed=9, draws=400, tune=500)
+
+
+@pytest.mark.slow
+def test_kaya_common_shocks_recover_the_year_effect_scale(kaya_common_fit):
+    """Fitted jointly, the year-effect sd lies within 3 posterior sd of the value the data were drawn with,
+    and the year effects themselves follow the ones drawn (94 % HDIs)."""
+    _, g, model = kaya_common_fit
+    tau = model.idata.posterior["common_shock_sd"]
+    assert abs(float(tau.mean()) - COMMON_SHOCK_SD) < 3 * float(tau.std()), (float(tau.mean()), float(tau.std()))
+    assert model.idata.posterior["common_shock"].sizes["shock_year"] == N_YEARS - 1
+    assert _inside_hdi(model.idata, "common_shock", g).mean() >= 0.8
+    for name in ("drift_income", "log_noise_mu"):
+        assert _inside_hdi(model.idata, name, KAYA_TRUE[name]), name
+
+
+def _growth_correlation(model, panel, *, draws=2000, year_offset=2):
+    """Correlation across forecast draws of two regions' change of log carbon intensity in one year."""
+    scenario = Scenario.from_history(panel, horizon=FIRST_YEAR + N_YEARS + 6)
+    pred = model.predict(scenario, draws=draws, random_seed=3, regions=["R02", "R05"])
+    d = np.diff(np.log(pred["carbon_intensity"].values), axis=-1)[:, :, year_offset]
+    return float(np.corrcoef(d[:, 0], d[:, 1])[0, 1])
+
+
+@pytest.mark.slow
+def test_common_shocks_correlate_the_regions_forecasts_within_a_year(kaya_common_fit):
+    """With common shocks two regions' forecast intensity growth in the same year is positively
+    correlated (the shared g_t); the same posterior without year effects gives uncorrelated regions
+    (|r| within 4.5 standard errors, 1/sqrt(2000) = 0.022, of 0)."""
+    panel, _, model = kaya_common_fit
+    with_common = _growth_correlation(model, panel)
+    independent = KayaModel()
+    post = model.idata.posterior.drop_vars(["common_shock", "common_shock_sd"]).drop_dims("shock_year")
+    independent.attach(az.InferenceData(posterior=post), independent.prepare(panel))
+    without = _growth_correlation(independent, panel)
+    assert with_common > 0.25, with_common
+    assert abs(without) < 0.1, without
+
+
+@pytest.mark.slow
+def test_kaya_common_shocks_setting_round_trips_and_older_files_load_without_it(kaya_common_fit, kaya_fit, tmp_path):
+    import json
+
+    from forecast.models.persistence import config_hash, save_idata
+
+    panel, _, model = kaya_common_fit
+    path = model.save(tmp_path / "common.nc")
+    loaded = KayaModel.load(path, common_shocks=True)
+    assert loaded.common_shocks is True and loaded.get_settings() == model.get_settings()
+    assert "last_change_year" in loaded.idata.constant_data
+    np.testing.assert_array_equal(loaded.predict(Scenario.from_history(panel, horizon=2030), draws=20, random_seed=1)["co2_per_capita"],
+                                  model.predict(Scenario.from_history(panel, horizon=2030), draws=20, random_seed=1)["co2_per_capita"])
+    with pytest.raises(ModelStateError, match="common_shocks: saved True, expected False"):
+        KayaModel.load(path, common_shocks=False)
+    # a file written before the setting existed: no common_shocks in its settings -> the default (False)
+    old = kaya_fit[2].idata.copy()
+    settings = json.loads(old.posterior.attrs["model_settings"])
+    del settings["common_shocks"]
+    old.posterior.attrs.update(model_settings=json.dumps(settings, sort_keys=True), config_hash=config_hash(settings))
+    old_path = save_idata(old, tmp_path / "old.nc")
+    assert KayaModel.load(old_path, common_shocks=False).common_shocks is False
+    with pytest.raises(ModelStateError, match="common_shocks: saved False, expected True"):
+        KayaModel.load(old_path, common_shocks=True)
+
+
+def test_shared_drift_walk_has_zero_mean_and_steps_with_its_sd_and_forecasts_start_from_its_end():
+    """The drift walk m_t has mean 0 over the fitted years (drift_mu stays the mean drift) and its yearly
+    steps are common_drift_sd times standard normals (prior draws: 300 x 32 steps, so the sd of the
+    standardised steps is 1 within 0.05, about 4 standard errors). Forecast draws start from each region's
+    drift plus the walk's last value."""
+    panel, _ = simulate_kaya()
+    model = KayaModel(common_drift=True)
+    prior = model.sample_prior_predictive(panel, draws=300, random_seed=1).prior
+    walk = prior["common_drift"]
+    assert walk.sizes["shock_year"] == N_YEARS - 1
+    np.testing.assert_allclose(walk.mean("shock_year"), 0.0, atol=1e-12)
+    steps = walk.diff("shock_year") / prior["common_drift_sd"]
+    assert abs(float(steps.std()) - 1.0) < 0.05
+    # the prior draws as a posterior: kernel_params adds m_T to the drifts, nothing to the residual start
+    posterior = prior.drop_vars([v for v in prior.data_vars if v.startswith("d_log")])
+    model.attach(az.InferenceData(posterior=posterior), model.prepare(panel))
+    params = model.kernel_params(50, np.random.default_rng(0))
+    import xarray as xr
+
+    post = model.idata.posterior.sel(chain=xr.DataArray(params["chain"], dims="sample"),
+                                     draw=xr.DataArray(params["draw"], dims="sample"))
+    m_last = post["common_drift"].isel(shock_year=-1).values
+    np.testing.assert_allclose(params["drift"], post["drift"].transpose("sample", "region").values + m_last[:, None])
+    np.testing.assert_allclose(params["common_shock_last"], 0.0, atol=1e-15)
+    assert params["common_drift_sd"].shape == (50,)
+
+
+def test_common_shocks_setting_is_checked_and_is_a_kaya_only_study_key(tmp_path):
+    from forecast.errors import StudyError
+    from forecast.run.pipeline import model_settings
+    from forecast.run.study import load_study
+
+    with pytest.raises(InputError, match="common_shocks must be true or false"):
+        KayaModel(common_shocks="yes").check_settings()
+    with pytest.raises(InputError, match="common_drift must be true or false"):
+        KayaModel(common_drift=1).check_settings()
+    assert "common_drift_sd" in KayaModel(common_drift=True).prior_terms()
+    assert "common_shock_sd" in KayaModel(common_shocks=True).prior_terms()
+    assert "common_shock_sd" not in KayaModel().prior_terms()
+    study = tmp_path / "study.toml"
+    study.write_text(KAYA_STUDY.replace('type = "kaya"\n', 'type = "kaya"\ncommon_shocks = true\n'), encoding="utf-8")
+    assert model_settings(load_study(study))["common_shocks"] is True
+    study.write_text(KAYA_STUDY.replace('type = "kaya"\n', 'type = "ekc"\ncommon_shocks = true\n'), encoding="utf-8")
+    with pytest.raises(StudyError, match=r"\[model\] common_shocks: not a setting of the ekc model"):
+        model_settings(load_study(study))
 
 
 # ----------------------------------------------------------------------------- drivers x Kaya on real data

@@ -82,12 +82,13 @@ def make_gdp(state: xr.Dataset, n_samples: int, n_years: int, seed: int = 12) ->
     return np.exp(log_gdp)
 
 
-def reference_paths(params, state, *, x_center, degree, gdp, shocks, start=None) -> np.ndarray:
+def reference_paths(params, state, *, x_center, degree, gdp, shocks, start=None, common=None) -> np.ndarray:
     """Slow reference: explicit loops over sample, region and year, straight from the docstrings.
 
-    Δy = drift + slope Δx + curvature Δ(x²) [+ cubic Δ(x³)] + drift_income x_prev + u,
-    u_t = φ u_{t-1} + σ ε_t, u_0 = the last observed residual, y_0 = the last observed log level
-    (or ``start[s, r]``).
+    Δy = drift + slope Δx + curvature Δ(x²) [+ cubic Δ(x³)] + drift_income x_prev [+ g_t] + u,
+    u_t = φ u_{t-1} + σ ε_t, u_0 = the last observed residual (net of the last year effect
+    ``common_shock_last``), y_0 = the last observed log level (or ``start[s, r]``); ``common`` ``(sample,
+    year)`` = the year effects g (already scaled).
     """
     n_samples, n_regions, n_years = gdp.shape
     # float64 throughout: under NumPy 2 promotion a Python float times a float32 scalar stays float32
@@ -109,6 +110,8 @@ def reference_paths(params, state, *, x_center, degree, gdp, shocks, start=None)
             if degree == 3:
                 mean_last += cubic * (x_last**3 - x_before**3)
             u = float(state["last_dy"].values[r]) - mean_last
+            if common is not None:
+                u -= float(params["common_shock_last"][s, r])
             y = float(state["last_log_co2_per_capita"].values[r] if start is None else start[s, r])
             x_prev = x_last
             for t in range(n_years):
@@ -117,7 +120,7 @@ def reference_paths(params, state, *, x_center, degree, gdp, shocks, start=None)
                 if degree == 3:
                     dy += cubic * (x**3 - x_prev**3)
                 u = phi * u + sig * shocks[s, r, t]
-                y += dy + u
+                y += dy + u + (0.0 if common is None else float(common[s, t]))
                 out[s, r, t] = math.exp(y)
                 x_prev = x
     return out
@@ -147,6 +150,85 @@ def test_simulate_matches_loop_reference_with_fixed_shocks(degree):
     other = simulate_growth_paths(params, state=state, x_center=X_CENTER, degree=degree, gdp_per_capita=gdp,
                                   years=years, rng=np.random.default_rng(0), shocks=fixed[::-1].copy())
     assert not np.allclose(other, got)
+
+
+def test_year_effect_is_shared_by_the_regions_of_a_sample_and_matches_the_reference():
+    """With ``common_shock_sd`` the simulator adds one year effect g_t = sd·z_t per sample and year to every
+    region's change (outside the AR(1) residual), and starts from the last residual net of the last fitted
+    year effect; the unit normals z come from the block generator right after that block's ε."""
+    n_samples, n_regions, n_years = 6, 3, 7
+    state = make_state(2)
+    params = make_params(n_samples, n_regions, 2)
+    rng = np.random.default_rng(5)
+    params["common_shock_sd"] = rng.uniform(0.01, 0.03, n_samples)
+    params["common_shock_last"] = np.repeat(rng.normal(0.0, 0.02, (n_samples, 1)), n_regions, axis=1)
+    gdp = make_gdp(state, n_samples, n_years)
+    kw = dict(state=state, x_center=X_CENTER, degree=2, gdp_per_capita=gdp,
+              years=np.arange(LAST_YEAR + 1, LAST_YEAR + 1 + n_years))
+    fixed = np.random.default_rng(99).standard_normal((n_samples, n_regions, n_years))
+    z = np.random.default_rng(98).standard_normal((n_samples, n_years))
+    got = simulate_growth_paths(params, rng=np.random.default_rng(0), shocks=fixed, common_shocks=z, **kw)
+    want = reference_paths(params, state, x_center=X_CENTER, degree=2, gdp=gdp, shocks=fixed,
+                           common=z * params["common_shock_sd"][:, None])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    # drawn, not given: identical across regions within a sample and year (log paths with and without
+    # them, both starting from the same residual, differ by the running sum of g, the same for every region)
+    drawn = np.log(simulate_growth_paths(params, rng=np.random.default_rng(3), **kw))
+    calm = np.log(simulate_growth_paths({**params, "common_shock_sd": np.zeros(n_samples)},
+                                        rng=np.random.default_rng(3), **kw))
+    g = np.diff(drawn - calm, axis=-1, prepend=0.0)  # (sample, region, year): the year effects alone
+    assert np.abs(g).max() > 1e-3
+    np.testing.assert_allclose(g, np.broadcast_to(g[:, :1, :], g.shape), rtol=0, atol=1e-12)
+    # the unit normals are the block generator's draws right after the block's shocks
+    gen = propagate._block_generators(np.random.default_rng(3), n_samples)[0]
+    propagate._unit_shocks(gen, params["nu"], n_regions, n_years)
+    z_drawn = gen.standard_normal((n_samples, n_years))
+    np.testing.assert_allclose(g[:, 0, :], z_drawn * params["common_shock_sd"][:, None], rtol=1e-9, atol=1e-14)
+
+
+def test_shared_drift_walk_accumulates_and_follows_the_year_effects_draws():
+    """With ``common_drift_sd`` the shared drift walks on from 0: the log paths move by Σ_{k<=t} m_k with
+    m_k = κ Σ_{j<=k} z_j (the same for all regions), z drawn from the block generator after the year
+    effects' normals; given steps replace them."""
+    n_samples, n_regions, n_years = 4, 3, 6
+    state = make_state(2)
+    params = make_params(n_samples, n_regions, 2)
+    params.update(common_shock_sd=np.full(n_samples, 0.01), common_drift_sd=np.array([0.001, 0.002, 0.003, 0.0]),
+                  common_shock_last=np.zeros((n_samples, n_regions)))
+    gdp = make_gdp(state, n_samples, n_years)
+    kw = dict(state=state, x_center=X_CENTER, degree=2, gdp_per_capita=gdp,
+              years=np.arange(LAST_YEAR + 1, LAST_YEAR + 1 + n_years))
+    walk = np.log(simulate_growth_paths(params, rng=np.random.default_rng(4), **kw))
+    still = np.log(simulate_growth_paths({**params, "common_drift_sd": np.zeros(n_samples)}, rng=np.random.default_rng(4), **kw))
+    gen = propagate._block_generators(np.random.default_rng(4), n_samples)[0]
+    propagate._unit_shocks(gen, params["nu"], n_regions, n_years)
+    gen.standard_normal((n_samples, n_years))  # the year effects' normals come first
+    z = gen.standard_normal((n_samples, n_years))
+    m = np.cumsum(z * params["common_drift_sd"][:, None], axis=1)
+    want = np.broadcast_to(np.cumsum(m, axis=1)[:, None, :], walk.shape)
+    np.testing.assert_allclose(walk - still, want, rtol=1e-9, atol=1e-13)
+    given = np.log(simulate_growth_paths(params, rng=np.random.default_rng(4), drift_steps=z, **kw))
+    np.testing.assert_allclose(given, walk, rtol=1e-12, atol=0)
+    with pytest.raises(InputError, match="drift steps"):
+        simulate_growth_paths(params, rng=np.random.default_rng(4), drift_steps=z[:, :2], **kw)
+
+
+def test_paths_without_year_effects_keep_their_numbers():
+    """A model without year effects draws nothing more from the generators: adding ``common_shock_sd = 0``
+    changes no number of the paths (the zero year effect is added exactly), dropping it changes nothing."""
+    state = make_state(2)
+    params = make_params(5, 3, 2)
+    gdp = make_gdp(state, 5, 6)
+    kw = dict(state=state, x_center=X_CENTER, degree=2, gdp_per_capita=gdp, years=np.arange(LAST_YEAR + 1, LAST_YEAR + 7))
+    a = simulate_growth_paths(params, rng=np.random.default_rng(7), **kw)
+    shocks = _shocks(params["nu"], gdp.shape, np.random.default_rng(7))
+    np.testing.assert_array_equal(a, simulate_growth_paths(params, rng=np.random.default_rng(0), shocks=shocks, **kw))
+    zero = {**params, "common_shock_sd": np.zeros(5), "common_shock_last": np.zeros((5, 3))}
+    np.testing.assert_array_equal(a, simulate_growth_paths(zero, rng=np.random.default_rng(7), **kw))
+    with pytest.raises(InputError, match="common shocks"):
+        simulate_growth_paths(zero, rng=np.random.default_rng(7), common_shocks=np.zeros((5, 2)), **kw)
+    with pytest.raises(InputError, match="common_shock_last"):
+        simulate_growth_paths({**zero, "common_shock_last": np.zeros(5)}, rng=np.random.default_rng(7), **kw)
 
 
 def test_uncertain_last_level_starts_each_draw_from_its_own_level(monkeypatch):

@@ -143,6 +143,13 @@ class BayesianModel:
         params = inspect.signature(cls.__init__).parameters.values()
         return [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
+    @classmethod
+    def setting_defaults(cls) -> dict[str, Any]:
+        """The settings that have a default in the constructor, with it."""
+        params = inspect.signature(cls.__init__).parameters
+        return {name: params[name].default for name in cls.setting_names()
+                if params[name].default is not inspect.Parameter.empty}
+
     def get_settings(self) -> dict[str, Any]:
         """Model name and version plus every constructor argument, as stored in a saved model."""
         return {"model": self.name, "model_version": self.version,
@@ -310,6 +317,9 @@ class BayesianModel:
         idata, settings = load_checked(path, model=cls.name, version=cls.version,
                                        model_config=expected.get("model_config"))
         stored = {k: v for k, v in settings.items() if k not in MODEL_KEYS}
+        # a setting added to the class after the file was written takes its default, which by rule
+        # reproduces the model as it was (otherwise the model version is bumped and the file refused)
+        stored = {**cls.setting_defaults(), **stored}
         differ = {k: (stored.get(k), v) for k, v in expected.items()
                   if k != "model_config" and _jsonable(stored.get(k)) != _jsonable(v)}
         if differ:

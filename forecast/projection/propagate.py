@@ -121,9 +121,10 @@ def ar1_residual(previous: float, phi: float, shock: float) -> float:
 
 
 @numba.njit(parallel=True, cache=True)
-def _growth_kernel(x, eps, x0, y0, u0, drift, slope, curvature, sigma, cubic, drift_income, phi):
+def _growth_kernel(x, eps, x0, y0, u0, drift, slope, curvature, sigma, cubic, drift_income, phi, common):
     """The recursion of :func:`simulate_growth` (arguments as there, all float64, C-contiguous, already
-    broadcast); parallel over samples, each trajectory independent, so the thread count changes no number."""
+    broadcast); parallel over samples, each trajectory independent, so the thread count changes no number.
+    ``common`` ``(sample, year)`` is the year effect every region of a sample shares (zeros without one)."""
     n_samples, n_regions, n_years = x.shape
     y = np.empty(x.shape)
     for s in numba.prange(n_samples):
@@ -136,20 +137,25 @@ def _growth_kernel(x, eps, x0, y0, u0, drift, slope, curvature, sigma, cubic, dr
                 mean = (d + inc * x_prev + b * (xt - x_prev) + c * (xt * xt - x_prev * x_prev)
                         + k * (xt * xt * xt - x_prev * x_prev * x_prev))
                 resid = ar1_residual(resid, f, sd * eps[s, r, t])
-                level += mean + resid
+                # (mean + resid) + 0.0 is exactly mean + resid: without a year effect nothing changes
+                level += mean + resid + common[s, t]
                 y[s, r, t] = level
                 x_prev = xt
     return y
 
 
-def simulate_growth(params: dict[str, np.ndarray], *, x: np.ndarray, x0, y0, u0, shocks: np.ndarray) -> np.ndarray:
+def simulate_growth(params: dict[str, np.ndarray], *, x: np.ndarray, x0, y0, u0, shocks: np.ndarray,
+                    common: np.ndarray | None = None) -> np.ndarray:
     """The growth-form EKC as a generative model: log per-capita CO2 along given income paths and shocks.
 
     The one simulator of the model's likelihood (:class:`forecast.models.ekc.EKCModel`), used by
     :func:`simulate_growth_paths` (forecasts) and :func:`forecast.evaluation.sbc.ekc_sbc_setup` (SBC). Each year::
 
-        Δy_t = drift + drift_income·x_{t-1} + slope·Δx_t + curvature·Δ(x_t²) + cubic·Δ(x_t³) + u_t
+        Δy_t = drift + drift_income·x_{t-1} + slope·Δx_t + curvature·Δ(x_t²) + cubic·Δ(x_t³) + g_t + u_t
         u_t  = φ u_{t-1} + σ ε_t                                           (:func:`ar1_residual`)
+
+    ``g_t`` is a year effect shared by every region of a sample (``common``; 0 without one), outside the
+    AR(1) residual, as in :class:`forecast.models.kaya.KayaModel` with ``common_shocks=True``.
 
     Units: ``y`` is log(t CO2 per person per yr), ``x`` log(GDP per capita in int-$ 2011 per person) minus
     the model's centre ``x_center``; changes are per year.
@@ -169,6 +175,9 @@ def simulate_growth(params: dict[str, np.ndarray], *, x: np.ndarray, x0, y0, u0,
         change then starts a run at the stationary scale).
     shocks:
         ``(sample, region, year)`` unit shocks ``ε`` (e.g. :func:`_shocks`).
+    common:
+        ``(sample, year)`` year effects ``g`` in log units per year, shared by the regions of each sample
+        (not unit shocks: already scaled); ``None`` = no year effect.
 
     Returns
     -------
@@ -181,9 +190,15 @@ def simulate_growth(params: dict[str, np.ndarray], *, x: np.ndarray, x0, y0, u0,
     # one compiled signature: every argument float64, C-contiguous and broadcast to its full shape
     rows = lambda a: np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=np.float64), x.shape[:2]))  # noqa: E731
     per_sample = lambda a: np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=np.float64), x.shape[:1]))  # noqa: E731
+    years = (x.shape[0], x.shape[2])
+    if common is None:
+        common = np.zeros(years)
+    elif np.ndim(common) != 2 or np.shape(common)[1] != x.shape[2] or np.shape(common)[0] not in (1, x.shape[0]):
+        raise InputError(f"year effects {np.shape(common)} must be (sample, year) = {years}")
+    common = np.ascontiguousarray(np.broadcast_to(np.asarray(common, dtype=np.float64), years))
     return _growth_kernel(x, eps, rows(x0), rows(y0), rows(u0), rows(params["drift"]), rows(params["slope"]),
                           rows(params["curvature"]), rows(params["sigma"]), per_sample(params.get("cubic", 0.0)),
-                          per_sample(params["drift_income"]), per_sample(params["phi"]))
+                          per_sample(params["drift_income"]), per_sample(params["phi"]), common)
 
 
 def simulate_growth_paths(
@@ -196,6 +211,8 @@ def simulate_growth_paths(
     years: np.ndarray,
     rng: np.random.Generator,
     shocks: np.ndarray | None = None,
+    common_shocks: np.ndarray | None = None,
+    drift_steps: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-capita CO2 (t/person/yr) along GDP paths for each posterior draw of the growth-form EKC.
 
@@ -203,16 +220,32 @@ def simulate_growth_paths(
     ``u_t = φ u_{t-1} + σ ε_t`` (Student-t ``ε``), starting from the last observed log level and the
     last observed residual ``u`` (:func:`simulate_growth`).
 
+    With ``common_shock_sd`` in ``params`` (a model with a year effect shared across regions, e.g.
+    :class:`~forecast.models.kaya.KayaModel` with ``common_shocks=True``) each sample also draws one year
+    effect ``g_t ~ Normal(0, common_shock_sd)`` per forecast year, the same for all its regions (so
+    regional shocks are correlated and sums of regions carry their spread), and the last observed residual
+    is taken net of the last fitted year effect ``common_shock_last``. With ``common_drift_sd`` (``KayaModel``
+    with ``common_drift=True``) the drift of every region also moves by a random walk shared by the regions
+    of a sample, ``m_t = m_{t-1} + common_drift_sd·z_t`` from ``m = 0`` in the last fitted year (the model
+    passes drifts of that year, its walk's last value included); ``common_shock_last`` then holds the
+    shared part of the last change beyond them.
+
     The unit shocks ``ε`` are drawn with NumPy, one generator per block of :data:`SHOCK_BLOCK` samples
     spawned from the first draw from ``rng`` (:func:`_shocks` with the same ``rng`` state returns them as
     a cube); ``shocks`` replaces them by given values ``(sample, region, year)`` (common random numbers,
-    tests). The numbers depend on ``rng`` only, not on the thread count or the progress bar.
+    tests). The year effects' unit normals are drawn from the same block generators after that block's
+    ``ε``, only when the model has year effects (so models without them keep their numbers);
+    ``common_shocks`` ``(sample, year)`` replaces them; the drift walk's unit normals ``z`` follow (and
+    ``drift_steps`` replaces them). The numbers depend on ``rng`` only, not on the thread count or the
+    progress bar.
 
     Parameters
     ----------
     params:
         ``drift, slope, curvature, sigma`` with shape ``(sample, region)``; ``cubic, phi, nu,
-        drift_income`` with shape ``(sample,)`` (zeros / inf where the model lacks the term).
+        drift_income`` with shape ``(sample,)`` (zeros / inf where the model lacks the term); optionally
+        ``common_shock_sd`` and / or ``common_drift_sd`` ``(sample,)`` with ``common_shock_last`` ``(sample,
+        region)`` (year effects, shared drift walk).
     state:
         Per-region last observed state (``last_year``, ``last_log_co2_per_capita``, ``last_x``,
         ``last_dy``, ``last_dx_terms``, ``last_x_prev``), as stored by the EKC model.
@@ -233,12 +266,20 @@ def simulate_growth_paths(
                 "sigma": (n_samples, n_regions), "phi": (n_samples,), "nu": (n_samples,), "drift_income": (n_samples,)}
     if degree == 3:
         expected["cubic"] = (n_samples,)
+    shared = [k for k in ("common_shock_sd", "common_drift_sd") if k in params]
+    with_common = bool(shared)
+    if with_common:
+        expected.update({k: (n_samples,) for k in shared})
+        expected["common_shock_last"] = (n_samples, n_regions)
     wrong = {k: np.shape(params[k]) for k, shape in expected.items() if np.shape(params[k]) != shape}
     if wrong or state.sizes.get("region") != n_regions:
         # the numba kernel does not check bounds: a mismatch must never reach it
         raise InputError(f"parameter draws do not match the GDP paths {gdp_per_capita.shape}: {wrong or 'regions differ'}")
     if shocks is not None and np.shape(shocks) != gdp_per_capita.shape:
         raise InputError(f"shocks {np.shape(shocks)} do not match the GDP paths {gdp_per_capita.shape}")
+    for label, given in (("common shocks", common_shocks), ("drift steps", drift_steps)):
+        if given is not None and np.shape(given) != (n_samples, n_years):
+            raise InputError(f"{label} {np.shape(given)} must be (sample, year) = {(n_samples, n_years)}")
     f8 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
     nu = f8(params["nu"])
     if not (nu > 0).all():
@@ -248,6 +289,12 @@ def simulate_growth_paths(
     draws = {k: f8(params[k]) for k in ("drift", "slope", "curvature", "sigma", "phi", "drift_income")}
     draws["cubic"] = f8(params["cubic"]) if degree == 3 else np.zeros(n_samples)
     u0 = _last_residual(draws, state, degree)
+    scales = {k: f8(params[k]) for k in shared}
+    for name, sd in scales.items():
+        if not (np.isfinite(sd).all() and (sd >= 0).all()):
+            raise InputError(f"{name} must be finite and non-negative")
+    if with_common:
+        u0 = u0 - f8(params["common_shock_last"])  # the last change's own shared part is not a residual
 
     generators = _block_generators(rng, n_samples)  # drawn even when shocks are given: the same rng use
     start = state["last_log_co2_per_capita"].values[None, :]
@@ -262,9 +309,16 @@ def simulate_growth_paths(
     for j, (gen, sl) in enumerate(zip(generators, blocks)):
         # one block at a time: its shocks and log incomes are the only cubes held besides the output
         eps = _unit_shocks(gen, nu[sl], n_regions, n_years) if shocks is None else shocks[sl]
+        common = np.zeros((eps.shape[0], n_years)) if with_common else None
+        if "common_shock_sd" in scales:  # one year effect per sample and year, shared by all regions
+            unit = gen.standard_normal((eps.shape[0], n_years)) if common_shocks is None else common_shocks[sl]
+            common += unit * scales["common_shock_sd"][sl, None]
+        if "common_drift_sd" in scales:  # the shared drift walks on from 0 in the last fitted year
+            unit = gen.standard_normal((eps.shape[0], n_years)) if drift_steps is None else drift_steps[sl]
+            common += np.cumsum(unit * scales["common_drift_sd"][sl, None], axis=1)
         log_level = simulate_growth({k: v[sl] for k, v in draws.items()}, x=np.log(gdp[sl]) - x_center,
                                     x0=state["last_x"].values, y0=start[sl] if len(start) > 1 else start,
-                                    u0=u0[sl], shocks=eps)
+                                    u0=u0[sl], shocks=eps, common=common)
         np.exp(log_level, out=out[sl])
         if report is not None:
             report.step(f"forecast: paths, block {j + 1}/{len(blocks)}")

@@ -104,6 +104,14 @@ class ModelSection(_Section):
     varying_drift: bool = True
     drift_income: bool = True
     turning_point_growth: float = Field(default=0.02, gt=0, lt=0.2)
+    # kaya only: a year effect shared by all regions in the intensity growth (oil shocks, recessions, the
+    # pandemic), fitted jointly and drawn anew for each forecast year, the same for every region of a draw,
+    # so regional forecasts are correlated and sums of regions carry their spread. false = independent
+    # shocks per region (the model the default study's results were computed with)
+    common_shocks: bool = False
+    # kaya only: a time-varying decarbonisation rate, every region's drift moving by a random walk shared
+    # by all regions (small innovation sd, prior kaya.common_drift_sd), continued in the forecasts
+    common_drift: bool = False
     # relative 1-sigma error of historical emissions: a number, {region = number}, or "inventory" (China
     # provinces: from the IPCC Approach 2 uncertainty of each province's CEADs fuel inventory)
     measurement_error: float | dict[str, float] | Literal["inventory"] = 0.0
