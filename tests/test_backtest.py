@@ -432,3 +432,8 @@ def test_uncertainty_table_follows_the_study_settings(tmp_path):
     (tmp_path / "study.toml").write_text(text)
     other = uncertainty_table(load_study(tmp_path / "study.toml")).set_index("source of uncertainty")["included"]
     assert other["GDP and population paths"] == "yes" and other["errors in historical emissions"] == "yes"
+    assert base["a decarbonisation rate that changes over time"] == "no"
+    walk = text.replace('type = "ekc"', 'type = "kaya"\ncommon_drift = true')
+    (tmp_path / "study.toml").write_text(walk)
+    table = uncertainty_table(load_study(tmp_path / "study.toml")).set_index("source of uncertainty")["included"]
+    assert table["a decarbonisation rate that changes over time"] == "yes"

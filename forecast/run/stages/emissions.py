@@ -199,6 +199,9 @@ def uncertainty_table(study: Study) -> pd.DataFrame:
         ("shocks shared by all regions in a year (oil shocks, 2009, 2020)", common,
          "a fitted year effect, drawn anew for every future year" if common else
          "shocks are independent across regions, so sums over regions (world, nation) are too narrow"),
+        ("a decarbonisation rate that changes over time", bool(getattr(m, "common_drift", False)),
+         "a random walk shared by every region's drift, continued in the forecast"
+         if getattr(m, "common_drift", False) else "each region's drift is constant (plus its income term)"),
         ("GDP and population paths", sc.type in ("drivers", "csv"),
          {"drivers": "probabilistic GDP and population models", "csv": "the scenario file's paths or draws"}.get(
              sc.type, "history scenario: recent trends continued; spread only from the emission model")),
