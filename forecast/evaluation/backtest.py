@@ -72,7 +72,7 @@ from forecast.evaluation.observed import (  # noqa: F401  (re-exported)
     event_outcome,
     observed_peak,
 )
-from forecast.projection.peak import PEAK_WINDOW, centred_mean, last_identifiable_year, peak_years
+from forecast.projection.peak import PEAK_WINDOW, last_identifiable_year, peak_years
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,6 @@ DEFAULT_CUTOFFS = tuple(range(1970, 2013, 3))
 DEFAULT_FIT_YEARS = 33
 #: forecast length after the cutoff: long enough that most peak-year distributions are not censored
 DEFAULT_LEAD_YEARS = 40
-LEVELS = (0.5, 0.9)
 #: peak-year scores by lead (years from the cutoff to the observed peak)
 LEAD_BUCKETS = ((1, 5), (6, 10), (11, 20), (21, 60))
 
@@ -112,12 +111,6 @@ def lead_bucket(lead: int) -> str:
         if lo <= lead <= hi:
             return f"{lo}-{hi}"
     return "other"
-
-
-# ---------------------------------------------------------------------------------------- peak rule
-def _centred_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """The package's centred mean (kept under its old name for callers of this module)."""
-    return centred_mean(values, window)
 
 
 # ---------------------------------------------------------------------------------------- scores
@@ -305,11 +298,6 @@ class BacktestResult:
 
 
 # ---------------------------------------------------------------------------------------- one cutoff
-def _peak_draws(co2: np.ndarray, years: np.ndarray, window: int) -> np.ndarray:
-    """Peak year of each trajectory (last axis = year) by the package's rule."""
-    return peak_years(co2, years, window)
-
-
 SCENARIO_TYPES = ("history", "drivers")
 
 
