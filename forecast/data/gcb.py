@@ -236,3 +236,90 @@ def load_land_sink_models(
 def year_list(years: list[int]) -> str:
     shown = ", ".join(map(str, years[:5]))
     return shown + (f" ... ({len(years)} years)" if len(years) > 5 else "")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Budget residual: the observation-based land sink
+# ----------------------------------------------------------------------------------------------------
+
+#: Budget terms whose errors are systematic (a level that is wrong every year, GCB 1-sigma stated for the
+#: last decade), carried into the residual land sink: name -> column of gcb2025_global_budget.csv.
+BUDGET_TERMS = {"fossil": "fossil_emissions_excluding_carbonation", "land_use_change": "land_use_change_emissions",
+                "ocean": "ocean_sink"}
+HISTORY_START = 1850
+
+
+def load_budget_residual(data_dir: str | os.PathLike[str] | None = None,
+                         years: tuple[int, int] = (1959, 2024)) -> pd.DataFrame:
+    """The land sink as the residual of the Global Carbon Budget, with the terms it is made of (GtC/yr).
+
+    ``residual = E_FOS + E_LUC - G_ATM - S_OCEAN - S_CEMENT`` (= GCB land sink + budget imbalance): the
+    observation-based estimate of the land sink, independent of the vegetation models. Columns ``year,
+    residual, fossil, land_use_change, ocean, atmospheric_growth`` (GtC/yr); ``attrs`` hold ``units``,
+    ``citation`` and ``provenance``. Every year of ``years`` must be in the file (1959-2024).
+    """
+    from forecast.data import file_provenance
+
+    first, last = check_year_range(years)
+    path = _resolve_file(GCB_BUDGET_FILE, data_dir)
+    table = pd.read_csv(path)
+    need = ["year", "atmospheric_growth", "cement_carbonation_sink", *BUDGET_TERMS.values()]
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    table = table[(table["year"] >= first) & (table["year"] <= last)].dropna(subset=need[1:])
+    absent = sorted(set(range(first, last + 1)) - set(table["year"].astype(int)))
+    if absent:
+        raise InputError(f"{path}: the budget terms are not all available for year(s) {year_list(absent)}")
+    out = pd.DataFrame({"year": table["year"].astype("int64").to_numpy()})
+    for name, column in BUDGET_TERMS.items():
+        out[name] = table[column].to_numpy(dtype=float)
+    out["atmospheric_growth"] = table["atmospheric_growth"].to_numpy(dtype=float)
+    out["residual"] = (out["fossil"] + out["land_use_change"] - out["atmospheric_growth"] - out["ocean"]
+                       - table["cement_carbonation_sink"].to_numpy(dtype=float))
+    out.attrs = {"units": SINK_UNITS, "citation": GCB_CITATION,
+                 "provenance": [file_provenance(path, source="gcb2025_global_budget")]}
+    return out
+
+
+def load_co2_history(data_dir: str | os.PathLike[str] | None = None, first: int = HISTORY_START,
+                     last: int = 2024) -> pd.DataFrame:
+    """Annual CO2 (ppm) for every year ``first``-``last``: the Law Dome spline before 1959, NOAA Mauna
+    Loa from then on. ``attrs["provenance"]`` lists the files."""
+    co2, prov = _co2_for_years(first, last, data_dir)
+    co2 = co2[(co2["year"] >= first) & (co2["year"] <= last)].sort_values("year").reset_index(drop=True)
+    absent = sorted(set(range(first, last + 1)) - set(co2["year"].astype(int)))
+    if absent:
+        raise InputError(f"CO2 history: no annual CO2 for year(s) {year_list(absent)}")
+    co2.attrs = {"units": "ppm", "provenance": prov}
+    return co2
+
+
+def load_joint_sink_data(data_dir: str | os.PathLike[str] | None = None, years: tuple[int, int] = (1959, 2024),
+                         models: Iterable[str] | None = None, history_start: int = HISTORY_START) -> dict[str, Any]:
+    """Everything the joint land-sink model fits: the budget residual and its terms for ``years``, the
+    DGVM sinks (default all 22) for the same years, and CO2 from ``history_start`` to the last year.
+
+    Returns a dict ``budget`` (DataFrame of :func:`load_budget_residual`), ``models`` (DataFrame, year x
+    DGVM, GtC/yr), ``co2`` (DataFrame year, co2_ppm) and ``provenance``."""
+    first, last = check_year_range(years)
+    if history_start > first:
+        raise InputError(f"history_start ({history_start}) must not be after the first fitted year ({first})")
+    budget = load_budget_residual(data_dir, (first, last))
+    names = list(DGVM_SERIES if models is None else models)
+    path = _resolve_file(GCB_LAND_MODELS_FILE, data_dir)
+    table = pd.read_csv(path)
+    unknown = [n for n in names if n not in table.columns]
+    if unknown:
+        raise InputError(f"{path}: unknown DGVM(s) {', '.join(unknown)}{did_you_mean(unknown[0], DGVM_SERIES, cutoff=0.5)}")
+    dgvm = table.set_index("year").loc[:, names]
+    dgvm = dgvm.reindex(budget["year"].to_numpy())
+    if dgvm.isna().any().any():
+        bad = dgvm.index[dgvm.isna().any(axis=1)].tolist()
+        raise InputError(f"{path}: DGVM sinks missing in year(s) {year_list([int(y) for y in bad])}")
+    co2 = load_co2_history(data_dir, history_start, last)
+    from forecast.data import file_provenance
+
+    prov = [*budget.attrs["provenance"], file_provenance(path, source="gcb2025_land_sink_models"),
+            *co2.attrs["provenance"]]
+    return {"budget": budget, "models": dgvm, "co2": co2, "provenance": prov}

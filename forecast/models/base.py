@@ -52,10 +52,10 @@ from forecast.models.persistence import config_hash, load_checked, save_idata
 from forecast.models.sampling import Diagnostics, diagnose, sample_model
 
 MODEL_KEYS = ("model", "model_version")  # identify the class in saved settings; not constructor arguments
-_REGISTRY: dict[str, type["BayesianModel"]] = {}
+_REGISTRY: dict[str, type[BayesianModel]] = {}
 
 
-def register(cls: type["BayesianModel"]) -> type["BayesianModel"]:
+def register(cls: type[BayesianModel]) -> type[BayesianModel]:
     """Add ``cls`` to the registry under ``cls.name`` (done for every subclass that sets its own name)."""
     other = _REGISTRY.get(cls.name)
     if other is not None and other.__qualname__ != cls.__qualname__:
@@ -251,12 +251,27 @@ class BayesianModel:
         })
         return idata
 
+    def build_prior_model(self, arrays: Any) -> pm.Model:
+        """The model whose prior draws :meth:`sample_prior_predictive` takes; the same as
+        :meth:`build_model` unless the fitting form uses an improper reparameterisation (a flat prior with
+        the real prior as a potential, which cannot be sampled forward)."""
+        return self.build_model(arrays)
+
     def sample_prior_predictive(self, data: Any = None, *, draws: int = 500, random_seed: int | None = None,
                                 **options: Any) -> az.InferenceData:
         """What the priors alone imply: ``prior`` and ``prior_predictive`` groups for ``data``'s design
         (nothing is fitted; ``idata`` is left as it is)."""
         self.check_settings()
-        with self.build_model(self.prepare(data, **options)):
+        with self.build_prior_model(self.prepare(data, **options)):
+            return pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
+
+    def prior_predictive_of_fit(self, *, draws: int = 500, random_seed: int | None = None) -> az.InferenceData:
+        """:meth:`sample_prior_predictive` for the design of the fitted data (after :meth:`fit`/:meth:`load`):
+        what the priors alone imply for exactly the data the posterior saw."""
+        self._require_fit()
+        if getattr(self, "arrays_", None) is None:
+            raise ModelStateError(f"the {self.name} model keeps no fitted arrays; pass the data to sample_prior_predictive")
+        with self.build_prior_model(self.arrays_):
             return pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
 
     # ------------------------------------------------------------------ results

@@ -94,12 +94,12 @@ from forecast.errors import InputError, ModelStateError, did_you_mean
 from forecast.models.base import BayesianModel
 
 __all__ = [
+    "DECLINES",
+    "DGVM_SERIES",
     "GlobalLandSinkModel",
     "load_land_sink_data",
     "load_land_sink_models",
     "validate_sink_data",
-    "DECLINES",
-    "DGVM_SERIES",
 ]
 
 MODEL_VERSION = "land-sink-cfe-1"
@@ -303,8 +303,13 @@ class GlobalLandSinkModel(BayesianModel):
             return lib.maximum(1.0 - lam * dt, 0.0)
         return lam * 0.0 + dt * 0.0 + 1.0
 
-    def build_model(self, data: SinkArrays) -> pm.Model:
-        """The PyMC model for prepared arrays (no sampling)."""
+    def build_prior_model(self, data: SinkArrays) -> pm.Model:
+        return self.build_model(data, prior_only=True)
+
+    def build_model(self, data: SinkArrays, *, prior_only: bool = False) -> pm.Model:
+        """The PyMC model for prepared arrays (no sampling). ``prior_only`` samples ``k`` / ``log_k_mu``
+        from their priors directly instead of the ridge-free flat parameterisation used for fitting (which
+        cannot be drawn forward)."""
         self.check_settings()
         specs = self.priors()
         T, M = data.sink.shape
@@ -318,9 +323,12 @@ class GlobalLandSinkModel(BayesianModel):
                 # log_k_mu and log(eps_ref) form a ridge (only their sum is identified); sample the sum
                 # log_beta_mu = log_k_mu + log(eps_ref) instead and put the library prior on log_k_mu
                 # through a Potential (unit Jacobian): the same posterior, without the ridge.
-                log_beta_mu = pm.Flat("log_beta_mu")
-                log_k_mu = pm.Deterministic("log_k_mu", log_beta_mu - pt.log(eps_ref))
-                pm.Potential("log_k_mu_prior", pm.logp(specs["log_k_mu"].to_dist(), log_k_mu))
+                if prior_only:
+                    log_k_mu = specs["log_k_mu"].to_pymc("log_k_mu")
+                else:
+                    log_beta_mu = pm.Flat("log_beta_mu")
+                    log_k_mu = pm.Deterministic("log_k_mu", log_beta_mu - pt.log(eps_ref))
+                    pm.Potential("log_k_mu_prior", pm.logp(specs["log_k_mu"].to_dist(), log_k_mu))
                 log_k_sigma = specs["log_k_sigma"].to_pymc("log_k_sigma")
                 k_z = pm.Normal("k_z", 0.0, 1.0, dims="series")
                 k = pm.Deterministic("k", pt.exp(log_k_mu + log_k_sigma * k_z), dims="series")
@@ -337,9 +345,12 @@ class GlobalLandSinkModel(BayesianModel):
                 # k and eps_ref form a ridge (only beta_ref = k * eps_ref is identified). Sample beta_ref
                 # and eps_ref; k = beta_ref / eps_ref keeps its library prior through a Potential with the
                 # Jacobian |dk/dbeta_ref| = 1/eps_ref, so the posterior is exactly that of (k, eps_ref).
-                beta_ref = pm.HalfFlat("beta_ref")
-                k_row = pm.Deterministic("k", beta_ref / eps_ref)
-                pm.Potential("k_prior", pm.logp(specs["k"].to_dist(), k_row) - pt.log(eps_ref))
+                if prior_only:
+                    k_row = specs["k"].to_pymc("k")
+                else:
+                    beta_ref = pm.HalfFlat("beta_ref")
+                    k_row = pm.Deterministic("k", beta_ref / eps_ref)
+                    pm.Potential("k_prior", pm.logp(specs["k"].to_dist(), k_row) - pt.log(eps_ref))
                 lam_row = specs["decline_rate"].to_pymc("lam") if self.has_decline else pt.as_tensor_variable(0.0)
                 sigma_row = specs["noise_sigma"].to_pymc("sigma")
             eps = eps_ref * self._relative_path(lam_row, pt.as_tensor_variable(dt))
