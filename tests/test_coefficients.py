@@ -13,9 +13,20 @@ import xarray as xr
 
 from forecast.errors import InputError, StudyError
 from forecast.policy.landuse import landuse_inventory, landuse_priors
-from forecast.priors import ReferenceValue, default_library, default_priors_dir
-from forecast.sinks.coefficients import LAND_CLASSES, LANDUSE_CLASS, baseline_specs, coefficient_table, potential
-from forecast.sinks.ecosystems import EcosystemSinks, ForestAgeing, ageing_comparison, stand_uptake
+from forecast.priors import ReferenceValue, default_priors_dir
+from forecast.sinks.coefficients import (
+    LAND_CLASSES,
+    LANDUSE_CLASS,
+    baseline_specs,
+    coefficient_table,
+    potential,
+)
+from forecast.sinks.ecosystems import (
+    EcosystemSinks,
+    ForestAgeing,
+    ageing_comparison,
+    stand_uptake,
+)
 from forecast.sinks.neutrality import emission_terms_table, net_emission_terms
 from forecast.units import CO2_PER_C, MT_CO2_PER_MHA_T_C_PER_HA
 

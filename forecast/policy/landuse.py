@@ -41,7 +41,12 @@ def landuse_priors(model_config: dict[str, Any] | None = None) -> dict:
     Overrides name a land type or a library entry: ``{"forest": {"params": {"sigma": 0.5}}}``.
     """
     from forecast.priors import default_library
-    from forecast.sinks.coefficients import FAMILY, LANDUSE_CLASS, RATE_PREFIX, baseline_specs
+    from forecast.sinks.coefficients import (
+        FAMILY,
+        LANDUSE_CLASS,
+        RATE_PREFIX,
+        baseline_specs,
+    )
 
     overrides = {(k if "." in k else f"{FAMILY}.{RATE_PREFIX}{LANDUSE_CLASS.get(k, k)}"): v
                  for k, v in (model_config or {}).items()}

@@ -491,12 +491,8 @@ def _emission_terms_section(result: RunResult) -> str:
     if terms is None or terms.empty:
         return ""
     rows = [[md_escape(str(v)) for v in row] for row in terms.itertuples(index=False, name=None)]
-    return ("### What net CO₂ includes
-
-Net CO₂ = fossil CO₂ + land-use-change emissions − ecosystem sinks "
-            "(Mt CO₂/yr); the terms and what is left out:
-
-"
+    return ("### What net CO₂ includes\n\nNet CO₂ = fossil CO₂ + land-use-change emissions − ecosystem sinks "
+            "(Mt CO₂/yr); the terms and what is left out:\n\n"
             + md_table(["Term", "Status", "Sign", "Treatment", "Source"], rows, ["l"] * 5))
 
 

@@ -27,13 +27,19 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import InputError
-from forecast.priors import PriorError, PriorLibrary, PriorSpec, ReferenceValue, default_library
+from forecast.priors import (
+    PriorError,
+    PriorLibrary,
+    PriorSpec,
+    ReferenceValue,
+    default_library,
+)
 from forecast.units import MT_CO2_PER_MHA_T_C_PER_HA
 
 __all__ = [
     "FAMILY",
-    "LAND_CLASSES",
     "LANDUSE_CLASS",
+    "LAND_CLASSES",
     "RATE_UNITS",
     "SIGN_CONVENTION",
     "baseline_specs",

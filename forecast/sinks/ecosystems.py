@@ -68,7 +68,8 @@ import xarray as xr
 
 from forecast.errors import InputError, did_you_mean
 from forecast.priors import PriorLibrary, PriorSpec, ReferenceValue, default_library
-from forecast.sinks.coefficients import FAMILY as PRIOR_FAMILY, LAND_CLASSES, RATE_PREFIX, baseline_specs
+from forecast.sinks.coefficients import FAMILY as PRIOR_FAMILY
+from forecast.sinks.coefficients import LAND_CLASSES, RATE_PREFIX, baseline_specs
 from forecast.units import CO2_PER_C, G_PER_M2_TO_T_PER_HA, MT_CO2_PER_MHA_T_C_PER_HA
 
 __all__ = [

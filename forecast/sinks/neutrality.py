@@ -429,8 +429,8 @@ def emission_terms_table(luc_regions: Iterable[str] = (), interannual_rel_sd: fl
          "Our World in Data CO2 dataset / Global Carbon Budget"),
         ("Land-use-change emissions (gross, from land conversion)",
          f"included for {', '.join(luc_regions)}" if luc_regions else "excluded (0): not given",
-         "+", "a level per draw from [sinks.luc.<region>] (mean, sd); areas of the sink account are fixed, so "
-         "conversions (deforestation, cropland or built-up expansion, wetland drainage) enter only here",
+         "+", ("a level per draw from [sinks.luc.<region>] (mean, sd); areas of the sink account are fixed, so "
+         "conversions (deforestation, cropland or built-up expansion, wetland drainage) enter only here"),
          "study input"),
         ("Ecosystem sink on land remaining in its class", "included", "-",
          "area x baseline rate x CO2-fertilisation multiplier"
@@ -441,20 +441,20 @@ def emission_terms_table(luc_regions: Iterable[str] = (), interannual_rel_sd: fl
          f"sink x (1 + {sd:.2f} z_t), independent years; a lower bound for one country",
          "Global Carbon Budget 2025 land sink, detrended 1990-2024"),
         ("GCB bookkeeping net land-use flux (E_LUC)", "excluded", "",
-         "a model-based, direct-human-induced flux; its afforestation and regrowth removals are already in the "
+         ("a model-based, direct-human-induced flux; its afforestation and regrowth removals are already in the "
          "inventory-based forest rate, so adding it would count them twice (for China it is a net removal: "
-         "OWID land_use_change_co2, 2014-2023)", GRASSI_2021),
+         "OWID land_use_change_co2, 2014-2023)"), GRASSI_2021),
         ("Inventory vs model land-flux definitions", "noted", "",
-         "the sink here follows national-inventory practice (all fluxes on managed land, including the indirect "
+         ("the sink here follows national-inventory practice (all fluxes on managed land, including the indirect "
          "effects of CO2, N deposition and climate); global models count only direct human-induced fluxes and put "
          "the indirect sink in S_LAND. The two differ by several Gt CO2/yr globally and must be translated before "
-         "comparing with pathways", GRASSI_2021),
+         "comparing with pathways"), GRASSI_2021),
         ("Non-CO2 gases (CH4, N2O, F-gases)", "excluded", "+",
          "net CO2 only, not GHG neutrality: rice and wetland CH4, fertiliser N2O, livestock CH4 are not counted",
          "scope"),
         ("Lateral carbon fluxes", "excluded", "±",
-         "river export of carbon, trade in crops and wood, harvested wood products: not in the per-hectare rates "
-         "or the emissions", GRASSI_2021),
+         ("river export of carbon, trade in crops and wood, harvested wood products: not in the per-hectare rates "
+         "or the emissions"), GRASSI_2021),
         ("Forest harvest, fire and disturbance emissions", "excluded", "+",
          "only as far as they are inside the inventory stock changes behind the forest rate", "scope"),
         ("International bunkers, cement carbonation sink", "excluded", "±",
