@@ -101,11 +101,15 @@ def test_china_sinks_study_neutrality_with_and_without_cfe_decline(china_sinks):
     assert list(sinks["neutrality"].index) == [("declining", "China"), ("constant", "China")]
     ds = xr.open_dataset(out / "forecast.nc")
     future = ds.sel(region="China", year=ds["is_forecast"])
-    # net = emissions - sink, draw by draw (float32 storage)
+    # net = fossil + land-use change - sink, draw by draw (float32 storage); the terms add up
     assert future["sink"].dims == ("cfe", "sample", "year") and list(future["cfe"].values) == ["declining", "constant"]
     assert "China" in ds["sink"].attrs["comment"] and "NaN elsewhere" in ds["sink"].attrs["comment"]
-    net = (future["co2"] - future["sink"]).transpose(*future["net_co2"].dims)
-    np.testing.assert_allclose(future["net_co2"], net, rtol=1e-4)  # both variants
+    net = (future["co2"] + future["luc_co2"] - future["sink"]).transpose(*future["net_co2"].dims)
+    np.testing.assert_allclose(future["net_co2"], net, rtol=1e-4, atol=1e-2)  # both variants
+    terms = sinks["emission_terms"].set_index("term")
+    assert terms.loc["Fossil and industry CO2", "status"] == "included"
+    assert terms.loc["Non-CO2 gases (CH4, N2O, F-gases)", "status"] == "excluded"
+    assert "forest ageing factor" in terms.loc["Ecosystem sink on land remaining in its class", "treatment"]
     # the declining CFE never gives a larger mean sink than the constant-CFE counterfactual
     assert float(future["sink"].sel(cfe="declining").mean()) <= float(future["sink"].sel(cfe="constant").mean()) + 1e-6
     summary = json.loads((out / "summary.json").read_text())
@@ -131,6 +135,7 @@ def test_china_sinks_report_shows_the_neutrality_year_distribution(china_sinks):
     assert "## Carbon sinks and neutrality" in report
     section = report.split("## Carbon sinks and neutrality", 1)[1].split("\n## ", 1)[0]
     assert NEUTRALITY_YEAR_TITLE in section
+    assert "What net CO₂ includes" in report and "Grassi G. et al. 2021" in report  # the terms table
     rows = {line.split("|")[2].strip(): [c.strip() for c in line.split("|")[3:-1]]
             for line in section.splitlines() if line.startswith("| China |")
             and line.split("|")[2].strip() in ("declining", "constant")}

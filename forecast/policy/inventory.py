@@ -5,7 +5,7 @@ Units
 Activities and factors carry unit strings checked against an explicit table (pint is not a dependency):
 
 * mass: ``g, kg, t, kt, Mt, Gt`` (to tonnes); energy: ``MJ, GJ, TJ, PJ, EJ`` (to TJ);
-  area: ``ha, kha, Mha, km2`` (to ha); optional species after a space: ``CO2`` or ``C`` (1 t C = 3.664 t CO2,
+  area: ``ha, kha, Mha, km2`` (to ha); optional species after a space: ``CO2`` or ``C`` (1 t C = CO2_PER_C t CO2,
   :data:`forecast.units.CO2_PER_C`; unit scales in :mod:`forecast.units`).
 * an activity is one amount, e.g. ``"TJ"``, ``"kt"``, ``"Mha"``, ``"Mt CO2"``;
 * a factor is ``"<mass> <species>/<amount>[/yr]"``, e.g. ``"kg CO2/TJ"``, ``"t CO2/t"``, ``"t C/ha/yr"``,

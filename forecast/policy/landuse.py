@@ -1,12 +1,14 @@
 """Land-use carbon accounting: emissions / sequestration by land type with uncertainty.
 
-    E_type [Mt CO2/yr] = area [Mha] × coefficient [t C/ha/yr] × 3.664      (cropland, forest, grassland,
-                                                                           water_wetland, unused_land)
-    E_built_up         = Σ energy activity × emission factor                (forecast.policy.inventory.approach2)
+    E_type [Mt CO2/yr] = -area [Mha] × uptake rate [t C/ha/yr] × CO2_PER_C   (cropland, forest, grassland,
+                                                                             water_wetland, unused_land)
+    E_built_up         = Σ energy activity × emission factor                  (forecast.policy.inventory.approach2)
 
-Coefficients are Normal priors from ``priors/landuse.toml`` (signed: positive = emission, negative = uptake;
-wide, rough literature ranges, see the file). Areas may carry a relative sd (normal). The result is Monte
-Carlo draws per land type and their net sum, in Mt CO2/yr, positive = net emission.
+The uptake rates are the BASELINE rates of the one coefficient library shared with the sink account
+(:mod:`forecast.sinks.coefficients`, ``priors/ecosystems.toml``; positive = uptake), land types mapped to land
+classes by :data:`forecast.sinks.coefficients.LANDUSE_CLASS` (cropland -> cropland_soil, water_wetland ->
+wetland). This account reports EMISSIONS: positive = emission, so uptake shows as a negative number. Areas may
+carry a relative sd (normal). The result is Monte Carlo draws per land type and their net sum, Mt CO2/yr.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import numpy as np
 import xarray as xr
 
 from forecast.errors import InputError, close_matches, suggestion
-from forecast.policy.inventory import approach2, conversion_factor
+from forecast.policy.inventory import approach2
+from forecast.sinks.coefficients import draw_baselines, uptake_to_emission
 
 __all__ = ["LAND_TYPES", "landuse_inventory", "landuse_priors"]
 
@@ -33,11 +36,22 @@ UNITS = "Mt CO2/yr"
 
 
 def landuse_priors(model_config: dict[str, Any] | None = None) -> dict:
-    """The ``landuse`` prior family with overrides (``{"forest": {"params": {"sigma": 0.5}}}``)."""
-    from forecast.priors import default_library
+    """Baseline uptake rates (t C/ha/yr, positive = uptake) by land type, from the coefficient library.
 
-    overrides = {(k if "." in k else f"landuse.{k}"): v for k, v in (model_config or {}).items()}
-    return default_library().with_overrides(overrides).family("landuse")
+    Overrides name a land type or a library entry: ``{"forest": {"params": {"sigma": 0.5}}}``.
+    """
+    from forecast.priors import default_library
+    from forecast.sinks.coefficients import (
+        FAMILY,
+        LANDUSE_CLASS,
+        RATE_PREFIX,
+        baseline_specs,
+    )
+
+    overrides = {(k if "." in k else f"{FAMILY}.{RATE_PREFIX}{LANDUSE_CLASS.get(k, k)}"): v
+                 for k, v in (model_config or {}).items()}
+    specs = baseline_specs(default_library().with_overrides(overrides))
+    return {t: specs[c] for t, c in LANDUSE_CLASS.items() if t in AREA_TYPES}
 
 
 def _land_type(name: str) -> str:
@@ -108,18 +122,14 @@ def landuse_inventory(
         raise InputError("built_up land has no area coefficient: pass its energy use as energy=[Activity(...)]")
     specs = landuse_priors(model_config)
     rng = np.random.default_rng(random_seed)
-    k = conversion_factor("Mha", "t C/ha/yr", "Mt CO2")  # = units.MT_CO2_PER_MHA_T_C_PER_HA (3.664)
+    present = [key for key in AREA_TYPES if key in clean]
+    # the same library entries and the same draw routine as the sink account
+    rates = draw_baselines(present, n, random_seed=rng.integers(2**63), specs=specs)
     types, columns = [], []
-    for key in AREA_TYPES:
-        if key not in clean:
-            continue
-        spec = specs[key]
-        if spec.distribution != "Normal":
-            raise InputError(f"landuse.{key}: landuse_inventory draws Normal coefficients, got {spec.distribution}")
-        coef = spec.params["mu"] + spec.params["sigma"] * rng.standard_normal(n)
+    for key in present:
         area = clean[key] * (1 + rel.get(key, 0.0) * rng.standard_normal(n))
         types.append(key)
-        columns.append(k * area * coef)
+        columns.append(uptake_to_emission(area, rates[key]))
     if energy is not None:
         from forecast.models.emission_factors import prior_factor_draws
 
@@ -135,5 +145,6 @@ def landuse_inventory(
     ds = xr.Dataset({"emissions": em, "net": em.sum("land_type").assign_attrs(em.attrs)})
     ds["area"] = xr.DataArray([clean.get(t, np.nan) for t in types], dims="land_type", attrs={"units": "Mha"})
     ds.attrs = {"units": UNITS, "random_seed": -1 if random_seed is None else int(random_seed),
-                "priors": "priors/landuse.toml (rough literature ranges; see file)"}
+                "priors": "priors/ecosystems.toml baseline rates (the coefficient library shared with the sinks)",
+                "sign": "emissions positive; library rates are uptake (positive = removal), shown here negated"}
     return ds

@@ -485,6 +485,17 @@ def _sinks_section(result: RunResult) -> str:
     return "\n\n".join(out)
 
 
+def _emission_terms_section(result: RunResult) -> str:
+    """What net CO2 includes and leaves out (:func:`forecast.sinks.neutrality.emission_terms_table`)."""
+    terms = (result.sinks or {}).get("emission_terms")
+    if terms is None or terms.empty:
+        return ""
+    rows = [[md_escape(str(v)) for v in row] for row in terms.itertuples(index=False, name=None)]
+    return ("### What net CO₂ includes\n\nNet CO₂ = fossil CO₂ + land-use-change emissions − ecosystem sinks "
+            "(Mt CO₂/yr); the terms and what is left out:\n\n"
+            + md_table(["Term", "Status", "Sign", "Treatment", "Source"], rows, ["l"] * 5))
+
+
 def _figures_section(figure_paths: Mapping[str, str]) -> str:
     if not figure_paths:
         return ""
@@ -550,7 +561,7 @@ def render_markdown(result: RunResult, figure_paths: Mapping[str, str] | None = 
     # the answer first (peak probabilities, targets, fan charts), then how far to trust it (diagnostics,
     # why this model), then the rest of the results, and method, data and settings last
     answer = [_summary_paragraph(result), _peak_section(result), *take(["peak_by_group", "targets", "backtest", "peak_check"]),
-              _figures_section(figure_paths or {}), _sinks_section(result)]
+              _figures_section(figure_paths or {}), _sinks_section(result), _emission_terms_section(result)]
     trust = [_diagnostics_section(result), *take(["uncertainties", "model_choice", "measurement_error"]),
              *take([n for n in list(tables) if n.startswith("diagnostics__")])]
     results = [_turning_section(result), *take(list(tables))]

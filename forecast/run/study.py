@@ -200,6 +200,31 @@ class ForecastSection(_Section):
         return _years_in_range(value, "peak_years")
 
 
+class ForestAgeTable(_Section):
+    """``[sinks.forest_age.<region>]``: the region's forest age structure (forecast.sinks.ecosystems.ForestAgeing).
+    Area shares (or areas) of the five age groups; none given = China's 9th National Forest Inventory shares."""
+
+    young: float | None = Field(default=None, ge=0)
+    middle_aged: float | None = Field(default=None, ge=0)
+    near_mature: float | None = Field(default=None, ge=0)
+    mature: float | None = Field(default=None, ge=0)
+    over_mature: float | None = Field(default=None, ge=0)
+    maturity_age: float | list[float] | None = None  # years, or [low, high]; default: library prior
+    reference_year: int = Field(default=2016, ge=YEAR_RANGE[0], le=YEAR_RANGE[1])  # year the shares describe
+    rotation: float | None = Field(default=None, gt=0)  # clear-cut-and-replant age, in maturity ages
+    ecosystem: str = "forest"
+    source: str = ""
+
+
+class LucTable(_Section):
+    """``[sinks.luc.<region>]``: gross land-use-change emissions (Mt CO2/yr, positive = emission), a normal level."""
+
+    mean: float
+    sd: float = Field(default=0.0, ge=0)
+    source: str
+    citation: str = ""
+
+
 class SinksSection(_Section):
     """Carbon sinks: a global land-sink model with a declining CO2 fertilisation effect (CFE), regional
     ecosystem sinks scaled by it, and net emissions / neutrality for the regions that have areas."""
@@ -221,6 +246,9 @@ class SinksSection(_Section):
     areas: dict[str, dict[str, Any]] = {}
     rates: dict[str, Any] = {}
     soc: bool | dict[str, Any] = True
+    forest_age: dict[str, ForestAgeTable] = {}  # forest ageing per region (off where not given)
+    luc: dict[str, LucTable] = {}  # land-use-change emissions per region (0 where not given)
+    interannual_rel_sd: float | None = Field(default=None, ge=0, lt=1)  # sink variability; None = library 0.23
 
     @model_validator(mode="after")
     def _areas_when_enabled(self):
@@ -230,6 +258,10 @@ class SinksSection(_Section):
             raise ValueError(f"fit_years must be [start, end] with start < end, got {self.fit_years}")
         _years_in_range(self.fit_years, "fit_years")
         _years_in_range(self.neutrality_years, "neutrality_years")
+        for table, what in ((self.forest_age, "forest_age"), (self.luc, "luc")):
+            stray = [r for r in table if r not in self.areas]
+            if stray:
+                raise ValueError(f"[sinks.{what}] region(s) {', '.join(stray)} have no [sinks.areas.<region>] table")
         return self
 
 
@@ -385,12 +417,19 @@ def _location(loc: tuple) -> str:
 
 
 def _known_keys(loc: tuple) -> list[str]:
+    from typing import get_args, get_origin
+
     model: Any = Study
-    for part in loc[:-1]:
+    parts = list(loc[:-1])
+    while parts:
+        part = parts.pop(0)
         field = getattr(model, "model_fields", {}).get(part)
         if field is None:
             return []
         model = field.annotation
+        if get_origin(model) is dict and parts:  # a table of tables, e.g. [sinks.forest_age.<region>]
+            model = get_args(model)[1]
+            parts.pop(0)
     return list(getattr(model, "model_fields", {}))
 
 

@@ -4,10 +4,10 @@ Model
 -----
 For region ``r``, ecosystem ``e`` and year ``t``::
 
-    sink_r,e,t = area_r,e [Mha] x rate_e,t [t C/ha/yr] x m(t) x 3.664      [Mt CO2/yr]
+    sink_r,e,t = area_r,e [Mha] x rate_e,t [t C/ha/yr] x m(t) x CO2_PER_C      [Mt CO2/yr]
     sink_r,t   = sum_e sink_r,e,t
 
-* **Units.** t C/ha/yr x Mha = Mt C/yr (10^6 ha x t/ha = 10^6 t); x 3.664 (ratio of the molar masses
+* **Units.** t C/ha/yr x Mha = Mt C/yr (10^6 ha x t/ha = 10^6 t); x CO2_PER_C (ratio of the molar masses
   of CO2 and C, :data:`forecast.units.CO2_PER_C`) = Mt CO2/yr. Every exported variable is in Mt CO2/yr;
   positive = removal from the atmosphere (a negative rate, e.g. a grassland source, gives a negative sink).
 * **Areas** (Mha) are given per region and ecosystem with their source; optionally uncertain, either as a
@@ -27,7 +27,7 @@ For region ``r``, ecosystem ``e`` and year ``t``::
 
       rate_t    = r0 x (SOC_max - SOC_t) / (SOC_max - SOC_0)
       SOC_t+1   = SOC_t + rate_t x m(t)          (capped at SOC_max)
-      sink_t    = area x rate_t x m(t) x 3.664
+      sink_t    = area x rate_t x m(t) x CO2_PER_C
 
   so the gap shrinks geometrically by the factor ``1 - r0 m / (SOC_max - SOC_0)`` per year and the rate
   decays towards 0. ``SOC_0`` applies to the first simulated year. The rule applies to positive rates;
@@ -36,8 +36,19 @@ For region ``r``, ecosystem ``e`` and year ``t``::
   stronger CFE fills the soil-carbon gap sooner, so late in the horizon the cropland sink can be
   *smaller* under a stronger CFE; the total is dominated by the non-saturating ecosystems.
 
-What is not modelled: forest ageing, disturbance, harvest, land-use change, wetland methane, lateral
-carbon export. The rates describe recent decades and are assumed to persist apart from the CFE factor.
+* **Forest ageing** (optional, :class:`ForestAgeing`, ``[sinks.forest_age.<region>]``). Stands keep their
+  area and grow older; stand biomass follows a Chapman-Richards curve ``B(a) = B_max (1 - exp(-k a))^p``
+  whose mean annual increment culminates at the maturity age, so the current increment ``dB/da`` peaks in
+  middle age (0.58 of the maturity age for p = 3) and falls as stands mature. The forest rate becomes
+  ``rate x A(t)/A(t_inv)`` with ``A`` the area-weighted increment of the age structure (e.g. China's 9th
+  National Forest Inventory shares) aged ``t - t_inv`` years: a 2060 sink is then not today's rate x m(t).
+
+* **Sign and library.** Rates come from the one coefficient library (:mod:`forecast.sinks.coefficients`,
+  ``priors/ecosystems.toml``), the same entries as the land-use account; positive = uptake.
+
+What is not modelled: disturbance, harvest and regeneration (ageing assumes none), land-use change (areas are
+fixed; land-use-change emissions enter net emissions separately, :mod:`forecast.sinks.neutrality`), wetland
+methane, lateral carbon export. Without ageing the rates persist apart from the CFE factor.
 
 All input checks raise :class:`~forecast.errors.InputError` before any sampling.
 """
@@ -48,6 +59,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Union
 
 import numpy as np
@@ -56,13 +68,19 @@ import xarray as xr
 
 from forecast.errors import InputError, did_you_mean
 from forecast.priors import PriorLibrary, PriorSpec, ReferenceValue, default_library
+from forecast.sinks.coefficients import FAMILY as PRIOR_FAMILY
+from forecast.sinks.coefficients import LAND_CLASSES, RATE_PREFIX, baseline_specs
 from forecast.units import CO2_PER_C, G_PER_M2_TO_T_PER_HA, MT_CO2_PER_MHA_T_C_PER_HA
 
 __all__ = [
     "AreaSpec",
     "FixedRate",
     "SOCSaturation",
+    "ForestAgeing",
     "EcosystemSinks",
+    "AGE_GROUPS",
+    "ageing_comparison",
+    "stand_uptake",
     "CHINA_LAND_SURVEY",
     "CO2_PER_C",
     "CORE_ECOSYSTEMS",
@@ -75,9 +93,7 @@ RATE_UNITS = "t C/ha/yr"
 AREA_UNITS = "Mha"
 SINK_UNITS = "Mt CO2/yr"
 SOC_UNITS = "t C/ha"
-CORE_ECOSYSTEMS = ("forest", "grassland", "cropland_soil", "wetland")
-PRIOR_FAMILY = "ecosystems"
-RATE_PREFIX = "rate_"
+CORE_ECOSYSTEMS = LAND_CLASSES  # display order; every land class of the coefficient library
 DEFAULT_DRAWS = 1000
 _REGION_KEYS = ("source", "uncertainty")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -327,22 +343,186 @@ DEFAULT_SOC = SOCSaturation()
 
 
 # --------------------------------------------------------------------------------------------------
+# Forest ageing
+# --------------------------------------------------------------------------------------------------
+
+AGE_GROUPS = ("young", "middle_aged", "near_mature", "mature", "over_mature")
+# Age-group bounds as fractions of the maturity age (the age where the mean annual increment culminates,
+# which opens the "mature" group). China's age-group table sets them per species in years, e.g. (approximately)
+# natural Korean pine: young <= 40, middle-aged 41-80, near-mature 81-100, mature 101-140, over-mature >= 141;
+# Chinese fir plantations: <= 10, 11-20, 21-25, 26-35, >= 36; both are close to 0.4 / 0.8 / 1.0 / 1.4 of the
+# maturity age (LY/T 2908-2017, age-group table for main tree species). The over-mature group has no upper
+# bound there; 2.0 is set here.
+AGE_GROUP_BOUNDS: Mapping[str, tuple[float, float]] = {
+    "young": (0.0, 0.4), "middle_aged": (0.4, 0.8), "near_mature": (0.8, 1.0), "mature": (1.0, 1.4),
+    "over_mature": (1.4, 2.0),
+}
+_AGE_POINTS = 64  # quadrature points per age group (ages uniform within a group)
+_AGE_KEYS = {*AGE_GROUPS, "maturity_age", "reference_year", "source", "ecosystem", "rotation"}
+
+
+def chapman_richards_k(shape: float) -> float:
+    """Rate constant k (per maturity age) of ``B = (1 - exp(-k x))**shape`` whose mean annual increment
+    ``B/x`` culminates at relative age ``x = 1`` (``shape k e^-k = 1 - e^-k``); 1.89 for shape 3."""
+    from scipy.optimize import brentq
+
+    if not shape > 1:
+        raise InputError(f"Chapman-Richards shape must be > 1 (a sigmoid curve), got {shape!r}")
+    return float(brentq(lambda k: shape * k * math.exp(-k) - (1 - math.exp(-k)), 1e-6, 50.0))
+
+
+def stand_uptake(rel_age: Any, shape: float = 3.0) -> np.ndarray:
+    """Current biomass increment ``dB/dx`` of a stand at relative age ``x = age / maturity age``, in units of
+    ``B_max`` per maturity age (Chapman-Richards; 0 at age 0, peak at 0.58 for shape 3, then declining)."""
+    k = chapman_richards_k(shape)
+    x = np.clip(np.asarray(rel_age, dtype=float), 0.0, None)  # before planting: no uptake
+    e = np.exp(-k * x)
+    return shape * k * e * (1.0 - e) ** (shape - 1.0)
+
+
+@dataclass(frozen=True)
+class ForestAgeing:
+    """Age structure of a region's forest; the forest rate is scaled by how its increment changes with age.
+
+    ``shares``: area share of each age group (:data:`AGE_GROUPS`; areas are normalised to shares).
+    ``maturity_age``: years to maturity, a number, ``(low, high)`` (uniform draws) or ``None`` = library
+    prior ``ecosystems.forest_maturity_age``. ``reference_year``: the year the shares (and the baseline
+    rate) describe. ``shape``: Chapman-Richards exponent (``None`` = library ``forest_growth_shape``).
+    ``rotation``: optional clear-cut-and-replant age in maturity ages (a stand reaching it restarts at age 0;
+    the harvested carbon is not counted); ``None`` = no harvest, the upper bound of the ageing decline.
+
+    Model: stands keep their area and age one year per year (no new planting, no disturbance; harvest only
+    through ``rotation``);
+    the per-hectare forest rate in year t is ``rate x A(t) / A(reference_year)`` with ``A`` the
+    area-weighted current increment of :func:`stand_uptake` at relative ages ``x + (t - ref)/maturity_age``.
+    """
+
+    shares: Mapping[str, float]
+    maturity_age: float | tuple[float, float] | PriorSpec | None = None
+    reference_year: int = 2016
+    shape: float | None = None
+    source: str = ""
+    ecosystem: str = "forest"
+    rotation: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.rotation is not None and not _finite(self.rotation, "forest rotation") > 0:
+            raise InputError(f"forest rotation must be > 0 maturity ages, got {self.rotation!r}")
+        if not isinstance(self.shares, Mapping):
+            raise InputError(f"forest age shares must be a table of age group -> share, got {self.shares!r}")
+        bad = sorted(set(self.shares) - set(AGE_GROUPS))
+        missing = [g for g in AGE_GROUPS if g not in self.shares]
+        if bad or missing:
+            raise InputError(f"forest age shares need exactly the groups {', '.join(AGE_GROUPS)}"
+                             + (f"; unknown: {', '.join(map(repr, bad))}{did_you_mean(bad[0], AGE_GROUPS)}" if bad else "")
+                             + (f"; missing: {', '.join(missing)}" if missing else ""))
+        vals = {g: _finite(self.shares[g], f"forest age share {g!r}") for g in AGE_GROUPS}
+        if any(v < 0 for v in vals.values()) or sum(vals.values()) <= 0:
+            raise InputError(f"forest age shares must be >= 0 with a positive sum, got {vals}")
+        total = sum(vals.values())
+        object.__setattr__(self, "shares", MappingProxyType({g: v / total for g, v in vals.items()}))
+        ma = self.maturity_age
+        if ma is not None and not isinstance(ma, PriorSpec):
+            if _is_number(ma):
+                ma = _finite(ma, "maturity_age")
+                if not ma > 0:
+                    raise InputError(f"maturity_age must be > 0 years, got {ma:g}")
+            elif isinstance(ma, Iterable) and not isinstance(ma, (str, bytes)) and len(tuple(ma)) == 2:
+                lo, hi = (_finite(x, "maturity_age bound") for x in ma)
+                if not 0 < lo <= hi:
+                    raise InputError(f"maturity_age range ({lo:g}, {hi:g}) needs 0 < low <= high")
+                ma = (lo, hi)
+            else:
+                raise InputError(f"maturity_age must be a number of years or [low, high], got {ma!r}")
+            object.__setattr__(self, "maturity_age", ma)
+        if isinstance(self.reference_year, bool) or not isinstance(self.reference_year, (int, np.integer)):
+            raise InputError(f"forest age reference_year must be a whole year, got {self.reference_year!r}")
+        if self.shape is not None:
+            chapman_richards_k(_finite(self.shape, "forest growth shape"))
+
+    @classmethod
+    def china_default(cls, lib: PriorLibrary | None = None, **kwargs: Any) -> ForestAgeing:
+        """China's arbor-forest age structure of the 9th National Forest Inventory (2014-2018; library
+        entries ``ecosystems.forest_age_share_*``, approximate, see their source)."""
+        lib = lib or default_library()
+        shares = {g: lib.get(f"{PRIOR_FAMILY}.forest_age_share_{g}").value for g in AGE_GROUPS}
+        kwargs.setdefault("source", lib.get(f"{PRIOR_FAMILY}.forest_age_share_young").citation)
+        return cls(shares, **kwargs)
+
+    @classmethod
+    def from_table(cls, region: str, table: Mapping[str, Any], lib: PriorLibrary | None = None) -> ForestAgeing:
+        """From a ``[sinks.forest_age.<region>]`` table; no age-group keys = the China 9th-inventory shares."""
+        where = f"[sinks.forest_age.{region}]"
+        if not isinstance(table, Mapping):
+            raise InputError(f"{where} must be a table, got {table!r}")
+        bad = sorted(set(table) - _AGE_KEYS)
+        if bad:
+            raise InputError(f"{where}: unknown key(s) {', '.join(map(repr, bad))}{did_you_mean(bad[0], _AGE_KEYS)}; "
+                             f"allowed: {', '.join(sorted(_AGE_KEYS))}")
+        ma = table.get("maturity_age")
+        kw = {"maturity_age": tuple(ma) if isinstance(ma, list) else ma,
+              **{k: table[k] for k in ("reference_year", "source", "ecosystem", "rotation") if k in table}}
+        try:
+            if not any(g in table for g in AGE_GROUPS):
+                return cls.china_default(lib, **kw)
+            return cls({g: table.get(g) for g in AGE_GROUPS if g in table}, **kw)
+        except InputError as err:
+            raise InputError(f"{where}: {err}") from None
+
+    def resolved(self, lib: PriorLibrary) -> ForestAgeing:
+        """A copy with the library's maturity-age prior and growth shape filled in."""
+        shape = self.shape if self.shape is not None else lib.get(f"{PRIOR_FAMILY}.forest_growth_shape").value
+        ma = self.maturity_age if self.maturity_age is not None else lib.get(f"{PRIOR_FAMILY}.forest_maturity_age")
+        return ForestAgeing(dict(self.shares), ma, self.reference_year, shape, self.source, self.ecosystem, self.rotation)
+
+    def factor(self, years: Iterable[int], maturity_age: Any) -> np.ndarray:
+        """Ageing factor ``A(t) / A(reference_year)`` (sample, year) for maturity-age draws (years, sample,)."""
+        ma = np.atleast_1d(np.asarray(maturity_age, dtype=float))
+        shape = 3.0 if self.shape is None else float(self.shape)
+        ages, weights = [], []
+        for g in AGE_GROUPS:
+            lo, hi = AGE_GROUP_BOUNDS[g]
+            ages.append(lo + (np.arange(_AGE_POINTS) + 0.5) / _AGE_POINTS * (hi - lo))
+            weights.append(np.full(_AGE_POINTS, self.shares[g] / _AGE_POINTS))
+        x0, w = np.concatenate(ages), np.concatenate(weights)
+        dt = np.asarray(list(years), dtype=float) - self.reference_year  # years since the inventory
+        shift = dt[None, :, None] / ma[:, None, None]  # (sample, year, 1) in maturity ages
+        x = x0[None, None, :] + shift
+        if self.rotation is not None:  # clear-cut at the rotation age and replanted: the stand starts again
+            x = np.where(x >= 0, np.mod(x, self.rotation), x)
+        now = stand_uptake(x, shape) @ w
+        return now / (stand_uptake(x0, shape) @ w)
+
+    def describe(self) -> str:
+        shares = ", ".join(f"{g} {v:.0%}" for g, v in self.shares.items())
+        ma = self.maturity_age
+        ma_s = ma.describe() if isinstance(ma, PriorSpec) else ("library prior" if ma is None else str(ma))
+        return f"{self.ecosystem}: ages from {self.reference_year} ({shares}); maturity age {ma_s} yr"
+
+
+# --------------------------------------------------------------------------------------------------
 # Parsing
 # --------------------------------------------------------------------------------------------------
 
 
-def _known_rate_keys(lib: PriorLibrary) -> dict[str, PriorSpec]:
-    try:
-        fam = lib.family(PRIOR_FAMILY)
-    except InputError:
-        return {}
-    return {k[len(RATE_PREFIX):]: v for k, v in fam.items() if k.startswith(RATE_PREFIX) and isinstance(v, PriorSpec)}
+def _known_rate_keys(lib: PriorLibrary) -> dict[str, RateSpec]:
+    """Baseline rates of the coefficient library (:mod:`forecast.sinks.coefficients`), by ecosystem.
+
+    A baseline given as a reference value (e.g. the IPCC Tier 1 zero of built-up land) is a fixed rate.
+    """
+    out: dict[str, RateSpec] = {}
+    for eco, entry in baseline_specs(lib).items():
+        if isinstance(entry, ReferenceValue):
+            out[eco] = FixedRate(float(entry.value), source=entry.source, citation=entry.citation)  # type: ignore[arg-type]
+        else:
+            out[eco] = entry
+    return out
 
 
 _OVERRIDE_KEYS = {"value", "units", "distribution", "params", "source", "citation", "description"}
 
 
-def _resolve_rate(eco: str, override: Any, lib: PriorLibrary, library_rates: Mapping[str, PriorSpec]) -> RateSpec:
+def _resolve_rate(eco: str, override: Any, lib: PriorLibrary, library_rates: Mapping[str, RateSpec]) -> RateSpec:
     where = f"rate override for ecosystem {eco!r}"
     if override is None:
         return library_rates[eco]
@@ -365,8 +545,10 @@ def _resolve_rate(eco: str, override: Any, lib: PriorLibrary, library_rates: Map
         kw = {k: override[k] for k in ("source", "citation") if k in override}
         return FixedRate(_finite(override["value"], f"{where}: 'value'"), **kw)
     rest = {k: v for k, v in override.items() if k not in ("units", "value")}
+    if isinstance(library_rates.get(eco), FixedRate):
+        raise InputError(f"{where}: the library fixes this rate (a reference value); give 'value' instead")
     if eco in library_rates:
-        name = library_rates[eco].name
+        name = library_rates[eco].name  # type: ignore[union-attr]
         return lib.with_overrides({name: rest}).get(name)  # type: ignore[return-value]
     if "distribution" not in rest or "params" not in rest:
         raise InputError(
@@ -477,6 +659,7 @@ class EcosystemSinks:
         areas: Mapping[str, Mapping[str, Any]],
         model_config: Mapping[str, Any] | None = None,
         soc: SOCSaturation | Mapping[str, SOCSaturation | None] | None = DEFAULT_SOC,
+        forest_age: Mapping[str, ForestAgeing | Mapping[str, Any]] | None = None,
     ) -> None:
         config = dict(model_config or {})
         bad = sorted(set(config) - {"rates", "priors"})
@@ -531,6 +714,25 @@ class EcosystemSinks:
                 self.soc[region] = setting.resolved(lib)
             else:
                 self.soc[region] = None
+        self.forest_age: dict[str, ForestAgeing] = self._parse_forest_age(forest_age, lib)
+
+    def _parse_forest_age(self, forest_age: Any, lib: PriorLibrary) -> dict[str, ForestAgeing]:
+        """``{region: ForestAgeing}`` with library defaults filled in; regions and ecosystems checked."""
+        if forest_age is None:
+            return {}
+        if not isinstance(forest_age, Mapping):
+            raise InputError(f"forest_age must be a table {{region: age structure}}, got {type(forest_age).__name__}")
+        out: dict[str, ForestAgeing] = {}
+        for region, spec in forest_age.items():
+            if region not in self.areas:
+                raise InputError(f"forest age structure for region {region!r}, which has no areas"
+                                 f"{did_you_mean(region, self.areas)}; regions: {', '.join(self.areas)}")
+            age = spec if isinstance(spec, ForestAgeing) else ForestAgeing.from_table(region, spec, lib)
+            if age.ecosystem not in self.areas[region]:
+                raise InputError(f"forest age structure of region {region!r} applies to {age.ecosystem!r}, "
+                                 f"which has no area there")
+            out[region] = age.resolved(lib)
+        return out
 
     # -- construction from study files --------------------------------------------------------------
     @classmethod
@@ -556,7 +758,15 @@ class EcosystemSinks:
             initial = [32.34, 33.47]   # t C/ha, or one number
             ceiling = 46.8
 
-        Keys of the ``sinks`` table other than ``areas``, ``rates`` and ``soc`` belong to other sink
+            [sinks.forest_age.China]   # optional forest ageing (ForestAgeing); no group keys = 9th NFI shares
+            young = 0.33               # area shares (or areas) of the five age groups
+            middle_aged = 0.31
+            near_mature = 0.16
+            mature = 0.14
+            over_mature = 0.06
+            maturity_age = [25, 60]    # years; default: library prior
+
+        Keys of the ``sinks`` table other than ``areas``, ``rates``, ``soc`` and ``forest_age`` belong to other sink
         models and are ignored here. ``model_config`` entries take precedence over ``sinks.rates``.
         """
         if not isinstance(table, Mapping):
@@ -588,7 +798,7 @@ class EcosystemSinks:
             soc = SOCSaturation(initial=init, ceiling=soc_t.get("ceiling"), ecosystem=soc_t.get("ecosystem", "cropland_soil"))
         else:
             raise InputError(f"[sinks] soc must be a table or true/false, got {soc_t!r}")
-        return cls(t["areas"], model_config=config or None, soc=soc)
+        return cls(t["areas"], model_config=config or None, soc=soc, forest_age=t.get("forest_age") or None)
 
     @classmethod
     def china_default(cls, uncertainty: float | None = 0.05, **kwargs: Any) -> EcosystemSinks:
@@ -730,6 +940,10 @@ class EcosystemSinks:
             if s is not None and isinstance(s.initial, PriorSpec):
                 prior_targets.append(("soc", r))
                 dists.append(s.initial)
+            age = self.forest_age.get(r)
+            if age is not None and isinstance(age.maturity_age, PriorSpec):
+                prior_targets.append(("age", r))
+                dists.append(age.maturity_age)
         drawn: dict[tuple[str, Any], np.ndarray] = {}
         if dists:
             import pymc as pm
@@ -770,6 +984,16 @@ class EcosystemSinks:
             inc, soc_path = _soc_recursion(rate[:, j], soc0, float(s.ceiling), m)
             uptake[:, i, j, :] = inc
             soc_out[:, i, :] = soc_path
+        age_factor = np.ones((n, R, T))
+        for i, r in enumerate(regions):
+            age = self.forest_age.get(r)
+            if age is None:
+                continue
+            ma = age.maturity_age
+            ma_draws = drawn[("age", r)] if isinstance(ma, PriorSpec) else (
+                rng.uniform(ma[0], ma[1], size=n) if isinstance(ma, tuple) else np.full(n, float(ma)))
+            age_factor[:, i, :] = age.factor(years_arr, ma_draws)
+            uptake[:, i, ecos.index(age.ecosystem), :] *= age_factor[:, i, :]
         by_eco = area[..., None] * uptake * MT_CO2_PER_MHA_T_C_PER_HA  # Mha x t C/ha/yr -> Mt CO2/yr
         sink = by_eco.sum(axis=2)
 
@@ -782,6 +1006,7 @@ class EcosystemSinks:
                 "area": (("sample", "region", "ecosystem"), area),
                 "cropland_soc": (("sample", "region", "year"), soc_out),
                 "multiplier": (("sample", "year"), m),
+                "forest_age_factor": (("sample", "region", "year"), age_factor),
             },
             coords=coords,
         )
@@ -791,6 +1016,8 @@ class EcosystemSinks:
         ds["area"].attrs = {"units": AREA_UNITS, "long_name": "ecosystem area"}
         ds["cropland_soc"].attrs = {"units": SOC_UNITS, "long_name": "cropland soil organic carbon density at the start of the year"}
         ds["multiplier"].attrs = {"units": "1", "long_name": "CO2-fertilisation multiplier m(t) of sequestration rates"}
+        ds["forest_age_factor"].attrs = {"units": "1", "long_name": "forest ageing factor of the forest rate "
+                                         "(1 = no ageing; relative to the inventory year)"}
         ds.attrs = {
             "model": f"sink = sum_e area_e x rate_e x m(t) x {CO2_PER_C:.3f}; cropland soil rate saturates towards the SOC ceiling",
             "co2_per_c": CO2_PER_C,
@@ -802,6 +1029,7 @@ class EcosystemSinks:
                 for r in regions
             ),
             "soc_saturation": "; ".join(f"{r}: {s.describe() if s else 'off'}" for r, s in self.soc.items()),
+            "forest_ageing": "; ".join(f"{r}: {a.describe()}" for r, a in self.forest_age.items()) or "off",
             "random_seed": str(random_seed),
         }
         return ds
@@ -846,3 +1074,34 @@ def _soc_recursion(r0: np.ndarray, soc0: np.ndarray, ceiling: float, m: np.ndarr
             inc[:, h] = step
             soc = soc + step
     return inc, path
+
+
+def ageing_comparison(
+    year: int = 2060,
+    start_year: int = 2020,
+    draws: int = 2000,
+    random_seed: Any = 0,
+    multiplier: xr.DataArray | None = None,
+    ageing: ForestAgeing | None = None,
+) -> pd.DataFrame:
+    """China's forest sink in ``year`` (Mt CO2/yr) with and without forest ageing, draw by draw.
+
+    Both columns come from one simulation (Third National Land Survey forest area, library forest rate,
+    ``multiplier`` as in :meth:`EcosystemSinks.simulate`; ``None`` = m = 1), so they differ only by the ageing
+    factor: "constant rate" is ``area x rate x m(t)``, "with ageing" multiplies it by ``A(t)/A(2016)`` of
+    ``ageing`` (default: :meth:`ForestAgeing.china_default`, no harvest).
+    """
+    ageing = ageing or ForestAgeing.china_default()
+    model = EcosystemSinks.china_default(forest_age={"China": ageing})
+    ds = model.simulate(range(int(start_year), int(year) + 1), multiplier=multiplier, draws=draws, random_seed=random_seed)
+    aged = ds["sink_by_ecosystem"].sel(region="China", ecosystem=ageing.ecosystem, year=year).values
+    factor = ds["forest_age_factor"].sel(region="China", year=year).values
+    constant = aged / factor
+    rows = []
+    for label, x in (("constant rate x m(t)", constant), ("with ageing", aged), ("ageing factor", factor)):
+        q = np.quantile(x, [0.05, 0.5, 0.95])
+        rows.append({"variant": label, "mean": float(np.mean(x)), "q05": q[0], "q50": q[1], "q95": q[2]})
+    out = pd.DataFrame(rows).set_index("variant")
+    out.attrs = {"units": SINK_UNITS + " (ageing factor: 1)", "year": int(year), "ageing": ageing.describe(),
+                 "multiplier": ds.attrs["multiplier"]}
+    return out

@@ -23,7 +23,7 @@ Missing values (NaN) count as "not neutral".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,8 @@ __all__ = [
     "sink_gap_table",
     "resample_samples",
     "NEUTRALITY_YEARS",
+    "net_emission_terms",
+    "emission_terms_table",
 ]
 
 UNITS = "Mt CO2/yr"
@@ -321,4 +323,144 @@ def sink_gap_table(
             )
     out = pd.DataFrame(rows).set_index(["region", "year"])
     out.attrs = {"units": UNITS, "definition": "gap = sink with constant CFE - sink with declining CFE"}
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Net emissions that add up: fossil + land-use change - sinks (with interannual variability)
+# --------------------------------------------------------------------------------------------------
+
+
+def default_interannual_rel_sd() -> float:
+    """Relative sd of the sink's year-to-year variability (library ``ecosystems.sink_interannual_rel_sd``)."""
+    from forecast.priors import default_library
+
+    return float(default_library().get("ecosystems.sink_interannual_rel_sd").value)
+
+
+def _luc_draws(luc: Any, like: xr.DataArray, rng: np.random.Generator) -> xr.DataArray:
+    """Land-use-change emissions (Mt CO2/yr) shaped like ``like``: one normal draw per sample and region,
+    held over the years (a level, not year-to-year noise); 0 for regions without an entry."""
+    out = xr.zeros_like(like)
+    if luc is None:
+        return out
+    if not isinstance(luc, Mapping):
+        raise InputError(f"luc must be a table {{region: {{mean, sd}}}} in Mt CO2/yr, got {type(luc).__name__}")
+    regions = [str(r) for r in like["region"].values]
+    for region, spec in luc.items():
+        if region not in regions:
+            raise InputError(f"land-use-change emissions given for region {region!r}, which has no sink/emission "
+                             f"data; regions: {', '.join(regions)}")
+        if not isinstance(spec, Mapping) or "mean" not in spec:
+            raise InputError(f"land-use-change emissions of {region!r} need 'mean' (Mt CO2/yr) and optional 'sd'")
+        mean, sd = float(spec["mean"]), float(spec.get("sd", 0.0))
+        if not (np.isfinite(mean) and np.isfinite(sd) and sd >= 0):
+            raise InputError(f"land-use-change emissions of {region!r}: mean must be finite and sd >= 0, got {spec!r}")
+        level = mean + sd * rng.standard_normal(like.sizes["sample"])
+        out.loc[{"region": region}] = np.broadcast_to(level[:, None], out.sel(region=region).shape)
+    return out
+
+
+def net_emission_terms(
+    fossil: Any,
+    sinks: Any,
+    luc: Mapping[str, Mapping[str, float]] | None = None,
+    interannual_rel_sd: float | None = None,
+    random_seed: Any = None,
+) -> xr.Dataset:
+    """Net CO2 = fossil CO2 + land-use-change emissions - sinks (with interannual variability), Mt CO2/yr.
+
+    Parameters
+    ----------
+    fossil:
+        Fossil (and industry) CO2 draws ``(sample, region, year)``, Mt CO2/yr, positive = emission
+        (or a Dataset with ``co2`` / a Forecast), as for :func:`net_emissions`.
+    sinks:
+        Mean-state ecosystem sinks ``(sample, region, year)``, Mt CO2/yr, positive = removal (e.g. ``sink`` of
+        :meth:`forecast.sinks.ecosystems.EcosystemSinks.simulate`).
+    luc:
+        ``{region: {"mean": Mt CO2/yr, "sd": Mt CO2/yr}}``: gross emissions from land conversion (positive =
+        emission), one normal level per draw; regions without an entry get 0 (listed as excluded by
+        :func:`emission_terms_table`).
+    interannual_rel_sd:
+        Relative sd of the sink's year-to-year variability: ``sink_t x (1 + sd z_t)``, ``z_t ~ N(0, 1)``
+        independent across years, samples and regions; ``None`` = library value (0.23), 0 = off.
+
+    Returns a Dataset with ``fossil_co2``, ``luc_co2``, ``sink`` (with the variability) and ``net_co2`` =
+    ``fossil_co2 + luc_co2 - sink`` exactly, all ``(sample, region, year)``.
+    """
+    net0 = net_emissions(fossil, sinks, random_seed=random_seed)  # aligns years, regions and draws
+    e = _as_cube(fossil, "emissions", "co2").sel(year=net0["year"])
+    s = e.copy(data=(e.values - net0.values))  # the aligned sink draws (net0 = e - s)
+    sd = default_interannual_rel_sd() if interannual_rel_sd is None else float(interannual_rel_sd)
+    if not (np.isfinite(sd) and 0 <= sd < 1):
+        raise InputError(f"interannual_rel_sd is a relative sd in [0, 1), got {interannual_rel_sd!r}")
+    rng = np.random.default_rng(np.random.SeedSequence(None if random_seed is None else int(random_seed)).spawn(1)[0])
+    sink = s * (1.0 + sd * rng.standard_normal(s.shape))
+    luc_da = _luc_draws(luc, e, rng)
+    net = e + luc_da - sink
+    attrs = {"units": UNITS}
+    return xr.Dataset({
+        "fossil_co2": e.assign_attrs(attrs, long_name="fossil and industry CO2 emissions (positive = emission)"),
+        "luc_co2": luc_da.assign_attrs(attrs, long_name="land-use-change emissions (positive = emission)"),
+        "sink": sink.assign_attrs(attrs, long_name="ecosystem sink with interannual variability (positive = removal)",
+                                  interannual_rel_sd=sd),
+        "net_co2": net.assign_attrs(attrs, long_name="net CO2 = fossil + land-use change - ecosystem sink",
+                                    sample_pairing=net0.attrs.get("sample_pairing", "")),
+    })
+
+
+GRASSI_2021 = ("Grassi G. et al. 2021, Critical adjustment of land mitigation pathways for assessing countries' "
+               "climate progress, Nature Climate Change 11: 425-434")
+
+
+def emission_terms_table(luc_regions: Iterable[str] = (), interannual_rel_sd: float | None = None,
+                         forest_ageing: bool = False) -> pd.DataFrame:
+    """What the net CO2 of :func:`net_emission_terms` includes and leaves out, with the reason and source.
+
+    ``luc_regions``: regions with land-use-change emissions given; ``forest_ageing``: whether the sinks
+    were simulated with :class:`forecast.sinks.ecosystems.ForestAgeing`.
+    """
+    sd = default_interannual_rel_sd() if interannual_rel_sd is None else float(interannual_rel_sd)
+    luc_regions = list(luc_regions)
+    rows = [
+        ("Fossil and industry CO2", "included", "+",
+         "territorial CO2 from fossil fuels, cement, flaring and other industry: the emission forecast",
+         "Our World in Data CO2 dataset / Global Carbon Budget"),
+        ("Land-use-change emissions (gross, from land conversion)",
+         f"included for {', '.join(luc_regions)}" if luc_regions else "excluded (0): not given",
+         "+", ("a level per draw from [sinks.luc.<region>] (mean, sd); areas of the sink account are fixed, so "
+         "conversions (deforestation, cropland or built-up expansion, wetland drainage) enter only here"),
+         "study input"),
+        ("Ecosystem sink on land remaining in its class", "included", "-",
+         "area x baseline rate x CO2-fertilisation multiplier"
+         + (" x forest ageing factor" if forest_ageing else " (forest ageing off)")
+         + "; cropland soil saturates; built-up and unused land 0 (IPCC Tier 1)",
+         "priors/ecosystems.toml (coefficient library)"),
+        ("Interannual variability of the sink", "included" if sd > 0 else "excluded (sd = 0)", "±",
+         f"sink x (1 + {sd:.2f} z_t), independent years; a lower bound for one country",
+         "Global Carbon Budget 2025 land sink, detrended 1990-2024"),
+        ("GCB bookkeeping net land-use flux (E_LUC)", "excluded", "",
+         ("a model-based, direct-human-induced flux; its afforestation and regrowth removals are already in the "
+         "inventory-based forest rate, so adding it would count them twice (for China it is a net removal: "
+         "OWID land_use_change_co2, 2014-2023)"), GRASSI_2021),
+        ("Inventory vs model land-flux definitions", "noted", "",
+         ("the sink here follows national-inventory practice (all fluxes on managed land, including the indirect "
+         "effects of CO2, N deposition and climate); global models count only direct human-induced fluxes and put "
+         "the indirect sink in S_LAND. The two differ by several Gt CO2/yr globally and must be translated before "
+         "comparing with pathways"), GRASSI_2021),
+        ("Non-CO2 gases (CH4, N2O, F-gases)", "excluded", "+",
+         "net CO2 only, not GHG neutrality: rice and wetland CH4, fertiliser N2O, livestock CH4 are not counted",
+         "scope"),
+        ("Lateral carbon fluxes", "excluded", "±",
+         ("river export of carbon, trade in crops and wood, harvested wood products: not in the per-hectare rates "
+         "or the emissions"), GRASSI_2021),
+        ("Forest harvest, fire and disturbance emissions", "excluded", "+",
+         "only as far as they are inside the inventory stock changes behind the forest rate", "scope"),
+        ("International bunkers, cement carbonation sink", "excluded", "±",
+         "not in territorial emissions of a country", "Global Carbon Budget"),
+    ]
+    out = pd.DataFrame(rows, columns=["term", "status", "sign in net CO2", "treatment", "source"])
+    out.attrs = {"title": "Terms of net CO2 emissions (Mt CO2/yr): net = fossil + land-use change - sinks",
+                 "units": UNITS}
     return out

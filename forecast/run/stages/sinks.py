@@ -25,7 +25,9 @@ def build_sinks(study: Study):
 
     s = study.sinks
     land = GlobalLandSinkModel(model_config=s.priors, decline=s.cfe_decline)
-    ecosystems = EcosystemSinks.from_study_table({"areas": s.areas, "rates": s.rates, "soc": s.soc})
+    forest_age = {r: t.model_dump(exclude_none=True) for r, t in s.forest_age.items()}
+    ecosystems = EcosystemSinks.from_study_table({"areas": s.areas, "rates": s.rates, "soc": s.soc,
+                                                  "forest_age": forest_age})
     return land, ecosystems
 
 
@@ -86,7 +88,7 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
 
     from forecast.scenarios.co2 import CO2Scenario
     from forecast.data import load_co2_concentration
-    from forecast.sinks.neutrality import net_emissions, neutrality_table, sink_gap_table
+    from forecast.sinks.neutrality import emission_terms_table, net_emission_terms, neutrality_table, sink_gap_table
 
     s = study.sinks
     land, ecosystems = build_sinks(study)
@@ -115,12 +117,16 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
     regions = list(s.areas)
     emissions = fc.ds["co2"].sel(region=regions, year=years)
     say(f"projecting ecosystem sinks for {', '.join(regions)} with and without the CFE decline")
-    sims, nets = {}, {}
+    sims, terms, nets = {}, {}, {}
+    luc = {r: {"mean": t.mean, "sd": t.sd} for r, t in s.luc.items()}
     for label, decline in zip(CFE_VARIANTS, (True, False)):
         # the same seeds pair the two runs draw by draw: only the CFE path differs
         mult = land.cfe_multiplier(path, s.base_year, draws=n, random_seed=seed + 3, decline=decline)
         sims[label] = ecosystems.simulate(years, multiplier=mult.sel(year=years), draws=n, random_seed=seed + 4)
-        nets[label] = net_emissions(emissions, sims[label]["sink"], random_seed=seed + 5)
+        # net = fossil + land-use change - sink (with interannual variability); same seed, same noise
+        terms[label] = net_emission_terms(emissions, sims[label]["sink"], luc=luc,
+                                          interannual_rel_sd=s.interannual_rel_sd, random_seed=seed + 5)
+        nets[label] = terms[label]["net_co2"]
     def on_cfe_axis(parts: dict, long_name: str) -> xr.DataArray:
         da = xr.concat([parts[c] for c in CFE_VARIANTS], dim=pd.Index(CFE_VARIANTS, name="cfe"))
         da = da.reindex(region=fc.ds["region"], year=fc.ds["year"]).transpose("cfe", "sample", "region", "year")
@@ -129,8 +135,11 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
                                comment=f"defined for the regions with ecosystem areas ({', '.join(regions)}) "
                                        "in the forecast years; NaN elsewhere")
 
-    fc.ds["sink"] = on_cfe_axis({c: sims[c]["sink"] for c in CFE_VARIANTS}, "ecosystem carbon sink")
-    fc.ds["net_co2"] = on_cfe_axis(nets, "net CO2 emissions (emissions minus ecosystem sinks)")
+    fc.ds["sink"] = on_cfe_axis({c: terms[c]["sink"] for c in CFE_VARIANTS},
+                                "ecosystem carbon sink with interannual variability (positive = removal)")
+    fc.ds["luc_co2"] = on_cfe_axis({c: terms[c]["luc_co2"] for c in CFE_VARIANTS},
+                                   "land-use-change emissions (positive = emission)")
+    fc.ds["net_co2"] = on_cfe_axis(nets, "net CO2 emissions (fossil + land-use change - ecosystem sinks)")
     fc.ds["cfe"].attrs = {"long_name": "CO2-fertilisation sensitivity in the forecast",
                           "declining": "as fitted by the land-sink model",
                           "constant": f"held at its {int(land.last_fitted_year)} value"}
@@ -147,6 +156,8 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
         "sink_gap": sink_gap_table(sims["declining"]["sink"], sims["constant"]["sink"],
                                    years=[y for y in (2030, 2050, int(years[-1])) if y in set(years)]),
         "co2_scenario": co2.name,
+        "emission_terms": emission_terms_table(luc_regions=list(luc), interannual_rel_sd=terms["declining"]["sink"].attrs[
+            "interannual_rel_sd"], forest_ageing=bool(ecosystems.forest_age)),
         "diagnostics": land.diagnostics.to_frame(),
         "priors_used": land.priors_used(),
         "provenance": list(getattr(land, "provenance_", [])),
