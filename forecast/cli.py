@@ -513,6 +513,54 @@ def backtest(
                                                     else "backtest.md, scores.csv, events.csv, reliability.png"))
 
 
+@app.command("cfe-windows")
+def cfe_windows(
+    window: Optional[list[str]] = typer.Option(None, "--window", help="Fit window FIRST:LAST (repeat). Default: 1982:2015, 1959:2014, 1959:2024."),
+    variant: Optional[list[str]] = typer.Option(None, "--variant", help="gcb/proportional, joint/proportional or joint/kinetic (repeat; default all three)."),
+    out_dir: Path = typer.Option(Path("results/cfe-windows"), "--out", "-o", help="Output folder."),
+    data_dir: Optional[Path] = DataDirOpt,
+    draws: int = typer.Option(1000, min=10, max=MAX_DRAWS, help="Sampler draws per chain for each fit."),
+    tune: int = typer.Option(1000, min=10, max=MAX_DRAWS, help="Sampler tuning steps per chain for each fit."),
+    seed: int = typer.Option(20261202, "--seed", min=0, max=2**32 - 1, help="Random seed."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Refit the land-sink models on several windows and set the fitted decline of the CO2 fertilisation
+    effect beside Wang et al. (2020): cfe_windows.csv / .md, a prior-vs-posterior figure and table for each
+    joint variant on the longest window, and provenance.json."""
+    from forecast.io.atomic import check_output_dir
+
+    check_output_dir(out_dir)
+    _check_data_dir(data_dir)
+    windows = [_parse_window(w) for w in window] if window else None
+    from forecast.sinks import cfe_windows as cw
+
+    say = _say(quiet)
+    fits = cw.fit_windows(windows or cw.WINDOWS, variant or cw.VARIANTS, data_dir=data_dir, seed=seed, draws=draws,
+                          tune=tune, progress=say)
+    table = cw.window_table(fits, seed=seed, draws=draws, tune=tune)
+    command = " ".join(["carbon-forecast", *sys.argv[1:]])
+    cw.write_windows(table, out_dir, command=command, data_dir=data_dir)
+    longest = max({w for w, _ in fits}, key=lambda w: (w[1] - w[0], w[1]))
+    for (w, name), model in fits.items():
+        if w == longest and name.startswith("joint/"):
+            stem = f"prior_posterior_{name.replace('/', '_')}"
+            cw.prior_posterior_figure(model, out_dir / f"{stem}.png", random_seed=seed)
+            cw.prior_posterior_table(model, random_seed=seed).to_csv(out_dir / f"{stem}.csv", float_format="%.4g")
+    if quiet:
+        out.print(str(out_dir), soft_wrap=True)
+        return
+    console.print(f"[green]✓[/] wrote {out_dir}/cfe_windows.md, cfe_windows.csv, prior_posterior_*.png")
+
+
+def _parse_window(text: str) -> tuple[int, int]:
+    parts = text.replace("-", ":").split(":")
+    try:
+        first, last = (int(p) for p in parts)
+    except ValueError:
+        raise CarbonForecastError(f"--window must be FIRST:LAST (two years), got {text!r}") from None
+    return first, last
+
+
 def _event_cell(scores, label: str, stat: str, digits: int = 2) -> str:
     """One pooled event score with its interval for the terminal; never a bare ``nan``: Brier skill and
     AUC are undefined when every decided region had the same outcome, and the cell says so."""

@@ -408,6 +408,41 @@ class JointLandSinkModel(GlobalLandSinkModel):
             sink = sink + ar1_anomalies(params["phi"], params["sigma"], np.asarray(shocks, dtype=float))
         return sink
 
+    def simulate_observations(self, arrays: JointSinkArrays, truth: dict[str, Any],
+                              rng: np.random.Generator) -> dict[str, Any]:
+        """Synthetic data on the design of ``arrays`` (years, CO2 history, budget terms, DGVM names) from known
+        parameters, the same process :meth:`build_model` fits: a dict as :func:`load_joint_sink_data`
+        returns, for recovery tests.
+
+        ``truth``: ``eps_ref, k, lam, sigma_iav, phi, sigma_residual`` (and ``tau`` for the kinetic form);
+        with models ``rho, lam_m, gamma, sigma_model`` (arrays over the DGVMs); ``delta`` (one relative
+        error per budget term, default drawn from the priors)."""
+        x = (arrays.co2_history - float(self.c0)) / 100.0
+        held = (np.maximum(arrays.history_years, arrays.years[0]) - self.t_ref).astype(float)
+        lam_m = np.asarray(truth.get("lam_m", []), dtype=float)
+        rel = self._relative_path(np.concatenate([[truth["lam"]], lam_m])[None, :], held[:, None]) \
+            if self.has_decline else np.ones((len(held), 1 + lam_m.size))
+        scale = truth["k"] * truth["eps_ref"] * np.concatenate([[1.0], np.exp(np.asarray(truth.get("rho", []), float))])
+        npp = scale[None, :] * rel * x[:, None]
+        mean = kinetic_sink(npp, 1.0 - np.exp(-1.0 / truth["tau"]), len(x), lib=np) if self.kinetic else npp
+        mean = mean[arrays.first:]
+        T = len(arrays.years)
+        phi = truth["phi"] if self.iav == "ar1" else 0.0
+        from forecast.models.sinks import ar1_anomalies
+
+        eta = ar1_anomalies(np.array([phi]), np.array([truth["sigma_iav"]]), rng.standard_normal((1, T)))[0]
+        specs = self.priors()
+        delta = np.asarray(truth.get("delta", [rng.normal(0.0, float(specs[TERM_PRIORS[n]].params["sigma"]))
+                                                for n in arrays.term_names]), dtype=float)
+        residual = mean[:, 0] + eta + arrays.terms @ delta + truth["sigma_residual"] * rng.standard_normal(T)
+        models = (mean[:, 1:] + np.asarray(truth.get("gamma", []), float)[None, :] * eta[:, None]
+                  + np.asarray(truth.get("sigma_model", []), float)[None, :] * rng.standard_normal((T, lam_m.size)))
+        budget = pd.DataFrame({"year": arrays.years, **{n: arrays.terms[:, j] for j, n in enumerate(arrays.term_names)},
+                               "residual": residual})
+        names = arrays.model_names[:lam_m.size]
+        return {"budget": budget, "models": pd.DataFrame(models, index=arrays.years, columns=names),
+                "co2": pd.DataFrame({"year": arrays.history_years, "co2_ppm": arrays.co2_history}), "provenance": []}
+
     def sink_fit_check(self, *, random_seed: Any = 0, prob: float = 0.94) -> pd.DataFrame:
         """Posterior predictive check of the mean budget residual over the fitted years (GtC/yr): the fitted
         mean sink plus the common anomaly, plus a fresh draw of the systematic budget error and of the random

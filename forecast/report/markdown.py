@@ -428,18 +428,31 @@ def _sinks_section(result: RunResult) -> str:
     out = ["## Carbon sinks and neutrality"]
     cfe = sinks.get("cfe_summary")
     half = sinks.get("half_life")
+    joint = sinks.get("land_model") == "joint"
+    data = ("the Global Carbon Budget 2025 budget residual (fossil + land-use change − atmospheric growth − ocean "
+            "sink) and its 22 vegetation models fitted jointly" if joint
+            else "the Global Carbon Budget 2025 land sink (the adjusted mean of its vegetation models)")
+    form = (" CO₂ fertilisation raises net primary production, which fills a land pool with a fitted turnover "
+            "time, so the sink slows when CO₂ growth slows whatever the fertilisation does (sink kinetics)."
+            if sinks.get("form") == "kinetic" else "")
     text = (
-        "A global land-sink model (Global Carbon Budget 2025 land sink against NOAA CO₂) estimates how the "
-        "CO₂ fertilisation effect (CFE) on the sink has changed; it scales the ecosystem sequestration rates of "
-        f"each region under the CO₂ path `{md_escape(sinks.get('co2_scenario', ''))}`. "
+        f"A global land-sink model fitted to {data}, against NOAA/Law Dome CO₂, estimates how the CO₂ "
+        f"fertilisation effect (CFE) has changed.{form} It scales the ecosystem sequestration rates of each region "
+        f"under the CO₂ path `{md_escape(sinks.get('co2_scenario', ''))}`. "
         f"P(CFE declining) = {fmt_pct(sinks.get('p_decline'))}"
     )
+    ratio = sinks.get("cfe_ratio")
+    if ratio:
+        text += f"; ε(2015)/ε(1982) = {ratio[0.5]:.2f} (90%: {ratio[0.05]:.2f}–{ratio[0.95]:.2f})"
     if half:
         text += f"; half-life {half[0.5]:.0f} years (90%: {half[0.05]:.0f}–{half[0.95]:.0f})"
+    if sinks.get("p_decline_models") is not None:
+        text += f"; in the vegetation models P(declining) = {fmt_pct(sinks['p_decline_models'])}"
     text += (
-        ". Published satellite estimate for comparison: about 21% per 100 ppm in 1982 and 12% in 2015 "
-        "(Wang S. et al. 2020, Science 370:1295). The sink data identify the *relative* path; the absolute "
-        "level in 1982 leans on that study's value as prior."
+        ". Published satellite estimate for comparison: about 21% per 100 ppm in 1982 and 12% in 2015, a ratio of "
+        "0.57 (Wang S. et al. 2020, Science 370:1295; erratum 2021; contested in two Technical Comments, Science 373, "
+        "2021). The sink data identify the *relative* path (the decline); the absolute level leans on the priors "
+        "(1982 value, and in the kinetic form the NPP scale and turnover time)."
     )
     out.append(text)
     diag = sinks.get("diagnostics")
@@ -452,6 +465,15 @@ def _sinks_section(result: RunResult) -> str:
     if cfe is not None and not cfe.empty:
         rows = [(str(int(y)), fmt_num(r.get("mean")), fmt_interval(r.get("q05"), r.get("q95"))) for y, r in cfe.iterrows()]
         out.append(md_table(["Year", "CFE, % per 100 ppm (mean)", "90% interval"], rows, ["l", "r", "r"]))
+    windows = sinks.get("cfe_windows")
+    if windows is not None and len(windows):
+        from forecast.sinks.cfe_windows import markdown_table
+
+        out.append("Does the decline depend on the years fitted? Each row refits a land-sink model on one window "
+                   "(`carbon-forecast cfe-windows`; *gcb* = the GCB land sink alone, *joint* = budget residual and "
+                   "22 vegetation models; *kinetic* separates fertilisation from sink kinetics). "
+                   "ε(2015)/ε(1982) = 0.57 is Wang et al.'s ratio.")
+        out.append(markdown_table(windows))
     neutral, constant = cfe_tables(sinks)
     if neutral is not None and not neutral.empty:
         cols = [c for c in neutral.columns if c.startswith("p_neutral_by_") and c != "p_neutral_by_horizon"]

@@ -231,6 +231,14 @@ class SinksSection(_Section):
 
     enabled: bool = False
     cfe_decline: Literal["exponential", "linear", "constant"] = "exponential"
+    # "gcb": the GCB land sink (adjusted DGVM mean) alone, S = k eps(t) (C - C0) (GlobalLandSinkModel);
+    # "joint": the budget residual and the 22 DGVMs together (JointLandSinkModel), with sink kinetics
+    # (form = "kinetic") or without ("proportional")
+    land_model: Literal["gcb", "joint"] = "gcb"
+    form: Literal["kinetic", "proportional"] = "kinetic"
+    # a folder written by `carbon-forecast cfe-windows` (relative to the study file): its table of the
+    # fitted decline per window, against Wang et al. 2020, is shown in the report
+    cfe_windows: str | None = None
     fit_years: list[int] = [1959, 2024]
     co2_source: Literal["noaa_co2_gl", "noaa_co2_mlo"] = "noaa_co2_gl"
     co2_scenario: str | None = None  # CSV with year, co2_ppm; default: recent growth fading to zero

@@ -64,7 +64,7 @@ def window_row(model, window: tuple[int, int], variant: str) -> dict[str, Any]:
         "wang2020_ratio": WANG2020_RATIO, "wang2020_inside": bool(ratio[0] <= WANG2020_RATIO <= ratio[2]),
         "eps_1982_q50": float(eps.loc[RATIO_YEARS[0], "q50"]), "eps_2015_q50": float(eps.loc[RATIO_YEARS[1], "q50"]),
         "p_decline_models": np.nan, "ratio_models_q50": np.nan,
-        "max_r_hat": float(diag.summary["r_hat"].max()), "min_ess_bulk": float(diag.summary["ess_bulk"].min()),
+        "max_r_hat": float(diag.table["r_hat"].max()), "min_ess_bulk": float(diag.table["ess_bulk"].min()),
         "divergences": int(diag.divergences),
     }
     post = model.idata.posterior
@@ -75,32 +75,48 @@ def window_row(model, window: tuple[int, int], variant: str) -> dict[str, Any]:
     return row
 
 
-def window_table(windows: Iterable[tuple[int, int]] = WINDOWS, variants: Iterable[str] = VARIANTS, *,
-                 data_dir=None, seed: int = 20261202, draws: int = 1000, tune: int = 1000,
-                 progress=None) -> pd.DataFrame:
-    """Refit every variant on every window and tabulate the decline (one row each; see :func:`window_row`).
+def fit_windows(windows: Iterable[tuple[int, int]] = WINDOWS, variants: Iterable[str] = VARIANTS, *,
+                data_dir=None, seed: int = 20261202, draws: int = 1000, tune: int = 1000,
+                progress=None) -> dict[tuple[tuple[int, int], str], Any]:
+    """Refit every variant on every window: ``{(window, variant): fitted model}``.
 
-    Sampler warnings are kept in the table (``max_r_hat``, ``min_ess_bulk``, ``divergences``), not hidden.
-    ``progress``: optional callable given a line of text per fit."""
+    Sampler warnings are not printed here but kept in each model's ``diagnostics`` (and in the table of
+    :func:`window_table`). ``progress``: optional callable given a line of text per fit."""
     windows = [tuple(int(y) for y in w) for w in windows]
+    variants = list(variants)
     for w in windows:
         if len(w) != 2 or w[0] >= w[1] or w[1] - w[0] < 9:
             raise InputError(f"a window is (first, last) with at least 10 years, got {w}")
-    rows = []
+        if w[0] < 1959 or w[1] > 2024:
+            raise InputError(f"window {w[0]}-{w[1]}: the budget residual and the DGVMs cover 1959-2024")
+    for variant in variants:
+        make_model(variant)  # unknown variants fail before any sampling
+    fits = {}
     for i, window in enumerate(windows):
         for j, variant in enumerate(variants):
             model = make_model(variant)
             start = time.perf_counter()
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", SamplerWarning)  # reported in the row instead
+                warnings.simplefilter("ignore", SamplerWarning)  # reported in the table instead
                 model.fit(years=window, data_dir=data_dir, random_seed=seed + 100 * i + j, draws=draws, tune=tune,
                           progress=False)
-            row = window_row(model, window, variant)
-            row["seconds"] = round(time.perf_counter() - start, 1)
-            rows.append(row)
+            model.seconds_ = round(time.perf_counter() - start, 1)
+            fits[(window, variant)] = model
             if progress:
-                progress(f"{row['window']} {variant}: P(decline) {row['p_decline']:.2f}, "
-                         f"eps(2015)/eps(1982) {row['ratio_q50']:.2f} ({row['ratio_q05']:.2f}-{row['ratio_q95']:.2f})")
+                ratio = _interval(model.cfe_ratio(RATIO_YEARS[1], RATIO_YEARS[0]))
+                progress(f"{window[0]}-{window[1]} {variant}: P(decline) {model.p_decline():.2f}, "
+                         f"eps(2015)/eps(1982) {ratio[1]:.2f} ({ratio[0]:.2f}-{ratio[2]:.2f}), {model.seconds_:.0f} s")
+    return fits
+
+
+def window_table(fits: dict[tuple[tuple[int, int], str], Any], *, seed: int | None = None, draws: int | None = None,
+                 tune: int | None = None) -> pd.DataFrame:
+    """One row per fitted (window, variant) (see :func:`window_row`); settings in ``attrs``."""
+    rows = []
+    for (window, variant), model in fits.items():
+        row = window_row(model, window, variant)
+        row["seconds"] = getattr(model, "seconds_", np.nan)
+        rows.append(row)
     table = pd.DataFrame(rows)
     table.attrs = {"seed": seed, "draws": draws, "tune": tune}
     return table

@@ -22,9 +22,13 @@ def build_sinks(study: Study):
     """The land-sink model, CO2 scenario source and ecosystem sinks a study describes (no fitting)."""
     from forecast.sinks.ecosystems import EcosystemSinks
     from forecast.models.sinks import GlobalLandSinkModel
+    from forecast.models.sinks_joint import JointLandSinkModel
 
     s = study.sinks
-    land = GlobalLandSinkModel(model_config=s.priors, decline=s.cfe_decline)
+    if s.land_model == "joint":
+        land = JointLandSinkModel(model_config=s.priors, form=s.form, decline=s.cfe_decline)
+    else:
+        land = GlobalLandSinkModel(model_config=s.priors, decline=s.cfe_decline)
     forest_age = {r: t.model_dump(exclude_none=True) for r, t in s.forest_age.items()}
     ecosystems = EcosystemSinks.from_study_table({"areas": s.areas, "rates": s.rates, "soc": s.soc,
                                                   "forest_age": forest_age})
@@ -56,13 +60,13 @@ def check_sinks(study: Study, regions: list[str], horizon: int, *, data_dir=None
         raise StudyError(f"[sinks] neutrality_years {late} are after the horizon {horizon}")
     from forecast.scenarios.co2 import CO2Scenario
     from forecast.data import load_co2_concentration
-    from forecast.models.sinks import load_land_sink_data, load_land_sink_models
-
-    # the land-sink fit data, exactly as GlobalLandSinkModel.fit loads them
+    # the land-sink fit data, exactly as the model's fit loads them
     try:
-        (load_land_sink_models if land.pooled else load_land_sink_data)(data_dir, years=tuple(s.fit_years))
+        land.prepare(years=tuple(s.fit_years), data_dir=data_dir)
     except InputError as err:
         raise StudyError(f"[sinks] fit_years {list(s.fit_years)}: {err}") from None
+    if s.cfe_windows:
+        cfe_windows_table(study)  # a missing folder fails here, not after sampling
     if first_year is None and study_years(study):
         first_year = study_years(study)[1] + 1
     start = s.base_year if first_year is None else min(s.base_year, int(first_year))
@@ -73,6 +77,17 @@ def check_sinks(study: Study, regions: list[str], horizon: int, *, data_dir=None
         co2 = CO2Scenario.from_history(history, horizon=horizon, window=s.co2_window,
                                        decay_to_zero_by=s.co2_decay_to_zero_by)
         co2.path(range(start, horizon + 1))
+
+
+def cfe_windows_table(study: Study) -> pd.DataFrame | None:
+    """The study's ``[sinks] cfe_windows`` table (``cfe_windows.csv`` in that folder), or None."""
+    if not study.sinks.cfe_windows:
+        return None
+    path = study.resolve(study.sinks.cfe_windows) / "cfe_windows.csv"
+    if not path.is_file():
+        raise StudyError(f"[sinks] cfe_windows: {path} not found (write it with `carbon-forecast cfe-windows --out "
+                         f"{study.sinks.cfe_windows}`)")
+    return pd.read_csv(path)
 
 
 def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress: bool | None = None,
@@ -92,7 +107,8 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
 
     s = study.sinks
     land, ecosystems = build_sinks(study)
-    say(f"fitting the global land sink ({s.cfe_decline} CFE decline) on GCB {s.fit_years[0]}-{s.fit_years[1]}")
+    data = ("the budget residual and 22 DGVMs, " + s.form + " form" if s.land_model == "joint" else "the GCB land sink")
+    say(f"fitting the global land sink ({s.cfe_decline} CFE decline) on {data}, {s.fit_years[0]}-{s.fit_years[1]}")
     smp = study.sampler
     land.fit(years=tuple(s.fit_years), data_dir=data_dir, random_seed=seed + 2, sampler=smp.name,
              draws=s.draws, tune=s.tune, chains=max(smp.chains, 2), target_accept=smp.target_accept, progress=progress)
@@ -156,6 +172,13 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
         "sink_gap": sink_gap_table(sims["declining"]["sink"], sims["constant"]["sink"],
                                    years=[y for y in (2030, 2050, int(years[-1])) if y in set(years)]),
         "co2_scenario": co2.name,
+        "land_model": s.land_model,
+        "form": s.form if s.land_model == "joint" else "proportional",
+        "p_decline_models": (float((land.models_decline() > 0).mean())
+                             if s.land_model == "joint" and land.use_models and land.has_decline else None),
+        "cfe_ratio": {q: float(v) for q, v in zip((0.05, 0.5, 0.95), np.quantile(land.cfe_ratio(2015, 1982).values,
+                                                                                  (0.05, 0.5, 0.95)))},
+        "cfe_windows": cfe_windows_table(study),
         "emission_terms": emission_terms_table(luc_regions=list(luc), interannual_rel_sd=terms["declining"]["sink"].attrs[
             "interannual_rel_sd"], forest_ageing=bool(ecosystems.forest_age)),
         "diagnostics": land.diagnostics.to_frame(),
