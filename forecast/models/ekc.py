@@ -136,6 +136,19 @@ def prepare_panel(panel: pd.DataFrame, *, degree: int = 2, min_years: int = 10, 
     )
 
 
+def _held_at_mean(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every parameter draw replaced by its mean over samples (degrees of freedom by their median, which
+    may be inf); ``chain`` and ``draw`` kept. Shapes are unchanged."""
+    out = {}
+    for key, value in params.items():
+        if key in ("chain", "draw"):
+            out[key] = value
+            continue
+        centre = np.median(value, axis=0) if key == "nu" else np.mean(value, axis=0)
+        out[key] = np.broadcast_to(centre, value.shape).copy()
+    return out
+
+
 class EKCModel(BayesianModel):
     """Hierarchical EKC in growth form (see the module docstring for the equations).
 
@@ -468,7 +481,8 @@ class EKCModel(BayesianModel):
         out.setdefault("drift_income", zeros)
         return out
 
-    def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None) -> xr.Dataset:
+    def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None,
+                parameters: str = "posterior", inventory_error: bool = True) -> xr.Dataset:
         """Per-capita emissions along ``scenario`` for each posterior draw.
 
         Returns a Dataset with dims ``(sample, region, year)`` over the forecast years (the year after
@@ -476,6 +490,11 @@ class EKCModel(BayesianModel):
         ``gdp_per_capita`` and ``population`` (the scenario draws used), with coordinates ``chain`` and
         ``draw`` on ``sample`` (the posterior draw each sample used). Growth shocks, their AR(1)
         persistence and heavy tails are included, so intervals are predictive, not only parametric.
+        With a persistent inventory offset also ``inventory_offset`` ``(sample, region)``.
+
+        ``parameters="mean"`` holds every parameter at its posterior mean (only the shocks vary) and
+        ``inventory_error=False`` leaves out the errors of the historical emissions (offset and uncertain
+        last level): the links of :func:`forecast.projection.waterfall.uncertainty_waterfall`.
         """
         from forecast.projection.propagate import simulate_growth_paths
 
@@ -483,12 +502,19 @@ class EKCModel(BayesianModel):
         rng = np.random.default_rng(random_seed)
         regions = check_regions(self, regions)
         state = idata.constant_data.sel(region=regions)
+        if not inventory_error:
+            state = state.assign(last_level_sd=xr.zeros_like(state["last_level_sd"]))
         start_year = int(state["last_year"].min()) + 1
         paths = scenario.draw(regions, start_year=start_year, n_samples=draws, rng=rng)
         params = self.kernel_params(draws, rng)
         region_pos = [self.regions.index(r) for r in regions]
         params = {k: (v[:, region_pos] if v.ndim == 2 else v) for k, v in params.items()}
-        offset = params.pop(measurement.OFFSET, None)
+        if parameters == "mean":
+            params = _held_at_mean(params)
+        elif parameters != "posterior":
+            raise InputError(f"parameters must be 'posterior' or 'mean', got {parameters!r}")
+        offset = params.pop(measurement.OFFSET, None) if inventory_error else None
+        params.pop(measurement.OFFSET, None)
         per_capita = simulate_growth_paths(
             params,
             state=state,

@@ -246,9 +246,10 @@ class KayaModel(EKCModel):
         out.setdefault("drift_income", zeros)
         return out
 
-    def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None) -> xr.Dataset:
-        """As :meth:`EKCModel.predict`, plus ``carbon_intensity`` (kg CO2 per int-$ 2011)."""
-        ds = super().predict(scenario, draws=draws, random_seed=random_seed, regions=regions)
+    def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None,
+                **options) -> xr.Dataset:
+        """As :meth:`EKCModel.predict` (same ``options``), plus ``carbon_intensity`` (kg CO2 per int-$ 2011)."""
+        ds = super().predict(scenario, draws=draws, random_seed=random_seed, regions=regions, **options)
         # t CO2/person ÷ $/person = t/$; ×1000 → kg/$
         ds["carbon_intensity"] = (ds["co2_per_capita"] / ds["gdp_per_capita"] * 1e3).assign_attrs(
             units=INTENSITY_UNITS, long_name="carbon intensity of GDP")

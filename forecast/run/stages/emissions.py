@@ -421,9 +421,25 @@ def _forecast(ctx: RunContext) -> None:
     if backtest is not None:
         result.add_table("backtest", backtest, "How far to trust the peak probabilities: the backtest")
     result.add_table("uncertainties", uncertainty_table(study), "Which uncertainties the numbers include")
+    if study.inventory.feeds_model:
+        result.add_table("uncertainty_waterfall", _waterfall(ctx),
+                         "How much each link of the chain widens the peak-year interval")
     check = peak_check_table(result.peak_table, ctx.panel)
     if len(check):
         result.add_table("peak_check", check, "P(already peaked) against what the data already show")
+
+
+WATERFALL_REGIONS = 3  # focus regions shown (each costs four one-region forecasts)
+
+
+def _waterfall(ctx: RunContext) -> pd.DataFrame:
+    """The uncertainty waterfall (:func:`forecast.projection.waterfall.waterfall_table`) of the first focus
+    regions, with the study's forecast draws (at most 1000) and a seed of its own."""
+    from forecast.projection.waterfall import waterfall_table
+
+    focus = [r for r in ctx.study.forecast.focus_regions if r in ctx.regions] or list(ctx.regions)
+    return waterfall_table(ctx.model, ctx.scenario, ctx.panel, focus[:WATERFALL_REGIONS],
+                           draws=min(ctx.study.forecast.draws, 1000), random_seed=ctx.seed + 2)
 
 
 def _compare_measurement_error(ctx: RunContext) -> None:
