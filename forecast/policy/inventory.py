@@ -796,17 +796,20 @@ def factor_multipliers(categories: list[str], n: int, *, factors: Any = "ipcc", 
     :class:`~forecast.models.emission_factors.EmissionFactorModel`: its posterior (the region's factors when it
     was fitted with ``region`` among its regions, else the category factors), so measured factors move the
     multipliers away from 1 and narrow them."""
-    from forecast.models.emission_factors import (
-        EmissionFactorModel,
-        _priors,
-        prior_factor_draws,
-    )
-
+    # the model is recognised by name, not imported: emission_factors imports this module
     if isinstance(factors, str) and factors == "ipcc":
-        draws = prior_factor_draws(list(categories), n, random_seed=random_seed)
-        specs = _priors(None)
+        from forecast.priors import default_library
+
+        specs = default_library().family("emission_factors")
+        unknown = [c for c in categories if c not in specs]
+        if unknown:
+            raise InputError(f"no IPCC factor prior for {', '.join(unknown)} in priors/emission_factors.toml")
+        rng = np.random.default_rng(random_seed)
+        draws = xr.DataArray(np.column_stack([np.exp(specs[c].params["mu"] + specs[c].params["sigma"]
+                                                     * rng.standard_normal(n)) for c in categories]),
+                             dims=("sample", "category"), coords={"category": list(categories)})
         label = "ipcc"
-    elif isinstance(factors, EmissionFactorModel):
+    elif getattr(factors, "name", None) == "emission_factors" and hasattr(factors, "factor_draws"):
         missing = [c for c in categories if c not in factors.category_names]
         if missing:
             raise InputError(f"the emission-factor posterior has no categories {', '.join(missing)}; it has "
