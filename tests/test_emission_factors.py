@@ -77,6 +77,15 @@ def test_prior_only_fit_reproduces_prior(prior_fit):
     assert draws.attrs["units"] == "kg CO2/TJ"
 
 
+def test_prior_only_new_region_counts_the_ipcc_range_once(prior_fit):
+    # the IPCC range already spans sources: a region without measurements has the category prior's spread,
+    # not that plus the between-region scale (which would double the coal spread)
+    new = prior_fit.factor_draws(4000, random_seed=3, level="new_region")
+    specs = default_library().family("emission_factors")
+    for cat in new["category"].values:
+        assert np.std(np.log(new.sel(category=cat).values)) == pytest.approx(specs[str(cat)].params["sigma"], rel=0.15)
+
+
 def test_prior_factor_draws_without_sampling():
     d = prior_factor_draws(["natural_gas"], n=20_000, random_seed=3)
     assert np.median(d.values) == pytest.approx(56_100, rel=0.002)

@@ -40,6 +40,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from forecast.errors import InputError
+from forecast.models import measurement
 from forecast.models.base import BayesianModel, check_regions, checked_columns
 
 MODEL_VERSION = "ekc-growth-1"
@@ -135,6 +136,19 @@ def prepare_panel(panel: pd.DataFrame, *, degree: int = 2, min_years: int = 10, 
     )
 
 
+def _held_at_mean(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every parameter draw replaced by its mean over samples (degrees of freedom by their median, which
+    may be inf); ``chain`` and ``draw`` kept. Shapes are unchanged."""
+    out = {}
+    for key, value in params.items():
+        if key in ("chain", "draw"):
+            out[key] = value
+            continue
+        centre = np.median(value, axis=0) if key == "nu" else np.mean(value, axis=0)
+        out[key] = np.broadcast_to(centre, value.shape).copy()
+    return out
+
+
 class EKCModel(BayesianModel):
     """Hierarchical EKC in growth form (see the module docstring for the equations).
 
@@ -162,7 +176,17 @@ class EKCModel(BayesianModel):
         (e.g. from an inventory's Approach 2). Errors-in-variables, approximately: a measurement error
         ``m`` on each level adds ``2 m^2`` to the variance of each year-on-year change (the lag-1
         covariance ``-m^2`` is left to the AR(1) term), and forecasts start from an uncertain last level
-        ``N(y_T, m)``. 0 (default) treats the data as exact.
+        ``N(y_T, m)``. 0 (default) treats the data as exact. With ``systematic_error`` this is the
+        *random* (year-to-year, activity-data) part only.
+    systematic_error:
+        Relative 1-sigma of a *persistent* error of each region's emissions (the emission-factor part of
+        an inventory: the same in every year), one number or a mapping region -> value. It enters as a
+        level offset ``δ_i ~ Normal(systematic_bias_i, log1p(systematic_error_i))`` (posterior variable
+        ``inventory_offset``, log(observed / true)); see :mod:`forecast.models.measurement`. Forecasts and
+        the history they are joined to are then true emissions, ``observed · exp(−δ_i)``. 0 (default): none.
+    systematic_bias:
+        Prior mean ``b_i`` of the offset in log units (``log(reported / true)``, e.g. from a fitted
+        emission-factor posterior), one number or a mapping region -> value. Default 0.
     min_years:
         Regions with fewer years than this are rejected with an error.
     """
@@ -185,6 +209,8 @@ class EKCModel(BayesianModel):
         drift_income: bool = True,
         turning_point_growth: float = 0.02,
         measurement_error: float | dict[str, float] = 0.0,
+        systematic_error: float | dict[str, float] = 0.0,
+        systematic_bias: float | dict[str, float] = 0.0,
         min_years: int = 10,
     ):
         super().__init__(model_config)
@@ -197,6 +223,8 @@ class EKCModel(BayesianModel):
         self.drift_income = drift_income
         self.turning_point_growth = turning_point_growth
         self.measurement_error = measurement_error
+        self.systematic_error = systematic_error
+        self.systematic_bias = systematic_bias
         self.min_years = min_years
 
     # ------------------------------------------------------------------ settings
@@ -291,6 +319,7 @@ class EKCModel(BayesianModel):
                 cubic = specs["cubic_mu"].to_pymc("cubic")
                 mean = mean + cubic * dx_terms[:, 2]
             scale = self.shock_scale(sigma, region_idx, data.regions)
+            self.add_systematic_offset(data.regions)
             if self.residuals == "ar1":
                 phi = specs["ar1"].to_pymc("phi")
                 has_prev = pt.as_tensor_variable(data.has_prev)
@@ -315,18 +344,28 @@ class EKCModel(BayesianModel):
         return scale
 
     def measurement_sd(self, regions: list[str]) -> np.ndarray:
-        """Measurement-error sd on the log scale per region (0 where the data are treated as exact)."""
-        spec = self.measurement_error
-        if isinstance(spec, dict):
-            unknown = sorted(set(spec) - set(regions))
-            if unknown:
-                raise InputError(f"measurement_error names regions not in the panel: {', '.join(unknown)}")
-            rel = np.array([float(spec.get(r, 0.0)) for r in regions])
-        else:
-            rel = np.full(len(regions), float(spec))
-        if not np.isfinite(rel).all() or (rel < 0).any() or (rel >= 1).any():
-            raise InputError(f"measurement_error must be relative sds in [0, 1), got {spec!r}")
-        return np.log1p(rel)
+        """Random (year-to-year) measurement-error sd on the log scale per region (0 = exact data)."""
+        return measurement.per_region(self.measurement_error, regions, "measurement_error")
+
+    def systematic_sd(self, regions: list[str]) -> np.ndarray:
+        """Prior sd of the persistent offset δ_i on the log scale per region (0 = none)."""
+        return measurement.per_region(self.systematic_error, regions, "systematic_error")
+
+    def systematic_mean(self, regions: list[str]) -> np.ndarray:
+        """Prior mean of the persistent offset δ_i, log(reported / true), per region."""
+        return measurement.per_region(self.systematic_bias, regions, "systematic_bias", relative=False)
+
+    def has_offset(self) -> bool:
+        """Whether the model has the persistent inventory offset δ (any prior sd or mean not zero)."""
+        spec = [self.systematic_error, self.systematic_bias]
+        values = [v for x in spec for v in (x.values() if isinstance(x, dict) else [x])]
+        return any(float(v) != 0.0 for v in values)
+
+    def add_systematic_offset(self, regions: list[str]) -> None:
+        """Add δ_i (``inventory_offset``) to the model being built when the settings ask for it; it does not
+        enter the growth-form likelihood (it cancels from every change), see :mod:`forecast.models.measurement`."""
+        if self.has_offset():
+            measurement.add_offset(self.systematic_mean(regions), self.systematic_sd(regions))
 
     def parameter_names(self) -> list[str]:
         """Sampled parameters that diagnostics are computed on (population level, then regions)."""
@@ -337,8 +376,12 @@ class EKCModel(BayesianModel):
 
     def prepare(self, data: pd.DataFrame, **options: Any) -> PanelArrays:
         """Check ``data`` (columns ``region, year, gdp_per_capita, co2_per_capita``) and turn it into the
-        arrays of the likelihood (:func:`prepare_panel`)."""
-        return prepare_panel(data, degree=self.degree, min_years=self.min_years, **options)
+        arrays of the likelihood (:func:`prepare_panel`). The measurement-error settings are checked against
+        its regions here, before any sampling."""
+        arrays = prepare_panel(data, degree=self.degree, min_years=self.min_years, **options)
+        for check in (self.measurement_sd, self.systematic_sd, self.systematic_mean):
+            check(arrays.regions)
+        return arrays
 
     def state(self, data: PanelArrays) -> xr.Dataset:
         """What forecasts start from: per region the last observed year, level, income and change."""
@@ -426,7 +469,8 @@ class EKCModel(BayesianModel):
         configuration lacks the term), and ``chain`` / ``draw`` of each sample."""
         names = ["drift", "slope", "sigma", "curvature"] + [
             name for used, name in ((self.degree == 3, "cubic"), (self.residuals == "ar1", "phi"),
-                                    (self.likelihood == "studentt", "nu"), (self.drift_income, "drift_income")) if used]
+                                    (self.likelihood == "studentt", "nu"), (self.drift_income, "drift_income"),
+                                    (self.has_offset(), measurement.OFFSET)) if used]
         out = self.posterior_draws(names, n, rng)
         if out["curvature"].ndim == 1:  # shared curvature: one value per draw for every region
             out["curvature"] = np.repeat(out["curvature"][:, None], len(self.regions), axis=1)
@@ -437,7 +481,8 @@ class EKCModel(BayesianModel):
         out.setdefault("drift_income", zeros)
         return out
 
-    def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None) -> xr.Dataset:
+    def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None,
+                parameters: str = "posterior", inventory_error: bool = True) -> xr.Dataset:
         """Per-capita emissions along ``scenario`` for each posterior draw.
 
         Returns a Dataset with dims ``(sample, region, year)`` over the forecast years (the year after
@@ -445,6 +490,11 @@ class EKCModel(BayesianModel):
         ``gdp_per_capita`` and ``population`` (the scenario draws used), with coordinates ``chain`` and
         ``draw`` on ``sample`` (the posterior draw each sample used). Growth shocks, their AR(1)
         persistence and heavy tails are included, so intervals are predictive, not only parametric.
+        With a persistent inventory offset also ``inventory_offset`` ``(sample, region)``.
+
+        ``parameters="mean"`` holds every parameter at its posterior mean (only the shocks vary) and
+        ``inventory_error=False`` leaves out the errors of the historical emissions (offset and uncertain
+        last level): the links of :func:`forecast.projection.waterfall.uncertainty_waterfall`.
         """
         from forecast.projection.propagate import simulate_growth_paths
 
@@ -452,11 +502,19 @@ class EKCModel(BayesianModel):
         rng = np.random.default_rng(random_seed)
         regions = check_regions(self, regions)
         state = idata.constant_data.sel(region=regions)
+        if not inventory_error:
+            state = state.assign(last_level_sd=xr.zeros_like(state["last_level_sd"]))
         start_year = int(state["last_year"].min()) + 1
         paths = scenario.draw(regions, start_year=start_year, n_samples=draws, rng=rng)
         params = self.kernel_params(draws, rng)
         region_pos = [self.regions.index(r) for r in regions]
         params = {k: (v[:, region_pos] if v.ndim == 2 else v) for k, v in params.items()}
+        if parameters == "mean":
+            params = _held_at_mean(params)
+        elif parameters != "posterior":
+            raise InputError(f"parameters must be 'posterior' or 'mean', got {parameters!r}")
+        offset = params.pop(measurement.OFFSET, None) if inventory_error else None
+        params.pop(measurement.OFFSET, None)
         per_capita = simulate_growth_paths(
             params,
             state=state,
@@ -466,6 +524,9 @@ class EKCModel(BayesianModel):
             years=paths["year"].values,
             rng=rng,
         )
+        if offset is not None:
+            # the simulated paths continue the observed (inventory) level; the true level is δ below it
+            per_capita = per_capita * np.exp(-offset)[:, :, None]
         ds = xr.Dataset(
             {
                 "co2_per_capita": (("sample", "region", "year"), per_capita),
@@ -476,4 +537,8 @@ class EKCModel(BayesianModel):
                     "chain": ("sample", params["chain"]), "draw": ("sample", params["draw"])},
         )
         ds["co2_per_capita"].attrs = {"units": "t CO2 per person per yr", "long_name": "per-capita CO2 emissions"}
+        if offset is not None:
+            ds[measurement.OFFSET] = xr.DataArray(offset, dims=("sample", "region"), attrs={
+                "units": "log(observed / true emissions)",
+                "long_name": "persistent inventory offset of each sample (history is shifted by it too)"})
         return ds

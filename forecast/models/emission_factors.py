@@ -262,7 +262,8 @@ class EmissionFactorModel(BayesianModel):
         """``n`` posterior draws (resampled with replacement) as (sample, category[, region]) with units.
 
         ``level="new_region"`` draws the factor of a region without measurements
-        (``exp(log factor_c + tau_c z)``; ``tau_c`` from its posterior, or its prior for a prior-only fit).
+        (``exp(log factor_c + tau_c z)``; ``tau_c`` from its posterior; a prior-only fit has ``tau_c = 0``:
+        its category prior, the IPCC range, already spans sources, see ``priors/emission_factors.toml``).
         """
         post = self._require_fit().posterior
         rng = np.random.default_rng(random_seed)
@@ -272,7 +273,9 @@ class EmissionFactorModel(BayesianModel):
             if "tau" in post:
                 tau = post["tau"].stack(sample=("chain", "draw")).transpose("sample", "category").values[idx]
             else:
-                tau = np.abs(self.priors()["region_sigma"].params["sigma"] * rng.standard_normal(base[idx].shape))
+                # prior only: the category prior is the IPCC range, which already spans the factors of
+                # different sources and countries; adding the between-region scale would count it twice
+                tau = np.zeros(base[idx].shape)
             values = np.exp(base[idx] + tau * rng.standard_normal(tau.shape))
             da = xr.DataArray(values, dims=("sample", "category"),
                               coords={"sample": np.arange(n), "category": post["category"].values}, name="factor")

@@ -58,6 +58,7 @@ import xarray as xr
 
 from forecast.errors import InputError
 from forecast.models.ekc import EKCModel, PanelArrays
+from forecast.models.measurement import OFFSET
 
 MODEL_VERSION = "kaya-growth-1"
 PARAMETERIZATIONS = ("mixed", "centered", "non_centered")
@@ -84,8 +85,9 @@ class KayaModel(EKCModel):
         Let the intensity trend depend on income (the trend that can turn). Default True.
     turning_point_growth:
         Per-capita GDP growth (log units/yr) of the steady path on which the turning point is read.
-    measurement_error, min_years:
-        As for :class:`~forecast.models.ekc.EKCModel`.
+    measurement_error, systematic_error, systematic_bias, min_years:
+        As for :class:`~forecast.models.ekc.EKCModel` (random and persistent errors of the historical
+        emissions, :mod:`forecast.models.measurement`).
     common_shocks:
         Add a year effect ``g_t ~ Normal(0, common_shock_sd)`` shared by all regions to the intensity
         growth (see the module docstring). Default False: shocks independent across regions.
@@ -101,11 +103,13 @@ class KayaModel(EKCModel):
     def __init__(self, model_config: dict[str, Any] | None = None, *, residuals: str = "ar1",
                  likelihood: str = "studentt", parameterization: str = "mixed", drift_income: bool = True,
                  turning_point_growth: float = 0.02, measurement_error: float | dict[str, float] = 0.0,
+                 systematic_error: float | dict[str, float] = 0.0, systematic_bias: float | dict[str, float] = 0.0,
                  min_years: int = 10, common_shocks: bool = False, common_drift: bool = False):
         super().__init__(model_config, degree=2, residuals=residuals, likelihood=likelihood,
                          parameterization=parameterization, varying_curvature=False, varying_drift=True,
                          drift_income=drift_income, turning_point_growth=turning_point_growth,
-                         measurement_error=measurement_error, min_years=min_years)
+                         measurement_error=measurement_error, systematic_error=systematic_error,
+                         systematic_bias=systematic_bias, min_years=min_years)
         self.common_shocks = common_shocks
         self.common_drift = common_drift
 
@@ -186,6 +190,7 @@ class KayaModel(EKCModel):
                 walk = pm.Deterministic("common_drift", path - path.mean(), dims="shock_year")
                 mean = mean + walk[np.searchsorted(shock_years, data.year)]
             scale = self.shock_scale(sigma, idx, data.regions)
+            self.add_systematic_offset(data.regions)  # shared with the EKC: a level offset, not in the likelihood
             if self.residuals == "ar1":
                 phi = specs["ar1"].to_pymc("phi")
                 has_prev = pt.as_tensor_variable(data.has_prev)
@@ -217,7 +222,8 @@ class KayaModel(EKCModel):
                                                              (self.common_shocks, "common_shock_sd"),
                                                              (self.common_shocks, "common_shock"),
                                                              (self.common_drift, "common_drift_sd"),
-                                                             (self.common_drift, "common_drift")) if used]
+                                                             (self.common_drift, "common_drift"),
+                                                             (self.has_offset(), OFFSET)) if used]
         out = self.posterior_draws(names, n, rng)
         if self.common_shocks or self.common_drift:
             post_years = self._require_fit().posterior["shock_year"].values
@@ -240,9 +246,10 @@ class KayaModel(EKCModel):
         out.setdefault("drift_income", zeros)
         return out
 
-    def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None) -> xr.Dataset:
-        """As :meth:`EKCModel.predict`, plus ``carbon_intensity`` (kg CO2 per int-$ 2011)."""
-        ds = super().predict(scenario, draws=draws, random_seed=random_seed, regions=regions)
+    def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None,
+                **options) -> xr.Dataset:
+        """As :meth:`EKCModel.predict` (same ``options``), plus ``carbon_intensity`` (kg CO2 per int-$ 2011)."""
+        ds = super().predict(scenario, draws=draws, random_seed=random_seed, regions=regions, **options)
         # t CO2/person ÷ $/person = t/$; ×1000 → kg/$
         ds["carbon_intensity"] = (ds["co2_per_capita"] / ds["gdp_per_capita"] * 1e3).assign_attrs(
             units=INTENSITY_UNITS, long_name="carbon intensity of GDP")

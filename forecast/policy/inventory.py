@@ -63,6 +63,11 @@ __all__ = [
     "approach2",
     "compare_approaches",
     "inventory_from_posterior",
+    "InventoryErrorSplit",
+    "ceads_error_split",
+    "ceads_source_correlation",
+    "factor_multipliers",
+    "inventory_error_split",
     "conversion_factor",
     "parse_amount",
     "parse_factor_units",
@@ -706,6 +711,11 @@ CEADS_FUELS: dict[str, str] = {
     "Refinery_Gas": "natural_gas", "Natural_Gas": "natural_gas", "Other_Petroleum_Products": "crude_oil",
 }
 COAL_FUELS = tuple(k for k, v in CEADS_FUELS.items() if v == "other_bituminous_coal")
+#: Fuels mapped to one IPCC factor share its error: the inventory applies one factor per source (raw coal,
+#: washed coal and coke come from the same coal), so that factor's error is one error, not eight
+#: independent ones. IPCC 2006 Vol. 1 Ch. 3, Sect. 3.2.3.2 (Approach 2) asks for such dependencies to be
+#: represented when the same factor is used for several categories; 1 = fully shared (the default).
+SOURCE_CORRELATION = 1.0
 
 
 def ceads_fuel_inventory(table: pd.DataFrame, province: str, year: int, *, coal_activity_rel_sd: float = 0.05,
@@ -741,6 +751,139 @@ def ceads_fuel_inventory(table: pd.DataFrame, province: str, year: int, *, coal_
         acts[fuel] = Activity(fuel, value, "Mt CO2", rel, "normal")
         facs[fuel] = EmissionFactor(fuel, 1.0, "t CO2/t CO2", float(np.sqrt(np.expm1(s**2))), "lognormal")
     return acts, facs
+
+
+def ceads_source_correlation(categories: Iterable[str], rho: float = SOURCE_CORRELATION) -> np.ndarray:
+    """Correlation matrix of the factor errors of CEADs fuels: ``rho`` between fuels mapped to the same
+    IPCC factor (:data:`CEADS_FUELS`), 0 between sources, 1 on the diagonal."""
+    cats = list(categories)
+    if not 0.0 <= rho <= 1.0:
+        raise InputError(f"source correlation must lie in [0, 1], got {rho!r}")
+    unknown = [c for c in cats if c not in CEADS_FUELS]
+    if unknown:
+        raise InputError(f"not CEADs fuels: {', '.join(unknown)}; fuels: {', '.join(CEADS_FUELS)}")
+    src = np.array([CEADS_FUELS[c] for c in cats])
+    r = np.where(src[:, None] == src[None, :], rho, 0.0)
+    np.fill_diagonal(r, 1.0)
+    return r
+
+
+# ---------------------------------------------------------------------- systematic / random split
+@dataclass(frozen=True)
+class InventoryErrorSplit:
+    """One inventory's error split as IPCC 2006 Vol. 1 Ch. 3 splits it for trends (Sect. 3.2.3.1, Table 3.2):
+    the emission-factor part, correlated between years (systematic), and the activity-data part,
+    uncorrelated between years (random). All in log units of the total, log(reported / true)."""
+
+    bias: float  # mean of δ = log(reported / true) from the factor draws
+    systematic_sd: float  # sd of δ (factor error, shared by every year)
+    random_sd: float  # sd of log total from activity errors alone (independent each year)
+    draws: int
+    factor_source: str
+
+    def relative(self) -> dict[str, float]:
+        """The sds as relative 1-sigma errors (``expm1``), as the emission models take them."""
+        return {"systematic_error": float(np.expm1(self.systematic_sd)), "random_error": float(np.expm1(self.random_sd)),
+                "systematic_bias": self.bias}
+
+
+def factor_multipliers(categories: list[str], n: int, *, factors: Any = "ipcc", region: str | None = None,
+                       random_seed: int | None = None) -> xr.DataArray:
+    """Draws of ``true factor / default factor`` (dimensionless), ``(sample, category)``, for IPCC categories.
+
+    The default is the IPCC default (the prior median, ``exp(mu)``) the inventory is taken to have used.
+    ``factors="ipcc"``: the prior (IPCC 2006 Vol. 2 Ch. 1 Table 1.4 ranges); a fitted
+    :class:`~forecast.models.emission_factors.EmissionFactorModel`: its posterior (the region's factors when it
+    was fitted with ``region`` among its regions, else the category factors), so measured factors move the
+    multipliers away from 1 and narrow them."""
+    # the model is recognised by name, not imported: emission_factors imports this module
+    if isinstance(factors, str) and factors == "ipcc":
+        from forecast.priors import default_library
+
+        specs = default_library().family("emission_factors")
+        unknown = [c for c in categories if c not in specs]
+        if unknown:
+            raise InputError(f"no IPCC factor prior for {', '.join(unknown)} in priors/emission_factors.toml")
+        rng = np.random.default_rng(random_seed)
+        draws = xr.DataArray(np.column_stack([np.exp(specs[c].params["mu"] + specs[c].params["sigma"]
+                                                     * rng.standard_normal(n)) for c in categories]),
+                             dims=("sample", "category"), coords={"category": list(categories)})
+        label = "ipcc"
+    elif getattr(factors, "name", None) == "emission_factors" and hasattr(factors, "factor_draws"):
+        missing = [c for c in categories if c not in factors.category_names]
+        if missing:
+            raise InputError(f"the emission-factor posterior has no categories {', '.join(missing)}; it has "
+                             f"{', '.join(factors.category_names)}")
+        by_region = region is not None and region in factors.regions
+        draws = factors.factor_draws(n, random_seed=random_seed, level="region" if by_region else "category")
+        draws = draws.sel(region=region) if by_region else draws
+        draws = draws.sel(category=list(categories))
+        specs = factors.priors()
+        label = f"posterior ({'region ' + region if by_region else 'category'} factors)"
+    else:
+        raise InputError(f"factors must be 'ipcc' or a fitted EmissionFactorModel, got {factors!r}")
+    default = np.array([np.exp(specs[c].params["mu"]) for c in categories])
+    out = xr.DataArray(np.asarray(draws.transpose("sample", "category").values, float) / default,
+                       dims=("sample", "category"), coords={"sample": np.arange(n), "category": list(categories)},
+                       name="factor_multiplier", attrs={"units": "1", "factor_source": label})
+    return out
+
+
+def _shared_source_draws(sources: list[str], multipliers: xr.DataArray, rho: float,
+                         rng: np.random.Generator) -> np.ndarray:
+    """(sample, fuel) log multipliers: fuel ``f`` of source ``k`` gets ``sqrt(rho)`` of the source's draw and
+    ``sqrt(1 - rho)`` of an independently permuted draw of the same source (same mean and variance)."""
+    logm = np.log(multipliers.sel(category=sources).values)  # (S, F), columns of one source identical
+    mean = logm.mean(axis=0)
+    own = np.column_stack([logm[rng.permutation(len(logm)), j] for j in range(logm.shape[1])])
+    return mean + np.sqrt(rho) * (logm - mean) + np.sqrt(1.0 - rho) * (own - mean)
+
+
+def inventory_error_split(reported: Mapping[str, float], sources: Mapping[str, str],
+                          activity_rel_sd: Mapping[str, float], multipliers: xr.DataArray, *,
+                          source_correlation: float = SOURCE_CORRELATION,
+                          random_seed: int | None = None) -> InventoryErrorSplit:
+    """Split an inventory's uncertainty into its systematic (factor) and random (activity) parts.
+
+    ``reported``: emissions per fuel as the inventory reports them (Mt CO2, computed with the default
+    factors); ``sources``: fuel -> IPCC category of its factor; ``activity_rel_sd``: relative 1-sigma error
+    of each fuel's activity data; ``multipliers``: draws of true / default factor per category
+    (:func:`factor_multipliers`). Monte Carlo (IPCC Approach 2) over each part alone:
+
+    * systematic: ``δ = log Σ_f E_f − log Σ_f E_f m_f`` with the factor draws ``m`` (fuels of one source
+      share its draw, :data:`SOURCE_CORRELATION`); ``bias`` and ``systematic_sd`` are its mean and sd;
+    * random: sd of ``log Σ_f E_f a_f`` with ``a_f ~ Normal(1, activity_rel_sd_f)``, independent by fuel.
+    """
+    fuels = [f for f, v in reported.items() if v > 0]
+    if not fuels:
+        raise InputError("inventory_error_split: no fuel with positive emissions")
+    missing = [f for f in fuels if f not in sources or f not in activity_rel_sd]
+    if missing:
+        raise InputError(f"inventory_error_split: no source or activity sd for fuel(s) {', '.join(missing)}")
+    if not 0.0 <= source_correlation <= 1.0:
+        raise InputError(f"source_correlation must lie in [0, 1], got {source_correlation!r}")
+    rng = np.random.default_rng(random_seed)
+    e = np.array([float(reported[f]) for f in fuels])
+    logm = _shared_source_draws([sources[f] for f in fuels], multipliers, source_correlation, rng)
+    delta = np.log(e.sum()) - np.log(np.exp(logm) @ e)
+    rel = np.array([float(activity_rel_sd[f]) for f in fuels])
+    act = 1.0 + rel * rng.standard_normal((len(logm), len(fuels)))
+    random_sd = float(np.std(np.log(np.clip(act, 1e-9, None) @ e), ddof=1))
+    return InventoryErrorSplit(bias=float(delta.mean()), systematic_sd=float(delta.std(ddof=1)), random_sd=random_sd,
+                               draws=len(logm), factor_source=str(multipliers.attrs.get("factor_source", "")))
+
+
+def ceads_error_split(table: pd.DataFrame, province: str, year: int, *, factors: Any = "ipcc", draws: int = 4000,
+                      random_seed: int | None = None,
+                      source_correlation: float = SOURCE_CORRELATION) -> InventoryErrorSplit:
+    """:func:`inventory_error_split` of one CEADs province-year (activities and their sds as in
+    :func:`ceads_fuel_inventory`; factor draws from ``factors``: ``"ipcc"`` or a fitted EmissionFactorModel)."""
+    acts, _ = ceads_fuel_inventory(table, province, year)
+    cats = sorted({CEADS_FUELS[f] for f in acts})
+    mult = factor_multipliers(cats, draws, factors=factors, region=province, random_seed=random_seed)
+    return inventory_error_split({f: a.value for f, a in acts.items()}, CEADS_FUELS,
+                                 {f: a.rel_sd for f, a in acts.items()}, mult,
+                                 source_correlation=source_correlation, random_seed=random_seed)
 
 
 # ---------------------------------------------------------------------- inventory runs (CLI, reports)

@@ -466,6 +466,12 @@ def forecast_emissions(model, scenario, panel: pd.DataFrame, *, regions=None, dr
     history = _history_cube(panel, regions)
     history = history.sel(year=history["year"] < pred["year"].min())
     hist_b = history.expand_dims(sample=pred["sample"].values).transpose("sample", "region", "year")
+    if "inventory_offset" in pred:
+        # a persistent inventory error moves the whole series: the history of each sample is shifted by
+        # the same offset as its forecast, so the peak rule never sees a jump at the last observed year
+        # (forecast.models.measurement)
+        shift = np.exp(-pred["inventory_offset"])
+        hist_b = hist_b.assign(co2=hist_b["co2"] * shift, co2_per_capita=hist_b["co2_per_capita"] * shift)
     ds = xr.concat([hist_b, pred[list(hist_b.data_vars)]], dim="year", join="outer")
     ds = ds.assign_coords(
         is_forecast=("year", ds["year"].values > int(history["year"].max())),

@@ -38,6 +38,7 @@ from forecast.run.stages.emissions import (
     assemble_result,
     build_model,
     fit_model,
+    inventory_error_table,
     inventory_measurement_error,
     load_model,
     measurement_error_table,
@@ -53,7 +54,8 @@ from forecast.run.study import Study
 __all__ = [
     "StudyRun", "assemble_result", "build_driver_models", "build_model", "build_scenario", "build_sinks",
     "check_capacity", "check_output_dir", "check_output_file", "check_sinks", "check_study", "check_study_targets",
-    "driver_tables", "fit_drivers", "fit_model", "forecast_regions", "forecast_study", "inventory_measurement_error",
+    "driver_tables", "fit_drivers", "fit_model", "forecast_regions", "forecast_study", "inventory_error_table",
+    "inventory_measurement_error",
     "load_model", "load_or_fit_drivers", "load_study_panel", "measurement_error_table", "model_choice_table",
     "model_settings", "run_capacity", "run_landuse", "run_sinks", "run_study", "write_outputs",
 ]

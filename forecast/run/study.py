@@ -143,6 +143,24 @@ class ModelSection(_Section):
             raise ValueError(str(err)) from None
 
 
+class InventorySection(_Section):
+    """How the emission inventory's uncertainty enters the emission model (China provinces: each province's
+    CEADs fuel inventory; see forecast/models/measurement.py and forecast/policy/inventory.py)."""
+
+    # true: split each region's inventory uncertainty the IPCC way (Vol. 1 Ch. 3, Table 3.2) into a
+    # systematic part (emission factors: one persistent level offset per region) and a random part
+    # (activity data: year-to-year noise), and fit the emission model with both
+    feeds_model: bool = False
+    # the factor draws: "ipcc" (IPCC 2006 Table 1.4 ranges, priors/emission_factors.toml; the default) or
+    # the path of a fitted EmissionFactorModel saved with .save() (its posterior, relative to the study file)
+    factors: str = "ipcc"
+    # inventory year whose fuel mix sets the split (default: the panel's last year)
+    year: int | None = Field(default=None, ge=YEAR_RANGE[0], le=YEAR_RANGE[1])
+    # correlation of the factor errors of fuels that share a source (the coal types): 1 = one error
+    source_correlation: float = Field(default=1.0, ge=0, le=1)
+    draws: int = Field(default=4000, ge=100, le=MAX_DRAWS)
+
+
 class SamplerSection(_Section):
     name: Literal["nutpie", "pymc", "numpyro"] = "nutpie"
     draws: int = Field(default=1000, ge=1, le=MAX_DRAWS)
@@ -383,6 +401,7 @@ class Study(_Section):
     data: DataSection = DataSection()
     model: ModelSection = ModelSection()
     sampler: SamplerSection = SamplerSection()
+    inventory: InventorySection = InventorySection()
     scenario: ScenarioSection = ScenarioSection()
     forecast: ForecastSection = ForecastSection()
     sinks: SinksSection = SinksSection()

@@ -24,24 +24,70 @@ if TYPE_CHECKING:  # annotations only
 def inventory_measurement_error(panel: pd.DataFrame, *, data_dir=None, year: int | None = None,
                                 draws: int = 4000, seed: int = 0) -> dict[str, float]:
     """Relative 1-sigma uncertainty of each province's emissions from its CEADs fuel inventory (IPCC
-    Approach 2, half-width of the 95 % interval / 1.96 / total), in the panel's last year by default."""
+    Approach 2, half-width of the 95 % interval / 1.96 / total), in the panel's last year by default.
+    Fuels that share an IPCC factor (the coal types) share its error (:func:`ceads_source_correlation`).
+
+    This is the old ``[model] measurement_error = "inventory"``: the whole error as year-to-year noise.
+    :func:`inventory_error_table` splits it into its systematic and random parts instead."""
     from forecast.data.china import resolve_china_file
-    from forecast.policy.inventory import approach2, ceads_fuel_inventory
+    from forecast.policy.inventory import (
+        approach2,
+        ceads_fuel_inventory,
+        ceads_source_correlation,
+    )
 
     table = pd.read_csv(resolve_china_file("ceads_co2", data_dir))
     year = int(panel["year"].max()) if year is None else year
     out = {}
     for i, province in enumerate(sorted(panel["region"].unique())):
         acts, factors = ceads_fuel_inventory(table, province, year)
-        res = approach2(acts, factors, n=draws, random_seed=seed + i)
+        res = approach2(acts, factors, n=draws, random_seed=seed + i, correlation=ceads_source_correlation(acts))
         out[province] = float((res.upper - res.lower) / (2 * 1.96 * res.mean))
     return out
+
+
+def inventory_factors(study: Study):
+    """The factor source ``[inventory] factors`` names: ``"ipcc"`` or a loaded EmissionFactorModel."""
+    from forecast.models.emission_factors import EmissionFactorModel
+
+    source = study.inventory.factors
+    if source == "ipcc":
+        return source
+    path = study.resolve(source)
+    if not path.is_file():
+        raise StudyError(f'[inventory] factors: no file {path} (give "ipcc" or the path of an EmissionFactorModel '
+                         "saved with .save())")
+    return EmissionFactorModel.load(path)
+
+
+def inventory_error_table(study: Study, panel: pd.DataFrame, *, data_dir=None, seed: int = 0) -> pd.DataFrame:
+    """Per province: the CEADs inventory's uncertainty split into its systematic part (emission factors,
+    shared by every year: ``systematic_error``, relative 1-sigma, and ``systematic_bias``, log(reported /
+    true)) and its random part (activity data, independent each year: ``random_error``), as fed to the
+    emission model by ``[inventory] feeds_model`` (:func:`forecast.policy.inventory.ceads_error_split`)."""
+    from forecast.data.china import resolve_china_file
+    from forecast.errors import InputError
+    from forecast.policy.inventory import ceads_error_split
+
+    inv = study.inventory
+    factors = inventory_factors(study)
+    table = pd.read_csv(resolve_china_file("ceads_co2", data_dir))
+    year = int(panel["year"].max()) if inv.year is None else inv.year
+    rows = []
+    for i, province in enumerate(sorted(panel["region"].unique())):
+        try:
+            split = ceads_error_split(table, province, year, factors=factors, draws=inv.draws, random_seed=seed + i,
+                                      source_correlation=inv.source_correlation)
+        except InputError as err:
+            raise StudyError(f"[inventory] {province}, {year}: {err}") from None
+        rows.append({"region": province, "year": year, **split.relative(), "factor_source": split.factor_source})
+    return pd.DataFrame(rows).set_index("region")
 
 
 STUDY_ONLY_MODEL_KEYS = ("type", "priors", "rationale", "comparison", "backtest", "compare_measurement_error")
 
 
-def model_settings(study: Study, measurement_error=None) -> dict:
+def model_settings(study: Study, measurement_error=None, **errors) -> dict:
     """The constructor arguments of the study's emission model (``[model] type`` -> class through the
     registry): every ``[model]`` key the class takes, the priors as ``model_config`` and ``[data]
     min_years``. A key the study sets that the class does not take is an error naming it."""
@@ -57,13 +103,22 @@ def model_settings(study: Study, measurement_error=None) -> dict:
     values = {**m.model_dump(), "model_config": m.priors, "min_years": study.data.min_years}
     if measurement_error is not None:
         values["measurement_error"] = measurement_error
+    values.update(errors)  # systematic_error / systematic_bias from the inventory split
+    unknown = sorted(set(errors) - names)
+    if unknown:
+        raise StudyError(f"[inventory] feeds_model: the {m.type} model takes no {', '.join(unknown)}")
     return {name: values[name] for name in cls.setting_names() if name in values}
 
 
 def build_model(study: Study, panel: pd.DataFrame | None = None, *, data_dir=None) -> BayesianModel:
     """The emission model a study describes (``[model] type`` through the model registry; settings only,
-    no fitting). ``panel`` is needed only when the measurement error comes from the inventory."""
+    no fitting). ``panel`` is needed only when the measurement error comes from the inventory
+    (``[model] measurement_error = "inventory"``, or ``[inventory] feeds_model = true``)."""
     error = study.model.measurement_error
+    if study.inventory.feeds_model:
+        model = model_class(study.model.type)(**model_settings(study, **inventory_settings(study, panel, data_dir)))
+        model.check_settings()
+        return model
     if error == "inventory":
         if not data_source(study).inventories or panel is None:
             raise StudyError('[model] measurement_error = "inventory" needs [data] source = "china_provinces"')
@@ -71,6 +126,22 @@ def build_model(study: Study, panel: pd.DataFrame | None = None, *, data_dir=Non
     model = model_class(study.model.type)(**model_settings(study, error))
     model.check_settings()
     return model
+
+
+def inventory_settings(study: Study, panel: pd.DataFrame | None, data_dir=None) -> dict:
+    """The emission model's error settings from the inventory split (``[inventory] feeds_model``):
+    ``measurement_error`` (random part), ``systematic_error`` and ``systematic_bias`` per region."""
+    if study.model.measurement_error not in (0, 0.0, {}):
+        raise StudyError("[inventory] feeds_model = true sets the measurement error from the inventory (a "
+                         "systematic offset plus random noise); remove [model] measurement_error "
+                         f"(= {study.model.measurement_error!r}) or set feeds_model = false")
+    if not data_source(study).inventories or panel is None:
+        raise StudyError('[inventory] feeds_model = true needs [data] source = "china_provinces" (an inventory '
+                         "by fuel for every region)")
+    split = inventory_error_table(study, panel, data_dir=data_dir, seed=study.study.seed)
+    return {"measurement_error": split["random_error"].round(6).to_dict(),
+            "systematic_error": split["systematic_error"].round(6).to_dict(),
+            "systematic_bias": split["systematic_bias"].round(6).to_dict()}
 
 
 def fit_model(study: Study, model: BayesianModel, panel: pd.DataFrame, *, seed: int, progress: bool | None = None) -> BayesianModel:
@@ -84,8 +155,9 @@ def load_model(study: Study, path: str | Path) -> BayesianModel:
     """A model saved by ``run`` or ``fit`` for ``study``: the class follows ``[model] type``, and a file of
     another model type or version, or fitted with other settings or priors than the study's, fails loudly."""
     expected = model_settings(study)
-    if study.model.measurement_error == "inventory":
-        expected.pop("measurement_error", None)  # computed from the data at fit time
+    if study.model.measurement_error == "inventory" or study.inventory.feeds_model:
+        for key in ("measurement_error", "systematic_error", "systematic_bias"):
+            expected.pop(key, None)  # computed from the data at fit time
     return model_class(study.model.type).load(path, **expected)
 
 
@@ -205,9 +277,7 @@ def uncertainty_table(study: Study) -> pd.DataFrame:
         ("GDP and population paths", sc.type in ("drivers", "csv"),
          {"drivers": "probabilistic GDP and population models", "csv": "the scenario file's paths or draws"}.get(
              sc.type, "history scenario: recent trends continued; spread only from the emission model")),
-        ("errors in historical emissions", m.measurement_error not in (0, 0.0, {}),
-         "year-to-year measurement error as set in [model] measurement_error" if m.measurement_error not in (0, 0.0, {})
-         else "taken as exact; a systematic inventory error would shift levels, not peak years"),
+        _historical_error_row(study),
         ("choice of emission model", False, "one model; the backtest compares it with the alternatives"),
         ("future policy beyond the historical pattern", False, "forecasts continue the fitted dynamics"),
         ("land sinks and the CO2-fertilisation decline", bool(study.sinks.enabled),
@@ -218,6 +288,21 @@ def uncertainty_table(study: Study) -> pd.DataFrame:
     table.attrs["description"] = ("What the probabilities above account for. Sources marked 'no' are not in "
                                   "the intervals: the true uncertainty is larger.")
     return table
+
+
+def _historical_error_row(study: Study) -> tuple[str, bool, str]:
+    """The uncertainty-table row on errors in historical emissions."""
+    m = study.model
+    if study.inventory.feeds_model:
+        return ("errors in historical emissions", True,
+                (f"from each region's inventory (factors: {study.inventory.factors}): the emission-factor part as a "
+                 "persistent level offset (moves levels, not peak years), the activity-data part as year-to-year noise"))
+    if m.measurement_error not in (0, 0.0, {}):
+        return ("errors in historical emissions", True,
+                ("year-to-year measurement error as set in [model] measurement_error (a systematic error taken as "
+                 "independent each year: intervals too narrow; [inventory] feeds_model splits it)"))
+    return ("errors in historical emissions", False,
+            "taken as exact; a systematic inventory error would shift levels, not peak years")
 
 
 def measurement_error_table(with_error: Forecast, exact: Forecast) -> pd.DataFrame:
@@ -336,9 +421,25 @@ def _forecast(ctx: RunContext) -> None:
     if backtest is not None:
         result.add_table("backtest", backtest, "How far to trust the peak probabilities: the backtest")
     result.add_table("uncertainties", uncertainty_table(study), "Which uncertainties the numbers include")
+    if study.inventory.feeds_model:
+        result.add_table("uncertainty_waterfall", _waterfall(ctx),
+                         "How much each link of the chain widens the peak-year interval")
     check = peak_check_table(result.peak_table, ctx.panel)
     if len(check):
         result.add_table("peak_check", check, "P(already peaked) against what the data already show")
+
+
+WATERFALL_REGIONS = 3  # focus regions shown (each costs four one-region forecasts)
+
+
+def _waterfall(ctx: RunContext) -> pd.DataFrame:
+    """The uncertainty waterfall (:func:`forecast.projection.waterfall.waterfall_table`) of the first focus
+    regions, with the study's forecast draws (at most 1000) and a seed of its own."""
+    from forecast.projection.waterfall import waterfall_table
+
+    focus = [r for r in ctx.study.forecast.focus_regions if r in ctx.regions] or list(ctx.regions)
+    return waterfall_table(ctx.model, ctx.scenario, ctx.panel, focus[:WATERFALL_REGIONS],
+                           draws=min(ctx.study.forecast.draws, 1000), random_seed=ctx.seed + 2)
 
 
 def _compare_measurement_error(ctx: RunContext) -> None:
@@ -349,7 +450,7 @@ def _compare_measurement_error(ctx: RunContext) -> None:
     ctx.say("refitting without measurement error, for comparison")
 
     def step(c: RunContext) -> None:
-        exact = build_model(study.with_overrides(model={"measurement_error": 0.0}))
+        exact = build_model(study.with_overrides(model={"measurement_error": 0.0}, inventory={"feeds_model": False}))
         fit_model(study, exact, c.panel, seed=c.seed, progress=c.progress)
         fc_exact = forecast_emissions(exact, c.scenario, c.panel, regions=c.regions, draws=study.forecast.draws,
                                       random_seed=c.seed + 1)
@@ -360,6 +461,8 @@ def _compare_measurement_error(ctx: RunContext) -> None:
 
 
 def _has_measurement_error(ctx: RunContext) -> bool:
+    if getattr(ctx.model, "has_offset", lambda: False)():
+        return True
     return hasattr(ctx.model, "measurement_sd") and bool(ctx.model.measurement_sd(ctx.model.regions).any())
 
 
