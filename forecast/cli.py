@@ -211,6 +211,60 @@ def fit(
         console.print(f"[green]✓[/] wrote {out}")
 
 
+@app.command("prior-check")
+def prior_check(
+    study: Optional[Path] = StudyArg,
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for prior_check.csv / .md (default: print only)."),
+    data_dir: Optional[Path] = DataDirOpt,
+    draws: int = typer.Option(500, min=10, max=MAX_DRAWS, help="Prior predictive draws."),
+    seed: Optional[int] = SeedOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """What the priors alone imply for the study's data, before any fitting: data simulated from the priors of
+    the emission model (and of the land-sink model when [sinks] is on) against the observed data."""
+    spec = _load(study)
+    if out_dir is not None:
+        from forecast.io.atomic import check_output_dir
+
+        check_output_dir(out_dir)
+    _check_data_dir(data_dir)
+    import pandas as pd
+
+    from forecast.evaluation.prior_check import prior_check_table
+    from forecast.run.pipeline import check_study, load_study_panel
+
+    seed = spec.study.seed if seed is None else seed
+    _say(quiet)("loading data")
+    panel = load_study_panel(spec, data_dir=data_dir)
+    model, _, _ = check_study(spec, panel, data_dir=data_dir)
+    tables = {model.name: prior_check_table(model, model.prepare(panel), draws=draws, random_seed=seed)}
+    if spec.sinks.enabled:
+        from forecast.run.stages.sinks import build_sinks
+
+        land, _ = build_sinks(spec)
+        arrays = land.prepare(years=tuple(spec.sinks.fit_years), data_dir=data_dir)
+        tables[land.name] = prior_check_table(land, arrays, draws=draws, random_seed=seed)
+    frame = pd.concat(tables, names=["model"]).reset_index(level=0)
+    if out_dir is not None:
+        from forecast.io.atomic import atomic_write_text
+        from forecast.mdtable import md_table
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out_dir / "prior_check.csv", frame.to_csv(index=False, float_format="%.4g"))
+        rows = [[str(v) if isinstance(v, str) else f"{v:.3g}" for v in r] for r in frame.itertuples(index=False)]
+        atomic_write_text(out_dir / "prior_check.md", md_table(list(frame.columns), rows) + "\n")
+    if quiet:
+        out_console.print(str(out_dir) if out_dir else frame.to_csv(index=False, float_format="%.4g"), soft_wrap=True)
+        return
+    table = Table(title=f"Prior predictive check ({draws} draws): observed statistic vs its 90% prior range")
+    for col in ("model", "variable", "statistic", "observed", "prior 5%", "prior 50%", "prior 95%", "P(prior ≥ obs)"):
+        table.add_column(col)
+    for r in frame.itertuples(index=False):
+        table.add_row(r.model, r.variable, r.statistic, *(f"{v:.3g}" for v in (r.observed, r.prior_q05, r.prior_q50,
+                                                                               r.prior_q95)), f"{r.p_prior_above:.2f}")
+    out.print(table)
+
+
 @app.command()
 def report(
     study: Optional[Path] = StudyArg,

@@ -585,7 +585,8 @@ def render_markdown(result: RunResult, figure_paths: Mapping[str, str] | None = 
     answer = [_summary_paragraph(result), _peak_section(result), *take(["peak_by_group", "targets", "backtest", "peak_check"]),
               _figures_section(figure_paths or {}), _sinks_section(result), _emission_terms_section(result)]
     trust = [_diagnostics_section(result), *take(["uncertainties", "model_choice", "measurement_error"]),
-             *take([n for n in list(tables) if n.startswith("diagnostics__")])]
+             *take([n for n in list(tables) if n.startswith("diagnostics__")]),
+             *take(["prior_check", *[n for n in list(tables) if n.startswith("prior_check__")]])]
     results = [_turning_section(result), *take(list(tables))]
     appendix = ["## Appendix: method, data and settings\n\nHow to read the numbers, the priors, the data files "
                 "and every setting of this run.", _HOW_TO_READ, _priors_section(result),

@@ -424,6 +424,10 @@ def _forecast(ctx: RunContext) -> None:
     if study.inventory.feeds_model:
         result.add_table("uncertainty_waterfall", _waterfall(ctx),
                          "How much each link of the chain widens the peak-year interval")
+    from forecast.evaluation.prior_check import prior_check_table
+
+    result.add_table("prior_check", prior_check_table(ctx.model, random_seed=ctx.seed + 7),
+                     f"Prior predictive check: what the {ctx.model.name} priors alone imply for the data")
     check = peak_check_table(result.peak_table, ctx.panel)
     if len(check):
         result.add_table("peak_check", check, "P(already peaked) against what the data already show")

@@ -192,6 +192,10 @@ def _run(ctx: RunContext) -> None:
     def step(c: RunContext) -> None:
         sinks = run_sinks(c.study, c.forecast, data_dir=c.data_dir, seed=c.seed, progress=c.progress, say=c.say)
         c.result.sinks = sinks
+        from forecast.evaluation.prior_check import prior_check_table
+
+        c.result.add_table("prior_check__land_sink", prior_check_table(sinks["model"], random_seed=c.seed + 8),
+                           "Prior predictive check: what the land-sink priors alone imply for the sink data")
         c.result.priors_used += list(sinks.get("priors_used", []))
         c.result.provenance += list(sinks.get("provenance", []))
 
