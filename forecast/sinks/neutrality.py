@@ -144,6 +144,8 @@ def net_emissions(emissions: Any, sinks: Any, random_seed: Any = None) -> xr.Dat
     random_seed:
         Seed for resampling the smaller draw set when the sample counts differ (see the module doc).
 
+    Notes
+    -----
     Only years present in both inputs are kept (InputError if there are none); regions must match.
     """
     e = _as_cube(emissions, "emissions", "co2")
@@ -386,8 +388,11 @@ def net_emission_terms(
         Relative sd of the sink's year-to-year variability: ``sink_t x (1 + sd z_t)``, ``z_t ~ N(0, 1)``
         independent across years, samples and regions; ``None`` = library value (0.23), 0 = off.
 
-    Returns a Dataset with ``fossil_co2``, ``luc_co2``, ``sink`` (with the variability) and ``net_co2`` =
-    ``fossil_co2 + luc_co2 - sink`` exactly, all ``(sample, region, year)``.
+    Returns
+    -------
+    xarray.Dataset
+        A Dataset with ``fossil_co2``, ``luc_co2``, ``sink`` (with the variability) and ``net_co2`` =
+        ``fossil_co2 + luc_co2 - sink`` exactly, all ``(sample, region, year)``.
     """
     net0 = net_emissions(fossil, sinks, random_seed=random_seed)  # aligns years, regions and draws
     e = _as_cube(fossil, "emissions", "co2").sel(year=net0["year"])
