@@ -1,0 +1,85 @@
+"""The documentation site cannot drift from the code: the study-file reference (generated from the schema by
+``docs/hooks/study_reference.py``) lists every key of every section, and the API reference names every module
+of the documented packages. Fast: no MkDocs build (that is the third command of ``.ci/run``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from typing import get_args, get_origin
+
+import pytest
+from pydantic import BaseModel
+
+from forecast.run.study import Study
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("study_reference", ROOT / "docs" / "hooks" / "study_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _sections(model: type[BaseModel], prefix: str = ""):
+    """(heading as the page writes it, schema model) for every section and nested table of the schema."""
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if get_origin(annotation) is list and get_args(annotation) and isinstance(get_args(annotation)[0], type) \
+                and issubclass(get_args(annotation)[0], BaseModel):
+            yield f"[[{name}]]", get_args(annotation)[0]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield f"[{name}]", annotation
+            for sub, table in annotation.model_fields.items():
+                value = get_args(table.annotation)[1] if get_origin(table.annotation) is dict else None
+                if isinstance(value, type) and issubclass(value, BaseModel):
+                    yield f"[{name}.{sub}.<", value
+
+
+def _chunk(text: str, heading: str) -> str:
+    start = re.search(rf"^#{{3,4}} `{re.escape(heading)}", text, flags=re.M).end()
+    rest = text[start:]
+    ends = [m.start() for m in re.finditer(r"^#{3,4} ", rest, flags=re.M)]
+    return rest[: ends[0]] if ends else rest
+
+
+@pytest.fixture(scope="module")
+def reference() -> str:
+    return _generator().render()
+
+
+def test_study_reference_lists_every_section_and_key(reference):
+    missing = []
+    for heading, model in _sections(Study):
+        if not re.search(rf"^#{{3,4}} `{re.escape(heading)}", reference, flags=re.M):
+            missing.append(heading)
+            continue
+        chunk = _chunk(reference, heading)
+        missing += [f"{heading} {key}" for key in model.model_fields if f"| `{key}` |" not in chunk]
+    assert not missing, f"keys of the study schema missing from the generated reference: {missing}"
+    # every top-level field is there, sections or not (source_path is noted as internal)
+    assert all(f"`{name}" in reference or f"[{name}]" in reference for name in Study.model_fields)
+
+
+def test_study_reference_shows_defaults_and_ranges(reference):
+    chunk = _chunk(reference, "[sampler]")
+    assert '| `name` | `"nutpie"` \\| `"pymc"` \\| `"numpyro"` | `"nutpie"` |' in chunk
+    assert re.search(r"\| `chains` \| integer \| `2` \| ≥ 1, ≤ 32 \|", chunk)
+
+
+def test_the_study_page_holds_the_marker():
+    assert _generator().MARKER in (ROOT / "docs" / "study-file.md").read_text(encoding="utf-8")
+
+
+DOCUMENTED_PACKAGES = ("models", "projection", "policy", "sinks", "evaluation", "data")
+
+
+def test_api_reference_names_every_public_module():
+    pages = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs" / "api").glob("*.md"))
+    modules = [f"forecast.{pkg}.{p.stem}" for pkg in DOCUMENTED_PACKAGES
+               for p in sorted((ROOT / "forecast" / pkg).glob("*.py")) if not p.stem.startswith("_")]
+    missing = [m for m in modules + ["forecast.run.pipeline"] if f"::: {m}\n" not in pages]
+    assert not missing, f"modules without an API page entry (add a '::: module' line to docs/api/): {missing}"
