@@ -489,7 +489,7 @@ def _sinks_section(result: RunResult) -> str:
             row.append(f"{fmt_num(r.get('net_at_horizon_mean'))} ({fmt_interval(r.get('net_at_horizon_q05'), r.get('net_at_horizon_q95'))})")
             rows.append(row)
         out.append(
-            "Neutrality = net emissions (emissions minus ecosystem sinks) at or below zero from that year through "
+            "Neutrality = net emissions (fossil CO₂ + land-use-change emissions − ecosystem sinks, see the terms table below) at or below zero from that year through "
             "the horizon. Emissions follow the emission forecast above: no new climate policy is assumed."
         )
         out.append(md_table(headers, rows, ["l"] + ["r"] * (len(headers) - 1)))
