@@ -412,6 +412,13 @@ def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 
         finally:
             fig.clear()
         paths[f"{region}: emissions, sinks and net"] = rel
+    land = (result.sinks or {}).get("model")
+    if land is not None and getattr(land, "idata", None) is not None:
+        from forecast.sinks.cfe_windows import prior_posterior_figure
+
+        rel = f"{FIGURE_DIR}/land_sink_prior_posterior.png"
+        prior_posterior_figure(land, out_dir / rel, random_seed=0)
+        paths["Land sink: what the data add to the priors (prior vs posterior)"] = rel
     for name, draw, key in (("capacity_by_group", capacity_chart, "Carrying capacity: P(overload) by region group"),
                             ("compensation_by_group", compensation_chart, "Compensation payments by region group")):
         if draw is capacity_chart and not capacity_variables(result):
