@@ -49,6 +49,7 @@ re-counts P(target met) on trajectories bent by the reported effort, so a depart
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,8 +69,8 @@ LEVERS = {
     "sink": {"units": "Mt CO2/yr", "long_name": "extra ecosystem or engineered sink in every forecast year"},
 }
 
-__all__ = ["DEFAULT_PROBS", "bend", "effort_curve", "effort_table", "minimal_effort", "required_effort",
-           "required_sink"]
+__all__ = ["DEFAULT_PROBS", "bend", "effort_curve", "effort_table", "load_forecast", "minimal_effort",
+           "required_effort", "required_sink"]
 
 
 # ---------------------------------------------------------------------------------------------- levers
@@ -258,7 +259,7 @@ def _recount(ds: xr.Dataset, target: Mapping[str, Any], required: xr.DataArray, 
     return out
 
 
-def effort_curve(effort: xr.Dataset, points: int = 101) -> pd.DataFrame:
+def effort_curve(effort: xr.Dataset, points: int = 201) -> pd.DataFrame:
     """The effort-probability curve of :func:`required_effort`'s result: per region, P(target met) on a
     grid of efforts from 0 to the largest finite per-draw effort (tidy: ``region, effort, p_met``, plus
     ``extra_decline_pct`` for the decline lever)."""
@@ -296,3 +297,27 @@ def effort_table(results: Iterable[xr.Dataset]) -> pd.DataFrame:
     columns = ["target", "lever", "region", "probability", "status", "required", "required_low", "required_high",
                "units", "extra_decline_pct", "p_met_now", "p_met_check"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def load_forecast(path: str | Path) -> xr.Dataset:
+    """The forecast of a saved run: ``path`` is a run folder (its ``result.nc``), a ``result.nc`` (the
+    ``/predictions`` group) or a ``forecast.nc``. Float64 from ``result.nc``; ``forecast.nc`` is float32."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "result.nc" if (path / "result.nc").is_file() else path / "forecast.nc"
+    if not path.is_file():
+        raise InputError(f"no saved run at {path} (give a folder written by `carbon-forecast run` or `report`, "
+                         "or its result.nc / forecast.nc)")
+    try:
+        if path.name == "forecast.nc":
+            ds = xr.load_dataset(path, engine="h5netcdf")
+        else:
+            with xr.open_datatree(path, engine="h5netcdf") as tree:
+                ds = tree["predictions"].to_dataset().load()
+    except (OSError, KeyError, ValueError) as err:
+        raise InputError(f"{path}: not a saved run ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
+    missing = [v for v in ("co2", "co2_per_capita", "gdp_per_capita", "population") if v not in ds]
+    missing += [c for c in ("is_forecast", "last_observed_year") if c not in ds.coords]
+    if missing:
+        raise InputError(f"{path}: the saved forecast lacks {', '.join(missing)}")
+    return ds.drop_vars("peak_year", errors="ignore")
