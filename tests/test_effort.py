@@ -163,3 +163,67 @@ def test_short_form_targets():
         parse_target("peak:2030")
     with pytest.raises(InputError, match="year must be a number"):
         parse_target("peak_by:soon")
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def call_effort(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    import sys
+    import warnings
+
+    from forecast import cli
+
+    monkeypatch.setattr(sys, "argv", ["carbon-forecast", "effort", *map(str, args)])
+    capsys.readouterr()
+    code = 0
+    with warnings.catch_warnings():
+        try:
+            cli.main()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture()
+def saved_run(tmp_path):
+    """A run folder holding only a forecast.nc of the synthetic region (what `effort --from` reads)."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    synthetic(n=1000).to_netcdf(folder / "forecast.nc", engine="h5netcdf")
+    study = tmp_path / "study.toml"
+    study.write_text('[study]\nname = "synthetic"\n[[targets]]\nkind = "peak_by"\nyear = 2030\n', encoding="utf-8")
+    return folder, study
+
+
+def test_cli_effort_from_a_saved_run_writes_tables_and_figure(monkeypatch, capsys, saved_run, tmp_path):
+    folder, study = saved_run
+    code, out, err = call_effort(monkeypatch, capsys, study, "--from", folder, "--prob", "0.5",
+                                 "--target", "emissions_below:2040:9000", "--out", tmp_path / "out")
+    assert code == 0, err
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "out" / "effort.csv")
+    assert list(table["target"]) == ["CO2 in 2040 < 9000 Mt"] and table.loc[0, "status"] == "needs effort"
+    # the same number the function gives on the same draws
+    direct = required_effort(xr.load_dataset(folder / "forecast.nc"), parse_target("emissions_below:2040:9000"), (0.5,))
+    assert table.loc[0, "required"] == pytest.approx(direct["required"].item())
+    assert (tmp_path / "out" / "effort.png").stat().st_size > 10_000
+    assert "Required effort" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "peak_by:2070"], "outside the forecast years"),
+    (["--target", "peak_by"], "takes 1 value"),
+    (["--prob", "1.5"], "strictly between 0 and 1"),
+    (["--target", "neutral_by:2060"], "no forecast region has net emissions"),
+])
+def test_cli_effort_bad_input_is_one_line_exit_2(monkeypatch, capsys, saved_run, args, message):
+    folder, study = saved_run
+    code, _, err = call_effort(monkeypatch, capsys, study, "--from", folder, *args)
+    assert code == 2 and message in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_cli_effort_names_a_missing_run(monkeypatch, capsys, saved_run, tmp_path):
+    _, study = saved_run
+    code, _, err = call_effort(monkeypatch, capsys, study, "--from", tmp_path / "nowhere")
+    assert code == 2 and "no saved run" in err and not (tmp_path / "nowhere").exists()
