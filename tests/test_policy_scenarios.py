@@ -122,3 +122,14 @@ def test_study_policy_and_effort_keys_are_validated(tmp_path):
         load_study(path)
     path.write_text(base + '[[targets]]\nkind = "neutral_by"\nyear = 2060\ncfe = "constant"\n', encoding="utf-8")
     assert load_study(path).targets[0].spec() == {"kind": "neutral_by", "year": 2060, "cfe": "constant"}
+
+
+def test_pledge_reanchored_on_officially_achieved_progress():
+    ds = flat_intensity()
+    # officially 40 % below 2005 by 2015 (our data: ~10 %); pledge 50 % by 2030: 1/0.6 - 1 = 1/6 left to go
+    scen = policy_scenarios(ds, {"official": {**PLEDGE, "mode": "follow", "achieved_year": 2015,
+                                              "achieved_reduction": 0.4}})
+    ratio = intensity(scen.sel(scenario="official", year=2030)) / intensity(scen.sel(scenario="official", year=2015))
+    np.testing.assert_allclose(ratio, 0.5 / 0.6, rtol=1e-8)
+    with pytest.raises(InputError, match="achieved_year and achieved_reduction together"):
+        policy_scenarios(ds, {"x": {**PLEDGE, "achieved_year": 2015}})

@@ -414,6 +414,9 @@ class PolicyTable(_Section):
     path: str | None = None  # intensity_csv: region, year, reduction (relative to the study file)
     after: Literal["continue", "hold"] = "continue"
     mode: Literal["ceiling", "follow"] = "ceiling"
+    # the reduction official statistics report for an observed year: re-anchors the pledge on the data
+    achieved_year: int | None = None
+    achieved_reduction: float | None = None
     regions: list[str] | None = None
     label: str = ""
     source: str = ""  # where the pledge is published
