@@ -297,6 +297,108 @@ def report(
 
 
 @app.command()
+def effort(
+    study: Optional[Path] = StudyArg,
+    target: Optional[list[str]] = typer.Option(None, "--target", "-t", help="Target, short form (repeat): peak_by:2030, emissions_below:2030:10000 (Mt), per_capita_below:2030:8 (t), intensity_reduction:2030:2005:0.65, neutral_by:2060. Default: the study's \\[\\[targets]]."),
+    prob: Optional[list[float]] = typer.Option(None, "--prob", "-p", help="Required probability of meeting the target (repeat; default: the study's \\[effort] probabilities, 0.5 0.8 0.9)."),
+    from_run: Optional[Path] = typer.Option(None, "--from", help="A run folder written by `run` or `report` (its result.nc): read its forecast, fit nothing."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for effort.csv, effort_curve.csv and effort.png (default: print only)."),
+    data_dir: Optional[Path] = DataDirOpt,
+    seed: Optional[int] = SeedOpt,
+    draws: Optional[int] = typer.Option(None, help="Posterior draws per chain when the study is run (overrides \\[sampler] draws)."),
+    forecast_draws: Optional[int] = typer.Option(None, help="Forecast samples when the study is run (overrides \\[forecast] draws)."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """The extra annual decline of carbon intensity (and, for neutral_by targets, the extra sink) needed for
+    P(target met) >= each probability, per region: from a saved run (--from) or by running the study."""
+    spec = _load(study)  # a bad study file answers before the model code is imported
+    from forecast.policy.targets import parse_target
+
+    targets = [parse_target(t) for t in target or []] or [t.spec() for t in spec.targets]
+    if not targets:
+        raise InputError("no target: give --target (e.g. --target peak_by:2030) or [[targets]] in the study")
+    # the study's own checks (probabilities, target keys) answer before any data are read or sampled
+    spec = spec.with_overrides(targets=targets, effort={"enabled": True, **({"probabilities": prob} if prob else {})})
+    if out_dir is not None:
+        from forecast.io.atomic import check_output_dir
+
+        check_output_dir(out_dir)
+    tables = _effort_from_run(spec, from_run) if from_run is not None else _effort_by_running(
+        spec, data_dir=data_dir, seed=seed, draws=draws, forecast_draws=forecast_draws, quiet=quiet)
+    if out_dir is not None:
+        _write_effort(tables, out_dir)
+    if quiet:
+        if out_dir is not None:
+            out.print(str(out_dir), soft_wrap=True)
+        return
+    _print_effort(tables["effort"])
+    if out_dir is not None:
+        console.print(f"[green]✓[/] wrote {out_dir}/effort.csv, effort_curve.csv, effort.png")
+
+
+def _effort_from_run(spec, folder: Path) -> dict:
+    """Effort tables from a saved run's forecast (targets checked against it first)."""
+    import pandas as pd
+
+    from forecast.policy.effort import effort_curve, effort_table, load_forecast
+    from forecast.policy.targets import check_targets_on
+    from forecast.run.stages.targets import effort_results
+
+    ds = load_forecast(folder)
+    targets = check_targets_on(ds, [t.spec() for t in spec.targets])
+    results = effort_results(ds, targets, spec)
+    curves = [effort_curve(r).assign(target=r.attrs["target"], lever=r.attrs["lever"]) for r in results]
+    return {"effort": effort_table(results), "effort_curve": pd.concat(curves, ignore_index=True)}
+
+
+def _effort_by_running(spec, *, data_dir, seed, draws, forecast_draws, quiet) -> dict:
+    """Run the study (its targets stage computes the effort tables) and return them."""
+    if draws is not None:
+        spec = spec.with_overrides(sampler={"draws": draws})
+    if forecast_draws is not None:
+        spec = spec.with_overrides(forecast={"draws": forecast_draws})
+    _check_data_dir(data_dir)
+    from forecast.run.pipeline import run_study
+
+    run_ = run_study(spec, data_dir=data_dir, seed=seed, progress=not quiet and sys.stderr.isatty(), on_stage=_say(quiet))
+    return {name: run_.result.tables[name] for name in ("effort", "effort_curve")}
+
+
+def _write_effort(tables: dict, out_dir: Path) -> None:
+    from types import SimpleNamespace
+
+    from forecast.io.atomic import atomic_output_dir
+    from forecast.report.figures import effort_chart
+
+    with atomic_output_dir(out_dir) as tmp:
+        tables["effort"].to_csv(tmp / "effort.csv", index=False)
+        tables["effort_curve"].to_csv(tmp / "effort_curve.csv", index=False)
+        if (tables["effort_curve"]["lever"] == "decline").any():
+            ax = effort_chart(SimpleNamespace(tables=tables))
+            ax.figure.savefig(tmp / "effort.png", dpi=110, metadata={"Software": None})
+
+
+def _print_effort(table) -> None:
+    import math
+
+    rich_table = Table(title="Required effort for P(target met) >= p (90% Monte Carlo interval)")
+    for col in ("target", "region", "p", "P(met) now", "required", "interval", "units"):
+        rich_table.add_column(col)
+    for row in table.itertuples():
+        if row.status == "unreachable":
+            cell, band = "unreachable", "-"
+        elif row.lever == "decline":
+            cell = f"{row.extra_decline_pct:.2f} %/yr ({row.required:.4f})"
+            band = f"{row.required_low:.4f}-{row.required_high:.4f}" if math.isfinite(row.required_high) else f">= {row.required_low:.4f}"
+        else:
+            cell = f"{row.required:,.0f}"
+            band = f"{row.required_low:,.0f}-{row.required_high:,.0f}" if math.isfinite(row.required_high) else f">= {row.required_low:,.0f}"
+        rich_table.add_row(f"{row.target} ({row.lever})", str(row.region), f"{row.probability:g}", f"{row.p_met_now:.1%}",
+                           cell, band, "log units/yr" if row.lever == "decline" else str(row.units))
+    out.print(rich_table)
+
+
+@app.command()
 def inventory(
     study: Optional[Path] = typer.Argument(None, help="A study file: inventories of its provinces (china_provinces data, last data year) and its [landuse] account."),
     province: Optional[str] = typer.Option(None, help="CEADs province for a fossil-CO2 inventory (e.g. Shandong)."),

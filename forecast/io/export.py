@@ -88,6 +88,13 @@
               "last_gdp_per_capita": float|null,
               "targets": [{"target": str, "kind": str, "year": int, "p_met": float}, ...]
                                                      # only when the study has [[targets]]
+              "effort": [{"target", "lever", "probability", "status", "required", "required_low",
+                          "required_high", "units", "extra_decline_pct"}, ...]
+                                                     # with [[targets]] and [effort] enabled: the extra
+                                                     # intensity decline (or sink) for P(met) >= probability;
+                                                     # status "unreachable" has required null
+              "policy_scenarios": [{"scenario", "policy", "target", "p_met"}, ...]
+                                                     # with [policy.<name>] tables
             }, ...
           }
         }
@@ -601,6 +608,7 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
             rows = result.targets[result.targets["region"] == r]
             entry["targets"] = [{"target": t.target, "kind": t.kind, "year": int(t.year), "p_met": float(t.p_met)}
                                 for t in rows.itertuples()]
+        _add_effort(entry, result, r)
         regions[str(r)] = entry
     summary = {
         "schema_version": SCHEMA_VERSION,
@@ -615,6 +623,23 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
     if result.sinks:
         summary["sinks"] = _sinks_summary(result.sinks)
     return to_jsonable(summary)
+
+
+def _add_effort(entry: dict[str, Any], result: RunResult, region: Any) -> None:
+    """The region's required-effort rows and P(target met) per policy scenario (when the run has them)."""
+    tables = result.tables or {}
+    effort = tables.get("effort")
+    if effort is not None and len(effort):
+        rows = effort[effort["region"] == str(region)]
+        entry["effort"] = [{"target": e.target, "lever": e.lever, "probability": float(e.probability),
+                            "status": e.status, "required": e.required, "required_low": e.required_low,
+                            "required_high": e.required_high, "units": e.units,
+                            "extra_decline_pct": e.extra_decline_pct} for e in rows.itertuples()]
+    scenarios = tables.get("policy_scenarios")
+    if scenarios is not None and len(scenarios):
+        rows = scenarios[scenarios["region"] == str(region)]
+        entry["policy_scenarios"] = [{"scenario": s.scenario, "policy": s.policy, "target": s.target,
+                                      "p_met": float(s.p_met)} for s in rows.itertuples()]
 
 
 def _by_variant(frame: pd.DataFrame | None, records) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from forecast.metrics import cfe_tables, peak_probability
 from forecast.report._format import fmt_pct, slugify
 from forecast.run.results import RunResult
 
-__all__ = ["capacity_chart", "compensation_chart", "fan_chart", "figure_regions", "peak_year_histogram", "save_figures"]
+__all__ = ["capacity_chart", "compensation_chart", "effort_chart", "fan_chart", "figure_regions", "peak_year_histogram", "save_figures"]
 
 FIGURE_DIR = "figures"
 _BAND_COLOR = "#1f77b4"
@@ -366,6 +366,29 @@ def compensation_chart(result: RunResult, groups: dict[str, str] | None = None) 
     return ax
 
 
+def effort_chart(result: RunResult) -> Axes:
+    """P(target met) against the extra annual decline of carbon intensity (% per year), one line per
+    (target, region), from the ``effort_curve`` table (:func:`forecast.policy.effort.effort_curve`); dotted
+    lines at the probabilities of the ``effort`` table."""
+    curves = result.tables["effort_curve"]
+    curves = curves[curves["lever"] == "decline"]
+    fig = Figure(figsize=(8, 4.5), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for (target, region), rows in curves.groupby(["target", "region"], sort=False):
+        ax.step(rows["extra_decline_pct"], rows["p_met"], where="post", lw=1.8, label=f"{region}: {target}")
+    effort = result.tables.get("effort")
+    for p in sorted(set(effort["probability"])) if effort is not None else []:
+        ax.axhline(p, color="black", lw=0.6, ls=":")
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("extra decline of carbon intensity from the first forecast year (% per year)")
+    ax.set_ylabel("P(target met)")
+    ax.set_title("Required effort: probability of meeting each target against the extra decline")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
 def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 110) -> dict[str, str]:
     """Write ``figures/fan_<slug>.png`` per figure region; return ``{region: relative POSIX path}``."""
     out_dir = Path(out_dir)
@@ -419,6 +442,15 @@ def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 
         rel = f"{FIGURE_DIR}/land_sink_prior_posterior.png"
         prior_posterior_figure(land, out_dir / rel, random_seed=0)
         paths["Land sink: what the data add to the priors (prior vs posterior)"] = rel
+    curves = (result.tables or {}).get("effort_curve")
+    if curves is not None and (curves["lever"] == "decline").any():
+        ax = effort_chart(result)
+        rel = f"{FIGURE_DIR}/effort.png"
+        try:
+            ax.figure.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
+        finally:
+            ax.figure.clear()
+        paths["Required effort: P(target met) against the extra intensity decline"] = rel
     for name, draw, key in (("capacity_by_group", capacity_chart, "Carrying capacity: P(overload) by region group"),
                             ("compensation_by_group", compensation_chart, "Compensation payments by region group")):
         if draw is capacity_chart and not capacity_variables(result):

@@ -371,13 +371,55 @@ class TargetSection(_Section):
     """One ``[[targets]]`` table: a goal whose probability the report gives per region
     (kinds and keys: :mod:`forecast.policy.targets`)."""
 
-    kind: Literal["peak_by", "emissions_below", "per_capita_below", "intensity_reduction"]
+    kind: Literal["peak_by", "emissions_below", "per_capita_below", "intensity_reduction", "neutral_by"]
     year: int
     value: float | None = None
     base_year: int | None = None
     reduction: float | None = None
+    cfe: Literal["declining", "constant"] | None = None  # neutral_by: the sink variant (default declining)
     regions: list[str] | None = None
     label: str = ""
+
+    def spec(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v not in (None, "")}
+
+
+class EffortSection(_Section):
+    """``[effort]``: for every ``[[targets]]`` entry, the extra annual decline of carbon intensity (and, for
+    ``neutral_by`` targets, the extra sink) needed for P(met) >= each probability
+    (:mod:`forecast.policy.effort`)."""
+
+    enabled: bool = True
+    probabilities: list[float] = [0.5, 0.8, 0.9]
+    max_decline: float = Field(default=0.5, gt=0, lt=1)  # log units per year: beyond it a target is "unreachable"
+    sink: bool = True  # also the sink enhancement of neutral_by targets
+
+    @field_validator("probabilities")
+    @classmethod
+    def _shares(cls, value):
+        if not value or any(not 0 < p < 1 for p in value):
+            raise ValueError(f"probabilities must lie strictly between 0 and 1, got {value}")
+        return sorted(set(value))
+
+
+class PolicyTable(_Section):
+    """One ``[policy.<name>]`` table: a policy scenario applied to the forecast trajectories
+    (kinds and keys: :mod:`forecast.scenarios.policy`)."""
+
+    kind: Literal["intensity_pathway", "accelerated_decline", "intensity_csv"]
+    base_year: int | None = None
+    years: list[int] | None = None
+    reductions: list[float] | None = None  # shares below the base year's carbon intensity, one per year
+    extra_decline: float | None = None  # accelerated_decline: log units per year
+    path: str | None = None  # intensity_csv: region, year, reduction (relative to the study file)
+    after: Literal["continue", "hold"] = "continue"
+    mode: Literal["ceiling", "follow"] = "ceiling"
+    # the reduction official statistics report for an observed year: re-anchors the pledge on the data
+    achieved_year: int | None = None
+    achieved_reduction: float | None = None
+    regions: list[str] | None = None
+    label: str = ""
+    source: str = ""  # where the pledge is published
 
     def spec(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v not in (None, "")}
@@ -409,6 +451,8 @@ class Study(_Section):
     compensation: CompensationSection = CompensationSection()
     landuse: LanduseSection = LanduseSection()
     targets: list[TargetSection] = []
+    effort: EffortSection = EffortSection()
+    policy: dict[str, PolicyTable] = {}
     report: ReportSection = ReportSection()
     source_path: str | None = None
 
