@@ -119,7 +119,7 @@ def _print_neutrality(result) -> None:
     if neutral is None:
         return
     cols = [c for c in neutral.columns if c.startswith("p_neutral_by_") and c != "p_neutral_by_horizon"]
-    table = Table(title=f"Carbon neutrality (emissions minus ecosystem sinks); P(CFE declining) {sinks.get('p_decline', float('nan')):.0%}")
+    table = Table(title=f"Carbon neutrality (fossil + land-use change − ecosystem sinks); P(CFE declining) {sinks.get('p_decline', float('nan')):.0%}")
     table.add_column("region")
     for c in cols:
         table.add_column(f"P(neutral by {c[-4:]})")
