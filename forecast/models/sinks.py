@@ -510,17 +510,21 @@ class GlobalLandSinkModel(BayesianModel):
         return self._require_fit().posterior["lam"]
 
     # ------------------------------------------------------------------ draws and prediction
+    @staticmethod
+    def _pick(n: int | None, total: int, rng: np.random.Generator) -> np.ndarray:
+        """Which of ``total`` stacked posterior draws to use: all, in order, when ``n`` is None; else ``n`` at
+        random, with replacement only if ``n`` exceeds ``total``."""
+        if n is None:
+            return np.arange(total)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise InputError(f"draws must be a positive integer or None, got {n!r}")
+        return rng.choice(total, size=int(n), replace=int(n) > total)
+
     def _draws(self, n: int | None, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Posterior draws (all, in order, when ``n`` is None; else ``n`` picked at random, with replacement
         only if ``n`` exceeds the draws available). Pooled: population values (k = exp(log_k_mu))."""
         post = self._require_fit().posterior.stack(sample=("chain", "draw"))
-        total = post.sizes["sample"]
-        if n is None:
-            pick = np.arange(total)
-        else:
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise InputError(f"draws must be a positive integer or None, got {n!r}")
-            pick = rng.choice(total, size=int(n), replace=int(n) > total)
+        pick = self._pick(n, post.sizes["sample"], rng)
         size = pick.size
 
         def get(name: str, default: float) -> np.ndarray:

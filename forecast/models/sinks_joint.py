@@ -357,13 +357,7 @@ class JointLandSinkModel(GlobalLandSinkModel):
 
     def _draws(self, n: int | None, rng: np.random.Generator) -> dict[str, np.ndarray]:
         post = self._require_fit().posterior.stack(sample=("chain", "draw"))
-        total = post.sizes["sample"]
-        if n is None:
-            pick = np.arange(total)
-        else:
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise InputError(f"draws must be a positive integer or None, got {n!r}")
-            pick = rng.choice(total, size=int(n), replace=int(n) > total)
+        pick = self._pick(n, post.sizes["sample"], rng)
 
         def get(name: str, default: float) -> np.ndarray:
             return post[name].values[pick] if name in post else np.full(pick.size, default)

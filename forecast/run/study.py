@@ -397,9 +397,14 @@ class EffortSection(_Section):
     @field_validator("probabilities")
     @classmethod
     def _shares(cls, value):
-        if not value or any(not 0 < p < 1 for p in value):
-            raise ValueError(f"probabilities must lie strictly between 0 and 1, got {value}")
-        return sorted(set(value))
+        return _unit_interval_levels(value, "probabilities")
+
+
+def _unit_interval_levels(value: list[float], label: str) -> list[float]:
+    """Probability levels: at least one, each strictly between 0 and 1; sorted, without repeats."""
+    if not value or any(not 0 < v < 1 for v in value):
+        raise ValueError(f"{label} must lie strictly between 0 and 1, got {value}")
+    return sorted(set(value))
 
 
 class PolicyTable(_Section):
@@ -431,9 +436,7 @@ class ReportSection(_Section):
     @field_validator("quantiles")
     @classmethod
     def _levels(cls, value):
-        if not value or any(not 0 < q < 1 for q in value):
-            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {value}")
-        return sorted(set(value))
+        return _unit_interval_levels(value, "quantiles")
 
 
 class Study(_Section):
