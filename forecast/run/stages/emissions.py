@@ -426,7 +426,9 @@ def _forecast(ctx: RunContext) -> None:
                          "How much each link of the chain widens the peak-year interval")
     from forecast.evaluation.prior_check import prior_check_table
 
-    result.add_table("prior_check", prior_check_table(ctx.model, random_seed=ctx.seed + 7),
+    # a fresh model on the study's panel: a model loaded from a file (report --model) keeps no fitted arrays
+    fresh = build_model(study, ctx.panel, data_dir=ctx.data_dir)
+    result.add_table("prior_check", prior_check_table(fresh, fresh.prepare(ctx.panel), random_seed=ctx.seed + 7),
                      f"Prior predictive check: what the {ctx.model.name} priors alone imply for the data")
     check = peak_check_table(result.peak_table, ctx.panel)
     if len(check):
