@@ -31,6 +31,9 @@ def _sections(model: type[BaseModel], prefix: str = ""):
         if get_origin(annotation) is list and get_args(annotation) and isinstance(get_args(annotation)[0], type) \
                 and issubclass(get_args(annotation)[0], BaseModel):
             yield f"[[{name}]]", get_args(annotation)[0]
+        elif get_origin(annotation) is dict and isinstance(get_args(annotation)[1], type) \
+                and issubclass(get_args(annotation)[1], BaseModel):  # named top-level tables, [policy.<name>]
+            yield f"[{name}.<", get_args(annotation)[1]
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             yield f"[{name}]", annotation
             for sub, table in annotation.model_fields.items():
@@ -61,7 +64,8 @@ def test_study_reference_lists_every_section_and_key(reference):
         missing += [f"{heading} {key}" for key in model.model_fields if f"| `{key}` |" not in chunk]
     assert not missing, f"keys of the study schema missing from the generated reference: {missing}"
     # every top-level field is there, sections or not (source_path is noted as internal)
-    assert all(f"`{name}" in reference or f"[{name}]" in reference for name in Study.model_fields)
+    assert all(f"`{name}" in reference or f"[{name}]" in reference or f"[{name}." in reference
+               for name in Study.model_fields)
 
 
 def test_study_reference_shows_defaults_and_ranges(reference):

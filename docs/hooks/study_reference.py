@@ -101,6 +101,8 @@ def type_text(annotation: Any) -> str:
 
 
 def _dict_key_label(model: type[BaseModel]) -> str:
+    if model.__name__.startswith("Policy"):
+        return "name"
     return "label" if model.__name__.startswith("Cap") else "region"
 
 
@@ -268,6 +270,9 @@ def render() -> str:
         annotation = field.annotation
         if get_origin(annotation) is list:
             model, heading = get_args(annotation)[0], f"[[{name}]]"
+        elif get_origin(annotation) is dict:  # named tables, e.g. [policy.<name>]
+            model = get_args(annotation)[1]
+            heading = f"[{name}.<{_dict_key_label(model)}>]"
         else:
             model, heading = annotation, f"[{name}]"
         out += [f"### `{heading}`", ""]
