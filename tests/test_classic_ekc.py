@@ -108,10 +108,10 @@ def test_bad_settings_are_errors():
 
 def test_published_turning_points_carry_their_units():
     rows = literature_rows().set_index("estimator")
-    wang = rows.loc[[i for i in rows.index if "Wang" in i][0]]
+    wang = rows.loc[next(i for i in rows.index if "Wang" in i)]
     assert (wang["ci_low"], wang["ci_high"]) == (19_000, 22_000)  # 2011 PPP US$ = the data's int-$ 2011
     assert "2011 PPP" in wang["form"]
-    seed = rows.loc[[i for i in rows.index if "Li F." in i][0]]
+    seed = rows.loc[next(i for i in rows.index if "Li F." in i)]
     assert "not converted" in seed["form"]
 
 
