@@ -442,8 +442,19 @@ class EKCModel(BayesianModel):
                      "reference_growth": g}
         return xr.Dataset({"turning_gdp_per_capita": gdp, "inverted_u": inverted})
 
+    def inverted_u_scope(self) -> str:
+        """``"global"`` when P(inverted U) is one number shared by every region, else ``"region"``.
+
+        Whether the yearly change falls with income at the turning point depends on ``drift_income +
+        2 c g`` (+ the cubic term): region-specific only when the curvature varies by region or the cubic's
+        roots depend on the region's drift and slope. With a shared curvature (the default, and always in
+        the Kaya model, whose test is ``θ < 0``) every region gets the same P(inverted U)."""
+        return "region" if self.varying_curvature or self.degree == 3 else "global"
+
     def turning_point_table(self, quantiles=(0.05, 0.5, 0.95)) -> pd.DataFrame:
-        """Per region: P(inverted U), turning-point income quantiles, P(already past the turning point)."""
+        """Per region: P(inverted U), turning-point income quantiles (int-$ 2011 per person, on a steady path
+        with ``turning_point_growth``), P(already past the turning point), and ``p_inverted_u_scope``
+        (:meth:`inverted_u_scope`: ``"global"`` means the P(inverted U) column is one number repeated)."""
         tp = self.turning_points()
         idata = self._require_fit()
         last_gdp = np.exp(idata.constant_data["last_x"] + self.x_center)
@@ -458,6 +469,7 @@ class EKCModel(BayesianModel):
                 "last_gdp_pc": last_gdp.to_series(),
             }
         )
+        table["p_inverted_u_scope"] = self.inverted_u_scope()
         table.index.name = "region"
         return table
 

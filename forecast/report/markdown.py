@@ -376,6 +376,7 @@ def _turning_section(result: RunResult) -> str:
         "then fall with GDP per capita; the turning point is the GDP per capita at the top of the "
         f"curve ({md_escape(gdp_units)}), summarised over the draws that have one."
     )
+    out.append(_inverted_u_scope_note(tp, kaya))
     headers = ["Region", "P(inverted U)", "Turning point 5%", "Turning point 50%", "Turning point 95%", "Last observed GDP/cap"]
     rows = [
         (
@@ -390,6 +391,21 @@ def _turning_section(result: RunResult) -> str:
     ]
     out.append(md_table(headers, rows, ["l", "r", "r", "r", "r", "r"]))
     return "\n\n".join(out)
+
+
+def _inverted_u_scope_note(tp: pd.DataFrame, kaya: bool) -> str:
+    """Say whether P(inverted U) is one number for the whole panel (shared curvature, or the Kaya θ < 0)."""
+    scope = set(tp.get("p_inverted_u_scope", pd.Series(dtype=object)).dropna())
+    if scope != {"global"}:
+        return ("P(inverted U) and the turning points are per region (the curvature varies by region)."
+                if scope == {"region"} else "")
+    why = ("the Kaya model turns only through the shared income term θ (an inverted U when θ < 0)" if kaya
+           else "the curvature and the income-dependent drift are shared by all regions (set varying_curvature "
+                "= true for a per-region curvature)")
+    return (f"**P(inverted U) is one number for the whole panel, repeated in every row**: {why}. The turning "
+            "points differ by region through each region's drift and slope, and they assume steady growth of "
+            "GDP per capita at the study's turning_point_growth; the EKC comparison table gives the growth-free "
+            "curve-only turning point beside the published ones.")
 
 
 NEUTRALITY_YEAR_TITLE = "Neutrality-year distribution"

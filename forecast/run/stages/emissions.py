@@ -421,6 +421,9 @@ def _forecast(ctx: RunContext) -> None:
     if backtest is not None:
         result.add_table("backtest", backtest, "How far to trust the peak probabilities: the backtest")
     result.add_table("uncertainties", uncertainty_table(study), "Which uncertainties the numbers include")
+    result.add_table("ekc_comparison", ekc_comparison(ctx.panel, ctx.model),
+                     "The EKC as the literature fits it beside this model (turning points in int-$ 2011 per person "
+                     "= 2011 PPP US$)")
     if study.inventory.feeds_model:
         result.add_table("uncertainty_waterfall", _waterfall(ctx),
                          "How much each link of the chain widens the peak-year interval")
@@ -433,6 +436,15 @@ def _forecast(ctx: RunContext) -> None:
     check = peak_check_table(result.peak_table, ctx.panel)
     if len(check):
         result.add_table("peak_check", check, "P(already peaked) against what the data already show")
+
+
+def ekc_comparison(panel: pd.DataFrame, model: BayesianModel) -> pd.DataFrame:
+    """The static EKC by pooled OLS, fixed effects and MixedLM on the study's panel, with the Bayesian EKC's
+    comparable quantities when the model is an EKC, and the published turning points
+    (:func:`forecast.models.classic.ekc_comparison_table`)."""
+    from forecast.models.classic import ekc_comparison_table
+
+    return ekc_comparison_table(panel, model if getattr(model, "family", "") == "ekc" else None)
 
 
 WATERFALL_REGIONS = 3  # focus regions shown (each costs four one-region forecasts)
