@@ -465,7 +465,7 @@ def test_regression_co2_path_in_ppb_or_year_1e12(tmp_path):
 
     path = tmp_path / "co2.csv"
     path.write_text("year,co2_ppm\n2020,0.00041\n2021,0.00042\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"co2_ppm must be positive, finite and in 150-5000 ppm; offending year\(s\): "
+    with pytest.raises(InputError, match=r"co2_ppm must be positive and finite, in 150-5000 ppm; offending year\(s\): "
                                          r"2020, 2021"):
         read_co2_scenarios(path, horizon=None)
     path.write_text("year,co2_ppm\n1000000000000,400\n", encoding="utf-8")

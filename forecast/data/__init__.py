@@ -968,7 +968,7 @@ def _validate_ppm(df: pd.DataFrame, label: str) -> pd.DataFrame:
     bad = ~np.isfinite(ppm) | (ppm < PPM_RANGE[0]) | (ppm > PPM_RANGE[1])
     if bad.any():
         yrs = ", ".join(str(y) for y in df["year"].to_numpy()[bad][:_MAX_REPORTED])
-        raise InputError(f"{label}: co2_ppm must be positive, finite and in {PPM_RANGE[0]:g}-{PPM_RANGE[1]:g} ppm (forecast/limits.py); "
+        raise InputError(f"{label}: co2_ppm must be positive and finite, in {PPM_RANGE[0]:g}-{PPM_RANGE[1]:g} ppm (forecast/limits.py); "
                          f"offending year(s): {yrs}.")
     df = df.reset_index(drop=True)
     return df

@@ -86,7 +86,7 @@ def _validate_path(years: np.ndarray, ppm: np.ndarray, label: str) -> None:
     bad = ~np.isfinite(ppm) | (ppm < PPM_RANGE[0]) | (ppm > PPM_RANGE[1])
     if bad.any():
         shown = ", ".join(str(y) for y in years[bad][:5])
-        raise InputError(f"{label}: co2_ppm must be positive, finite and in {PPM_RANGE[0]:g}-{PPM_RANGE[1]:g} ppm; "
+        raise InputError(f"{label}: co2_ppm must be positive and finite, in {PPM_RANGE[0]:g}-{PPM_RANGE[1]:g} ppm; "
                          f"offending year(s): {shown}.")
 
 
