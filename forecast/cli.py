@@ -526,14 +526,9 @@ def _landuse_inventory(path: Path, out_dir: Path, *, seed: int, draws: int, quie
     import pandas as pd
 
     from forecast.io.atomic import atomic_output_dir
-    from forecast.policy.landuse import landuse_inventory
+    from forecast.policy.landuse import landuse_inventory, read_landuse
 
-    from forecast.io.csvfile import read_user_csv
-
-    frame = read_user_csv(path, required=("land_type", "area_mha"), numeric=("area_mha", "rel_sd"), unique="land_type",
-                          what="land-use file")
-    areas = dict(zip(frame["land_type"].astype(str), frame["area_mha"].astype(float)))
-    rel_sd = dict(zip(frame["land_type"].astype(str), frame["rel_sd"].astype(float))) if "rel_sd" in frame else 0.0
+    areas, rel_sd = read_landuse(path)  # every check naming the file and row, before any draw
     ds = landuse_inventory(areas, draws=draws, random_seed=seed, area_rel_sd=rel_sd)
     rows = []
     for name, da in [*((str(t), ds["emissions"].sel(land_type=t)) for t in ds["land_type"].values), ("net", ds["net"])]:

@@ -478,7 +478,8 @@ def test_csv_scenarios(tmp_path):
         ("year,co2_ppm\n2058,430\n2059,\n2060,432\n", "positive and finite.*2059"),
         ("year,co2_ppm\n2050,430\n2051,431\n", "ends in 2051.*horizon 2060.*first missing year: 2052"),
         ("yr,co2\n2060,430\n", "missing column"),
-        ("scenario,year,co2_ppm\na,2059,1\na,2060,2\nb,2059,1\n", "scenario 'b'.*ends in 2059"),
+        ("scenario,year,co2_ppm\na,2059,401\na,2060,402\nb,2059,401\n", "scenario 'b'.*ends in 2059"),
+        ("year,co2_ppm\n2059,0.0004\n2060,0.0004\n", "in 150-5000 ppm.*2059, 2060"),  # a mole fraction, not ppm
     ],
 )
 def test_csv_validation(tmp_path, body, match):

@@ -36,6 +36,17 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import DataHashError, DataNotFoundError, InputError, did_you_mean
+from forecast.io.csvfile import bad_name_mask, check_header
+from forecast.limits import (
+    MAX_CO2,
+    MAX_GDP,
+    MAX_GDP_PER_CAPITA,
+    MAX_JUMP,
+    MAX_POPULATION,
+    MIN_POPULATION,
+    PPM_RANGE,
+    YEAR_RANGE,
+)
 from forecast.units import per_capita_t
 
 __all__ = [
@@ -434,7 +445,9 @@ def _read_table(path: Path) -> pd.DataFrame:
             return pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several unrelated types
             raise InputError(f"Cannot read {str(path)!r} as Parquet: {exc}") from exc
-    return _read_csv(path)
+    df = _read_csv(path)
+    check_header(path, df, f"panel file {str(path)!r}", encoding="utf-8")
+    return df
 
 
 def _read_ppm_table(path: Path) -> pd.DataFrame:
@@ -484,12 +497,13 @@ def _coerce_structure(df: pd.DataFrame, source_label: str) -> pd.DataFrame:
 
     df = df.copy(deep=False)
     region = df["region"]
-    bad_region = region.isna() | (region.astype("str").str.strip() == "")
+    bad_region = bad_name_mask(region)
     if bad_region.any():
         rows = [str(i) for i in df.index[bad_region][:_MAX_REPORTED]]
+        names = ", ".join(repr(str(r)) for r in region[bad_region].head(_MAX_REPORTED))
         raise InputError(
-            f"{source_label}: {int(bad_region.sum())} row(s) have an empty region name "
-            f"(row index {', '.join(rows)}{' ...' if bad_region.sum() > _MAX_REPORTED else ''})."
+            f"{source_label}: {int(bad_region.sum())} row(s) have an empty region name or one with a control "
+            f"character (row index {', '.join(rows)}{' ...' if bad_region.sum() > _MAX_REPORTED else ''}: {names})."
         )
     df["region"] = region.astype("str")
 
@@ -503,6 +517,12 @@ def _coerce_structure(df: pd.DataFrame, source_label: str) -> pd.DataFrame:
                 f"{_fmt_rows(df, bad)}."
             )
         year = num
+    outside = (year < YEAR_RANGE[0]) | (year > YEAR_RANGE[1])
+    if outside.any():  # checked before the cast: a year of 1e30 does not fit an int64
+        raise InputError(
+            f"{source_label}: column 'year' must lie in {YEAR_RANGE[0]}-{YEAR_RANGE[1]}; offending region/year: "
+            f"{_fmt_rows(df, outside)}."
+        )
     df["year"] = year.astype("int64")
 
     for col in _VALUE_COLUMNS:
@@ -522,17 +542,40 @@ def _coerce_structure(df: pd.DataFrame, source_label: str) -> pd.DataFrame:
     return df
 
 
+def _check_jumps(df: pd.DataFrame, source_label: str) -> None:
+    """A factor of MAX_JUMP or more between a region's consecutive population or GDP values (missing years
+    skipped) is an InputError naming the region and year: real series move by at most a few times a year."""
+    ordered = df.sort_values(["region", "year"], kind="stable")
+    for col in ("population", "gdp"):
+        known = ordered.loc[ordered[col].notna(), ["region", "year", col]]
+        step = np.log(known[col]).groupby(known["region"], sort=False).diff().abs()
+        bad = step >= np.log(MAX_JUMP)
+        if bad.any():
+            row = known.loc[bad[bad].index[0]]
+            before = known.loc[(known["region"] == row["region"]) & (known["year"] < row["year"]), ["year", col]].iloc[-1]
+            raise InputError(
+                f"{source_label}: column {col!r} of region {row['region']!r} jumps by a factor of "
+                f"{np.exp(step[bad].iloc[0]):.3g} from {before[col]:.4g} in {int(before['year'])} to {row[col]:.4g} in "
+                f"{int(row['year'])} (more than {MAX_JUMP:g}x, a unit or typing error; real series move a few times "
+                "at most)."
+            )
+
+
 def validate_panel(df: pd.DataFrame, *, source_label: str = "panel") -> pd.DataFrame:
     """Check a region x year panel and return a clean copy.
 
     Checks (each failure raises :class:`InputError` whose message starts with ``source_label``):
 
     * required columns ``region, year, population, gdp, co2`` present (misspellings get suggestions);
-    * no empty region names; ``year`` whole numbers;
+    * no empty region names and none with control characters; ``year`` whole numbers in
+      :data:`forecast.limits.YEAR_RANGE`;
     * ``population`` (people) and ``gdp`` (international-$ 2011) strictly positive and finite,
       ``co2`` (Mt CO2/yr) finite and >= 0 -- wherever present (missing values, NaN, are allowed here;
       :func:`load_panel` drops them with ``require_complete``);
-    * no duplicated (region, year) pairs.
+    * physical ranges (:mod:`forecast.limits`, with sources): population 1 to 1e10 people, gdp at most 1e15
+      int-$, co2 at most 1e5 Mt CO2/yr, gdp per capita at most 1e6 int-$;
+    * no duplicated (region, year) pairs;
+    * no factor of 1,000 or more between a region's consecutive population or gdp values.
 
     Returns a frame with ``region`` (str), ``year`` (int64), float ``population, gdp, co2``, derived
     ``gdp_per_capita`` (int-$ per person) and ``co2_per_capita`` (t CO2 per person per yr, ``co2*1e6/population``),
@@ -541,10 +584,19 @@ def validate_panel(df: pd.DataFrame, *, source_label: str = "panel") -> pd.DataF
     """
     df = _coerce_structure(df, source_label)
 
+    df["gdp_per_capita"] = df["gdp"] / df["population"]
+    # each value in its physical range (bounds and sources in forecast/limits.py): infinities, negative people,
+    # or a region emitting more than the whole world are unit or typing errors, refused before any fit
     checks = (
         ("population", lambda s: ~np.isfinite(s) | (s <= 0), "strictly positive and finite (people)"),
         ("gdp", lambda s: ~np.isfinite(s) | (s <= 0), "strictly positive and finite (international-$)"),
         ("co2", lambda s: ~np.isfinite(s) | (s < 0), "finite and >= 0 (Mt CO2/yr)"),
+        ("population", lambda s: (s < MIN_POPULATION) | (s > MAX_POPULATION),
+         f"in {MIN_POPULATION:g}-{MAX_POPULATION:.0e} people (world 2023: 8.1e9)"),
+        ("gdp", lambda s: s > MAX_GDP, f"at most {MAX_GDP:.0e} international-$ (world 2022: 1.3e14)"),
+        ("co2", lambda s: s > MAX_CO2, f"at most {MAX_CO2:.0e} Mt CO2/yr (world 2023: 37,792)"),
+        ("gdp_per_capita", lambda s: s > MAX_GDP_PER_CAPITA,
+         f"at most {MAX_GDP_PER_CAPITA:.0e} international-$ per person (check the units of gdp and population)"),
     )
     for col, is_bad, rule in checks:
         s = df[col]
@@ -562,7 +614,7 @@ def validate_panel(df: pd.DataFrame, *, source_label: str = "panel") -> pd.DataF
             "Each region must have at most one row per year."
         )
 
-    df["gdp_per_capita"] = df["gdp"] / df["population"]
+    _check_jumps(df, source_label)
     df["co2_per_capita"] = per_capita_t(df["co2"], df["population"])
     extra = [c for c in df.columns if c not in PANEL_COLUMNS]
     df = df[list(PANEL_COLUMNS) + extra]
@@ -899,8 +951,8 @@ def _validate_ppm(df: pd.DataFrame, label: str) -> pd.DataFrame:
     keep = ["year", "co2_ppm"] + (["uncertainty_ppm"] if "uncertainty_ppm" in df.columns else [])
     df = df[keep].copy()
     year = pd.to_numeric(df["year"], errors="coerce").astype("float64")
-    if year.isna().any() or (year % 1 != 0).any():
-        raise InputError(f"{label}: column 'year' must hold whole numbers.")
+    if year.isna().any() or (year % 1 != 0).any() or ((year < YEAR_RANGE[0]) | (year > YEAR_RANGE[1])).any():
+        raise InputError(f"{label}: column 'year' must hold whole numbers in {YEAR_RANGE[0]}-{YEAR_RANGE[1]}.")
     df["year"] = year.astype("int64")
     for col in keep[1:]:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
@@ -913,10 +965,11 @@ def _validate_ppm(df: pd.DataFrame, label: str) -> pd.DataFrame:
         i = int(np.argmax(steps > 1))
         raise InputError(f"{label}: gap in years between {df['year'].iloc[i]} and {df['year'].iloc[i + 1]}.")
     ppm = df["co2_ppm"].to_numpy()
-    bad = ~np.isfinite(ppm) | (ppm <= 0)
+    bad = ~np.isfinite(ppm) | (ppm < PPM_RANGE[0]) | (ppm > PPM_RANGE[1])
     if bad.any():
         yrs = ", ".join(str(y) for y in df["year"].to_numpy()[bad][:_MAX_REPORTED])
-        raise InputError(f"{label}: co2_ppm must be positive and finite; offending year(s): {yrs}.")
+        raise InputError(f"{label}: co2_ppm must be positive and finite, in {PPM_RANGE[0]:g}-{PPM_RANGE[1]:g} ppm (forecast/limits.py); "
+                         f"offending year(s): {yrs}.")
     df = df.reset_index(drop=True)
     return df
 

@@ -888,17 +888,24 @@ def ceads_error_split(table: pd.DataFrame, province: str, year: int, *, factors:
 
 # ---------------------------------------------------------------------- inventory runs (CLI, reports)
 def read_activities(path: str | Path) -> dict[str, Activity]:
-    """Activities from a CSV: columns ``category, value, units`` and optionally ``rel_sd, distribution``."""
+    """Activities from a CSV: columns ``category, value, units`` and optionally ``rel_sd, distribution``.
+
+    Every problem is an InputError naming the file, and for a bad row its number (1 = first data row) and
+    category."""
     from forecast.io.csvfile import read_user_csv
 
     frame = read_user_csv(path, required=("category", "value", "units"), numeric=("value", "rel_sd"),
-                          unique="category", what="activities file")
+                          unique="category", text=("category", "units"), what="activities file")
     out = {}
-    for row in frame.to_dict("records"):
-        rel_sd = row.get("rel_sd", 0.0)
-        out[str(row["category"])] = Activity(
-            category=str(row["category"]), value=float(row["value"]), units=str(row["units"]),
-            rel_sd=0.0 if pd.isna(rel_sd) else float(rel_sd), distribution=str(row.get("distribution", "normal") or "normal"))
+    for i, row in enumerate(frame.to_dict("records")):
+        rel_sd, dist = row.get("rel_sd", 0.0), row.get("distribution", "normal")
+        try:
+            out[str(row["category"])] = Activity(
+                category=str(row["category"]), value=float(row["value"]), units=str(row["units"]).strip(),
+                rel_sd=0.0 if pd.isna(rel_sd) else float(rel_sd),
+                distribution="normal" if pd.isna(dist) or not str(dist).strip() else str(dist).strip())
+        except InputError as err:  # the Activity names the category; the file and row say where to fix it
+            raise InputError(f"{path}: row {i + 1}: {err}") from None
     return out
 
 

@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError, close_matches, suggestion
 from forecast.policy.inventory import approach2
 from forecast.sinks.coefficients import draw_baselines, uptake_to_emission
 
-__all__ = ["LAND_TYPES", "landuse_inventory", "landuse_priors"]
+__all__ = ["LAND_TYPES", "landuse_inventory", "landuse_priors", "read_landuse"]
 
 AREA_TYPES = ("cropland", "forest", "grassland", "water_wetland", "unused_land")
 LAND_TYPES = AREA_TYPES + ("built_up",)
@@ -64,8 +65,38 @@ def _land_type(name: str) -> str:
     return key
 
 
-
 MAX_AREA_MHA = 14_900.0  # Earth's land area (about 149 million km2)
+
+
+def read_landuse(path) -> tuple[dict[str, float], dict[str, float] | float]:
+    """Areas (Mha) and their relative sds from a CSV ``land_type, area_mha[, rel_sd]``, ready for
+    :func:`landuse_inventory`. Every problem (unknown or repeated land type, an area outside 0 to the Earth's
+    land, a relative sd outside [0, 1)) is an InputError naming the file, the row and the land type."""
+    from forecast.io.csvfile import read_user_csv
+
+    frame = read_user_csv(path, required=("land_type", "area_mha"), numeric=("area_mha", "rel_sd"),
+                          unique="land_type", text=("land_type",), what="land-use file")
+    seen: dict[str, int] = {}
+    for i, row in enumerate(frame.to_dict("records")):
+        where = f"{path}: row {i + 1} ({row['land_type']!r})"
+        try:
+            key = _land_type(row["land_type"])
+        except InputError as err:
+            raise InputError(f"{path}: row {i + 1}: {err}") from None
+        if key in seen:
+            raise InputError(f"{where}: land type {key!r} already given in row {seen[key]} (aliases such as water/wetland)")
+        seen[key] = i + 1
+        if not 0 <= row["area_mha"] <= MAX_AREA_MHA:
+            raise InputError(f"{where}: area_mha must lie in 0-{MAX_AREA_MHA:,.0f} Mha (Earth's land), got {row['area_mha']!r}")
+        rel = row.get("rel_sd", 0.0)
+        if not (pd.isna(rel) or 0 <= rel < 1):
+            raise InputError(f"{where}: rel_sd is a relative 1-sigma uncertainty in [0, 1), got {rel!r}")
+    names = frame["land_type"].astype(str)
+    areas = dict(zip(names, frame["area_mha"].astype(float)))
+    if "rel_sd" not in frame:
+        return areas, 0.0
+    return areas, dict(zip(names, frame["rel_sd"].fillna(0.0).astype(float)))
+
 
 def landuse_inventory(
     areas: Mapping[str, float],

@@ -35,6 +35,8 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError
+from forecast.io.csvfile import check_header, check_names
+from forecast.limits import MAX_GDP_PER_CAPITA, MAX_SCENARIO_POPULATION, YEAR_RANGE
 
 PATH_VARIABLES = ("gdp_per_capita", "population")
 UNITS = {"gdp_per_capita": "international-$ (2011 prices) per person", "population": "people"}
@@ -109,24 +111,9 @@ class Scenario:
             raise InputError(f"{path}: the scenario file is empty") from None
         except Exception as err:  # pandas' parser errors, pyarrow's several error types
             raise InputError(f"{path}: cannot read the scenario file ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
-        missing = [c for c in ("region", "year", *PATH_VARIABLES) if c not in paths.columns]
-        if missing:
-            raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, paths.columns))}")
-        years = pd.to_numeric(paths["year"], errors="coerce")
-        bad_year = ~np.isfinite(years) | (years != years.round())
-        if bad_year.any():
-            row = int(np.flatnonzero(bad_year.to_numpy())[0])
-            raise InputError(f"{path}: column 'year', row {row + 1}: {paths['year'].iloc[row]!r} is not a whole year")
-        for column in PATH_VARIABLES:
-            values = pd.to_numeric(paths[column], errors="coerce")
-            bad = ~np.isfinite(values) | (values <= 0)
-            if bad.any():
-                row = paths.loc[bad].iloc[0]
-                raise InputError(f"{path}: {column} must be positive and finite (region {row['region']}, year {row['year']})")
-        if "sample" not in paths.columns:
-            paths = paths.assign(sample=0)
-        if paths.duplicated(["sample", "region", "year"]).any():
-            raise InputError(f"{path}: duplicated (sample, region, year) rows")
+        if path.suffix != ".parquet":
+            check_header(path, paths, str(path))
+        paths = _check_paths(paths, path)
         horizon = int(paths["year"].max()) if horizon is None else int(horizon)
         scenario = cls.from_history(panel, horizon=horizon, name=name or path.stem)
         scenario.user_paths = paths
@@ -228,6 +215,51 @@ class Scenario:
         gdp = cube["gdp_per_capita"].transpose("sample", "region", "year").values[pick]
         pop = cube["population"].transpose("sample", "region", "year").values[pick]
         return gdp, pop
+
+
+# the largest value a path may hold, per variable (bounds and sources in forecast/limits.py)
+_PATH_MAX = {"gdp_per_capita": MAX_GDP_PER_CAPITA, "population": MAX_SCENARIO_POPULATION}
+
+
+def _check_paths(paths: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The user's paths checked: columns present, rows present, region names, whole years in YEAR_RANGE,
+    whole sample ids, values positive, finite and in their physical range, no repeated (sample, region, year).
+    Errors name the file, column, row (1 = first data row), region and year."""
+    missing = [c for c in ("region", "year", *PATH_VARIABLES) if c not in paths.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, paths.columns))}")
+    if paths.empty:
+        raise InputError(f"{path}: the scenario file has a header but no rows")
+    check_names(paths, "region", str(path))
+    paths = paths.assign(region=paths["region"].astype(str))
+    for column in ("year", "sample"):
+        if column not in paths.columns:
+            continue
+        values = pd.to_numeric(paths[column], errors="coerce").astype("float64")
+        bad = ~np.isfinite(values) | (values != values.round())
+        if column == "year":
+            bad |= (values < YEAR_RANGE[0]) | (values > YEAR_RANGE[1])
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            rule = f"is not a whole year in {YEAR_RANGE[0]}-{YEAR_RANGE[1]}" if column == "year" else "is not a whole draw id"
+            raise InputError(f"{path}: column {column!r}, row {row + 1}: {str(paths[column].iloc[row])!r} {rule}")
+        paths[column] = values.astype("int64")
+    for column in PATH_VARIABLES:
+        values = pd.to_numeric(paths[column], errors="coerce").astype("float64")
+        bad = ~np.isfinite(values) | (values <= 0) | (values > _PATH_MAX[column])
+        if bad.any():
+            row = paths.loc[bad].iloc[0]
+            raise InputError(f"{path}: {column} must be positive and finite (region {row['region']}, year {row['year']}) "
+                             f"and at most {_PATH_MAX[column]:.0e} {UNITS[column]}; got {str(row[column])!r}")
+        paths[column] = values
+    if "sample" not in paths.columns:
+        paths = paths.assign(sample=0)
+    dup = paths.duplicated(["sample", "region", "year"])
+    if dup.any():
+        row = paths.loc[dup].iloc[0]
+        raise InputError(f"{path}: duplicated (sample, region, year) rows, first: sample {row['sample']}, region "
+                         f"{row['region']!r}, year {row['year']}")
+    return paths
 
 
 class DriverScenario(Scenario):

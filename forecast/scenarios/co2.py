@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import DataNotFoundError, InputError, did_you_mean
+from forecast.io.csvfile import check_header, check_names
+from forecast.limits import PPM_RANGE, YEAR_RANGE
 
 __all__ = ["CO2Scenario", "read_co2_scenarios", "DEFAULT_HORIZON", "DEFAULT_WINDOW", "DEFAULT_DECAY_TO_ZERO_BY"]
 
@@ -51,16 +53,21 @@ PPM_UNITS = "ppm (dry-air mole fraction)"
 
 def _as_years(values: Any, label: str) -> np.ndarray:
     years = pd.to_numeric(pd.Series(values), errors="coerce").astype("float64").to_numpy()
-    bad = ~np.isfinite(years) | (years % 1 != 0)
+    # outside the calendar range also fails here: a year of 1e30 does not fit an int64
+    bad = ~np.isfinite(years) | (years % 1 != 0) | (years < YEAR_RANGE[0]) | (years > YEAR_RANGE[1])
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(f"{label}: column 'year' must hold whole numbers (row {i + 1}: {list(values)[i]!r}).")
+        raise InputError(f"{label}: column 'year' must hold whole numbers in {YEAR_RANGE[0]}-{YEAR_RANGE[1]} "
+                         f"(row {i + 1}: {str(list(values)[i])!r}).")
     return years.astype("int64")
 
 
 def _validate_path(years: np.ndarray, ppm: np.ndarray, label: str) -> None:
     if len(years) == 0:
         raise InputError(f"{label}: the path has no rows.")
+    outside = (years < YEAR_RANGE[0]) | (years > YEAR_RANGE[1])
+    if outside.any():
+        raise InputError(f"{label}: year {years[outside][0]} is outside {YEAR_RANGE[0]}-{YEAR_RANGE[1]}.")
     steps = np.diff(years)
     if (steps <= 0).any():
         i = int(np.argmax(steps <= 0))
@@ -74,10 +81,13 @@ def _validate_path(years: np.ndarray, ppm: np.ndarray, label: str) -> None:
             f"{label}: gap in years between {years[i]} and {years[i + 1]} (year {missing} is missing); "
             "give every year."
         )
-    bad = ~np.isfinite(ppm) | (ppm <= 0)
+    # ranges and sources in forecast/limits.py: a path below the ice-age minimum or above any published
+    # pathway is a unit error (ppb, a fraction, a missing decimal point)
+    bad = ~np.isfinite(ppm) | (ppm < PPM_RANGE[0]) | (ppm > PPM_RANGE[1])
     if bad.any():
         shown = ", ".join(str(y) for y in years[bad][:5])
-        raise InputError(f"{label}: co2_ppm must be positive and finite; offending year(s): {shown}.")
+        raise InputError(f"{label}: co2_ppm must be positive and finite, in {PPM_RANGE[0]:g}-{PPM_RANGE[1]:g} ppm; "
+                         f"offending year(s): {shown}.")
 
 
 def _check_horizon(years: np.ndarray, horizon: int | None, label: str, first_year: int | None = None) -> None:
@@ -333,6 +343,7 @@ def read_co2_scenarios(
         df = pd.read_csv(file, comment="#", skipinitialspace=True)
     except Exception as exc:  # pandas raises several parser error types
         raise InputError(f"{label}: cannot read as CSV: {exc}") from exc
+    check_header(file, df, label, comment="#", skipinitialspace=True)
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in ("year", "co2_ppm") if c not in df.columns]
     if missing:
@@ -348,6 +359,7 @@ def read_co2_scenarios(
         if names.isna().any():
             row = int(np.argmax(names.isna().to_numpy()))
             raise InputError(f"{label}: empty scenario name in data row {row + 1}")
+        check_names(df, "scenario", label)
         names = names.astype(str).str.strip()
         groups: Mapping[str, pd.DataFrame] = {n: df[names == n] for n in dict.fromkeys(names)}
     else:

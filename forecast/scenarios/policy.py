@@ -103,7 +103,7 @@ def check_policy(name: str, policy: Mapping[str, Any], ds: xr.Dataset, *, base_d
             raise InputError(f"{where}: achieved_reduction is a share in [0, 1), got {policy['achieved_reduction']!r}")
     if kind == "intensity_csv":
         policy["pledges"] = _read_pledges(where, Path(policy["path"]) if base_dir is None else base_dir / policy["path"],
-                                          chosen)
+                                          chosen, int(policy["base_year"]), ds)
     else:
         policy["pledges"] = {r: _check_pledges(where, policy["years"], policy["reductions"], policy["base_year"], ds)
                              for r in chosen}
@@ -122,7 +122,7 @@ def _check_pledges(where: str, years, reductions, base_year: int, ds: xr.Dataset
     last_obs, horizon = int(ds["last_observed_year"].max()), int(ds["year"].max())
     if len(years) == 0 or len(years) != len(reductions):
         raise InputError(f"{where}: years and reductions must be lists of the same non-zero length")
-    if (np.diff(years) <= 0).any() or years[0] <= last_obs or years[-1] > horizon:
+    if (years % 1 != 0).any() or (np.diff(years) <= 0).any() or years[0] <= last_obs or years[-1] > horizon:
         raise InputError(f"{where}: pledge years {years.astype(int).tolist()} must increase and lie in the "
                          f"forecast years {last_obs + 1}-{horizon}")
     if not ((reductions > 0) & (reductions < 1)).all():
@@ -130,22 +130,30 @@ def _check_pledges(where: str, years, reductions, base_year: int, ds: xr.Dataset
     return years, reductions
 
 
-def _read_pledges(where: str, path: Path, regions: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _read_pledges(where: str, path: Path, regions: list[str], base_year: int,
+                  ds: xr.Dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The pledges of ``regions`` in the CSV, each region's checked like an ``intensity_pathway``'s (years
+    increasing inside the forecast, reductions in (0, 1)); errors name the file, the region and the row."""
+    from forecast.io.csvfile import read_user_csv
+
     if not path.is_file():
         raise InputError(f"{where}: pledge file not found: {path}")
-    try:
-        table = pd.read_csv(path, encoding="utf-8")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"{path}: cannot read the pledge file ({type(err).__name__})") from None
-    missing = [c for c in ("region", "year", "reduction") if c not in table.columns]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, table.columns))}")
+    table = read_user_csv(path, required=("region", "year", "reduction"), numeric=("year", "reduction"),
+                          text=("region",), what=f"pledge file of {where}")
+    table["region"] = table["region"].astype(str)
+    missing = table["year"].isna() | table["reduction"].isna()
+    if missing.any():
+        row = int(np.flatnonzero(missing.to_numpy())[0])
+        raise InputError(f"{path}: row {row + 1} (region {table['region'].iloc[row]!r}): year and reduction are both needed")
     out = {}
-    for region, rows in table.groupby("region"):
-        if str(region) in regions:
-            rows = rows.sort_values("year")
-            out[str(region)] = (pd.to_numeric(rows["year"], errors="coerce").to_numpy(float),
-                                pd.to_numeric(rows["reduction"], errors="coerce").to_numpy(float))
+    for region, rows in table.groupby("region", sort=False):
+        if region in regions:
+            rows = rows.sort_values("year", kind="stable")
+            try:
+                out[region] = _check_pledges(where, rows["year"].to_numpy(float), rows["reduction"].to_numpy(float),
+                                             base_year, ds)
+            except InputError as err:
+                raise InputError(f"{path}, region {region!r}: {err}") from None
     return out
 
 
