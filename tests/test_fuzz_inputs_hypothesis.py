@@ -343,21 +343,27 @@ def scenario_paths(draw) -> pd.DataFrame:
     return frame if samples > 1 or draw(st.booleans(), label="keep sample") else frame.drop(columns="sample")
 
 
+# corruptions every delimited input file gets, whatever its columns
+FILE_CORRUPTIONS = {
+    "duplicated_row": (duplicate_row, True),
+    "ragged_row": (ragged_row, True),
+    "header_only": (header_only, True),
+    "empty": (empty, True),
+    "junk": (junk, True),
+    "none": (lambda frame, data: to_csv(frame), False),
+}
+
+
 SCENARIO_CORRUPTIONS = {
+    **FILE_CORRUPTIONS,
     "gdp_absurd": (set_cell("gdp_per_capita", NUMBERS), True),
     "population_absurd": (set_cell("population", st.sampled_from([1e300, -1.0, 0.0, math.nan, math.inf, 3e10])), True),
     "year_absurd": (set_cell("year", YEARS), True),
     "region_bad_name": (set_cell("region", BAD_NAMES), True),
-    "duplicated_row": (duplicate_row, True),
     "missing_column": (drop_column("population"), True),
     "duplicated_column": (duplicate_column("population"), True),
-    "ragged_row": (ragged_row, True),
-    "header_only": (header_only, True),
-    "empty": (empty, True),
     "other_encoding": (other_encoding, True),  # the region 'São Tomé' is not in the history either
-    "junk": (junk, True),
     "extra_column": (extra_column, False),
-    "none": (lambda frame, data: to_csv(frame), False),
 }
 
 
@@ -424,18 +430,13 @@ def co2_paths(draw) -> pd.DataFrame:
 
 
 CO2_CORRUPTIONS = {
+    **FILE_CORRUPTIONS,
     "ppm_absurd": (set_cell("co2_ppm", st.sampled_from([1e300, -1.0, 0.0, 1e-300, math.nan, math.inf, 0.0004, 4e5])),
                    True),
     "year_absurd": (set_cell("year", YEARS), True),
-    "duplicated_row": (duplicate_row, True),
     "missing_column": (drop_column("co2_ppm"), True),
     "duplicated_column": (duplicate_column("co2_ppm"), True),
-    "ragged_row": (ragged_row, True),
-    "header_only": (header_only, True),
-    "empty": (empty, True),
-    "junk": (junk, True),
     "extra_column": (extra_column, False),
-    "none": (lambda frame, data: to_csv(frame), False),
 }
 
 
@@ -486,20 +487,15 @@ def activities(draw) -> pd.DataFrame:
 
 
 ACTIVITY_CORRUPTIONS = {
+    **FILE_CORRUPTIONS,
     "value_absurd": (set_cell("value", st.sampled_from([1e300, -1.0, math.nan, math.inf, -math.inf, "True", "1e3x"])),
                      True),
     "units_bad": (set_cell("units", st.sampled_from(["", "parsec", "TJ\x00", "kg CO2/TJ", math.nan])), True),
     "category_bad_name": (set_cell("category", BAD_NAMES), True),
-    "duplicated_row": (duplicate_row, True),
     "missing_column": (drop_column("units"), True),
     "duplicated_column": (duplicate_column("value"), True),
-    "ragged_row": (ragged_row, True),
-    "header_only": (header_only, True),
-    "empty": (empty, True),
     "other_encoding": (other_encoding, False),
-    "junk": (junk, True),
     "extra_column": (extra_column, False),
-    "none": (lambda frame, data: to_csv(frame), False),
 }
 
 
@@ -550,19 +546,14 @@ def land_areas(draw) -> pd.DataFrame:
 
 
 LANDUSE_CORRUPTIONS = {
+    **FILE_CORRUPTIONS,
     "area_absurd": (set_cell("area_mha", st.sampled_from([1e300, -1.0, math.nan, math.inf, 2e4, "many"])), True),
     "land_type_bad": (set_cell("land_type", st.sampled_from(["", "foresst", "forest\x00", "ocean", math.nan])), True),
     "alias_twice": (lambda frame, data: to_csv(pd.concat(
         [frame.assign(land_type="water"), frame.assign(land_type="wetland")]).head(2)), True),
     "rel_sd_absurd": (lambda frame, data: to_csv(frame.assign(rel_sd=data.draw(
         st.sampled_from([-0.1, 1.0, 5.0, math.inf]), label="rel_sd"))), True),
-    "duplicated_row": (duplicate_row, True),
     "missing_column": (drop_column("area_mha"), True),
-    "ragged_row": (ragged_row, True),
-    "header_only": (header_only, True),
-    "empty": (empty, True),
-    "junk": (junk, True),
-    "none": (lambda frame, data: to_csv(frame), False),
 }
 
 
@@ -592,17 +583,12 @@ def pledges(draw) -> pd.DataFrame:
 
 
 PLEDGE_CORRUPTIONS = {
+    **FILE_CORRUPTIONS,
     "reduction_absurd": (set_cell("reduction", st.sampled_from([1e300, -0.5, 0.0, 1.0, 65.0, math.nan, math.inf])),
                          True),
     "year_absurd": (set_cell("year", st.sampled_from([1e12, -5, 2030.5, 2010, 2100, math.nan])), True),
     "region_bad_name": (set_cell("region", st.sampled_from(["A\x00", "", "\x1b"])), True),
-    "duplicated_row": (duplicate_row, True),
     "missing_column": (drop_column("reduction"), True),
-    "ragged_row": (ragged_row, True),
-    "header_only": (header_only, True),
-    "empty": (empty, True),
-    "junk": (junk, True),
-    "none": (lambda frame, data: to_csv(frame), False),
 }
 
 
