@@ -207,7 +207,7 @@ def prior_posterior_figure(model, path: str | Path, *, draws: int = 2000, random
         ax.hist(po, bins=bins, density=True, alpha=0.6, label="posterior", color="tab:green")
         ax.set_title(name)
         ax.set_yticks([])
-    np.atleast_1d(axes)[0].legend(frameon=False)
+    np.atleast_1d(axes)[0].legend(frameon=False, loc="upper right")  # "best" is slow with many bars
     fig.suptitle(f"{type(model).__name__} ({getattr(model, 'form', 'proportional')}): prior vs posterior", fontsize=10)
     fig.tight_layout()
     path = Path(path)
