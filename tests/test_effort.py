@@ -166,24 +166,6 @@ def test_short_form_targets():
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def call_effort(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    import sys
-    import warnings
-
-    from forecast import cli
-
-    monkeypatch.setattr(sys, "argv", ["carbon-forecast", "effort", *map(str, args)])
-    capsys.readouterr()
-    code = 0
-    with warnings.catch_warnings():
-        try:
-            cli.main()
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.fixture()
 def saved_run(tmp_path):
     """A run folder holding only a forecast.nc of the synthetic region (what `effort --from` reads)."""
@@ -195,9 +177,9 @@ def saved_run(tmp_path):
     return folder, study
 
 
-def test_cli_effort_from_a_saved_run_writes_tables_and_figure(monkeypatch, capsys, saved_run, tmp_path):
+def test_cli_effort_from_a_saved_run_writes_tables_and_figure(saved_run, tmp_path, console_script):
     folder, study = saved_run
-    code, out, err = call_effort(monkeypatch, capsys, study, "--from", folder, "--prob", "0.5",
+    code, out, err = console_script("effort", study, "--from", folder, "--prob", "0.5",
                                  "--target", "emissions_below:2040:9000", "--out", tmp_path / "out")
     assert code == 0, err
     import pandas as pd
@@ -217,13 +199,13 @@ def test_cli_effort_from_a_saved_run_writes_tables_and_figure(monkeypatch, capsy
     (["--prob", "1.5"], "strictly between 0 and 1"),
     (["--target", "neutral_by:2060"], "no forecast region has net emissions"),
 ])
-def test_cli_effort_bad_input_is_one_line_exit_2(monkeypatch, capsys, saved_run, args, message):
+def test_cli_effort_bad_input_is_one_line_exit_2(saved_run, args, message, console_script):
     folder, study = saved_run
-    code, _, err = call_effort(monkeypatch, capsys, study, "--from", folder, *args)
+    code, _, err = console_script("effort", study, "--from", folder, *args)
     assert code == 2 and message in " ".join(err.split()) and "Traceback" not in err
 
 
-def test_cli_effort_names_a_missing_run(monkeypatch, capsys, saved_run, tmp_path):
+def test_cli_effort_names_a_missing_run(saved_run, tmp_path, console_script):
     _, study = saved_run
-    code, _, err = call_effort(monkeypatch, capsys, study, "--from", tmp_path / "nowhere")
+    code, _, err = console_script("effort", study, "--from", tmp_path / "nowhere")
     assert code == 2 and "no saved run" in err and not (tmp_path / "nowhere").exists()

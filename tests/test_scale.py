@@ -146,35 +146,14 @@ def test_fit_many_on_local_cluster_returns_one_summary_per_panel():
 
 
 # ---------------------------------------------------------------------------- `carbon-forecast counties`
-def _main(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    """Run the console script ``forecast.cli.main`` in-process: (exit code, stdout, stderr). Any exception
-    other than SystemExit propagates, i.e. a traceback fails the test."""
-    import sys
-    import warnings
-
-    import forecast.cli as cli
-
-    monkeypatch.setattr(sys, "argv", ["carbon-forecast", *map(str, args)])
-    capsys.readouterr()
-    code = 0
-    with warnings.catch_warnings():  # main() installs warning filters; keep them out of other tests
-        try:
-            cli.main()
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.mark.parametrize("address, message", [
     ("tcp://127.0.0.1:1", "no dask scheduler reachable at 'tcp://127.0.0.1:1'"),
     ("nonsense", "bad dask scheduler address 'nonsense'"),
     ("foo://host:8786", "unknown address scheme 'foo'"),
 ])
-def test_counties_cli_bad_scheduler_address_exits_2_with_a_clear_message(tmp_path, monkeypatch, capsys, address,
-                                                                         message):
+def test_counties_cli_bad_scheduler_address_exits_2_with_a_clear_message(tmp_path, address, message, console_script):
     out = tmp_path / "out"
-    code, stdout, stderr = _main(monkeypatch, capsys, "counties", "--data-dir", COUNTY_FILE.parent,
+    code, stdout, stderr = console_script("counties", "--data-dir", COUNTY_FILE.parent,
                                  "--scheduler", address, "--province", "Anhui", "--max-counties", "2",
                                  "--connect-timeout", "2", "--out", out)
     assert code == 2, (stdout, stderr)
@@ -208,7 +187,7 @@ def test_fit_counties_rejects_unknown_provinces_before_fitting():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not COUNTY_FILE.is_file(), reason="county file not available")
-def test_counties_cli_fits_on_an_existing_cluster_by_address(tmp_path, monkeypatch, capsys):
+def test_counties_cli_fits_on_an_existing_cluster_by_address(tmp_path, console_script):
     import json
     import warnings
 
@@ -221,7 +200,7 @@ def test_counties_cli_fits_on_an_existing_cluster_by_address(tmp_path, monkeypat
     # 2 provinces x 2 counties, tiny draws (~20-30 s per fit on 2 busy cores)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
-        code, _, stderr = _main(monkeypatch, capsys, "counties", "--scheduler", address, "--out", out,
+        code, _, stderr = console_script("counties", "--scheduler", address, "--out", out,
                                 "--data-dir", COUNTY_FILE.parent, "--province", "Anhui", "--province", "Hebei",
                                 "--max-counties", "2", "--draws", "30", "--tune", "30", "--seed", "3", "--quiet")
     assert code == 0, stderr
