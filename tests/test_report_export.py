@@ -555,3 +555,10 @@ def test_result_tree_holds_predictions_tables_and_diagnostics_and_round_trips(re
     np.testing.assert_allclose(back["tables/peak_table"]["p_already_peaked"].values,
                                result.peak_table["p_already_peaked"].values)
     back.close()
+
+
+def test_figure_alt_text_describes_what_each_figure_shows():
+    from forecast.report._format import figure_alt
+
+    assert figure_alt("China", "figures/fan_china.png") == "Fan chart of CO₂ emissions for China"
+    assert figure_alt("Required effort", "figures/effort.png") == "Required effort"

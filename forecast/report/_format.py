@@ -110,3 +110,10 @@ def slugify(name: Any) -> str:
     """File-name-safe slug: 'United States' → 'united_states'."""
     s = re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
     return s or "region"
+
+
+def figure_alt(title: str, path: Any) -> str:
+    """Alt text of a report figure: fan charts (``fan_<region>.png``) say what they show; the other
+    figures (backtest, sinks, effort, groups) are described by their title."""
+    name = str(path).replace("\\", "/").rsplit("/", 1)[-1]
+    return f"Fan chart of CO₂ emissions for {title}" if name.startswith("fan_") else str(title)

@@ -17,6 +17,8 @@ from urllib.parse import unquote, urlsplit
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from forecast.report._format import figure_alt
+
 __all__ = ["render_html"]
 
 _MIME = {
@@ -139,7 +141,7 @@ def render_html(markdown_text: str, figure_paths: Mapping[str, str] | None, out_
         uri = _data_uri(local) if local is not None else None
         if uri is None:
             continue
-        alt = _html.escape(f"Fan chart of CO₂ emissions for {region}", quote=True)
+        alt = _html.escape(figure_alt(region, rel), quote=True)
         extra.append(f'<h3>{_html.escape(str(region))}</h3>\n<p><img src="{uri}" alt="{alt}" /></p>')
     if extra:
         body += "<h2>Figures</h2>\n" + "\n".join(extra) + "\n"

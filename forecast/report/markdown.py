@@ -15,6 +15,7 @@ from forecast.mdtable import md_table
 from forecast.metrics import cfe_tables, is_missing, last_observed_years, peak_by_years, peak_probability
 from forecast.report._format import (
     MISSING,
+    figure_alt,
     fmt_cell,
     fmt_interval,
     fmt_money,
@@ -541,7 +542,7 @@ def _figures_section(figure_paths: Mapping[str, str]) -> str:
     for region, path in figure_paths.items():
         p = str(path).replace("\\", "/")
         target = f"<{p}>" if re.search(r"[\s()]", p) else p
-        out.append(f"### {md_escape(region)}\n\n![Fan chart of CO₂ emissions for {md_escape(region)}]({target})")
+        out.append(f"### {md_escape(region)}\n\n![{md_escape(figure_alt(region, p))}]({target})")
     return "\n\n".join(out)
 
 
