@@ -65,9 +65,9 @@ from forecast.data.gcb import (
     load_joint_sink_data,
 )
 from forecast.errors import InputError, did_you_mean
-from forecast.models.sinks import GlobalLandSinkModel, _co2_path
+from forecast.models.sinks import GlobalLandSinkModel, _co2_path, ar1_anomalies
 
-__all__ = ["FORMS", "JointLandSinkModel", "JointSinkArrays", "ar1_matrix", "kinetic_sink"]
+__all__ = ["FORMS", "JointLandSinkModel", "JointSinkArrays", "kinetic_sink"]
 
 MODEL_VERSION = "land-sink-joint-1"
 FORMS = ("kinetic", "proportional")
@@ -95,17 +95,6 @@ class JointSinkArrays:
     def first(self) -> int:
         """Index of the first fitted year in the history."""
         return int(np.searchsorted(self.history_years, self.years[0]))
-
-
-def ar1_matrix(phi, n: int, lib=pt):
-    """Lower-triangular ``L`` with ``L[t, s] = phi**(t - s)`` (s <= t) and the first column scaled by the
-    stationary factor ``1/sqrt(1 - phi**2)``: ``L @ (sigma z)`` is a stationary AR(1) series."""
-    lag = np.subtract.outer(np.arange(n), np.arange(n)).astype(float)
-    lower = lag >= 0
-    powers = lib.where(lower, phi ** np.where(lower, lag, 0.0), 0.0)
-    first = np.zeros((n, n))
-    first[:, 0] = 1.0
-    return powers * (1.0 + first * (1.0 / lib.sqrt(1.0 - phi**2) - 1.0))
 
 
 def kinetic_sink(npp, r, n: int, lib=pt):
@@ -164,7 +153,7 @@ class JointLandSinkModel(GlobalLandSinkModel):
         self.use_models = use_models
         self.history_start = history_start
         super().__init__(model_config, decline=decline, t_ref=t_ref, c0=c0)
-        self.residuals = iav  # the parent's AR(1) switch, read by its noise simulator
+        self.residuals = iav  # the parent checks it as its residuals setting (same values: ar1, iid)
 
     # ------------------------------------------------------------------ settings
     def check_settings(self) -> None:
@@ -397,8 +386,6 @@ class JointLandSinkModel(GlobalLandSinkModel):
             sink = npp
         sink = sink[:, np.isin(years, path.index.to_numpy())]
         if shocks is not None:
-            from forecast.models.sinks import ar1_anomalies
-
             sink = sink + ar1_anomalies(params["phi"], params["sigma"], np.asarray(shocks, dtype=float))
         return sink
 
@@ -422,8 +409,6 @@ class JointLandSinkModel(GlobalLandSinkModel):
         mean = mean[arrays.first:]
         T = len(arrays.years)
         phi = truth["phi"] if self.iav == "ar1" else 0.0
-        from forecast.models.sinks import ar1_anomalies
-
         eta = ar1_anomalies(np.array([phi]), np.array([truth["sigma_iav"]]), rng.standard_normal((1, T)))[0]
         specs = self.priors()
         delta = np.asarray(truth.get("delta", [rng.normal(0.0, float(specs[TERM_PRIORS[n]].params["sigma"]))
