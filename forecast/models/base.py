@@ -84,6 +84,8 @@ class BayesianModel:
     # read, before any sampling
     positive_priors: ClassVar[tuple[str, ...]] = ("nu",)
     sampler_cores: ClassVar[int | None] = None  # None: one process per chain
+    # predict(..., observed_co2=) takes emissions observed after the fit's last year (before GDP is) as known
+    takes_later_emissions: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)

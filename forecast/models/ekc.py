@@ -136,6 +136,36 @@ def prepare_panel(panel: pd.DataFrame, *, degree: int = 2, min_years: int = 10, 
     )
 
 
+def observed_per_capita(observed_co2: pd.DataFrame, regions: list[str], years: np.ndarray,
+                        population: np.ndarray) -> np.ndarray | None:
+    """Per-capita CO2 (t/person/yr) ``(sample, region, k)`` of the emissions observed in the first ``k``
+    forecast ``years`` (``k``: the run of consecutive forecast years with any observation), NaN where a
+    region has none; ``None`` when no forecast year is observed.
+
+    ``observed_co2``: tidy ``region, year, co2`` (Mt CO2/yr); rows of other regions are ignored, rows in
+    the fitted years or after a gap are refused (an :class:`InputError` naming them). ``population``:
+    ``(sample, region, year)`` people, the scenario's draws, so that total emissions equal the observed
+    value in every sample."""
+    frame = checked_columns(observed_co2, ["region", "year", "co2"], positive=["co2"], min_years=1)
+    frame = frame[frame["region"].isin(regions)]
+    early = frame[frame["year"] < years[0]]
+    if len(early):
+        raise InputError(f"observed emissions overlap the fitted years (first forecast year {int(years[0])}): "
+                         f"{early[['region', 'year']].head(3).to_dict('records')}")
+    observed_years = sorted(set(frame["year"].astype(int)))
+    k = 0
+    while k < len(observed_years) and k < len(years) and observed_years[k] == int(years[k]):
+        k += 1
+    if k < len(observed_years):
+        raise InputError(f"observed emissions must follow the fitted years without a gap: year {observed_years[k]} "
+                         f"is not the forecast year {int(years[k]) if k < len(years) else 'after the horizon'}")
+    if k == 0:
+        return None
+    cube = (frame.pivot_table(index="region", columns="year", values="co2")
+            .reindex(index=regions, columns=[int(y) for y in years[:k]]).to_numpy(dtype=float))
+    return cube[None, :, :] * 1e6 / population[:, :, :k]  # Mt -> t, per person
+
+
 def _held_at_mean(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every parameter draw replaced by its mean over samples (degrees of freedom by their median, which
     may be inf); ``chain`` and ``draw`` kept. Shapes are unchanged."""
@@ -195,6 +225,7 @@ class EKCModel(BayesianModel):
     version = MODEL_VERSION
     family = "ekc"
     kind = "emissions"
+    takes_later_emissions = True
 
     def __init__(
         self,
@@ -494,7 +525,8 @@ class EKCModel(BayesianModel):
         return out
 
     def predict(self, scenario, *, draws: int = 1000, random_seed: int | None = None, regions=None,
-                parameters: str = "posterior", inventory_error: bool = True) -> xr.Dataset:
+                parameters: str = "posterior", inventory_error: bool = True,
+                observed_co2: pd.DataFrame | None = None) -> xr.Dataset:
         """Per-capita emissions along ``scenario`` for each posterior draw.
 
         Returns a Dataset with dims ``(sample, region, year)`` over the forecast years (the year after
@@ -507,6 +539,12 @@ class EKCModel(BayesianModel):
         ``parameters="mean"`` holds every parameter at its posterior mean (only the shocks vary) and
         ``inventory_error=False`` leaves out the errors of the historical emissions (offset and uncertain
         last level): the links of :func:`forecast.projection.waterfall.uncertainty_waterfall`.
+
+        ``observed_co2`` (tidy ``region, year, co2`` in Mt CO2/yr) holds emissions observed after the fit's
+        last year, when GDP is not yet published (OWID emissions run a year beyond GDP): those years take
+        the observed level in every sample (divided by the scenario's population) and the forecast goes on
+        from the residual they imply (:func:`observed_per_capita`). Regions and years not given are
+        simulated as usual.
         """
         from forecast.projection.propagate import simulate_growth_paths
 
@@ -527,6 +565,10 @@ class EKCModel(BayesianModel):
             raise InputError(f"parameters must be 'posterior' or 'mean', got {parameters!r}")
         offset = params.pop(measurement.OFFSET, None) if inventory_error else None
         params.pop(measurement.OFFSET, None)
+        observed = None
+        if observed_co2 is not None:
+            observed = observed_per_capita(observed_co2, regions, paths["year"].values,
+                                           paths["population"].transpose("sample", "region", "year").values)
         per_capita = simulate_growth_paths(
             params,
             state=state,
@@ -535,6 +577,7 @@ class EKCModel(BayesianModel):
             gdp_per_capita=paths["gdp_per_capita"].transpose("sample", "region", "year").values,
             years=paths["year"].values,
             rng=rng,
+            observed=observed,
         )
         if offset is not None:
             # the simulated paths continue the observed (inventory) level; the true level is δ below it

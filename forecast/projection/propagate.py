@@ -121,11 +121,13 @@ def ar1_residual(previous: float, phi: float, shock: float) -> float:
 
 
 @numba.njit(parallel=True, cache=True)
-def _growth_kernel(x, eps, x0, y0, u0, drift, slope, curvature, sigma, cubic, drift_income, phi, common):
+def _growth_kernel(x, eps, x0, y0, u0, drift, slope, curvature, sigma, cubic, drift_income, phi, common, pinned):
     """The recursion of :func:`simulate_growth` (arguments as there, all float64, C-contiguous, already
     broadcast); parallel over samples, each trajectory independent, so the thread count changes no number.
-    ``common`` ``(sample, year)`` is the year effect every region of a sample shares (zeros without one)."""
+    ``common`` ``(sample, year)`` is the year effect every region of a sample shares (zeros without one).
+    ``pinned`` ``(sample, region, k)``: observed log levels of the first ``k`` years (NaN = not observed)."""
     n_samples, n_regions, n_years = x.shape
+    n_pinned = pinned.shape[2]
     y = np.empty(x.shape)
     for s in numba.prange(n_samples):
         k, inc, f = cubic[s], drift_income[s], phi[s]
@@ -137,15 +139,21 @@ def _growth_kernel(x, eps, x0, y0, u0, drift, slope, curvature, sigma, cubic, dr
                 mean = (d + inc * x_prev + b * (xt - x_prev) + c * (xt * xt - x_prev * x_prev)
                         + k * (xt * xt * xt - x_prev * x_prev * x_prev))
                 resid = ar1_residual(resid, f, sd * eps[s, r, t])
-                # (mean + resid) + 0.0 is exactly mean + resid: without a year effect nothing changes
-                level += mean + resid + common[s, t]
+                if t < n_pinned and not np.isnan(pinned[s, r, t]):
+                    # an observed year: the level is known, and the residual is what the data imply for
+                    # this draw (its shock was drawn all the same, so later years keep their random numbers)
+                    resid = pinned[s, r, t] - level - mean - common[s, t]
+                    level = pinned[s, r, t]
+                else:
+                    # (mean + resid) + 0.0 is exactly mean + resid: without a year effect nothing changes
+                    level += mean + resid + common[s, t]
                 y[s, r, t] = level
                 x_prev = xt
     return y
 
 
 def simulate_growth(params: dict[str, np.ndarray], *, x: np.ndarray, x0, y0, u0, shocks: np.ndarray,
-                    common: np.ndarray | None = None) -> np.ndarray:
+                    common: np.ndarray | None = None, pinned: np.ndarray | None = None) -> np.ndarray:
     """The growth-form EKC as a generative model: log per-capita CO2 along given income paths and shocks.
 
     The one simulator of the model's likelihood (:class:`forecast.models.ekc.EKCModel`), used by
@@ -178,6 +186,11 @@ def simulate_growth(params: dict[str, np.ndarray], *, x: np.ndarray, x0, y0, u0,
     common:
         ``(sample, year)`` year effects ``g`` in log units per year, shared by the regions of each sample
         (not unit shocks: already scaled); ``None`` = no year effect.
+    pinned:
+        ``(sample, region, k)`` observed log per-capita CO2 of the first ``k`` simulated years (NaN where a
+        region has no observation): the path takes the observed level there and the residual it implies
+        (``u_t = Δy_t − mean_t − g_t``), which carries on through φ. Emissions are often published a year
+        before GDP; this conditions the forecast on them. ``None`` = nothing observed.
 
     Returns
     -------
@@ -196,9 +209,16 @@ def simulate_growth(params: dict[str, np.ndarray], *, x: np.ndarray, x0, y0, u0,
     elif np.ndim(common) != 2 or np.shape(common)[1] != x.shape[2] or np.shape(common)[0] not in (1, x.shape[0]):
         raise InputError(f"year effects {np.shape(common)} must be (sample, year) = {years}")
     common = np.ascontiguousarray(np.broadcast_to(np.asarray(common, dtype=np.float64), years))
+    if pinned is None:
+        pinned = np.empty(x.shape[:2] + (0,))
+    elif np.ndim(pinned) != 3 or np.shape(pinned)[1] != x.shape[1] or np.shape(pinned)[2] > x.shape[2] \
+            or np.shape(pinned)[0] not in (1, x.shape[0]):
+        raise InputError(f"observed levels {np.shape(pinned)} must be (sample, region, k <= {x.shape[2]} years)")
+    pinned = np.ascontiguousarray(np.broadcast_to(np.asarray(pinned, dtype=np.float64),
+                                                  x.shape[:2] + (np.shape(pinned)[2],)))
     return _growth_kernel(x, eps, rows(x0), rows(y0), rows(u0), rows(params["drift"]), rows(params["slope"]),
                           rows(params["curvature"]), rows(params["sigma"]), per_sample(params.get("cubic", 0.0)),
-                          per_sample(params["drift_income"]), per_sample(params["phi"]), common)
+                          per_sample(params["drift_income"]), per_sample(params["phi"]), common, pinned)
 
 
 def simulate_growth_paths(
@@ -213,6 +233,7 @@ def simulate_growth_paths(
     shocks: np.ndarray | None = None,
     common_shocks: np.ndarray | None = None,
     drift_steps: np.ndarray | None = None,
+    observed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-capita CO2 (t/person/yr) along GDP paths for each posterior draw of the growth-form EKC.
 
@@ -251,6 +272,10 @@ def simulate_growth_paths(
         ``last_dy``, ``last_dx_terms``, ``last_x_prev``), as stored by the EKC model.
     gdp_per_capita:
         ``(sample, region, year)`` GDP per capita for ``years`` (int-$ 2011 per person).
+    observed:
+        ``(sample, region, k)`` per-capita CO2 (t/person/yr) observed in the first ``k`` forecast years, NaN
+        where not observed (emissions published before GDP): those years take the observed value and the
+        residual it implies in each draw (``pinned`` of :func:`simulate_growth`).
 
     Returns
     -------
@@ -277,6 +302,14 @@ def simulate_growth_paths(
         raise InputError(f"parameter draws do not match the GDP paths {gdp_per_capita.shape}: {wrong or 'regions differ'}")
     if shocks is not None and np.shape(shocks) != gdp_per_capita.shape:
         raise InputError(f"shocks {np.shape(shocks)} do not match the GDP paths {gdp_per_capita.shape}")
+    if observed is not None:
+        k = np.shape(observed)[2] if np.ndim(observed) == 3 else -1
+        if np.ndim(observed) != 3 or np.shape(observed)[:2] != (n_samples, n_regions) or k > n_years:
+            raise InputError(f"observed emissions {np.shape(observed)} must be (sample, region, k <= {n_years}) "
+                             f"for GDP paths {gdp_per_capita.shape}")
+        finite = np.isfinite(observed)
+        if not (np.asarray(observed)[finite] > 0).all():
+            raise InputError("observed per-capita emissions must be positive (NaN where not observed)")
     for label, given in (("common shocks", common_shocks), ("drift steps", drift_steps)):
         if given is not None and np.shape(given) != (n_samples, n_years):
             raise InputError(f"{label} {np.shape(given)} must be (sample, year) = {(n_samples, n_years)}")
@@ -318,7 +351,8 @@ def simulate_growth_paths(
             common += np.cumsum(unit * scales["common_drift_sd"][sl, None], axis=1)
         log_level = simulate_growth({k: v[sl] for k, v in draws.items()}, x=np.log(gdp[sl]) - x_center,
                                     x0=state["last_x"].values, y0=start[sl] if len(start) > 1 else start,
-                                    u0=u0[sl], shocks=eps, common=common)
+                                    u0=u0[sl], shocks=eps, common=common,
+                                    pinned=None if observed is None else np.log(f8(observed[sl])))
         np.exp(log_level, out=out[sl])
         if report is not None:
             report.step(f"forecast: paths, block {j + 1}/{len(blocks)}")
@@ -447,18 +481,23 @@ VARIABLE_ATTRS = {
 
 
 def forecast_emissions(model, scenario, panel: pd.DataFrame, *, regions=None, draws: int = 1000,
-                       random_seed: int | None = None, progress: bool | None = None) -> Forecast:
+                       random_seed: int | None = None, progress: bool | None = None,
+                       observed_co2: pd.DataFrame | None = None) -> Forecast:
     """Push posterior draws of ``model`` through ``scenario``; join with the observed history in ``panel``.
 
     Returns a :class:`Forecast` over history + horizon with dims ``(sample, region, year)``. ``progress``:
     a progress bar on stderr over the sample blocks, shown only when stderr is a terminal
-    and ``progress`` is not False (the numbers never depend on it).
+    and ``progress`` is not False (the numbers never depend on it). ``observed_co2`` (tidy ``region, year,
+    co2``, Mt CO2/yr): emissions observed after the panel's last year, before GDP is (the EKC and Kaya
+    forecasts take them as known, see :meth:`forecast.models.ekc.EKCModel.predict`); the coordinate
+    ``co2_observed`` (region, year) marks them and ``last_observed_year`` then counts them as observed.
     """
     regions = list(regions) if regions is not None else model.regions
     if draws < 1:
         raise InputError(f"draws must be a positive integer, got {draws}")
+    extra = {} if observed_co2 is None or not len(observed_co2) else {"observed_co2": observed_co2}
     with progress_bar(progress, f"forecast: {len(regions)} regions x {draws} draws"):
-        pred = model.predict(scenario, draws=draws, random_seed=random_seed, regions=regions)
+        pred = model.predict(scenario, draws=draws, random_seed=random_seed, regions=regions, **extra)
     pred["co2"] = pred["co2_per_capita"] * pred["population"] / 1e6
     # which posterior draw each sample used (kept as coordinates of ``sample``, as ArviZ predictions are)
     origin = {k: pred[k] for k in ("chain", "draw") if k in pred.coords}
@@ -473,9 +512,21 @@ def forecast_emissions(model, scenario, panel: pd.DataFrame, *, regions=None, dr
         shift = np.exp(-pred["inventory_offset"])
         hist_b = hist_b.assign(co2=hist_b["co2"] * shift, co2_per_capita=hist_b["co2_per_capita"] * shift)
     ds = xr.concat([hist_b, pred[list(hist_b.data_vars)]], dim="year", join="outer")
+    last_history = int(history["year"].max())
+    co2_observed = xr.DataArray(np.zeros((len(regions), ds.sizes["year"]), dtype=bool),
+                                coords={"region": regions, "year": ds["year"].values}, dims=("region", "year"))
+    co2_observed.loc[{"year": ds["year"].values <= last_history}] = True
+    if extra:
+        later = observed_co2[observed_co2["region"].isin(regions) & observed_co2["year"].isin(pred["year"].values)]
+        for region, year in zip(later["region"], later["year"].astype(int)):
+            co2_observed.loc[{"region": region, "year": year}] = True
+    # the last year up to which emissions are observed without a gap (history, then observed later years)
+    run = co2_observed.cumprod("year").sum("year").values
+    last_observed = ds["year"].values[np.maximum(run - 1, 0)]
     ds = ds.assign_coords(
-        is_forecast=("year", ds["year"].values > int(history["year"].max())),
-        last_observed_year=("region", np.full(len(regions), int(history["year"].max()))),
+        is_forecast=("year", ds["year"].values > last_history),
+        last_observed_year=("region", last_observed.astype(int)),
+        co2_observed=co2_observed.assign_attrs(long_name="emissions observed (not simulated) in this year"),
         **origin,
     )
     for name, attrs in VARIABLE_ATTRS.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from forecast.data.china import COMPLETE_YEARS
@@ -28,6 +29,9 @@ class PanelSource:
     notes: Callable[[pd.DataFrame, object], pd.DataFrame] | None = None  # (panel, data_dir) -> notes table
     notes_title: str = ""
     inventories: bool = False  # CEADs fuel inventories exist per region (IPCC Approach 2 measurement error)
+    # (study, panel, data_dir, download) -> tidy region, year, co2 (Mt CO2/yr) observed after the panel's last
+    # year (emissions are published before GDP); None: the source has none
+    later: Callable[..., pd.DataFrame] | None = None
 
 
 def _load_table(study, data_dir, download: bool) -> pd.DataFrame:
@@ -45,6 +49,31 @@ def _load_table(study, data_dir, download: bool) -> pd.DataFrame:
         panel = panel[~panel["region"].isin(d.exclude_regions)].reset_index(drop=True)
         panel.attrs["provenance"] = provenance
     return panel
+
+
+def _later_table(study, panel: pd.DataFrame, data_dir, download: bool) -> pd.DataFrame:
+    """Emissions of the panel's regions in the years after its last year in which the source has CO2 but
+    not yet GDP (OWID: CO2 runs a year beyond GDP). A window that ends early (``years = [1990, 2015]``)
+    gets none: its later years have GDP, so they are left out on purpose, not missing."""
+    from forecast.data import load_panel
+
+    d = study.data
+    source = d.source if d.source == "owid" else str(study.resolve(d.source))
+    last = int(panel["year"].max())
+    raw = load_panel(source, path=study.resolve(d.path), data_dir=data_dir, download=download,
+                     regions=sorted(set(panel["region"])), require_complete=False)
+    co2 = pd.to_numeric(raw["co2"], errors="coerce")
+    gdp = pd.to_numeric(raw["gdp"], errors="coerce")
+    keep = (raw["year"] > last) & np.isfinite(co2) & (co2 > 0) & ~np.isfinite(gdp)
+    return later_run(raw.loc[keep, ["region", "year", "co2"]], last)
+
+
+def later_run(frame: pd.DataFrame, last_year: int) -> pd.DataFrame:
+    """The rows of ``frame`` (region, year, co2) in the unbroken run of years after ``last_year`` (a region's
+    run stops at its first missing year), sorted; an empty frame with those columns if there are none."""
+    frame = frame.sort_values(["region", "year"]).reset_index(drop=True)
+    expected = last_year + 1 + frame.groupby("region").cumcount()
+    return frame[frame["year"].to_numpy() == expected.to_numpy()].reset_index(drop=True)
 
 
 def _load_provinces(study, data_dir, download: bool) -> pd.DataFrame:
@@ -71,13 +100,13 @@ def _province_notes(panel: pd.DataFrame, data_dir) -> pd.DataFrame:
 
 
 SOURCES: dict[str, PanelSource] = {
-    "owid": PanelSource("owid", _load_table),
+    "owid": PanelSource("owid", _load_table, later=_later_table),
     "china_provinces": PanelSource("china_provinces", _load_provinces, default_years=COMPLETE_YEARS,
                                   groups=_province_groups, notes=_province_notes,
                                   notes_title="China provincial data: coverage, gaps and conversions",
                                   inventories=True),
 }
-TABLE = PanelSource("table", _load_table)  # any other source: a path to a tidy CSV / Parquet panel
+TABLE = PanelSource("table", _load_table, later=_later_table)  # any other source: a path to a tidy CSV / Parquet panel
 
 
 def data_source(study) -> PanelSource:

@@ -81,6 +81,10 @@ class DataSection(_Section):
     regions: list[str] | None = None
     exclude_regions: list[str] = []
     min_years: int = Field(default=10, ge=3)
+    later_emissions: bool = Field(default=True, description=(
+        "Condition the forecast on emissions published after the fit window's last year while GDP is not yet "
+        "(OWID: CO2 runs to 2023, GDP to 2022): those years take the observed emissions in every sample and "
+        "count as observed for P(already peaked). false: forecast them like any other year."))
 
     @field_validator("years")
     @classmethod

@@ -406,14 +406,21 @@ def _forecast(ctx: RunContext) -> None:
     study = ctx.study
     ctx.say(f"forecasting {len(ctx.regions)} regions x {study.forecast.draws} draws to {ctx.horizon}")
 
+    later = later_emissions(ctx)
+
     def step(c: RunContext) -> None:
         c.forecast = forecast_emissions(c.model, c.scenario, c.panel, regions=c.regions, draws=study.forecast.draws,
-                                        random_seed=c.seed + 1, progress=c.progress)
+                                        random_seed=c.seed + 1, progress=c.progress, observed_co2=later)
 
     ctx.timed("forecast", step)
     result = ctx.result = assemble_result(study, ctx.panel, ctx.model, ctx.forecast)
     result.study["seed"] = ctx.seed
     result.study["scenario_name"] = ctx.scenario.name
+    if later is not None:
+        result.study["later_emissions"] = {"years": sorted({int(y) for y in later["year"]}),
+                                           "regions": int(later["region"].nunique())}
+        result.add_table("later_emissions", later.reset_index(drop=True),
+                         "Emissions observed after the last GDP year: the forecasts take them as known")
     choice = model_choice_table(study)
     if choice:
         result.add_table("model_choice", choice[1], choice[0])
@@ -436,6 +443,20 @@ def _forecast(ctx: RunContext) -> None:
     check = peak_check_table(result.peak_table, ctx.panel)
     if len(check):
         result.add_table("peak_check", check, "P(already peaked) against what the data already show")
+
+
+def later_emissions(ctx: RunContext) -> pd.DataFrame | None:
+    """Emissions of the forecast regions published after the panel's last year while GDP is not yet
+    (``[data] later_emissions``, the source's ``later`` reader), for a model whose ``predict`` takes
+    ``observed_co2``; ``None`` when there are none or the model cannot use them."""
+    from forecast.run.sources import data_source
+
+    source = data_source(ctx.study)
+    if not (ctx.study.data.later_emissions and source.later is not None and ctx.model.takes_later_emissions):
+        return None
+    later = source.later(ctx.study, ctx.panel, ctx.data_dir, True)
+    later = later[later["region"].isin(ctx.regions) & (later["year"] <= ctx.horizon)]
+    return later.reset_index(drop=True) if len(later) else None
 
 
 def ekc_comparison(panel: pd.DataFrame, model: BayesianModel) -> pd.DataFrame:
