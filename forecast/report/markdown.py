@@ -573,6 +573,10 @@ _HOW_TO_READ = """## How to read this
   exceptional year does not decide it. "Already peaked" means that year is an observed one; "no peak
   by the horizon" means the 5-year mean is still at its highest in the last year it can be computed,
   two years before the horizon.
+- Emissions are published a year or so before GDP (Our World in Data: CO2 to 2023, GDP to 2022). The
+  model is fitted on the years with both, and the later observed emissions are then taken as known in
+  every trajectory (table "Emissions observed after the last GDP year"); they count as observed for
+  "already peaked".
 - The fan charts show the median forecast with 50% (dark) and 90% (light) bands; the dotted line
   marks the last observed year. The side panel shows the whole peak-year distribution.
 - Forecasts are conditional on the model, the priors and the data listed above; check the sampler
