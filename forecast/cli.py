@@ -405,6 +405,7 @@ def inventory(
     year: Optional[int] = typer.Option(None, help="Year of the CEADs inventory (1997-2019)."),
     activities: Optional[Path] = typer.Option(None, help="CSV of activities (category, value, units[, rel_sd, distribution]); factors from the IPCC priors."),
     landuse: Optional[Path] = typer.Option(None, help="CSV of land areas (land_type, area_mha[, rel_sd]) for a land-use carbon account."),
+    factors: Optional[Path] = typer.Option(None, help="A fitted emission-factor model (NetCDF from `carbon-forecast factors`): its posterior is the factor source instead of the IPCC priors (--province: the province's factors if it has measurements, else the category factors)."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     data_dir: Optional[Path] = DataDirOpt,
     seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed of the Monte Carlo."),
@@ -419,16 +420,28 @@ def inventory(
     from forecast.policy.inventory import ceads_fuel_inventory, compare_approaches, inventory_report, read_activities
 
     if study is not None:
-        if province or activities or landuse:
-            raise CarbonForecastError("give a study file or one of --province / --activities / --landuse, not both")
+        if province or activities or landuse or factors:
+            raise CarbonForecastError("give a study file or one of --province / --activities / --landuse, not both "
+                                      "(a study sets its factor source in [inventory] factors)")
         _study_inventory(_load(study), out_dir, data_dir=data_dir, seed=seed, draws=draws, quiet=quiet)
         return
     if landuse is not None:
+        if factors is not None:
+            raise CarbonForecastError("--factors applies to --province and --activities inventories, not --landuse")
         _landuse_inventory(landuse, out_dir, seed=seed, draws=draws, quiet=quiet)
         return
     if (province is None) == (activities is None):
         raise CarbonForecastError("give one of --province with --year (CEADs), --activities CSV or --landuse CSV")
     provenance = []
+    factor_model = None
+    if factors is not None:
+        if not factors.is_file():
+            raise CarbonForecastError(f"--factors: no such file {factors}")
+        from forecast.data import file_provenance
+        from forecast.models.emission_factors import EmissionFactorModel
+
+        factor_model = EmissionFactorModel.load(factors)
+        provenance.append(file_provenance(factors))
     if province is not None:
         import pandas as pd
 
@@ -443,16 +456,30 @@ def inventory(
             raise CarbonForecastError(f"province {province!r} not in {path.name}; provinces: {', '.join(sorted(set(table['province'])))}")
         if year not in set(table.loc[table["province"] == province, "year"]):
             raise CarbonForecastError(f"no CEADs inventory for {province} in {year}")
-        acts, factors = ceads_fuel_inventory(table, province, year)
-        provenance = [file_provenance(path)]
+        acts, factor_src = ceads_fuel_inventory(table, province, year)
+        provenance.insert(0, file_provenance(path))
         title = f"Fossil CO2 inventory of {province}, {year} (CEADs fuel breakdown)"
+        if factor_model is not None:
+            from forecast.policy.inventory import ceads_factor_draws
+
+            factor_src = ceads_factor_draws(list(acts), draws, factors=factor_model, region=province, random_seed=seed)
+            title += f"; factors: {factor_src.attrs['factor_source']} relative to the IPCC defaults"
     else:
         acts = read_activities(activities)  # a bad file answers before the factor model (PyMC) is imported
-        from forecast.models.emission_factors import prior_factor_draws
+        if factor_model is None:
+            from forecast.models.emission_factors import prior_factor_draws
 
-        factors = prior_factor_draws(list(acts), n=draws, random_seed=seed)
-        title = f"Emission inventory of {activities.name} (IPCC 2006 default factors as priors)"
-    comparison = compare_approaches(acts, factors, n=draws, random_seed=seed)
+            factor_src = prior_factor_draws(list(acts), n=draws, random_seed=seed)
+            title = f"Emission inventory of {activities.name} (IPCC 2006 default factors as priors)"
+        else:
+            from forecast.policy.inventory import _missing_factor
+
+            missing = [c for c in acts if c not in factor_model.category_names]
+            if missing:
+                raise CarbonForecastError("; ".join(_missing_factor(c, factor_model.category_names) for c in missing))
+            factor_src = factor_model.factor_draws(draws, random_seed=seed, level="category").sel(category=list(acts))
+            title = f"Emission inventory of {activities.name} (factors: posterior of {factors.name}, category level)"
+    comparison = compare_approaches(acts, factor_src, n=draws, random_seed=seed)
     with atomic_output_dir(out_dir) as tmp:
         comparison.to_csv(tmp / "inventory.csv")
         (tmp / "inventory.md").write_text(inventory_report(comparison, title=title, provenance=provenance), encoding="utf-8")
@@ -467,6 +494,54 @@ def inventory(
         console.print(f"[green]✓[/] wrote {out_dir}/inventory.md, inventory.csv")
     else:  # quiet still says where the results are: one line on stdout
         out.print(str(out_dir), soft_wrap=True)
+
+
+@app.command("factors")
+def factors_cmd(
+    measurements: Optional[Path] = typer.Option(None, help="CSV of measured emission factors (category, region, value, units, feeds, citation[, note]); default: the file shipped with the package (priors/emission_factor_measurements.csv)."),
+    out: Path = typer.Option(..., "--out", "-o", help="NetCDF file for the fitted emission-factor model (use it with `inventory --factors`)."),
+    seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed of the sampler."),
+    draws: int = typer.Option(1000, min=50, max=MAX_MC_DRAWS, help="Posterior draws per chain."),
+    tune: int = typer.Option(1000, min=50, max=MAX_MC_DRAWS, help="Tuning steps per chain."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Fit the hierarchical emission-factor model (IPCC 2006 Table 1.4 priors) to measured factors and save it."""
+    from forecast.io.atomic import check_output_file
+    from forecast.policy.factor_data import read_factor_measurements
+
+    check_output_file(out)
+    frame = read_factor_measurements(measurements)  # a bad file answers before PyMC is imported
+    from forecast.models.emission_factors import EmissionFactorModel
+
+    if frame.empty:
+        console.print(f"[yellow]⚠[/] {frame.attrs['path']} has no rows with feeds = yes: the fit is the IPCC prior only")
+    else:
+        _say(quiet)(f"fitting {len(frame)} measurements of {frame['category'].nunique()} categories "
+                    f"in {frame['region'].nunique()} regions")
+    data = frame[["category", "region", "value", "units"]] if len(frame) else None
+    # every category, so the model is a factor source for any inventory; unmeasured ones stay at their prior
+    from forecast.models.emission_factors import prior_factor_draws
+
+    every = [str(c) for c in prior_factor_draws(n=1)["category"].values]
+    model = EmissionFactorModel(categories=every).fit(data, random_seed=seed, draws=draws, tune=tune,
+                                      progress=not quiet and sys.stderr.isatty())
+    model.save(out)
+    for warning in model.diagnostics.warnings:
+        console.print(f"[yellow]⚠ sampler:[/] {warning}")
+    if quiet:
+        out_console.print(str(out), soft_wrap=True)
+    else:
+        summary = model.summary()
+        rich_table = Table(title=f"Emission factors ({summary.attrs.get('units', '')}), posterior median and 94% HDI")
+        for col in ("level", "category", "region", "median", "hdi_low", "hdi_high"):
+            rich_table.add_column(col)
+        for row in summary.to_dict("records"):
+            region = row.get("region")
+            rich_table.add_row(row["level"], str(row["category"]), "" if region is None or region != region else str(region),
+                               f"{row['median']:,.0f}",
+                               f"{row['hdi_low']:,.0f}", f"{row['hdi_high']:,.0f}")
+        out_console.print(rich_table)
+        console.print(f"[green]✓[/] wrote {out}")
 
 
 def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, quiet: bool) -> None:
