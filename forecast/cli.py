@@ -406,6 +406,8 @@ def inventory(
     activities: Optional[Path] = typer.Option(None, help="CSV of activities (category, value, units[, rel_sd, distribution]); factors from the IPCC priors."),
     landuse: Optional[Path] = typer.Option(None, help="CSV of land areas (land_type, area_mha[, rel_sd]) for a land-use carbon account."),
     factors: Optional[Path] = typer.Option(None, help="A fitted emission-factor model (NetCDF from `carbon-forecast factors`): its posterior is the factor source instead of the IPCC priors (--province: the province's factors if it has measurements, else the category factors)."),
+    fuel_properties: Optional[Path] = typer.Option(None, help="With --province: CSV of the net calorific value, carbon content and oxidation CEADs used per fuel (fuel, ncv, ncv_units, carbon_content, oxidation, citation); the inventory then runs on the recovered fuel energy (TJ) with per-TJ factors chosen by --factor-choice or --factors."),
+    factor_choice: str = typer.Option("ipcc", help="With --fuel-properties: 'ipcc' (IPCC 2006 Table 1.4 defaults) or 'china' (the properties' carbon content x oxidation)."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     data_dir: Optional[Path] = DataDirOpt,
     seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed of the Monte Carlo."),
@@ -413,6 +415,14 @@ def inventory(
     quiet: bool = QuietOpt,
 ) -> None:
     """IPCC Approach 1 and Approach 2 uncertainty of an emission inventory, side by side."""
+    if factor_choice not in ("ipcc", "china"):
+        raise CarbonForecastError(f"--factor-choice must be ipcc or china, got {factor_choice!r}")
+    if fuel_properties is not None and province is None:
+        raise CarbonForecastError("--fuel-properties goes with --province and --year (a CEADs province-year)")
+    if factor_choice != "ipcc" and factors is not None:
+        raise CarbonForecastError("give --factor-choice or --factors (a fitted posterior), not both")
+    if factor_choice != "ipcc" and fuel_properties is None:
+        raise CarbonForecastError("--factor-choice needs --fuel-properties (the China-specific factors come from it)")
     from forecast.io.atomic import atomic_output_dir, check_output_dir
 
     check_output_dir(out_dir)
@@ -456,8 +466,12 @@ def inventory(
             raise CarbonForecastError(f"province {province!r} not in {path.name}; provinces: {', '.join(sorted(set(table['province'])))}")
         if year not in set(table.loc[table["province"] == province, "year"]):
             raise CarbonForecastError(f"no CEADs inventory for {province} in {year}")
-        acts, factor_src = ceads_fuel_inventory(table, province, year)
         provenance.insert(0, file_provenance(path))
+        if fuel_properties is not None:
+            _energy_inventory(table, province, year, fuel_properties, factor_model if factor_model is not None else factor_choice, out_dir,
+                              provenance=provenance, seed=seed, draws=draws, quiet=quiet)
+            return
+        acts, factor_src = ceads_fuel_inventory(table, province, year)
         title = f"Fossil CO2 inventory of {province}, {year} (CEADs fuel breakdown)"
         if factor_model is not None:
             from forecast.policy.inventory import ceads_factor_draws
@@ -494,6 +508,48 @@ def inventory(
         console.print(f"[green]✓[/] wrote {out_dir}/inventory.md, inventory.csv")
     else:  # quiet still says where the results are: one line on stdout
         out.print(str(out_dir), soft_wrap=True)
+
+
+def _energy_inventory(table, province: str, year: int, properties_path: Path, factors, out_dir: Path, *,
+                      provenance: list, seed: int, draws: int, quiet: bool) -> None:
+    """Approach 1 and 2 on the fuel energy recovered from CEADs' CO2 (forecast.policy.fuel_activity)."""
+    from forecast.data import file_provenance
+    from forecast.io.atomic import atomic_output_dir
+    from forecast.mdtable import frame_table
+    from forecast.policy.fuel_activity import ceads_energy_inventory, read_fuel_properties
+
+    props = read_fuel_properties(properties_path)
+    provenance = [*provenance, file_provenance(properties_path)]
+    res = ceads_energy_inventory(table, province, year, props, factors=factors, draws=draws, random_seed=seed)
+    frame = res.to_frame()
+    title = f"Fossil CO2 inventory of {province}, {year}: fuel energy recovered from CEADs, factors: {res.factors}"
+    split = res.split.relative()
+    lines = [f"# {title}", "", frame_table(frame.reset_index(), "{:,.3f}"), "",
+             "Share of the total variance by fuel:", "", frame_table(res.variance_share.reset_index(), "{:.3f}"), "",
+             f"Systematic (emission factors, the same error every year) relative 1-sigma: {split['systematic_error']:.2%}; "
+             f"random (activity data, independent between years): {split['random_error']:.2%} "
+             "(IPCC 2006 Vol. 1 Ch. 3, Sect. 3.2.3.1).", "",
+             "Fuel use recovered from CEADs' CO2 with the properties table:", "",
+             frame_table(res.fuels.reset_index(), "{:,.4g}"), "",
+             "Data: " + "; ".join(f"`{Path(p['path']).name}` (SHA-256 `{p['sha256']}`)" for p in provenance),
+             f"Seed {seed}, {draws} Monte Carlo draws."]
+    with atomic_output_dir(out_dir) as tmp:
+        frame.to_csv(tmp / "inventory.csv")
+        res.variance_share.to_csv(tmp / "variance_share.csv")
+        res.fuels.to_csv(tmp / "fuel_use.csv")
+        (tmp / "inventory.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if quiet:
+        out_console.print(str(out_dir), soft_wrap=True)
+        return
+    rich_table = Table(title=title)
+    for col in ("approach", "total", "95% interval", "U- %", "U+ %", "systematic", "random"):
+        rich_table.add_column(col)
+    for name, row in frame.iterrows():
+        rich_table.add_row(str(name), f"{row['total']:,.2f}", f"{row['lower']:,.2f}-{row['upper']:,.2f}",
+                           f"{row['U_minus_pct']:.2f}", f"{row['U_plus_pct']:.2f}", f"{row['systematic_rel_sd']:.2%}",
+                           f"{row['random_rel_sd']:.2%}")
+    out_console.print(rich_table)
+    console.print(f"[green]✓[/] wrote {out_dir}/inventory.md, inventory.csv, variance_share.csv, fuel_use.csv")
 
 
 @app.command("factors")
