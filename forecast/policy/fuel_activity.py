@@ -33,7 +33,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError, did_you_mean
-from forecast.policy.inventory import (CEADS_FUELS, COAL_FUELS, Activity, InventoryErrorSplit, compare_approaches,
+from forecast.policy.inventory import (COAL_FUELS, Activity, InventoryErrorSplit, compare_approaches,
                                        factor_multipliers, inventory_error_split)
 from forecast.units import CO2_PER_C
 

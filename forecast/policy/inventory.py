@@ -826,7 +826,7 @@ def factor_multipliers(categories: list[str], n: int, *, factors: Any = "ipcc", 
             # keeps the category factor (its IPCC range already spans sources; no between-region spread added)
             reg_draws = _posterior_rows(factors.factors("region").sel(region=region), idx)
             use = [c for c in categories if c in measured]
-            draws.loc[dict(category=use)] = reg_draws.sel(category=use).values
+            draws.loc[{"category": use}] = reg_draws.sel(category=use).values
         specs = factors.priors()
         label = (f"posterior (region {region} factors for {', '.join(measured)}; category factors otherwise)"
                  if measured else "posterior (category factors)")
