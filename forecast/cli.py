@@ -621,12 +621,19 @@ def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, qu
         panel = load_study_panel(spec, data_dir=data_dir)
         year = int(panel["year"].max())
         ceads = pd.read_csv(resolve_china_file("ceads_co2", data_dir))
+        from forecast.policy.inventory import ceads_factor_draws
+        from forecast.run.stages.emissions import inventory_factors
+
+        source = inventory_factors(spec)  # "ipcc" or the fitted EmissionFactorModel [inventory] factors names
         rows = []
         for i, province in enumerate(forecast_regions(spec, panel)):
             acts, factors = ceads_fuel_inventory(ceads, province, year)
+            if not isinstance(source, str):
+                factors = ceads_factor_draws(list(acts), draws, factors=source, region=province, random_seed=seed + i)
             comparison = compare_approaches(acts, factors, n=draws, random_seed=seed + i)
             for approach, row in comparison.iterrows():
-                rows.append({"region": province, "year": year, "approach": approach, **row.to_dict()})
+                rows.append({"region": province, "year": year, "approach": approach,
+                             "factors": source if isinstance(source, str) else factors.attrs["factor_source"], **row.to_dict()})
         tables.append((f"Fossil CO2 inventories, {year} (CEADs fuel breakdown; Mt CO2, 95% intervals)",
                        pd.DataFrame(rows), "inventory_by_region.csv"))
     if spec.landuse.enabled:

@@ -149,3 +149,30 @@ def test_inventory_cli_takes_the_posterior(biased_fit, tmp_path):
     # below the IPCC-default total (189.2 + 28.05 Mt): the coal factor learned from the data is lower
     assert table.loc["Approach 1", "total"] < 189.2 + 28.05
     assert "posterior" in (out / "inventory.md").read_text()
+
+
+@pytest.mark.slow
+def test_study_inventory_takes_inventory_factors(biased_fit, shared_data_dir, tmp_path):
+    """`carbon-forecast inventory STUDY` with `[inventory] factors = <fitted model>`: the posterior, relative to
+    the IPCC defaults, scales CEADs' coal CO2 (no province of the study has measurements: category factors)."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    _, path = biased_fit
+    study = tmp_path / "study.toml"
+    source = Path(__file__).resolve().parents[1] / "studies" / "china-provinces" / "study.toml"
+    study.write_text(source.read_text(encoding="utf-8") + f'\n[inventory]\nfactors = "{path}"\n', encoding="utf-8")
+    out = tmp_path / "inv"
+    result = CliRunner().invoke(app, ["inventory", str(study), "--data-dir", str(shared_data_dir), "-o", str(out),
+                                      "--draws", "2000", "--quiet"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "inventory_by_region.csv")
+    assert table["factors"].str.contains("posterior").all()
+    raw = pd.read_csv(shared_data_dir / "china_ceads_province_co2.csv").set_index(["province", "year"])
+    a1 = table[table["approach"] == "Approach 1"].set_index("region")
+    fuel = raw.xs(int(a1["year"].iloc[0]), level="year").loc[a1.index]
+    # the learned coal factor is below the IPCC default, so every coal-burning province's total drops
+    assert (a1["total"] < fuel["Scope_1_Total"] - fuel["Process"]).all()
