@@ -407,7 +407,7 @@ def inventory(
     landuse: Optional[Path] = typer.Option(None, help="CSV of land areas (land_type, area_mha[, rel_sd]) for a land-use carbon account."),
     factors: Optional[Path] = typer.Option(None, help="A fitted emission-factor model (NetCDF from `carbon-forecast factors`): its posterior is the factor source instead of the IPCC priors (--province: the province's factors if it has measurements, else the category factors)."),
     fuel_properties: Optional[Path] = typer.Option(None, help="With --province: CSV of the net calorific value, carbon content and oxidation CEADs used per fuel (fuel, ncv, ncv_units, carbon_content, oxidation, citation); the inventory then runs on the recovered fuel energy (TJ) with per-TJ factors chosen by --factor-choice or --factors."),
-    factor_choice: str = typer.Option("ipcc", help="With --fuel-properties: 'ipcc' (IPCC 2006 Table 1.4 defaults) or 'china' (the properties' carbon content x oxidation)."),
+    factor_choice: str = typer.Option("ipcc", help="With --fuel-properties: 'ipcc' (IPCC 2006 Table 1.4 defaults), 'china' (the properties' carbon content x oxidation) or 'both' (side by side)."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     data_dir: Optional[Path] = DataDirOpt,
     seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed of the Monte Carlo."),
@@ -415,8 +415,8 @@ def inventory(
     quiet: bool = QuietOpt,
 ) -> None:
     """IPCC Approach 1 and Approach 2 uncertainty of an emission inventory, side by side."""
-    if factor_choice not in ("ipcc", "china"):
-        raise CarbonForecastError(f"--factor-choice must be ipcc or china, got {factor_choice!r}")
+    if factor_choice not in ("ipcc", "china", "both"):
+        raise CarbonForecastError(f"--factor-choice must be ipcc, china or both, got {factor_choice!r}")
     if fuel_properties is not None and province is None:
         raise CarbonForecastError("--fuel-properties goes with --province and --year (a CEADs province-year)")
     if factor_choice != "ipcc" and factors is not None:
@@ -468,7 +468,8 @@ def inventory(
             raise CarbonForecastError(f"no CEADs inventory for {province} in {year}")
         provenance.insert(0, file_provenance(path))
         if fuel_properties is not None:
-            _energy_inventory(table, province, year, fuel_properties, factor_model if factor_model is not None else factor_choice, out_dir,
+            _energy_inventory(table, province, year, fuel_properties, [factor_model] if factor_model is not None else (["ipcc", "china"] if factor_choice == "both" else [factor_choice]),
+                              out_dir,
                               provenance=provenance, seed=seed, draws=draws, quiet=quiet)
             return
         acts, factor_src = ceads_fuel_inventory(table, province, year)
@@ -510,9 +511,12 @@ def inventory(
         out.print(str(out_dir), soft_wrap=True)
 
 
-def _energy_inventory(table, province: str, year: int, properties_path: Path, factors, out_dir: Path, *,
+def _energy_inventory(table, province: str, year: int, properties_path: Path, sources: list, out_dir: Path, *,
                       provenance: list, seed: int, draws: int, quiet: bool) -> None:
-    """Approach 1 and 2 on the fuel energy recovered from CEADs' CO2 (forecast.policy.fuel_activity)."""
+    """Approach 1 and 2 on the fuel energy recovered from CEADs' CO2 (forecast.policy.fuel_activity), once
+    per factor source in ``sources`` ("ipcc", "china" or a fitted EmissionFactorModel), same seed."""
+    import pandas as pd
+
     from forecast.data import file_provenance
     from forecast.io.atomic import atomic_output_dir
     from forecast.mdtable import frame_table
@@ -520,32 +524,35 @@ def _energy_inventory(table, province: str, year: int, properties_path: Path, fa
 
     props = read_fuel_properties(properties_path)
     provenance = [*provenance, file_provenance(properties_path)]
-    res = ceads_energy_inventory(table, province, year, props, factors=factors, draws=draws, random_seed=seed)
-    frame = res.to_frame()
-    title = f"Fossil CO2 inventory of {province}, {year}: fuel energy recovered from CEADs, factors: {res.factors}"
-    split = res.split.relative()
-    lines = [f"# {title}", "", frame_table(frame.reset_index(), "{:,.3f}"), "",
-             "Share of the total variance by fuel:", "", frame_table(res.variance_share.reset_index(), "{:.3f}"), "",
-             f"Systematic (emission factors, the same error every year) relative 1-sigma: {split['systematic_error']:.2%}; "
-             f"random (activity data, independent between years): {split['random_error']:.2%} "
-             "(IPCC 2006 Vol. 1 Ch. 3, Sect. 3.2.3.1).", "",
+    results = [ceads_energy_inventory(table, province, year, props, factors=s, draws=draws, random_seed=seed)
+               for s in sources]
+    frame = pd.concat([r.to_frame() for r in results])
+    shares = pd.concat({r.factors: r.variance_share for r in results}, axis=1)
+    shares.columns = [f"{a} | {b}" for a, b in shares.columns]
+    title = f"Fossil CO2 inventory of {province}, {year}: fuel energy recovered from CEADs"
+    lines = [f"# {title}", "", "Totals (Mt CO2, 95% intervals) by factor source:", "",
+             frame_table(frame.reset_index(), "{:,.3f}"), "",
+             "Share of the total variance by fuel:", "", frame_table(shares.reset_index(), "{:.3f}"), "",
+             "systematic_rel_sd: the emission-factor part of the error (the same every year); random_rel_sd: the "
+             "activity-data part (independent between years), relative 1-sigma (IPCC 2006 Vol. 1 Ch. 3, "
+             "Sect. 3.2.3.1).", "",
              "Fuel use recovered from CEADs' CO2 with the properties table:", "",
-             frame_table(res.fuels.reset_index(), "{:,.4g}"), "",
+             frame_table(results[0].fuels.reset_index(), "{:,.4g}"), "",
              "Data: " + "; ".join(f"`{Path(p['path']).name}` (SHA-256 `{p['sha256']}`)" for p in provenance),
              f"Seed {seed}, {draws} Monte Carlo draws."]
     with atomic_output_dir(out_dir) as tmp:
         frame.to_csv(tmp / "inventory.csv")
-        res.variance_share.to_csv(tmp / "variance_share.csv")
-        res.fuels.to_csv(tmp / "fuel_use.csv")
+        shares.to_csv(tmp / "variance_share.csv")
+        results[0].fuels.to_csv(tmp / "fuel_use.csv")
         (tmp / "inventory.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     if quiet:
         out_console.print(str(out_dir), soft_wrap=True)
         return
     rich_table = Table(title=title)
-    for col in ("approach", "total", "95% interval", "U- %", "U+ %", "systematic", "random"):
+    for col in ("factors", "approach", "total", "95% interval", "U- %", "U+ %", "systematic", "random"):
         rich_table.add_column(col)
     for name, row in frame.iterrows():
-        rich_table.add_row(str(name), f"{row['total']:,.2f}", f"{row['lower']:,.2f}-{row['upper']:,.2f}",
+        rich_table.add_row(str(row["factors"]), str(name), f"{row['total']:,.2f}", f"{row['lower']:,.2f}-{row['upper']:,.2f}",
                            f"{row['U_minus_pct']:.2f}", f"{row['U_plus_pct']:.2f}", f"{row['systematic_rel_sd']:.2%}",
                            f"{row['random_rel_sd']:.2%}")
     out_console.print(rich_table)

@@ -141,12 +141,17 @@ def test_cli_energy_inventory(shared_data_dir, tmp_path):
     write_properties(tmp_path / "p.csv")
     out = tmp_path / "inv"
     result = CliRunner().invoke(app, ["inventory", "--province", "Shandong", "--year", "2019", "--fuel-properties",
-                                      str(tmp_path / "p.csv"), "--factor-choice", "china", "--data-dir",
+                                      str(tmp_path / "p.csv"), "--factor-choice", "both", "--data-dir",
                                       str(shared_data_dir), "-o", str(out), "--draws", "4000", "--quiet"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "inventory.csv", index_col=0)
-    assert table.loc["Approach 1", "total"] == pytest.approx(fuel_sum(pd.read_csv(
-        shared_data_dir / "china_ceads_province_co2.csv"), "Shandong", 2019), rel=1e-9)
+    a1 = table.loc["Approach 1"].set_index("factors")["total"]
+    china = a1[a1.index.str.startswith("China")].iloc[0]
+    ipcc = a1[a1.index.str.startswith("IPCC")].iloc[0]
+    assert china == pytest.approx(fuel_sum(pd.read_csv(shared_data_dir / "china_ceads_province_co2.csv"),
+                                           "Shandong", 2019), rel=1e-9)
+    assert ipcc > china  # the synthetic China-specific factors are 0.9 x the IPCC defaults
+    assert len(pd.read_csv(out / "variance_share.csv").columns) == 5  # category + 2 sources x 2 approaches
     assert {"factors", "systematic_rel_sd", "random_rel_sd"} <= set(table.columns)
     assert (out / "fuel_use.csv").is_file() and "SHA-256" in (out / "inventory.md").read_text()
     bad = CliRunner().invoke(app, ["inventory", "--activities", str(tmp_path / "p.csv"), "--factor-choice", "china",

@@ -150,6 +150,7 @@ class EnergyInventory:
     def to_frame(self) -> pd.DataFrame:
         """One row per approach with the factor choice and the systematic / random split (relative 1-sigma)."""
         frame = self.comparison.copy()
+        frame.attrs = {}  # the variance shares live in variance_share (a DataFrame in attrs breaks pd.concat)
         frame.insert(0, "factors", self.factors)
         rel = self.split.relative()
         frame["systematic_rel_sd"] = rel["systematic_error"]
@@ -173,10 +174,10 @@ def _factor_draws(fuels: pd.DataFrame, n: int, factors: Any, region: str | None,
     if isinstance(factors, str) and factors == "china":
         # mean 1 exactly: Approach 1 (means) then reproduces CEADs' total, whose factors these are
         per_fuel = per_fuel / per_fuel.mean(axis=0)
-        centre, label = fuels["china_factor"].to_numpy(), "China-specific (CC x O x 44/12 of the properties table)"
+        centre, label = fuels["china_factor"].to_numpy(), "China-specific (properties table CC x O x 44/12)"
     else:
         centre = np.array([np.exp(specs[c].params["mu"]) for c in fuels["ipcc_category"]])
-        label = "IPCC 2006 defaults (Table 1.4)" if isinstance(factors, str) else mult.attrs["factor_source"]
+        label = "IPCC 2006 defaults (Vol. 2 Table 1.4)" if isinstance(factors, str) else mult.attrs["factor_source"]
     values = per_fuel * centre
     da = xr.DataArray(values, dims=("sample", "category"), coords={"sample": np.arange(n), "category": list(fuels.index)},
                       name="factor", attrs={"units": "kg CO2/TJ"})

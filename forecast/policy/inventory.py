@@ -821,15 +821,15 @@ def factor_multipliers(categories: list[str], n: int, *, factors: Any = "ipcc", 
         idx = np.random.default_rng(random_seed).integers(0, _n_posterior(factors), size=n)
         cat_draws = _posterior_rows(factors.factors("category"), idx)
         draws = cat_draws.sel(category=list(categories)).copy()
-        if measured:
-            # the region's own factor only where it has measurements of the category; an unmeasured category
-            # keeps the category factor (its IPCC range already spans sources; no between-region spread added)
+        # the region's own factor only where it has measurements of the category; an unmeasured category
+        # keeps the category factor (its IPCC range already spans sources; no between-region spread added)
+        use = [c for c in categories if c in measured]
+        if use:
             reg_draws = _posterior_rows(factors.factors("region").sel(region=region), idx)
-            use = [c for c in categories if c in measured]
             draws.loc[{"category": use}] = reg_draws.sel(category=use).values
         specs = factors.priors()
-        label = (f"posterior (region {region} factors for {', '.join(measured)}; category factors otherwise)"
-                 if measured else "posterior (category factors)")
+        label = (f"posterior (region {region} factors for {', '.join(use)}; category factors otherwise)"
+                 if use else "posterior (category factors)")
     else:
         raise InputError(f"factors must be 'ipcc' or a fitted EmissionFactorModel, got {factors!r}")
     default = np.array([np.exp(specs[c].params["mu"]) for c in categories])
