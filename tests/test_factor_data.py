@@ -176,3 +176,20 @@ def test_study_inventory_takes_inventory_factors(biased_fit, shared_data_dir, tm
     fuel = raw.xs(int(a1["year"].iloc[0]), level="year").loc[a1.index]
     # the learned coal factor is below the IPCC default, so every coal-burning province's total drops
     assert (a1["total"] < fuel["Scope_1_Total"] - fuel["Process"]).all()
+
+
+@pytest.mark.slow
+def test_factors_command_on_the_shipped_file_is_prior_only(tmp_path):
+    """The shipped file has no fed row: the command says so and saves the IPCC prior of every category."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    out = tmp_path / "prior.nc"
+    result = CliRunner().invoke(app, ["factors", "-o", str(out), "--draws", "100", "--tune", "100", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "prior only" in result.output
+    model = EmissionFactorModel.load(out)
+    assert set(model.category_names) == {k for k, v in default_library().family("emission_factors").items()
+                                         if v.distribution == "LogNormal"}
+    assert model.regions == []
