@@ -405,6 +405,9 @@ def inventory(
     year: Optional[int] = typer.Option(None, help="Year of the CEADs inventory (1997-2019)."),
     activities: Optional[Path] = typer.Option(None, help="CSV of activities (category, value, units[, rel_sd, distribution]); factors from the IPCC priors."),
     landuse: Optional[Path] = typer.Option(None, help="CSV of land areas (land_type, area_mha[, rel_sd]) for a land-use carbon account."),
+    factors: Optional[Path] = typer.Option(None, help="A fitted emission-factor model (NetCDF from `carbon-forecast factors`): its posterior is the factor source instead of the IPCC priors (--province: the province's factors if it has measurements, else the category factors)."),
+    fuel_properties: Optional[Path] = typer.Option(None, help="With --province: CSV of the net calorific value, carbon content and oxidation CEADs used per fuel (fuel, ncv, ncv_units, carbon_content, oxidation, citation); the inventory then runs on the recovered fuel energy (TJ) with per-TJ factors chosen by --factor-choice or --factors."),
+    factor_choice: str = typer.Option("ipcc", help="With --fuel-properties: 'ipcc' (IPCC 2006 Table 1.4 defaults), 'china' (the properties' carbon content x oxidation) or 'both' (side by side)."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     data_dir: Optional[Path] = DataDirOpt,
     seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed of the Monte Carlo."),
@@ -412,6 +415,14 @@ def inventory(
     quiet: bool = QuietOpt,
 ) -> None:
     """IPCC Approach 1 and Approach 2 uncertainty of an emission inventory, side by side."""
+    if factor_choice not in ("ipcc", "china", "both"):
+        raise CarbonForecastError(f"--factor-choice must be ipcc, china or both, got {factor_choice!r}")
+    if fuel_properties is not None and province is None:
+        raise CarbonForecastError("--fuel-properties goes with --province and --year (a CEADs province-year)")
+    if factor_choice != "ipcc" and factors is not None:
+        raise CarbonForecastError("give --factor-choice or --factors (a fitted posterior), not both")
+    if factor_choice != "ipcc" and fuel_properties is None:
+        raise CarbonForecastError("--factor-choice needs --fuel-properties (the China-specific factors come from it)")
     from forecast.io.atomic import atomic_output_dir, check_output_dir
 
     check_output_dir(out_dir)
@@ -419,16 +430,28 @@ def inventory(
     from forecast.policy.inventory import ceads_fuel_inventory, compare_approaches, inventory_report, read_activities
 
     if study is not None:
-        if province or activities or landuse:
-            raise CarbonForecastError("give a study file or one of --province / --activities / --landuse, not both")
+        if province or activities or landuse or factors:
+            raise CarbonForecastError("give a study file or one of --province / --activities / --landuse, not both "
+                                      "(a study sets its factor source in [inventory] factors)")
         _study_inventory(_load(study), out_dir, data_dir=data_dir, seed=seed, draws=draws, quiet=quiet)
         return
     if landuse is not None:
+        if factors is not None:
+            raise CarbonForecastError("--factors applies to --province and --activities inventories, not --landuse")
         _landuse_inventory(landuse, out_dir, seed=seed, draws=draws, quiet=quiet)
         return
     if (province is None) == (activities is None):
         raise CarbonForecastError("give one of --province with --year (CEADs), --activities CSV or --landuse CSV")
     provenance = []
+    factor_model = None
+    if factors is not None:
+        if not factors.is_file():
+            raise CarbonForecastError(f"--factors: no such file {factors}")
+        from forecast.data import file_provenance
+        from forecast.models.emission_factors import EmissionFactorModel
+
+        factor_model = EmissionFactorModel.load(factors)
+        provenance.append(file_provenance(factors))
     if province is not None:
         import pandas as pd
 
@@ -443,16 +466,35 @@ def inventory(
             raise CarbonForecastError(f"province {province!r} not in {path.name}; provinces: {', '.join(sorted(set(table['province'])))}")
         if year not in set(table.loc[table["province"] == province, "year"]):
             raise CarbonForecastError(f"no CEADs inventory for {province} in {year}")
-        acts, factors = ceads_fuel_inventory(table, province, year)
-        provenance = [file_provenance(path)]
+        provenance.insert(0, file_provenance(path))
+        if fuel_properties is not None:
+            _energy_inventory(table, province, year, fuel_properties, [factor_model] if factor_model is not None else (["ipcc", "china"] if factor_choice == "both" else [factor_choice]),
+                              out_dir,
+                              provenance=provenance, seed=seed, draws=draws, quiet=quiet)
+            return
+        acts, factor_src = ceads_fuel_inventory(table, province, year)
         title = f"Fossil CO2 inventory of {province}, {year} (CEADs fuel breakdown)"
+        if factor_model is not None:
+            from forecast.policy.inventory import ceads_factor_draws
+
+            factor_src = ceads_factor_draws(list(acts), draws, factors=factor_model, region=province, random_seed=seed)
+            title += f"; factors: {factor_src.attrs['factor_source']} relative to the IPCC defaults"
     else:
         acts = read_activities(activities)  # a bad file answers before the factor model (PyMC) is imported
-        from forecast.models.emission_factors import prior_factor_draws
+        if factor_model is None:
+            from forecast.models.emission_factors import prior_factor_draws
 
-        factors = prior_factor_draws(list(acts), n=draws, random_seed=seed)
-        title = f"Emission inventory of {activities.name} (IPCC 2006 default factors as priors)"
-    comparison = compare_approaches(acts, factors, n=draws, random_seed=seed)
+            factor_src = prior_factor_draws(list(acts), n=draws, random_seed=seed)
+            title = f"Emission inventory of {activities.name} (IPCC 2006 default factors as priors)"
+        else:
+            from forecast.policy.inventory import _missing_factor
+
+            missing = [c for c in acts if c not in factor_model.category_names]
+            if missing:
+                raise CarbonForecastError("; ".join(_missing_factor(c, factor_model.category_names) for c in missing))
+            factor_src = factor_model.factor_draws(draws, random_seed=seed, level="category").sel(category=list(acts))
+            title = f"Emission inventory of {activities.name} (factors: posterior of {factors.name}, category level)"
+    comparison = compare_approaches(acts, factor_src, n=draws, random_seed=seed)
     with atomic_output_dir(out_dir) as tmp:
         comparison.to_csv(tmp / "inventory.csv")
         (tmp / "inventory.md").write_text(inventory_report(comparison, title=title, provenance=provenance), encoding="utf-8")
@@ -467,6 +509,102 @@ def inventory(
         console.print(f"[green]✓[/] wrote {out_dir}/inventory.md, inventory.csv")
     else:  # quiet still says where the results are: one line on stdout
         out.print(str(out_dir), soft_wrap=True)
+
+
+def _energy_inventory(table, province: str, year: int, properties_path: Path, sources: list, out_dir: Path, *,
+                      provenance: list, seed: int, draws: int, quiet: bool) -> None:
+    """Approach 1 and 2 on the fuel energy recovered from CEADs' CO2 (forecast.policy.fuel_activity), once
+    per factor source in ``sources`` ("ipcc", "china" or a fitted EmissionFactorModel), same seed."""
+    import pandas as pd
+
+    from forecast.data import file_provenance
+    from forecast.io.atomic import atomic_output_dir
+    from forecast.mdtable import frame_table
+    from forecast.policy.fuel_activity import ceads_energy_inventory, read_fuel_properties
+
+    props = read_fuel_properties(properties_path)
+    provenance = [*provenance, file_provenance(properties_path)]
+    results = [ceads_energy_inventory(table, province, year, props, factors=s, draws=draws, random_seed=seed)
+               for s in sources]
+    frame = pd.concat([r.to_frame() for r in results])
+    shares = pd.concat({r.factors: r.variance_share for r in results}, axis=1)
+    shares.columns = [f"{a} | {b}" for a, b in shares.columns]
+    title = f"Fossil CO2 inventory of {province}, {year}: fuel energy recovered from CEADs"
+    lines = [f"# {title}", "", "Totals (Mt CO2, 95% intervals) by factor source:", "",
+             frame_table(frame.reset_index(), "{:,.3f}"), "",
+             "Share of the total variance by fuel:", "", frame_table(shares.reset_index(), "{:.3f}"), "",
+             "systematic_rel_sd: the emission-factor part of the error (the same every year); random_rel_sd: the "
+             "activity-data part (independent between years), relative 1-sigma (IPCC 2006 Vol. 1 Ch. 3, "
+             "Sect. 3.2.3.1).", "",
+             "Fuel use recovered from CEADs' CO2 with the properties table:", "",
+             frame_table(results[0].fuels.reset_index(), "{:,.4g}"), "",
+             "Data: " + "; ".join(f"`{Path(p['path']).name}` (SHA-256 `{p['sha256']}`)" for p in provenance),
+             f"Seed {seed}, {draws} Monte Carlo draws."]
+    with atomic_output_dir(out_dir) as tmp:
+        frame.to_csv(tmp / "inventory.csv")
+        shares.to_csv(tmp / "variance_share.csv")
+        results[0].fuels.to_csv(tmp / "fuel_use.csv")
+        (tmp / "inventory.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if quiet:
+        out_console.print(str(out_dir), soft_wrap=True)
+        return
+    rich_table = Table(title=title)
+    for col in ("factors", "approach", "total", "95% interval", "U- %", "U+ %", "systematic", "random"):
+        rich_table.add_column(col)
+    for name, row in frame.iterrows():
+        rich_table.add_row(str(row["factors"]), str(name), f"{row['total']:,.2f}", f"{row['lower']:,.2f}-{row['upper']:,.2f}",
+                           f"{row['U_minus_pct']:.2f}", f"{row['U_plus_pct']:.2f}", f"{row['systematic_rel_sd']:.2%}",
+                           f"{row['random_rel_sd']:.2%}")
+    out_console.print(rich_table)
+    console.print(f"[green]✓[/] wrote {out_dir}/inventory.md, inventory.csv, variance_share.csv, fuel_use.csv")
+
+
+@app.command("factors")
+def factors_cmd(
+    measurements: Optional[Path] = typer.Option(None, help="CSV of measured emission factors (category, region, value, units, feeds, citation[, note]); default: the file shipped with the package (priors/emission_factor_measurements.csv)."),
+    out: Path = typer.Option(..., "--out", "-o", help="NetCDF file for the fitted emission-factor model (use it with `inventory --factors`)."),
+    seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed of the sampler."),
+    draws: int = typer.Option(1000, min=50, max=MAX_MC_DRAWS, help="Posterior draws per chain."),
+    tune: int = typer.Option(1000, min=50, max=MAX_MC_DRAWS, help="Tuning steps per chain."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Fit the hierarchical emission-factor model (IPCC 2006 Table 1.4 priors) to measured factors and save it."""
+    from forecast.io.atomic import check_output_file
+    from forecast.policy.factor_data import read_factor_measurements
+
+    check_output_file(out)
+    frame = read_factor_measurements(measurements)  # a bad file answers before PyMC is imported
+    from forecast.models.emission_factors import EmissionFactorModel
+
+    if frame.empty:
+        console.print(f"[yellow]⚠[/] {frame.attrs['path']} has no rows with feeds = yes: the fit is the IPCC prior only")
+    else:
+        _say(quiet)(f"fitting {len(frame)} measurements of {frame['category'].nunique()} categories "
+                    f"in {frame['region'].nunique()} regions")
+    data = frame[["category", "region", "value", "units"]] if len(frame) else None
+    # every category, so the model is a factor source for any inventory; unmeasured ones stay at their prior
+    from forecast.models.emission_factors import prior_factor_draws
+
+    every = [str(c) for c in prior_factor_draws(n=1)["category"].values]
+    model = EmissionFactorModel(categories=every).fit(data, random_seed=seed, draws=draws, tune=tune,
+                                      progress=not quiet and sys.stderr.isatty())
+    model.save(out)
+    for warning in model.diagnostics.warnings:
+        console.print(f"[yellow]⚠ sampler:[/] {warning}")
+    if quiet:
+        out_console.print(str(out), soft_wrap=True)
+    else:
+        summary = model.summary()
+        rich_table = Table(title=f"Emission factors ({summary.attrs.get('units', '')}), posterior median and 94% HDI")
+        for col in ("level", "category", "region", "median", "hdi_low", "hdi_high"):
+            rich_table.add_column(col)
+        for row in summary.to_dict("records"):
+            region = row.get("region")
+            rich_table.add_row(row["level"], str(row["category"]), "" if region is None or region != region else str(region),
+                               f"{row['median']:,.0f}",
+                               f"{row['hdi_low']:,.0f}", f"{row['hdi_high']:,.0f}")
+        out_console.print(rich_table)
+        console.print(f"[green]✓[/] wrote {out}")
 
 
 def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, quiet: bool) -> None:
@@ -490,12 +628,19 @@ def _study_inventory(spec, out_dir: Path, *, data_dir, seed: int, draws: int, qu
         panel = load_study_panel(spec, data_dir=data_dir)
         year = int(panel["year"].max())
         ceads = pd.read_csv(resolve_china_file("ceads_co2", data_dir))
+        from forecast.policy.inventory import ceads_factor_draws
+        from forecast.run.stages.emissions import inventory_factors
+
+        source = inventory_factors(spec)  # "ipcc" or the fitted EmissionFactorModel [inventory] factors names
         rows = []
         for i, province in enumerate(forecast_regions(spec, panel)):
             acts, factors = ceads_fuel_inventory(ceads, province, year)
+            if not isinstance(source, str):
+                factors = ceads_factor_draws(list(acts), draws, factors=source, region=province, random_seed=seed + i)
             comparison = compare_approaches(acts, factors, n=draws, random_seed=seed + i)
             for approach, row in comparison.iterrows():
-                rows.append({"region": province, "year": year, "approach": approach, **row.to_dict()})
+                rows.append({"region": province, "year": year, "approach": approach,
+                             "factors": source if isinstance(source, str) else factors.attrs["factor_source"], **row.to_dict()})
         tables.append((f"Fossil CO2 inventories, {year} (CEADs fuel breakdown; Mt CO2, 95% intervals)",
                        pd.DataFrame(rows), "inventory_by_region.csv"))
     if spec.landuse.enabled:

@@ -18,6 +18,10 @@ All region-category pairs are in the model, so a region without measurements of 
 category's factor with the between-region spread (the prior predictive of a region).
 
 Non-centred forms throughout: the prior scales are a few %, the log factors ~11.
+
+Measurements from a file: :func:`forecast.policy.factor_data.read_factor_measurements` (checked, converted to
+the prior units, each row with its citation) gives the frame ``fit`` takes; ``carbon-forecast factors`` fits and
+saves the model, ``carbon-forecast inventory --factors`` and ``[inventory] factors`` use its posterior.
 """
 
 from __future__ import annotations

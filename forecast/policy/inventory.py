@@ -65,6 +65,7 @@ __all__ = [
     "inventory_from_posterior",
     "InventoryErrorSplit",
     "ceads_error_split",
+    "ceads_factor_draws",
     "ceads_source_correlation",
     "factor_multipliers",
     "inventory_error_split",
@@ -815,11 +816,20 @@ def factor_multipliers(categories: list[str], n: int, *, factors: Any = "ipcc", 
             raise InputError(f"the emission-factor posterior has no categories {', '.join(missing)}; it has "
                              f"{', '.join(factors.category_names)}")
         by_region = region is not None and region in factors.regions
-        draws = factors.factor_draws(n, random_seed=random_seed, level="region" if by_region else "category")
-        draws = draws.sel(region=region) if by_region else draws
-        draws = draws.sel(category=list(categories))
+        measured = _measured_categories(factors, region) if by_region else []
+        # one index into the posterior for both levels, so region and category factors of a draw belong together
+        idx = np.random.default_rng(random_seed).integers(0, _n_posterior(factors), size=n)
+        cat_draws = _posterior_rows(factors.factors("category"), idx)
+        draws = cat_draws.sel(category=list(categories)).copy()
+        # the region's own factor only where it has measurements of the category; an unmeasured category
+        # keeps the category factor (its IPCC range already spans sources; no between-region spread added)
+        use = [c for c in categories if c in measured]
+        if use:
+            reg_draws = _posterior_rows(factors.factors("region").sel(region=region), idx)
+            draws.loc[{"category": use}] = reg_draws.sel(category=use).values
         specs = factors.priors()
-        label = f"posterior ({'region ' + region if by_region else 'category'} factors)"
+        label = (f"posterior (region {region} factors for {', '.join(use)}; category factors otherwise)"
+                 if use else "posterior (category factors)")
     else:
         raise InputError(f"factors must be 'ipcc' or a fitted EmissionFactorModel, got {factors!r}")
     default = np.array([np.exp(specs[c].params["mu"]) for c in categories])
@@ -827,6 +837,45 @@ def factor_multipliers(categories: list[str], n: int, *, factors: Any = "ipcc", 
                        dims=("sample", "category"), coords={"sample": np.arange(n), "category": list(categories)},
                        name="factor_multiplier", attrs={"units": "1", "factor_source": label})
     return out
+
+
+def _measured_categories(model: Any, region: str) -> list[str]:
+    """Categories with at least one measurement in ``region`` (from the fitted model's ``n_measurements``)."""
+    state = getattr(model.idata, "constant_data", None)
+    if state is None or "n_measurements" not in state:
+        return []
+    counts = state["n_measurements"].sel(region=region)
+    return [str(c) for c, k in zip(counts["category"].values, counts.values) if k > 0]
+
+
+def _n_posterior(model: Any) -> int:
+    post = model.factors("category")
+    return int(post.sizes["chain"] * post.sizes["draw"])
+
+
+def _posterior_rows(da: xr.DataArray, idx: np.ndarray) -> xr.DataArray:
+    """Rows ``idx`` of the (chain, draw)-stacked posterior as ``(sample, category)``."""
+    stacked = da.stack(sample=("chain", "draw")).reset_index("sample", drop=True).transpose("sample", "category")
+    return stacked.isel(sample=idx).assign_coords(sample=np.arange(len(idx)))
+
+
+def ceads_factor_draws(fuels: Iterable[str], n: int, *, factors: Any = "ipcc", region: str | None = None,
+                       random_seed: int | None = None) -> xr.DataArray:
+    """Factor draws for CEADs fuels as dimensionless multipliers ``(sample, category=fuel)``, units
+    ``"t CO2/t CO2"``, for :func:`approach2` / :func:`compare_approaches` with :func:`ceads_fuel_inventory`'s
+    activities (CEADs CO2 per fuel). Each fuel takes the multiplier of its IPCC source (:data:`CEADS_FUELS`),
+    the same draw for every fuel of one source (one factor, one error); ``factors`` as in
+    :func:`factor_multipliers` (``"ipcc"`` or a fitted EmissionFactorModel, whose region factors are used when
+    ``region`` is among its regions)."""
+    fuels = list(fuels)
+    unknown = [f for f in fuels if f not in CEADS_FUELS]
+    if unknown:
+        raise InputError(f"not CEADs fuels: {', '.join(unknown)}; fuels: {', '.join(CEADS_FUELS)}")
+    sources = sorted({CEADS_FUELS[f] for f in fuels})
+    mult = factor_multipliers(sources, int(n), factors=factors, region=region, random_seed=random_seed)
+    values = mult.sel(category=[CEADS_FUELS[f] for f in fuels]).values
+    return xr.DataArray(values, dims=("sample", "category"), coords={"sample": np.arange(int(n)), "category": fuels},
+                        name="factor", attrs={"units": "t CO2/t CO2", "factor_source": mult.attrs["factor_source"]})
 
 
 def _shared_source_draws(sources: list[str], multipliers: xr.DataArray, rho: float,
