@@ -149,3 +149,32 @@ def test_ability_to_pay_zero_is_plain_and_bad_values_fail():
     neg["gdp_per_capita"] = ds["gdp_per_capita"].where(ds["region"] != "D", -1.0)
     with pytest.raises(InputError, match=r"\['D'\]"):
         compensation(neg, "sink", 2030, ability_to_pay=1.0, **kw)
+
+
+# ------------------------------------------------------------------------------------------ study keys
+def _provinces(**sections):
+    from forecast.run.study import load_study, studies_dir
+
+    return load_study(studies_dir() / "china-provinces" / "study.toml").with_overrides(**sections)
+
+
+def test_study_checks_with_sink_and_ability_to_pay(tmp_path):
+    from forecast.errors import StudyError
+    from forecast.run.stages.capacity import check_capacity
+
+    regions = ["Beijing", "Hebei", "Tianjin"]
+    years = list(range(2017, 2061))
+    net = {"net_per_capita": {"rule": "per_capita", "budget": 100.0, "with_sink": True}}
+    with pytest.raises(StudyError, match=r"net_per_capita.*needs \[sinks\] enabled"):
+        check_capacity(_provinces(capacity={"caps": net}), regions, years)
+    # areas (made up for the test) for two of the three regions: the third has no sink to add
+    csv = tmp_path / "areas.csv"
+    csv.write_text("region,ecosystem,area_mha,source\nBeijing,forest,0.5,made up\nHebei,forest,4,made up\n")
+    sinks = {"enabled": True, "areas_csv": str(csv)}
+    with pytest.raises(StudyError, match=r"net_per_capita.*'Tianjin'"):
+        check_capacity(_provinces(capacity={"caps": net}, sinks=sinks), regions, years)
+    check_capacity(_provinces(capacity={"caps": net}, sinks=sinks), regions[:2], years)  # passes
+    comp = {"enabled": True, "allocation": "sink", "ability_to_pay": 1.0}
+    check_capacity(_provinces(compensation=comp, sinks=sinks), regions[:2], years)
+    with pytest.raises(StudyError, match="ability_to_pay"):
+        _provinces(compensation={**comp, "ability_to_pay": -1.0})
