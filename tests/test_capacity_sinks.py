@@ -178,3 +178,23 @@ def test_study_checks_with_sink_and_ability_to_pay(tmp_path):
     check_capacity(_provinces(compensation=comp, sinks=sinks), regions[:2], years)
     with pytest.raises(StudyError, match="ability_to_pay"):
         _provinces(compensation={**comp, "ability_to_pay": -1.0})
+
+
+def test_stage_tables_national_sum_and_capacity_with_sinks():
+    from types import SimpleNamespace
+
+    from forecast.run.stages.capacity import run_capacity
+
+    caps = {"share": {"rule": "per_capita", "budget": 250.0},
+            "net_share": {"rule": "per_capita", "budget": 250.0, "with_sink": True}}
+    study = _provinces(capacity={"caps": caps, "years": [2030, 2060]}, compensation={"enabled": False})
+    fc = SimpleNamespace(ds=make_ds())
+    tables = run_capacity(study, fc, seed=1)
+    assert {"capacity__share", "capacity__net_share", "capacity_sinks__net_share", "national_sum"} <= set(tables)
+    both = tables["capacity_sinks__net_share"]
+    assert (both["population_capacity_with_sink_q50"] >= both["population_capacity_q50"]).all()
+    total = tables["national_sum"]
+    assert list(total["year"]) == [2030, 2060]
+    # the net cap lets the group emit budget + sinks: it overshoots less often than the gross cap
+    assert (total["p_overshoot__net_share"] <= total["p_overshoot__share"]).all()
+    np.testing.assert_allclose(total["cap_sum_q50__share"], 250.0)

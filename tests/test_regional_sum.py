@@ -71,3 +71,23 @@ def test_errors():
     missing = ds.copy()
     missing["co2"] = ds["co2"].where(ds["region"] != "r3")
     assert regional_sum(missing).isnull().all()  # a missing province makes the sum NaN, not smaller
+
+
+def test_national_sum_table_overshoot_depends_on_correlation():
+    from forecast.policy.regional_sum import national_sum_table
+
+    cap = xr.DataArray(np.full((R, len(YEARS)), 110.0), dims=("region", "year"),
+                       coords={"region": [f"r{i}" for i in range(R)], "year": YEARS})
+    p = {}
+    for rho in (0.0, 0.8):
+        t = national_sum_table(make_ds(rho), {"flat": cap}, years=YEARS)
+        assert list(t["year"]) == YEARS
+        np.testing.assert_allclose(t["cap_sum_q50__flat"], 1100.0)
+        p[rho] = float(t["p_overshoot__flat"].iloc[0])
+    # sum mean ~ 1000 x exp(0.02) = 1020, regional sd ~ 20: the cap of 1100 is 80 / (20 sqrt(10)) = 1.26 sd
+    # above the independent sum (P ~ 0.10) and 80 / (20 sqrt(10 x 8.2)) = 0.44 sd above the correlated one
+    # (P ~ 0.33, less in the right-skewed log-normal); Monte Carlo sd of P with 4000 draws <= 0.008
+    assert 0.07 < p[0.0] < 0.14
+    assert 0.22 < p[0.8] < 0.36
+    with pytest.raises(InputError, match="no year"):
+        national_sum_table(make_ds(0.0), {"flat": cap.sel(year=[2030])}, years=YEARS)

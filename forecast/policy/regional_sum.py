@@ -25,7 +25,7 @@ import xarray as xr
 from forecast.errors import InputError, did_you_mean
 from forecast.policy.capacity import as_dataset
 
-__all__ = ["regional_sum", "spread_table", "variance_ratio"]
+__all__ = ["national_sum_table", "regional_sum", "spread_table", "variance_ratio"]
 
 QUANTILES = (0.05, 0.5, 0.95)
 
@@ -95,3 +95,30 @@ def spread_table(sums: Mapping[str, xr.DataArray], years: Iterable[int]) -> pd.D
     out = pd.DataFrame(rows)
     out.attrs["units"] = "Mt CO2/yr (q05, q50, q95); 1 (rel_width_90, sd_log)"
     return out
+
+
+def national_sum_table(forecast, caps: Mapping[str, xr.DataArray] | None = None, years: Iterable[int] = (2030, 2060),
+                       regions: Iterable[str] | None = None) -> pd.DataFrame:
+    """The regions' sum per draw in ``years``: q05 / q50 / q95 (Mt CO2/yr), relative 90 % width, the
+    variance ratio, and for each cap in ``caps`` (label -> cap DataArray (region, year) or (sample,
+    region, year), Mt CO2/yr) the sum of the caps (median) and ``P(sum of emissions > sum of caps)`` --
+    the probability that the group as a whole overshoots, which depends on how the regions co-vary."""
+    ds = as_dataset(forecast)
+    total = regional_sum(ds, regions)
+    names = total.attrs["regions"].split(", ")
+    years = [int(y) for y in years]
+    table = spread_table({"sum of regions": total}, years).drop(columns=["series"])
+    table["variance_ratio"] = variance_ratio(ds, names).sel(year=years).values
+    for label, cap in (caps or {}).items():
+        missing = [y for y in years if y not in cap["year"].values]
+        if missing:
+            raise InputError(f"national_sum_table: cap {label!r} has no year(s) {missing}")
+        unknown = [r for r in names if r not in cap["region"].values]
+        if unknown:
+            raise InputError(f"national_sum_table: cap {label!r} has no value for region(s) {unknown}")
+        cap_sum = cap.sel(region=names, year=years).sum("region", skipna=False)
+        over = (total.sel(year=years) > cap_sum)
+        table[f"cap_sum_q50__{label}"] = (cap_sum.median("sample") if "sample" in cap_sum.dims else cap_sum).values
+        table[f"p_overshoot__{label}"] = over.mean("sample").values
+    table.attrs["units"] = "Mt CO2/yr (q05, q50, q95, cap sums); 1 (widths, ratios, probabilities)"
+    return table

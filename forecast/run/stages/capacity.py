@@ -118,13 +118,16 @@ def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataF
     from forecast.policy.capacity import capacity_table, carrying_capacity, make_cap, sink_capacity_table
     from forecast.policy.compensation import compensation, compensation_table, flow_table
 
+    from forecast.policy.regional_sum import national_sum_table
+
     tables: dict[str, pd.DataFrame] = {}
     c = study.capacity
     years = [y for y in c.years if y in set(int(v) for v in fc.ds["year"].values)]
     if c.enabled:
+        caps = {}
         for label, spec in c.caps.items():
             params = {k: v for k, v in spec.items() if k != "rule"}
-            cap = make_cap(spec["rule"], fc.ds, **params)
+            cap = caps[label] = make_cap(spec["rule"], fc.ds, **params)
             cap_ds = carrying_capacity(fc.ds, cap, built_up_km2=c.built_up_km2 or None)
             _add_draws(fc, cap_ds, label, {"cap": "cap", "population_capacity": "population_capacity",
                                            "gdp_capacity": "gdp_capacity", "built_up_capacity": "built_up_capacity"})
@@ -136,6 +139,11 @@ def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataF
                 title = f"Carrying capacity under cap '{label}' without and with the ecosystem sink (medians)"
                 tables[table_name("capacity_sinks", label)] = _titled(title, with_groups(
                     study, sink_capacity_table(fc.ds, bare, years=years)))
+        if fc.ds.sizes["region"] >= 2:  # the group as a whole: its spread depends on how the regions co-vary
+            shared = "common shocks" if getattr(study.model, "common_shocks", False) else "independent shocks"
+            title = (f"Sum of the {fc.ds.sizes['region']} regions per draw ({shared}; Mt CO2/yr) and P(the sum "
+                     "overshoots the sum of the caps)")
+            tables["national_sum"] = _titled(title, national_sum_table(fc.ds, caps, years=years))
     m = study.compensation
     if m.enabled:
         several = len(m.rules) > 1
