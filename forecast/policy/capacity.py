@@ -19,6 +19,17 @@ construction. Where ``E = 0`` the capacities are infinite and there is no overlo
 Caps come from allocation rules (:data:`ALLOCATION_RULES`), all with the signature
 ``rule(ds, **params) -> xr.DataArray`` with dims ``(region, year)`` or ``(sample, region, year)`` in
 Mt CO2/yr; build one with :func:`make_cap`.
+
+Capacity with sinks
+-------------------
+A cap ``C`` read as a cap on **net** emissions (emissions minus the region's ecosystem sink ``S``, positive
+= uptake) allows gross emissions up to ``C + S``: ``make_cap(rule, ds, with_sink=True, ...)`` returns
+``max(C + S, 0)`` per draw (:func:`add_sink`), so the capacities become
+``population capacity = (C + S) / (E / P)`` and so on. With ``C = 0`` this is the seed paper's
+neutrality-based carrying capacity (the population, GDP and built-up land that emissions net of the
+sink can support; rule ``"neutrality"``, which is ``C = 0`` with the sink added). Where ``S >= 0`` the
+capacity with the sink is at least the capacity without it, draw by draw (the sink is a source, ``S < 0``,
+in a few draws of a region whose grassland or cropland rates are negative; the capacity is then lower).
 """
 
 from __future__ import annotations
@@ -36,9 +47,11 @@ from forecast.metrics import headline
 __all__ = [
     "ALLOCATION_RULES",
     "SHARE_TOLERANCE",
+    "add_sink",
     "as_dataset",
     "capacity_table",
     "carrying_capacity",
+    "sink_capacity_table",
     "make_cap",
     "validate_shares",
     "peak_level",
@@ -275,10 +288,44 @@ ALLOCATION_RULES: dict[str, Callable[..., xr.DataArray]] = {
 }
 
 
-def make_cap(rule: str | Callable[..., xr.DataArray], ds, **params) -> xr.DataArray:
-    """Cap from an allocation rule: a name in :data:`ALLOCATION_RULES` or a callable with the same
-    signature. Unknown names raise :class:`InputError` with suggestions; the result is validated."""
+def _sink_of(ds: xr.Dataset, years, what: str) -> xr.DataArray:
+    """The headline ``sink`` (sample, region, year; Mt CO2/yr, positive = uptake) over ``years``; regions
+    without a sink (all NaN) raise :class:`InputError` naming them."""
+    if "sink" not in ds:
+        raise InputError(f"{what}: the forecast has no 'sink' variable (run with sinks enabled)")
+    sink = headline(ds["sink"]).sel(year=years)
+    missing = sink.isnull().any([d for d in sink.dims if d != "region"])
+    if missing.any():
+        raise InputError(f"{what}: no sink in some of the years {_year_ranges(years)} for region(s) "
+                         f"{[str(r) for r in sink['region'].values[missing.values]]} (give them ecosystem areas)")
+    return sink.transpose("sample", "region", "year")
+
+
+def add_sink(cap: xr.DataArray, ds) -> xr.DataArray:
+    """Allowance for gross emissions under a cap on net emissions: ``max(cap + sink, 0)`` per draw (Mt CO2/yr).
+
+    ``cap``: (region, year) or (sample, region, year), a cap on emissions minus the ecosystem sink;
+    ``ds``: the forecast with ``sink``. The sink's draws pair with the emission draws of the same sample."""
     ds = as_dataset(ds)
+    sink = _sink_of(ds, cap["year"].values, "with_sink")
+    gross = (cap.reindex(region=ds["region"]) + sink).clip(min=0.0)
+    rule = cap.attrs.get("allocation_rule", "cap")
+    return _finish(gross, f"{rule} + sink", **{k: v for k, v in cap.attrs.items()
+                                               if k not in ("units", "long_name", "allocation_rule")})
+
+
+def make_cap(rule: str | Callable[..., xr.DataArray], ds, *, with_sink: bool = False, **params) -> xr.DataArray:
+    """Cap from an allocation rule: a name in :data:`ALLOCATION_RULES` or a callable with the same
+    signature. Unknown names raise :class:`InputError` with suggestions; the result is validated.
+
+    ``with_sink=True`` reads the rule's cap as a cap on net emissions and returns the gross allowance
+    ``max(cap + sink, 0)`` (:func:`add_sink`); not with ``"neutrality"``, which already is the sink."""
+    ds = as_dataset(ds)
+    if not isinstance(with_sink, bool):
+        raise InputError(f"with_sink must be true or false, got {with_sink!r}")
+    if with_sink and rule in ("neutrality", neutrality):
+        raise InputError("with_sink: the neutrality cap is the sink already (net zero); adding the sink again "
+                         "would count it twice")
     if callable(rule):
         fn = rule
     else:
@@ -291,6 +338,9 @@ def make_cap(rule: str | Callable[..., xr.DataArray], ds, **params) -> xr.DataAr
     except TypeError as exc:
         raise InputError(f"allocation rule {rule!r}: bad parameters: {exc}") from exc
     _check_cap(cap, ds)
+    if with_sink:
+        cap = add_sink(cap, ds)
+        _check_cap(cap, ds)
     return cap
 
 
@@ -430,3 +480,32 @@ def capacity_table(cap_ds: xr.Dataset, years=(2030, 2060)) -> pd.DataFrame:
     table = xr.Dataset(cols).to_dataframe()
     keep = [c for c in cols]
     return table[keep].reset_index()[["region", "year"] + keep]
+
+
+def sink_capacity_table(ds, cap: xr.DataArray, years=(2030, 2060)) -> pd.DataFrame:
+    """Capacity under ``cap`` (a cap on emissions, Mt CO2/yr) without and with the region's sink, side by side.
+
+    One row per (region, year): sink median (Mt CO2/yr), cap median, the population and GDP capacity
+    medians without the sink (``cap``) and with it (``max(cap + sink, 0)``; people, int-$ 2011), and
+    P(overload) both ways (P(co2 > cap) and P(co2 - sink > cap)). Regions need a sink in ``years``."""
+    ds = as_dataset(ds)
+    years = list(_years(ds, years))
+    missing = [int(y) for y in years if y not in _check_cap(cap, ds)["year"].values]
+    if missing:
+        raise InputError(f"sink_capacity_table: the cap has no year(s) {_year_ranges(missing)}")
+    cap = cap.sel(year=years)
+    sink = _sink_of(ds, years, "sink_capacity_table")
+    without = carrying_capacity(ds, cap)
+    with_ = carrying_capacity(ds, add_sink(cap, ds))
+    cols = {"sink_q50": sink.median("sample"),
+            "cap_q50": without["cap"].median("sample"),
+            "population_capacity_q50": without["population_capacity"].median("sample"),
+            "population_capacity_with_sink_q50": with_["population_capacity"].median("sample"),
+            "gdp_capacity_q50": without["gdp_capacity"].median("sample"),
+            "gdp_capacity_with_sink_q50": with_["gdp_capacity"].median("sample"),
+            "p_overload": without["p_overload_population"],
+            "p_overload_with_sink": with_["p_overload_population"]}
+    table = xr.Dataset(cols).to_dataframe()[list(cols)].reset_index()
+    table.attrs["units"] = {"sink_q50": CAP_UNITS, "cap_q50": CAP_UNITS, "population": "people",
+                            "gdp": "international-$ (2011 prices)"}
+    return table

@@ -21,7 +21,18 @@ range. If the range is asymmetric in log space a two-piece (split) log-normal is
 ``σ_lo = log(median/p05) / 1.645`` and ``σ_hi = log(p95/median) / 1.645``, so all three quantiles are
 reproduced exactly (it is a plain log-normal when the range is symmetric in logs).
 
-``payment = price × balance`` in million ``currency`` per year (price per t × Mt). Each payer's payment is
+``payment = price × balance`` in million ``currency`` per year (price per t × Mt).
+
+Ability to pay (``ability_to_pay = η``, optional): the receivers are paid ``price × surplus`` as above, but
+the total bill is split among the deficit regions in proportion to ``deficit_r × (y_r / ȳ)^η`` instead of
+``deficit_r`` alone (``y`` = GDP per capita in the compensation year, per draw; ``ȳ`` its mean over the
+scheme, which cancels). Richer payers carry more of the bill, poorer ones less; the payers' total, the
+receipts and so the zero sum are unchanged, and ``η = 0`` is the plain scheme. Zhao et al. 2022 (J. Nat.
+Resour. 37(5), the seed paper) ask that regional horizontal compensation weigh economic development level
+and poverty; the functional form and η are a choice made here (no published value), reported with the
+result. ``burden`` is the deficit after the adjustment (Mt CO2/yr equivalent), so ``payment = price × burden``.
+
+Each payer's payment is
 split among the surplus regions in proportion to their surplus: ``flow[s, payer, payee] =
 payment[s, payer] × surplus[s, payee] / Σ surplus[s]``; row sums are the payers' payments and column
 sums the payees' receipts.
@@ -103,9 +114,38 @@ def _shares(ds: xr.Dataset, allocation, year: int, regions: list[str], reference
     return validate_shares(share, regions, f"{allocation} shares")
 
 
+def _ability_weights(ds: xr.Dataset, year: int, regions: list[str], eta: float) -> xr.DataArray:
+    """``(y_r / mean y)^eta`` per (sample, region), y = GDP per capita in ``year`` (int-$ 2011 per person)."""
+    if "gdp_per_capita" in ds:
+        y = ds["gdp_per_capita"]
+    elif "gdp" in ds and "population" in ds:
+        y = ds["gdp"] / ds["population"]
+    else:
+        raise InputError("ability_to_pay needs 'gdp_per_capita' (or 'gdp' and 'population') in the forecast")
+    y = y.sel(year=year, region=regions, drop=True)
+    if "sample" not in y.dims:
+        y = y.expand_dims(sample=ds["sample"].values)
+    bad = (~np.isfinite(y) | (y <= 0)).any("sample")
+    if bad.any():
+        raise InputError(f"ability_to_pay: GDP per capita missing or <= 0 in {year} for region(s) "
+                         f"{[str(r) for r in y['region'].values[bad.values]]}")
+    return (y / y.mean("region")) ** eta
+
+
+def _burden(balance: xr.DataArray, weight: xr.DataArray) -> xr.DataArray:
+    """Deficits re-split by ``deficit × weight`` with the same total per draw; surpluses unchanged."""
+    deficit = balance.clip(min=0)
+    weighted = deficit * weight
+    wsum = weighted.sum("region")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = xr.where(wsum > 0, weighted / wsum, 0.0)
+    return xr.where(balance > 0, share * deficit.sum("region"), balance).transpose("sample", "region")
+
+
 def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p05: float | None = None,
                  price_p95: float | None = None, random_seed: int | np.random.Generator | None = None,
-                 currency: str = "USD", regions=None, reference_year: int | None = None) -> xr.Dataset:
+                 currency: str = "USD", regions=None, reference_year: int | None = None,
+                 ability_to_pay: float | None = None) -> xr.Dataset:
     """Compensation balances, payments and flows in ``year``.
 
     Args:
@@ -119,11 +159,14 @@ def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p
         random_seed: seed of the price draws.
         currency: label of the money unit (payments are in million ``currency`` per year).
         regions: the regions in the scheme for rule/sink allocations (default: all forecast regions).
+        ability_to_pay: elasticity η >= 0 of the payers' split on GDP per capita (see the module
+            docstring); None or 0 = no adjustment.
 
     Returns:
         Dataset with ``balance`` (sample, region; Mt CO2/yr, positive = deficit), ``payment`` (sample, region;
         million currency/yr, positive = pays), ``price`` (sample), ``flow`` (sample, payer, payee; million
-        currency/yr), ``share`` (allocation mode) or ``unmatched`` (sink mode; Mt CO2/yr).
+        currency/yr), ``share`` (allocation mode) or ``unmatched`` (sink mode; Mt CO2/yr); with
+        ``ability_to_pay`` also ``burden`` (sample, region; Mt CO2/yr) and ``ability_weight``.
     """
     ds = as_dataset(ds)
     year = _year(ds, year)
@@ -144,6 +187,10 @@ def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p
         shares = None if allocation == "sink" else _shares(ds, allocation, year, regions, reference_year)
     if not isinstance(currency, str) or not currency:
         raise InputError(f"currency must be a non-empty label, got {currency!r}")
+    if ability_to_pay is not None and (isinstance(ability_to_pay, bool)
+                                       or not isinstance(ability_to_pay, (int, float, np.integer, np.floating))
+                                       or not np.isfinite(ability_to_pay) or ability_to_pay < 0):
+        raise InputError(f"ability_to_pay must be a number >= 0 (an elasticity on GDP per capita), got {ability_to_pay!r}")
 
     co2 = ds["co2"].sel(year=year, region=regions, drop=True).transpose("sample", "region")
     if co2.isnull().any():
@@ -183,7 +230,15 @@ def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p
     n = ds.sizes["sample"]
     price = xr.DataArray(sample_price(n, price_median, price_p05, price_p95, random_seed), dims="sample",
                          coords={"sample": ds["sample"].values})
-    payment = price * balance
+    if ability_to_pay:
+        weight = _ability_weights(ds, year, regions, float(ability_to_pay))
+        burden = _burden(balance, weight)
+        out["ability_weight"] = weight.transpose("sample", "region").assign_attrs(
+            units="1", long_name=f"(GDP per capita / scheme mean)^{ability_to_pay:g}")
+        out["burden"] = burden.assign_attrs(units="Mt CO2/yr", long_name="deficit re-split by ability to pay")
+    else:
+        burden = balance
+    payment = price * burden
     pay = payment.clip(min=0).values  # (sample, payer)
     surplus = (-balance).clip(min=0).values  # (sample, payee)
     total = surplus.sum(axis=1, keepdims=True)
@@ -199,7 +254,8 @@ def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p
     out["flow"] = xr.DataArray(flow, dims=("sample", "payer", "payee"),
                                coords={"sample": ds["sample"].values, "payer": regions, "payee": regions},
                                attrs={"units": money, "long_name": "payment from payer to payee"})
-    out.attrs.update(year=year, mode=mode, currency=currency, price_median=price_median,
+    out.attrs.update(year=year, mode=mode, currency=currency, ability_to_pay=float(ability_to_pay or 0.0),
+                     price_median=price_median,
                      price_p05=price_p05 if price_p05 is not None else price_median,
                      price_p95=price_p95 if price_p95 is not None else price_median)
     return out

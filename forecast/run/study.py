@@ -274,6 +274,10 @@ class SinksSection(_Section):
     tune: int = Field(default=1000, ge=200, le=MAX_DRAWS)
     priors: dict[str, dict[str, Any]] = {}
     areas: dict[str, dict[str, Any]] = {}
+    areas_csv: str | None = Field(default=None, description=(
+        "CSV of ecosystem areas by region (columns region, ecosystem, area_mha, source[, rel_sd][, year]; "
+        "format in forecast/sinks/areas.py), relative to the study file; merged with [sinks.areas.<region>] "
+        "(a region in both is an error)"))
     rates: dict[str, Any] = {}
     soc: bool | dict[str, Any] = True
     forest_age: dict[str, ForestAgeTable] = {}  # forest ageing per region (off where not given)
@@ -282,15 +286,15 @@ class SinksSection(_Section):
 
     @model_validator(mode="after")
     def _areas_when_enabled(self):
-        if self.enabled and not self.areas:
-            raise ValueError("sinks are enabled but no [sinks.areas.<region>] table is given")
+        if self.enabled and not self.areas and not self.areas_csv:
+            raise ValueError("sinks are enabled but no [sinks.areas.<region>] table (or areas_csv) is given")
         if len(self.fit_years) != 2 or self.fit_years[0] >= self.fit_years[1]:
             raise ValueError(f"fit_years must be [start, end] with start < end, got {self.fit_years}")
         _years_in_range(self.fit_years, "fit_years")
         _years_in_range(self.neutrality_years, "neutrality_years")
         for table, what in ((self.forest_age, "forest_age"), (self.luc, "luc")):
             stray = [r for r in table if r not in self.areas]
-            if stray:
+            if stray and not self.areas_csv:  # with a CSV, checked against its regions before sampling
                 raise ValueError(f"[sinks.{what}] region(s) {', '.join(stray)} have no [sinks.areas.<region>] table")
         return self
 
@@ -336,6 +340,10 @@ class CompensationSection(_Section):
     price_p05: float | None = Field(default=None, gt=0)
     price_p95: float | None = Field(default=None, gt=0)
     currency: str = "CNY"
+    ability_to_pay: float | None = Field(default=None, ge=0, le=10, description=(
+        "elasticity of the payers' split of the bill on GDP per capita: each deficit region pays in proportion "
+        "to deficit x (GDP per capita / scheme mean)^ability_to_pay; receipts unchanged; none or 0 = plain "
+        "(forecast/policy/compensation.py)"))
 
     @field_validator("allocation")
     @classmethod

@@ -42,12 +42,14 @@ def check_capacity(study: Study, regions: list[str], years: list[int] | None = N
             rule = spec["rule"]
             if rule not in ALLOCATION_RULES:
                 raise StudyError(f"[capacity.caps.{label}] rule {rule!r} unknown; rules: {', '.join(ALLOCATION_RULES)}")
-            allowed = set(inspect.signature(ALLOCATION_RULES[rule]).parameters) - {"ds"}
+            allowed = set(inspect.signature(ALLOCATION_RULES[rule]).parameters) - {"ds"} | {"with_sink"}
             extra = sorted(set(spec) - allowed - {"rule"})
             if extra:
                 raise StudyError(f"[capacity.caps.{label}] unknown parameter(s) {', '.join(extra)} for rule {rule!r}; allowed: {', '.join(sorted(allowed))}")
             if rule == "neutrality" and not study.sinks.enabled:
                 raise StudyError(f"[capacity.caps.{label}] the neutrality cap needs [sinks] enabled")
+            if spec.get("with_sink") and not study.sinks.enabled:
+                raise StudyError(f"[capacity.caps.{label}] with_sink = true needs [sinks] enabled")
         unknown = sorted(set(c.built_up_km2) - set(regions))
         if unknown:
             raise StudyError(f"[capacity] built_up_km2 regions not among the forecast regions: {', '.join(unknown)}")
@@ -83,7 +85,9 @@ def check_capacity(study: Study, regions: list[str], years: list[int] | None = N
         coords={"sample": [0, 1], "region": list(regions), "year": all_years,
                 "is_forecast": ("year", all_years >= first)})
     if study.sinks.enabled:
-        has_sink = np.isin(list(regions), list(study.sinks.areas))[None, :, None]
+        from forecast.run.stages.sinks import sink_areas
+
+        has_sink = np.isin(list(regions), list(sink_areas(study)))[None, :, None]
         sink = np.where(has_sink & (all_years >= first)[None, None, :], 1.0, np.nan)
         probe["sink"] = (dims, np.broadcast_to(sink, shape))
     cap = None
@@ -102,7 +106,8 @@ def check_capacity(study: Study, regions: list[str], years: list[int] | None = N
         for rule in m.rules:
             try:
                 compensation(probe, rule, m.year, price_median=m.price_median, price_p05=m.price_p05,
-                             price_p95=m.price_p95, random_seed=0, currency=m.currency, reference_year=m.reference_year)
+                             price_p95=m.price_p95, random_seed=0, currency=m.currency, reference_year=m.reference_year,
+                             ability_to_pay=m.ability_to_pay)
             except InputError as exc:
                 label = f" (allocation {rule!r})" if isinstance(m.allocation, list) else ""
                 raise StudyError(f"[compensation] {exc}{label}") from exc
@@ -110,22 +115,35 @@ def check_capacity(study: Study, regions: list[str], years: list[int] | None = N
 
 def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataFrame]:
     """Carrying-capacity tables per cap and compensation tables, as named report tables."""
-    from forecast.policy.capacity import capacity_table, carrying_capacity, make_cap
+    from forecast.policy.capacity import capacity_table, carrying_capacity, make_cap, sink_capacity_table
     from forecast.policy.compensation import compensation, compensation_table, flow_table
+
+    from forecast.policy.regional_sum import national_sum_table
 
     tables: dict[str, pd.DataFrame] = {}
     c = study.capacity
     years = [y for y in c.years if y in set(int(v) for v in fc.ds["year"].values)]
     if c.enabled:
+        caps = {}
         for label, spec in c.caps.items():
             params = {k: v for k, v in spec.items() if k != "rule"}
-            cap = make_cap(spec["rule"], fc.ds, **params)
+            cap = caps[label] = make_cap(spec["rule"], fc.ds, **params)
             cap_ds = carrying_capacity(fc.ds, cap, built_up_km2=c.built_up_km2 or None)
             _add_draws(fc, cap_ds, label, {"cap": "cap", "population_capacity": "population_capacity",
                                            "gdp_capacity": "gdp_capacity", "built_up_capacity": "built_up_capacity"})
             title = f"Carrying capacity under cap '{label}' ({spec['rule']})"
             tables[table_name("capacity", label)] = _titled(title, with_groups(
                 study, _readable_capacity(capacity_table(cap_ds, years=years))))
+            if params.get("with_sink"):  # the same cap without the sink, side by side
+                bare = make_cap(spec["rule"], fc.ds, **{k: v for k, v in params.items() if k != "with_sink"})
+                title = f"Carrying capacity under cap '{label}' without and with the ecosystem sink (medians)"
+                tables[table_name("capacity_sinks", label)] = _titled(title, with_groups(
+                    study, sink_capacity_table(fc.ds, bare, years=years)))
+        if fc.ds.sizes["region"] >= 2:  # the group as a whole: its spread depends on how the regions co-vary
+            shared = "common shocks" if getattr(study.model, "common_shocks", False) else "independent shocks"
+            title = (f"Sum of the {fc.ds.sizes['region']} regions per draw ({shared}; Mt CO2/yr) and P(the sum "
+                     "overshoots the sum of the caps)")
+            tables["national_sum"] = _titled(title, national_sum_table(fc.ds, caps, years=years))
     m = study.compensation
     if m.enabled:
         several = len(m.rules) > 1
@@ -133,14 +151,15 @@ def run_capacity(study: Study, fc: Forecast, *, seed: int) -> dict[str, pd.DataF
             # the same seed for every rule: the rules are compared at the same price draws
             comp = compensation(fc.ds, allocation, m.year, price_median=m.price_median, price_p05=m.price_p05,
                                 price_p95=m.price_p95, random_seed=seed + 7, currency=m.currency,
-                                reference_year=m.reference_year)
+                                reference_year=m.reference_year, ability_to_pay=m.ability_to_pay)
             rule = allocation if isinstance(allocation, str) else "fixed shares"
             payment = comp["payment"].expand_dims(year=[m.year])
             # first rule: compensation_payment (as with a single rule); the others: compensation_payment__<rule>
             _add_draws(fc, xr.Dataset({"payment": payment.assign_attrs(units=f"million {m.currency}/yr", allocation=rule)}),
                        "" if i == 0 else rule, {"payment": "compensation_payment"})
             drop = ["is_forecast", "last_observed_year", "year"]
-            title = f"Horizontal compensation in {m.year} ({rule}; million {m.currency}/yr, positive = pays)"
+            atp = f", ability to pay {m.ability_to_pay:g}" if m.ability_to_pay else ""
+            title = f"Horizontal compensation in {m.year} ({rule}{atp}; million {m.currency}/yr, positive = pays)"
             tables[table_name("compensation", rule)] = _titled(title, with_groups(
                 study, compensation_table(comp).drop(columns=drop, errors="ignore")))
             flows = flow_table(comp).drop(columns=drop, errors="ignore").sort_values("mean", ascending=False)

@@ -18,6 +18,29 @@ if TYPE_CHECKING:  # annotations only
     from forecast.run.study import Study
 
 
+def sink_areas(study: Study) -> dict:
+    """Ecosystem areas by region: ``[sinks.areas.<region>]`` merged with the ``[sinks] areas_csv`` file."""
+    s = study.sinks
+    areas = dict(s.areas)
+    if s.areas_csv:
+        from forecast.sinks.areas import read_areas_csv
+
+        try:
+            table = read_areas_csv(study.resolve(s.areas_csv))
+        except InputError as err:
+            raise StudyError(f"[sinks] areas_csv: {err}") from None
+        both = sorted(set(table) & set(areas))
+        if both:
+            raise StudyError(f"[sinks] region(s) {', '.join(both)} have areas both in [sinks.areas] and in "
+                             f"areas_csv ({s.areas_csv}); give each region once")
+        areas.update(table)
+        for what, given in (("forest_age", s.forest_age), ("luc", s.luc)):
+            stray = [r for r in given if r not in areas]
+            if stray:
+                raise StudyError(f"[sinks.{what}] region(s) {', '.join(stray)} have no ecosystem areas")
+    return areas
+
+
 def build_sinks(study: Study):
     """The land-sink model, CO2 scenario source and ecosystem sinks a study describes (no fitting)."""
     from forecast.sinks.ecosystems import EcosystemSinks
@@ -30,7 +53,7 @@ def build_sinks(study: Study):
     else:
         land = GlobalLandSinkModel(model_config=s.priors, decline=s.cfe_decline)
     forest_age = {r: t.model_dump(exclude_none=True) for r, t in s.forest_age.items()}
-    ecosystems = EcosystemSinks.from_study_table({"areas": s.areas, "rates": s.rates, "soc": s.soc,
+    ecosystems = EcosystemSinks.from_study_table({"areas": sink_areas(study), "rates": s.rates, "soc": s.soc,
                                                   "forest_age": forest_age})
     return land, ecosystems
 
@@ -52,7 +75,7 @@ def check_sinks(study: Study, regions: list[str], horizon: int, *, data_dir=None
         land, _ = build_sinks(study)
     except PriorError as err:
         raise PriorError(f"[sinks] priors: {err}") from None
-    unknown = [r for r in s.areas if r not in regions]
+    unknown = [r for r in sink_areas(study) if r not in regions]
     if unknown:
         raise StudyError(f"[sinks.areas] regions not among the forecast regions: {', '.join(unknown)} (forecast: {', '.join(regions)})")
     late = [y for y in s.neutrality_years if y > horizon]
@@ -130,7 +153,7 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
                                        decay_to_zero_by=s.co2_decay_to_zero_by)
     path = co2.path(range(min(s.base_year, int(years[0])), int(years[-1]) + 1))
     n = fc.ds.sizes["sample"]
-    regions = list(s.areas)
+    regions = list(sink_areas(study))
     emissions = fc.ds["co2"].sel(region=regions, year=years)
     say(f"projecting ecosystem sinks for {', '.join(regions)} with and without the CFE decline")
     sims, terms, nets = {}, {}, {}

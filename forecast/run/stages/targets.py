@@ -21,7 +21,9 @@ EFFORT_TITLE = "Required effort: extra annual decline of carbon intensity (or ex
 
 def _net_regions(study: Study, regions: list[str]) -> list[str]:
     """Regions that will have net emissions: those with sink areas when sinks are enabled."""
-    return [r for r in regions if r in study.sinks.areas] if study.sinks.enabled else []
+    from forecast.run.stages.sinks import sink_areas
+
+    return [r for r in regions if r in sink_areas(study)] if study.sinks.enabled else []
 
 
 def check_study_targets(study: Study, regions: list[str], panel: pd.DataFrame, horizon: int) -> list[dict]:
