@@ -53,6 +53,8 @@ MIXED = {"drift": "non_centered", "slope": "centered", "curvature": "centered", 
 HIERARCHICAL_TERMS = ("drift", "slope", "curvature", "log_noise")
 RESIDUALS = ("ar1", "iid")
 LIKELIHOODS = ("studentt", "normal")
+#: label prefix of the region slots a model holds beyond its panel's regions (see ``EKCModel.region_slots``)
+EMPTY_SLOT = "__empty_region_slot_"
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,14 @@ class EKCModel(BayesianModel):
     version = MODEL_VERSION
     family = "ekc"
     kind = "emissions"
+    #: Length of the model's ``region`` dim (``None``: one entry per region of the panel). Not a setting:
+    #: it lays the model out for compiling and leaves the posterior of the fitted regions unchanged. A
+    #: backtest gives the model of every cutoff the same number of slots, so that one nutpie compilation
+    #: serves them all (:class:`~forecast.models.sampling.CompiledModelCache`); slots without data hold
+    #: region parameters drawn from the population distribution alone, which adds nothing to the
+    #: likelihood and so does not move the population-level posterior, and they are dropped from the
+    #: posterior after sampling (:meth:`trim_posterior`).
+    region_slots: int | None = None
 
     def __init__(
         self,
@@ -276,11 +286,37 @@ class EKCModel(BayesianModel):
         return [prior for prior, _ in self._terms()]
 
     # ------------------------------------------------------------------ model
+    def region_labels(self, regions: list[str]) -> list[str]:
+        """The ``region`` coordinate of the PyMC model: ``regions``, then empty slots up to
+        :attr:`region_slots`."""
+        slots = len(regions) if self.region_slots is None else int(self.region_slots)
+        if slots < len(regions):
+            raise InputError(f"region_slots = {slots} is fewer than the {len(regions)} regions of the panel")
+        return list(regions) + [f"{EMPTY_SLOT}{k}" for k in range(slots - len(regions))]
+
+    def per_slot(self, values: np.ndarray, regions: list[str]) -> np.ndarray:
+        """A per-region array padded with zeros to the model's region slots."""
+        values = np.asarray(values, dtype=float)
+        return np.concatenate([values, np.zeros(len(self.region_labels(regions)) - len(values))])
+
+    def trim_posterior(self, idata, arrays: PanelArrays):
+        """Without the empty region slots (:attr:`region_slots`): downstream sees the fitted regions only."""
+        post = idata.posterior
+        if "region" in post.dims and post.sizes["region"] > len(arrays.regions):
+            idata.posterior = post.sel(region=list(arrays.regions))
+        return idata
+
+    def ar1_inputs(self, data: PanelArrays):
+        """``prev_idx`` and ``has_prev`` as data containers (swappable in a reused compilation)."""
+        return pm.Data("prev_idx", data.prev_idx, dims="obs"), pm.Data("has_prev", data.has_prev, dims="obs")
+
     def build_model(self, data: PanelArrays) -> pm.Model:
-        """The PyMC model for prepared panel arrays (no sampling)."""
+        """The PyMC model for prepared panel arrays (no sampling). Every array that depends on the data is a
+        ``pm.Data`` container, so a compilation can be reused for other data of the same shape of
+        parameters (:class:`~forecast.models.sampling.CompiledModelCache`)."""
         self.check_settings()
         specs = self.priors()
-        coords = {"region": data.regions, "obs": np.arange(len(data.dy))}
+        coords = {"region": self.region_labels(data.regions), "obs": np.arange(len(data.dy))}
         with pm.Model(coords=coords) as model:
             region_idx = pm.Data("region_idx", data.region_idx, dims="obs")
             dx_terms = pm.Data("dx_terms", data.dx_terms)
@@ -322,9 +358,9 @@ class EKCModel(BayesianModel):
             self.add_systematic_offset(data.regions)
             if self.residuals == "ar1":
                 phi = specs["ar1"].to_pymc("phi")
-                has_prev = pt.as_tensor_variable(data.has_prev)
+                prev_idx, has_prev = self.ar1_inputs(data)
                 resid = dy - mean
-                mean = mean + phi * resid[data.prev_idx] * has_prev
+                mean = mean + phi * resid[prev_idx] * has_prev
                 # the first change of a run has no predecessor: use the stationary scale
                 scale = scale * pt.switch(has_prev > 0, 1.0, 1.0 / pt.sqrt(1.0 - phi**2))
             if self.likelihood == "studentt":
@@ -340,7 +376,8 @@ class EKCModel(BayesianModel):
         scale = sigma[region_idx]
         error_sd = self.measurement_sd(regions)
         if error_sd.any():
-            scale = pt.sqrt(scale**2 + 2.0 * pt.as_tensor_variable(error_sd)[region_idx] ** 2)
+            error_sd = pm.Data("measurement_sd", error_sd)  # data: a reused compilation takes other regions'
+            scale = pt.sqrt(scale**2 + 2.0 * error_sd[region_idx] ** 2)
         return scale
 
     def measurement_sd(self, regions: list[str]) -> np.ndarray:
@@ -365,7 +402,8 @@ class EKCModel(BayesianModel):
         """Add δ_i (``inventory_offset``) to the model being built when the settings ask for it; it does not
         enter the growth-form likelihood (it cancels from every change), see :mod:`forecast.models.measurement`."""
         if self.has_offset():
-            measurement.add_offset(self.systematic_mean(regions), self.systematic_sd(regions))
+            measurement.add_offset(self.per_slot(self.systematic_mean(regions), regions),
+                                   self.per_slot(self.systematic_sd(regions), regions))
 
     def parameter_names(self) -> list[str]:
         """Sampled parameters that diagnostics are computed on (population level, then regions)."""
