@@ -13,7 +13,10 @@ and which paired differences (reuse minus recompile, cluster bootstrap over cuto
 that excludes 0 (``paired_differences_resolved``). The two paths sample different draws (the reused
 model carries empty region slots, so the sampler's state differs) with the same forecast seed, so the
 paired differences are Monte Carlo error; with few cutoffs the bootstrap over them is narrow, and at the
-90 % level about one in ten paired differences is expected to come out "resolved" by chance.
+90 % level about one in ten paired differences is expected to come out "resolved" by chance. The
+yardstick is a third run, ``reuse_control``: the reuse path with 5 more region slots, i.e. another Monte
+Carlo realisation of the same posteriors with the same seeds; its paired differences against ``reuse``
+(``monte_carlo_control``) show how large differences from Monte Carlo error alone come out.
 ``benchmarks/padding_posterior.py`` checks the posterior itself at one cutoff with long chains. Writes ``benchmarks/results/backtest_speed.json`` with the
 command, seed, data SHA-256, package version and machine.
 """
@@ -30,18 +33,24 @@ from pathlib import Path
 
 import numpy as np
 
-PATHS = ("recompile", "reuse")
+PATHS = ("recompile", "reuse", "reuse_control")
+#: extra region slots of the control run: another layout of the same model, so another Monte Carlo
+#: realisation of the same posterior with the same seeds
+CONTROL_EXTRA_SLOTS = 5
 
 
-def run_path(study, cutoffs, args, reuse: bool) -> dict:
+def run_path(study, cutoffs, args, reuse: bool, extra_slots: int = 0) -> dict:
     """One backtest; its result, seconds and how many compilations it made."""
-    from forecast.evaluation.backtest import run_backtest
+    from forecast.evaluation.backtest import region_slot_count, run_backtest
 
     cache: dict = {}
+    slots = None
+    if extra_slots:
+        slots = extra_slots + region_slot_count(study, cutoffs, 1750, data_dir=args.data_dir, fit_years=33)
     t0 = time.perf_counter()
     result = run_backtest(study, cutoffs, data_dir=args.data_dir, draws=args.draws, tune=args.tune,
                           forecast_draws=args.forecast_draws, seed=args.seed, model=args.model, scenario="history",
-                          driver_cache=cache, reuse_compiled=reuse)
+                          driver_cache=cache, reuse_compiled=reuse, region_slots=slots)
     seconds = time.perf_counter() - t0
     compiled = cache.get("compiled_models")
     fits = result.fits
@@ -56,10 +65,11 @@ def run_path(study, cutoffs, args, reuse: bool) -> dict:
                         "divergences": int(fits["divergences"].sum())}}
 
 
-def agreement(results: dict, n_boot: int) -> tuple[list[dict], dict]:
-    """Headline scores of both paths with their intervals and the paired difference (reuse - recompile)."""
+def agreement(results: dict, n_boot: int, names=("recompile", "reuse")) -> tuple[list[dict], dict]:
+    """Headline scores of two paths with their intervals and the paired difference (second - first)."""
     from forecast.evaluation.backtest import COMPARISON_METRICS, paired_differences
 
+    results = {name: results[name] for name in names}
     scores = {name: run["result"].scores(n_boot=n_boot) for name, run in results.items()}
     rows = []
     for kind, target, statistic, _ in COMPARISON_METRICS:
@@ -67,13 +77,13 @@ def agreement(results: dict, n_boot: int) -> tuple[list[dict], dict]:
         for name, table in scores.items():
             hit = table[(table["kind"] == kind) & (table["target"] == target) & (table["statistic"] == statistic)]
             row[name] = [round(float(hit.iloc[0][k]), 4) for k in ("estimate", "low", "high")] if len(hit) else None
-        a, b = row["recompile"], row["reuse"]
+        a, b = row[names[0]], row[names[1]]
         if a and b and np.isfinite(a[1]) and np.isfinite(b[1]):  # statistics without an interval are not checked
             row["each_inside_the_others_interval"] = bool(a[1] <= b[0] <= a[2] and b[1] <= a[0] <= b[2])
         rows.append(row)
     paired = paired_differences({name: run["result"] for name, run in results.items()}, n_boot=n_boot)
     for _, r in paired.iterrows():
-        rows.append({"kind": "paired difference (reuse - recompile)", "target": r["target"],
+        rows.append({"kind": f"paired difference ({names[1]} - {names[0]})", "target": r["target"],
                      "statistic": r["statistic"], "estimate": round(float(r["estimate"]), 4),
                      "interval": [round(float(r["low"]), 4), round(float(r["high"]), 4)],
                      "resolved": bool(r["resolved"])})
@@ -106,8 +116,11 @@ def main() -> None:
 
     study = load_study(default_study_path())
     cutoffs = parse_cutoffs(args.cutoffs)
-    results = {name: run_path(study, cutoffs, args, reuse=name == "reuse") for name in PATHS}
+    results = {name: run_path(study, cutoffs, args, reuse=name != "recompile",
+                              extra_slots=CONTROL_EXTRA_SLOTS if name == "reuse_control" else 0) for name in PATHS}
     rows, verdict = agreement(results, args.n_boot)
+    # the yardstick: two runs that differ by Monte Carlo error alone (same posterior, same seeds)
+    control_rows, control = agreement(results, args.n_boot, names=("reuse", "reuse_control"))
     report = {
         "command": " ".join(["python", *sys.argv]),
         "cutoffs": cutoffs, "model": args.model, "draws": args.draws, "tune": args.tune,
@@ -120,7 +133,9 @@ def main() -> None:
         "seconds_per_cutoff_saved": round((results["recompile"]["seconds"] - results["reuse"]["seconds"])
                                           / len(cutoffs), 1),
         "scores_agree": verdict,
+        "monte_carlo_control": control,
         "scores": rows,
+        "control_scores": control_rows,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1), encoding="utf-8")

@@ -514,7 +514,8 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
                  fit_years: int | None = DEFAULT_FIT_YEARS, lead_years: int = DEFAULT_LEAD_YEARS,
                  checkpoint_dir: str | Path | None = None, progress: bool | None = False,
                  say: Callable[[str], None] | None = None, model: str | None = None, scenario: str | None = None,
-                 driver_cache: dict | None = None, reuse_compiled: bool = True) -> BacktestResult:
+                 driver_cache: dict | None = None, reuse_compiled: bool = True,
+                 region_slots: int | None = None) -> BacktestResult:
     """Refit ``study`` at each cutoff, forecast all fitted regions and score them (see module docstring).
 
     ``regions`` restricts the fit to these regions (default: the study's own selection). ``fit_years``:
@@ -530,7 +531,8 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
     the most regions any cutoff has (``settings["region_slots"]``); slots without data are prior-only and
     dropped after sampling. The posterior is the same, the draws are not (other parameters in the sampler's
     state), so scores agree with a run without reuse within Monte Carlo error
-    (``benchmarks/backtest_speed.py`` measures both).
+    (``benchmarks/backtest_speed.py`` measures both). ``region_slots`` sets that number instead (at least
+    the most regions of any cutoff; another number is another Monte Carlo realisation of the same posterior).
     """
     from forecast.models.sampling import CompiledModelCache
     from forecast._version import __version__
@@ -566,6 +568,10 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
     if reuse_compiled and study.sampler.name == "nutpie":
         slots = region_slot_count(study, cutoffs, first_observed, data_dir=data_dir, fit_years=fit_years,
                                   regions=regions)
+        if region_slots is not None:
+            if int(region_slots) < slots:
+                raise InputError(f"region_slots = {region_slots}: a cutoff has {slots} regions; give at least that")
+            slots = int(region_slots)
         # shared by the variants of compare_models (their structures differ, so each compiles once)
         holder = {} if driver_cache is None else driver_cache
         compiled_cache = holder.setdefault("compiled_models", CompiledModelCache())

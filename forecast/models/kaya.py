@@ -153,6 +153,7 @@ class KayaModel(EKCModel):
             idx = pm.Data("region_idx", data.region_idx, dims="obs")
             # Δ log I = Δ log(CO2 per capita) − Δ log(GDP per capita)
             d_intensity = pm.Data("d_log_intensity", data.dy - data.dx_terms[:, 0], dims="obs")
+            used = self.slot_mask(data)
             if self.common_shocks or self.common_drift:
                 # which panel year each change belongs to (the later year of the change)
                 year_idx = pm.Data("year_idx", np.searchsorted(shock_years, data.year), dims="obs")
@@ -161,7 +162,7 @@ class KayaModel(EKCModel):
                 mu = specs[f"{name}_mu"].to_pymc(f"{name}_mu")
                 sd = specs[f"{name}_sigma"].to_pymc(f"{name}_sigma")
                 if parameterization == "centered":
-                    return pm.Normal(name, mu, sd, dims="region")
+                    return self.centred_by_region(name, mu, sd, used)
                 offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims="region")
                 return pm.Deterministic(name, mu + sd * offset, dims="region")
 

@@ -8,8 +8,8 @@ seconds, so compiled models are cached per process, keyed by the model's graph a
 Reusing one compilation for other data
 --------------------------------------
 A backtest fits the same model to many data sets (one per cutoff). Keyed by graph *and* data, the cache
-above never hits there, and compiling was most of each fit (about 13 of 18-25 s for the Kaya model on the
-country panel). :class:`CompiledModelCache` keys a compilation by the model's *structure* only
+above never hits there, and compiling was most of each fit (``benchmarks/backtest_speed.py`` measures
+a backtest both ways). :class:`CompiledModelCache` keys a compilation by the model's *structure* only
 (:func:`structure_key`: the graph, its constants and the shapes of the free variables, not the values of its
 ``pm.Data`` containers) and swaps the data of the model at hand into it with nutpie's ``with_data``. For a
 model whose data all live in ``pm.Data`` this is the same posterior computation as a fresh compile: the
