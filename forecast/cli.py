@@ -753,6 +753,7 @@ def backtest(
     model: Optional[list[str]] = typer.Option(None, "--model", help="Emission model to score: ekc or kaya (repeat to compare; default: the study's)."),
     scenario: Optional[list[str]] = typer.Option(None, "--scenario", help="Scenario: history or drivers (repeat; one per --model, or one for all)."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Keep each finished cutoff in <out>.checkpoints and reuse it after an interruption."),
+    reuse_compiled: bool = typer.Option(True, "--reuse-compiled/--recompile", help="Compile the model once and swap each cutoff's data into it (default), or compile it anew at every cutoff."),
     quiet: bool = QuietOpt,
 ) -> None:
     """Refit the study at past cutoffs, forecast, and score the product's peak probabilities and peak years
@@ -775,7 +776,7 @@ def backtest(
     command = " ".join(["carbon-forecast", *sys.argv[1:]])
     results = compare_models(spec, variants, years, data_dir=data_dir, draws=draws, tune=tune,
                              forecast_draws=forecast_draws, seed=seed, fit_years=fit_years or None,
-                             lead_years=lead_years, checkpoint_dir=checkpoints,
+                             lead_years=lead_years, checkpoint_dir=checkpoints, reuse_compiled=reuse_compiled,
                              progress=not quiet and sys.stderr.isatty(), say=_say(quiet))
     if len(results) > 1:
         write_comparison(results, out_dir, command=command)

@@ -341,23 +341,11 @@ def fit_window(study, cutoff: int, fit_years: int | None, first_observed: int) -
     return start, int(cutoff)
 
 
-def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None, draws: int = 300, tune: int = DEFAULT_TUNE,
-                    forecast_draws: int = 500, seed: int = 1, regions: list[str] | None = None,
-                    horizons=HORIZONS, window: int = PEAK_WINDOW, min_years_before_end: int = 10,
-                    min_drop: float = 0.15, fit_years: int | None = None, lead_years: int = DEFAULT_LEAD_YEARS,
-                    progress: bool | None = False, say: Callable[[str], None] = lambda _: None,
-                    model: str | None = None, scenario: str | None = None, driver_cache: dict | None = None) -> dict:
-    """Fit at one cutoff, forecast every fitted region and score against ``observed`` (tidy
-    ``region, year, co2`` up to the last data year). Returns the events, levels and peaks rows.
-
-    ``fit_years`` makes the fit window roll (the last ``fit_years`` years up to the cutoff); ``lead_years``
-    is the forecast length after the cutoff (at least ``max(horizons) + min_years_before_end``).
-    ``model`` and ``scenario`` (``history`` | ``drivers``) replace the study's own choices, so several
-    emission models can be scored on the same cutoffs."""
-    from forecast.projection.propagate import forecast_emissions
-    from forecast.run.pipeline import build_model, fit_model, load_study_panel
-
-    start, _ = fit_window(study, cutoff, fit_years, int(observed["year"].min()))
+def cutoff_study(study, cutoff: int, first_observed: int, *, fit_years: int | None, regions: list[str] | None = None,
+                 draws: int = 300, tune: int = DEFAULT_TUNE, model: str | None = None, scenario: str | None = None):
+    """``(spec, start)``: the study as it is fitted at ``cutoff`` (its fit window, sampler settings, every
+    region forecast) and the first year of the window."""
+    start, _ = fit_window(study, cutoff, fit_years, first_observed)
     data = {"years": [start, int(cutoff)], "min_years": min(study.data.min_years, cutoff - start + 1)}
     if regions is not None:
         data["regions"] = list(regions)
@@ -365,15 +353,58 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
                  "scenario": {"type": scenario or (study.scenario.type if study.scenario.type in SCENARIO_TYPES else "history")}}
     spec = study.with_overrides(data=data, sampler={"draws": int(draws), "tune": int(tune)},
                                 forecast={"focus_regions": [], "regions": "all"}, **overrides)
+    return spec, start
+
+
+def region_slot_count(study, cutoffs: Iterable[int], first_observed: int, *, data_dir=None,
+                      fit_years: int | None, regions: list[str] | None = None) -> int:
+    """The most regions any cutoff's fit window holds: the length of the ``region`` dim every cutoff's
+    model gets, so that one compiled model serves all cutoffs (loads each cutoff's panel, ~0.2 s each)."""
+    from forecast.run.pipeline import load_study_panel
+
+    counts = [load_study_panel(cutoff_study(study, c, first_observed, fit_years=fit_years, regions=regions)[0],
+                               data_dir=data_dir)["region"].nunique() for c in cutoffs]
+    return int(max(counts))
+
+
+def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None, draws: int = 300, tune: int = DEFAULT_TUNE,
+                    forecast_draws: int = 500, seed: int = 1, regions: list[str] | None = None,
+                    horizons=HORIZONS, window: int = PEAK_WINDOW, min_years_before_end: int = 10,
+                    min_drop: float = 0.15, fit_years: int | None = None, lead_years: int = DEFAULT_LEAD_YEARS,
+                    progress: bool | None = False, say: Callable[[str], None] = lambda _: None,
+                    model: str | None = None, scenario: str | None = None, driver_cache: dict | None = None,
+                    compiled_cache=None, region_slots: int | None = None) -> dict:
+    """Fit at one cutoff, forecast every fitted region and score against ``observed`` (tidy
+    ``region, year, co2`` up to the last data year). Returns the events, levels and peaks rows.
+
+    ``fit_years`` makes the fit window roll (the last ``fit_years`` years up to the cutoff); ``lead_years``
+    is the forecast length after the cutoff (at least ``max(horizons) + min_years_before_end``).
+    ``model`` and ``scenario`` (``history`` | ``drivers``) replace the study's own choices, so several
+    emission models can be scored on the same cutoffs. ``compiled_cache``
+    (:class:`~forecast.models.sampling.CompiledModelCache`) reuses the nutpie compilation of an earlier
+    cutoff with this cutoff's data swapped in; ``region_slots`` gives the emission model that many region
+    entries (the most any cutoff has, :func:`region_slot_count`), so that every cutoff's model has the same
+    shape and one compilation serves them all."""
+    from forecast.projection.propagate import forecast_emissions
+    from forecast.run.pipeline import build_model, fit_model, load_study_panel
+
+    spec, start = cutoff_study(study, cutoff, int(observed["year"].min()), fit_years=fit_years, regions=regions,
+                               draws=draws, tune=tune, model=model, scenario=scenario)
     panel = load_study_panel(spec, data_dir=data_dir)
     # the emission fit does not depend on the scenario: variants that share a model share its fit
     fits = {} if driver_cache is None else driver_cache
-    key = ("emission_model", cutoff, start, spec.model.type)
+    key = ("emission_model", cutoff, start, spec.model.type, region_slots)
     t0 = time.perf_counter()
+    reused = None
     if key not in fits:
         say(f"cutoff {cutoff}: fitting {spec.model.type} on {panel['region'].nunique()} regions x "
             f"{panel['year'].nunique()} years ({start}-{cutoff})")
-        fits[key] = fit_model(spec, build_model(spec, panel, data_dir=data_dir), panel, seed=seed, progress=progress)
+        emission_model = build_model(spec, panel, data_dir=data_dir)
+        if region_slots is not None and hasattr(emission_model, "region_slots"):
+            emission_model.region_slots = int(region_slots)
+        before = compiled_cache.reuses if compiled_cache is not None else 0
+        fits[key] = fit_model(spec, emission_model, panel, seed=seed, progress=progress, compiled_cache=compiled_cache)
+        reused = compiled_cache.reuses > before if compiled_cache is not None else False
     fitted_model = fits[key]
     fit_seconds = time.perf_counter() - t0
     fitted = list(fitted_model.regions)
@@ -429,6 +460,7 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
     return {"events": events, "levels": levels, "peaks": peaks,
             "info": {"cutoff": cutoff, "model": fitted_model.name, "scenario": spec.scenario.type,
                      "fit_start": start, "regions_fitted": len(fitted), "fit_seconds": round(fit_seconds, 1),
+                     "compiled_model_reused": reused,
                      "forecast_horizon": horizon, "max_r_hat": float(getattr(diag, "max_r_hat", np.nan)),
                      "min_ess_bulk": float(getattr(diag, "min_ess_bulk", np.nan)),
                      "divergences": int(getattr(diag, "divergences", 0) or 0),
@@ -485,7 +517,8 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
                  fit_years: int | None = DEFAULT_FIT_YEARS, lead_years: int = DEFAULT_LEAD_YEARS,
                  checkpoint_dir: str | Path | None = None, progress: bool | None = False,
                  say: Callable[[str], None] | None = None, model: str | None = None, scenario: str | None = None,
-                 driver_cache: dict | None = None) -> BacktestResult:
+                 driver_cache: dict | None = None, reuse_compiled: bool = True,
+                 region_slots: int | None = None) -> BacktestResult:
     """Refit ``study`` at each cutoff, forecast all fitted regions and score them (see module docstring).
 
     ``regions`` restricts the fit to these regions (default: the study's own selection). ``fit_years``:
@@ -494,7 +527,17 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
     :func:`compare_models`). ``checkpoint_dir``: each finished cutoff is saved there and reused by a
     later run with the same settings, so an interrupted backtest resumes where it stopped.
     ``progress``: a progress bar over cutoffs on stderr.
+
+    ``reuse_compiled`` (default): the emission model is compiled for nutpie once and every cutoff's data
+    are swapped into it (:class:`~forecast.models.sampling.CompiledModelCache`), instead of a compile per
+    cutoff (most of a fit's time). For that every cutoff's model gets the same number of region slots,
+    the most regions any cutoff has (``settings["region_slots"]``); slots without data are prior-only and
+    dropped after sampling. The posterior is the same, the draws are not (other parameters in the sampler's
+    state), so scores agree with a run without reuse within Monte Carlo error
+    (``benchmarks/backtest_speed.py`` measures both). ``region_slots`` sets that number instead (at least
+    the most regions of any cutoff; another number is another Monte Carlo realisation of the same posterior).
     """
+    from forecast.models.sampling import CompiledModelCache
     from forecast._version import __version__
     from forecast.data import load_panel
 
@@ -523,6 +566,18 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
         fit_window(study, c, fit_years, int(observed["year"].min()))
     model_type = model or study.model.type
     scenario_type = scenario or (study.scenario.type if study.scenario.type in SCENARIO_TYPES else "history")
+    first_observed = int(observed["year"].min())
+    slots, compiled_cache = None, None
+    if reuse_compiled and study.sampler.name == "nutpie":
+        slots = region_slot_count(study, cutoffs, first_observed, data_dir=data_dir, fit_years=fit_years,
+                                  regions=regions)
+        if region_slots is not None:
+            if int(region_slots) < slots:
+                raise InputError(f"region_slots = {region_slots}: a cutoff has {slots} regions; give at least that")
+            slots = int(region_slots)
+        # shared by the variants of compare_models (their structures differ, so each compiles once)
+        holder = {} if driver_cache is None else driver_cache
+        compiled_cache = holder.setdefault("compiled_models", CompiledModelCache())
     settings = {"study": study.study.name, "model": model_type, "scenario": scenario_type, "cutoffs": cutoffs,
                 "fit_years": fit_years, "lead_years": lead_years, "draws": draws, "tune": tune,
                 "chains": study.sampler.chains, "sampler": study.sampler.name, "forecast_draws": forecast_draws,
@@ -530,6 +585,8 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
                 "regions": regions, "last_data_year": last_year, "data_sha256": data_sha256,
                 "package_version": __version__,
                 "study_settings": study.model_dump(mode="json", exclude={"study", "report", "targets"})}
+    if slots is not None:  # left out without reuse, so checkpoints written before reuse existed stay valid
+        settings["region_slots"] = slots
     rows: dict[str, list] = {"events": [], "levels": [], "peaks": [], "info": []}
     bar = _progress_bar(progress, len(cutoffs), f"{model_type}/{scenario_type}")
     try:
@@ -544,7 +601,8 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
                                       forecast_draws=forecast_draws, seed=cutoff_seed, regions=regions, window=window,
                                       min_years_before_end=min_years_before_end, min_drop=min_drop,
                                       fit_years=fit_years, lead_years=lead_years, progress=False, say=say,
-                                      model=model, scenario=scenario, driver_cache=driver_cache)
+                                      model=model, scenario=scenario, driver_cache=driver_cache,
+                                      compiled_cache=compiled_cache, region_slots=slots)
                 if path:
                     _write_checkpoint(path, key, out)
             else:

@@ -49,7 +49,7 @@ import xarray as xr
 
 from forecast.errors import InputError, ModelStateError, PriorError, SamplerWarning
 from forecast.models.persistence import config_hash, load_checked, save_idata
-from forecast.models.sampling import Diagnostics, diagnose, sample_model
+from forecast.models.sampling import CompiledModelCache, Diagnostics, diagnose, sample_model
 
 MODEL_KEYS = ("model", "model_version")  # identify the class in saved settings; not constructor arguments
 _REGISTRY: dict[str, type[BayesianModel]] = {}
@@ -132,6 +132,11 @@ class BayesianModel:
     def label_posterior(self, posterior: xr.Dataset, arrays: Any) -> None:
         """Add ``units`` / ``long_name`` to posterior variables in place (nothing by default)."""
 
+    def trim_posterior(self, idata: az.InferenceData, arrays: Any) -> az.InferenceData:
+        """The posterior as the rest of the package sees it, e.g. without the placeholder regions a model
+        laid out for a reused compilation adds (nothing to trim by default)."""
+        return idata
+
     def check_settings(self) -> None:
         """Raise :class:`InputError` naming the setting when one is out of range (called before any fit)."""
 
@@ -197,12 +202,16 @@ class BayesianModel:
     # ------------------------------------------------------------------ fit
     def fit(self, data: Any = None, *, random_seed: int | None = None, sampler: str | None = None,
             draws: int | None = None, tune: int | None = None, chains: int | None = None,
-            target_accept: float | None = None, progress: bool | None = None, **options: Any):
+            target_accept: float | None = None, progress: bool | None = None,
+            compiled_cache: CompiledModelCache | None = None, **options: Any):
         """Sample the posterior given ``data`` (``options`` go to :meth:`prepare`); returns ``self``.
 
         Keeps ``idata`` (ArviZ InferenceData: posterior, sample stats, ``constant_data`` with the state
         forecasts start from, the settings in the posterior's attributes) and ``diagnostics``. Defaults:
         nutpie, 1000 draws after 1000 tuning steps, 2 chains, target_accept 0.9 (a model may change them).
+        ``compiled_cache``: reuse a nutpie compilation of an earlier fit of the same model structure with
+        this data swapped in (:class:`~forecast.models.sampling.CompiledModelCache`; for repeated fits such
+        as a backtest's cutoffs).
         """
         self.check_settings()
         arrays = self.prepare(data, **options)
@@ -215,7 +224,8 @@ class BayesianModel:
         start = time.perf_counter()
         # the settings are part of the compile-cache key: a model's text form need not show every setting
         idata = sample_model(model, random_seed=random_seed, progress=progress, cache_key=config_hash(settings),
-                             cores=self.sampler_cores, **run)
+                             cores=self.sampler_cores, compiled_cache=compiled_cache, **run)
+        idata = self.trim_posterior(idata, arrays)
         seconds = time.perf_counter() - start
         self.arrays_ = arrays
         self.idata = self._with_metadata(idata, arrays, settings, sampler=run["sampler"], seed=random_seed)

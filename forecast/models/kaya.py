@@ -138,12 +138,13 @@ class KayaModel(EKCModel):
         return [var for _, var in self._terms()] + ["drift", "sigma"] + shared
 
     def build_model(self, data: PanelArrays) -> pm.Model:
-        """PyMC model of the yearly change of log carbon intensity (no sampling)."""
+        """PyMC model of the yearly change of log carbon intensity (no sampling). Every array that depends
+        on the data is a ``pm.Data`` container (see :meth:`EKCModel.build_model`)."""
         self.check_settings()
         specs = self.priors()
         mode = {"mixed": ("non_centered", "centered")}.get(self.parameterization, (self.parameterization,) * 2)
         shock_years = np.unique(data.year)
-        coords = {"region": data.regions, "obs": np.arange(len(data.dy))}
+        coords = {"region": self.region_labels(data.regions), "obs": np.arange(len(data.dy))}
         if self.common_shocks or self.common_drift:
             coords["shock_year"] = shock_years
         if self.common_drift:
@@ -152,12 +153,16 @@ class KayaModel(EKCModel):
             idx = pm.Data("region_idx", data.region_idx, dims="obs")
             # Δ log I = Δ log(CO2 per capita) − Δ log(GDP per capita)
             d_intensity = pm.Data("d_log_intensity", data.dy - data.dx_terms[:, 0], dims="obs")
+            used = self.slot_mask(data)
+            if self.common_shocks or self.common_drift:
+                # which panel year each change belongs to (the later year of the change)
+                year_idx = pm.Data("year_idx", np.searchsorted(shock_years, data.year), dims="obs")
 
             def pooled(name: str, parameterization: str):
                 mu = specs[f"{name}_mu"].to_pymc(f"{name}_mu")
                 sd = specs[f"{name}_sigma"].to_pymc(f"{name}_sigma")
                 if parameterization == "centered":
-                    return pm.Normal(name, mu, sd, dims="region")
+                    return self.centred_by_region(name, mu, sd, used)
                 offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims="region")
                 return pm.Deterministic(name, mu + sd * offset, dims="region")
 
@@ -175,7 +180,7 @@ class KayaModel(EKCModel):
                 else:
                     offset = pm.Normal("common_shock_offset", 0.0, 1.0, dims="shock_year")
                     common = pm.Deterministic("common_shock", tau * offset, dims="shock_year")
-                mean = mean + common[np.searchsorted(shock_years, data.year)]
+                mean = mean + common[year_idx]
             if self.common_drift:
                 # m_t = m_t-1 + κ z_t over the years of the panel
                 kappa = specs["common_drift_sd"].to_pymc("common_drift_sd")
@@ -188,13 +193,13 @@ class KayaModel(EKCModel):
                 # sampled far worse: R-hat 1.21, bulk ESS 7 at the 2003 backtest cutoff, against 1.05 / 58)
                 path = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
                 walk = pm.Deterministic("common_drift", path - path.mean(), dims="shock_year")
-                mean = mean + walk[np.searchsorted(shock_years, data.year)]
+                mean = mean + walk[year_idx]
             scale = self.shock_scale(sigma, idx, data.regions)
             self.add_systematic_offset(data.regions)  # shared with the EKC: a level offset, not in the likelihood
             if self.residuals == "ar1":
                 phi = specs["ar1"].to_pymc("phi")
-                has_prev = pt.as_tensor_variable(data.has_prev)
-                mean = mean + phi * (d_intensity - mean)[data.prev_idx] * has_prev
+                prev_idx, has_prev = self.ar1_inputs(data)
+                mean = mean + phi * (d_intensity - mean)[prev_idx] * has_prev
                 scale = scale * pt.switch(has_prev > 0, 1.0, 1.0 / pt.sqrt(1.0 - phi**2))
             if self.likelihood == "studentt":
                 pm.StudentT("d_log_intensity_obs", nu=specs["nu"].to_pymc("nu"), mu=mean, sigma=scale,

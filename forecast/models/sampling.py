@@ -4,6 +4,18 @@ One entry point, :func:`sample_model`, so every model offers the same ``sampler=
 diagnostics. nutpie is the default: on the EKC panel it gives several times the effective samples per
 second of PyMC's own NUTS (see ``benchmarks/sampler_ess.py``). Compiling a PyMC model for nutpie costs
 seconds, so compiled models are cached per process, keyed by the model's graph and data.
+
+Reusing one compilation for other data
+--------------------------------------
+A backtest fits the same model to many data sets (one per cutoff). Keyed by graph *and* data, the cache
+above never hits there, and compiling was most of each fit (``benchmarks/backtest_speed.py`` measures
+a backtest both ways). :class:`CompiledModelCache` keys a compilation by the model's *structure* only
+(:func:`structure_key`: the graph, its constants and the shapes of the free variables, not the values of its
+``pm.Data`` containers) and swaps the data of the model at hand into it with nutpie's ``with_data``. For a
+model whose data all live in ``pm.Data`` this is the same posterior computation as a fresh compile: the
+compiled code is the same, only the arrays it reads differ (``tests/test_backtest_reuse.py`` checks that
+the draws are identical for the same data and seed). Anything baked into the graph as a constant is part
+of the key, so a model that differs in it is compiled anew, never sampled with stale numbers.
 """
 
 from __future__ import annotations
@@ -103,6 +115,84 @@ def _model_key(model: pm.Model) -> str:
     return digest.hexdigest()
 
 
+def structure_key(model: pm.Model) -> str:
+    """A hash of everything that fixes the compiled code of ``model`` but not its ``pm.Data`` values: the
+    variables and their distributions, the graphs of the log density and of the deterministics, every
+    constant in them (an array baked into the graph is structure, not swappable data), the shapes of the
+    free variables, and the names, dtypes and ranks of the data containers. Two models with the same key
+    compile to the same function of their data, so one compilation serves both (:class:`CompiledModelCache`)."""
+    from pytensor.graph.traversal import ancestors
+    from pytensor.tensor.variable import TensorConstant
+
+    # deterministics in terms of the value variables, as nutpie compiles them (the random variables of
+    # the raw graph carry their generator's memory address, which differs between two builds)
+    outputs = [model.logp(), *model.replace_rvs_by_values(model.deterministics)]
+    digest = hashlib.sha256()
+    digest.update(str(model.str_repr()).encode())
+    digest.update(pytensor.dprint(outputs, file="str", print_type=True).encode())
+    for var in ancestors(outputs):
+        if isinstance(var, TensorConstant):
+            data = np.asarray(var.data)
+            digest.update(f"{data.dtype}{data.shape}".encode())
+            digest.update(np.ascontiguousarray(data).tobytes())
+    for name, value in sorted(model.initial_point().items()):
+        digest.update(f"{name}{np.shape(value)}".encode())
+    for var in model.data_vars:
+        digest.update(f"{var.name}:{var.dtype}:{var.ndim}".encode())
+    return digest.hexdigest()
+
+
+class CompiledModelCache:
+    """nutpie compilations reused across data sets of the same model structure.
+
+    ``compiled_for(model)`` returns a compiled model holding ``model``'s current ``pm.Data`` values: the
+    first model of a structure (:func:`structure_key`) is compiled, later ones get that compilation with
+    their data swapped in (``CompiledPyMCModel.with_data``). Data containers may change length (the number
+    of observations); the free variables may not change shape, or the key changes and a new compilation
+    is made. Pass the cache to :func:`sample_model` (``compiled_cache=``): the posterior's coordinates are
+    then relabelled from the model at hand, because a compiled model carries the labels of the model it
+    was compiled from. ``compiles`` and ``reuses`` count what happened (for benchmarks and tests).
+    """
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, object] = {}
+        self.compiles = 0
+        self.reuses = 0
+
+    def __len__(self) -> int:
+        return len(self._compiled)
+
+    def compiled_for(self, model: pm.Model, key_extra: str = ""):
+        import nutpie
+
+        key = structure_key(model) + key_extra
+        base = self._compiled.get(key)
+        if base is None:
+            base = self._compiled[key] = nutpie.compile_pymc_model(model)
+            self.compiles += 1
+        else:
+            self.reuses += 1
+        values = {var.name: var.get_value() for var in model.data_vars}
+        return base.with_data(**{name: value for name, value in values.items() if name in base.shared_data})
+
+
+def relabel_posterior(idata: az.InferenceData, model: pm.Model) -> az.InferenceData:
+    """``idata``'s posterior with the coordinate labels of ``model`` (same dims, same lengths): a compiled
+    model reused for other data still carries the labels of the model it was compiled from."""
+    posterior = idata.posterior
+    labels = {}
+    for dim, size in posterior.sizes.items():
+        values = model.coords.get(dim)
+        if values is None or dim in ("chain", "draw"):
+            continue
+        if len(values) != size:
+            raise RuntimeError(f"posterior dim {dim!r} has {size} entries but the model has {len(values)}: "
+                               "a reused compilation does not fit this model")
+        labels[dim] = np.asarray(values)
+    idata.posterior = posterior.assign_coords(labels)
+    return idata
+
+
 def _compiled_nutpie(model: pm.Model, key_extra: str = ""):
     import nutpie
 
@@ -130,6 +220,7 @@ def sample_model(
     progress: bool | None = None,
     cache_key: str = "",
     cores: int | None = None,
+    compiled_cache: CompiledModelCache | None = None,
 ) -> az.InferenceData:
     """Draw posterior samples of ``model`` with the chosen NUTS implementation.
 
@@ -144,6 +235,10 @@ def sample_model(
     cores:
         Chains run in parallel on this many processes (default: one per chain, at most the CPU count);
         1 runs them in sequence (e.g. inside a dask worker that may not start processes).
+    compiled_cache:
+        nutpie only: reuse the compilation of an earlier model of the same structure, with this model's
+        data swapped in (:class:`CompiledModelCache`), instead of the per-process cache keyed by graph and
+        data. For many fits of one model to different data, e.g. the cutoffs of a backtest.
     """
     if sampler not in SAMPLERS:
         raise InputError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -155,15 +250,20 @@ def sample_model(
     # oversubscribe the cores (a 175 x 175 product took 2 ms instead of 0.1 ms on 2 busy cores)
     with threadpool_limits(limits=1, user_api="blas"):
         return _sample(model, sampler=sampler, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                       target_accept=target_accept, show=show, cache_key=cache_key, cores=cores)
+                       target_accept=target_accept, show=show, cache_key=cache_key, cores=cores,
+                       compiled_cache=compiled_cache)
 
 
 def _sample(model: pm.Model, *, sampler: str, draws: int, tune: int, chains: int, random_seed: int | None,
-            target_accept: float, show: bool, cache_key: str, cores: int | None) -> az.InferenceData:
+            target_accept: float, show: bool, cache_key: str, cores: int | None,
+            compiled_cache: CompiledModelCache | None = None) -> az.InferenceData:
     if sampler == "nutpie":
         import nutpie
 
-        compiled = _compiled_nutpie(model, cache_key)
+        if compiled_cache is not None:
+            compiled = compiled_cache.compiled_for(model, cache_key)
+        else:
+            compiled = _compiled_nutpie(model, cache_key)
         idata = nutpie.sample(
             compiled,
             draws=draws,
@@ -174,6 +274,8 @@ def _sample(model: pm.Model, *, sampler: str, draws: int, tune: int, chains: int
             progress_bar=show,
             target_accept=target_accept,
         )
+        if compiled_cache is not None:
+            idata = relabel_posterior(idata, model)
     else:
         with model:
             idata = pm.sample(

@@ -144,11 +144,13 @@ def inventory_settings(study: Study, panel: pd.DataFrame | None, data_dir=None) 
             "systematic_bias": split["systematic_bias"].round(6).to_dict()}
 
 
-def fit_model(study: Study, model: BayesianModel, panel: pd.DataFrame, *, seed: int, progress: bool | None = None) -> BayesianModel:
-    """Fit ``model`` to ``panel`` with the study's sampler settings."""
+def fit_model(study: Study, model: BayesianModel, panel: pd.DataFrame, *, seed: int, progress: bool | None = None,
+              compiled_cache=None) -> BayesianModel:
+    """Fit ``model`` to ``panel`` with the study's sampler settings (``compiled_cache``: see
+    :meth:`BayesianModel.fit`)."""
     s = study.sampler
     return model.fit(panel, random_seed=seed, sampler=s.name, draws=s.draws, tune=s.tune, chains=s.chains,
-                     target_accept=s.target_accept, progress=progress)
+                     target_accept=s.target_accept, progress=progress, compiled_cache=compiled_cache)
 
 
 def load_model(study: Study, path: str | Path) -> BayesianModel:
