@@ -68,6 +68,42 @@ def test_study_reference_lists_every_section_and_key(reference):
                for name in Study.model_fields)
 
 
+def _schema_models(model: type[BaseModel] = Study, seen: set | None = None):
+    """Every pydantic model reachable from ``model`` through its fields (sections, tables of tables)."""
+    seen = set() if seen is None else seen
+    if model in seen:
+        return
+    seen.add(model)
+    yield model
+    for field in model.model_fields.values():
+        stack = [field.annotation]
+        while stack:
+            annotation = stack.pop()
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                yield from _schema_models(annotation, seen)
+            stack += list(get_args(annotation))
+
+
+def test_every_study_key_has_a_description():
+    """Each key of every section (and of tables such as ``[sinks.forest_age.<region>]``) has a real
+    ``Field(description=...)``, and each section a docstring: the study-file reference shows them."""
+    models = list(_schema_models())
+    assert len(models) >= 15  # the walk reached the sections and the nested tables
+    missing = [f"{m.__name__}.{name}" for m in models if m is not Study
+               for name, field in m.model_fields.items()
+               if len((field.description or "").split()) < 3]  # a word or two is a label, not a description
+    assert not missing, f"study keys without a description (add Field(description=...)): {missing}"
+    undocumented = [m.__name__ for m in models if m is not Study and not (m.__doc__ or "").strip()]
+    assert not undocumented, f"study sections without a docstring: {undocumented}"
+
+
+def test_the_reference_shows_each_description(reference):
+    chunk = _chunk(reference, "[scenario]")
+    description = Study.model_fields["scenario"].annotation.model_fields["gdp_decay_years"].description
+    assert description in chunk
+    assert "| `horizon` | integer | `2060` | ≥ 1900, ≤ 2300 | Last forecast year (included)." in chunk
+
+
 def test_study_reference_shows_defaults_and_ranges(reference):
     chunk = _chunk(reference, "[sampler]")
     assert '| `name` | `"nutpie"` \\| `"pymc"` \\| `"numpyro"` | `"nutpie"` |' in chunk
