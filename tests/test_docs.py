@@ -17,11 +17,15 @@ from forecast.run.study import Study
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("study_reference", ROOT / "docs" / "hooks" / "study_reference.py")
+def _hook(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "hooks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _generator():
+    return _hook("study_reference")
 
 
 def _sections(model: type[BaseModel], prefix: str = ""):
@@ -123,3 +127,52 @@ def test_api_reference_names_every_public_module():
                for p in sorted((ROOT / "forecast" / pkg).glob("*.py")) if not p.stem.startswith("_")]
     missing = [m for m in modules + ["forecast.run.pipeline"] if f"::: {m}\n" not in pages]
     assert not missing, f"modules without an API page entry (add a '::: module' line to docs/api/): {missing}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Sphinx roles in docstrings -> autorefs links (docs/hooks/griffe_crossrefs.py)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_roles_become_optional_autorefs():
+    convert = _hook("griffe_crossrefs").convert
+    scope = {"EKCModel": "forecast.models.ekc.EKCModel", "Scenario": "forecast.scenarios.Scenario"}
+
+    def resolve(name):
+        return scope[name]  # a KeyError stands for griffe's NameResolutionError
+
+    text = ("See :class:`~forecast.models.ekc.EKCModel`, :class:`EKCModel`, :meth:`Scenario.from_csv`, "
+            ":py:func:`fan_chart()` and :func:`the helper <forecast.a.b>`; ``literal`` stays.")
+    out = convert(text, resolve)
+    assert ('<autoref identifier="forecast.models.ekc.EKCModel" optional><code>EKCModel</code></autoref>, '
+            '<autoref identifier="forecast.models.ekc.EKCModel" optional><code>EKCModel</code></autoref>, ') in out
+    assert '<autoref identifier="forecast.scenarios.Scenario.from_csv" optional><code>Scenario.from_csv</code>' in out
+    # unresolvable: kept as written (the autoref is optional, so it renders as code without a warning)
+    assert '<autoref identifier="fan_chart" optional><code>fan_chart()</code></autoref>' in out
+    assert '<autoref identifier="forecast.a.b" optional><code>the helper</code></autoref>' in out
+    assert ":class:" not in out and ":func:" not in out and "``literal`` stays." in out
+
+
+def test_roles_resolve_in_the_docstring_owners_scope():
+    griffe = pytest.importorskip("griffe")
+    hook = _hook("griffe_crossrefs")
+    modules = {
+        "__init__.py": "",
+        "errors.py": "class InputError(Exception):\n    'Bad input.'\n",
+        "models.py": ("from pkg.errors import InputError\n\n"
+                      "class Model:\n"
+                      "    'Raises :class:`InputError`; see :meth:`fit` and :class:`~pkg.errors.InputError`.'\n\n"
+                      "    def fit(self):\n        'Fit; :exc:`Missing` is unknown.'\n"),
+    }
+    with griffe.temporary_visited_package("pkg", modules, extensions=griffe.load_extensions(hook.SphinxRolesAsAutorefs)) as pkg:
+        doc = pkg["models.Model"].docstring.value
+        fit_doc = pkg["models.Model.fit"].docstring.value
+    assert '<autoref identifier="pkg.errors.InputError" optional><code>InputError</code></autoref>' in doc
+    assert '<autoref identifier="pkg.models.Model.fit" optional><code>fit</code></autoref>' in doc
+    assert doc.count('identifier="pkg.errors.InputError"') == 2
+    assert '<autoref identifier="Missing" optional><code>Missing</code></autoref>' in fit_doc
+
+
+def test_mkdocstrings_loads_the_roles_extension():
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "docs/hooks/griffe_crossrefs.py:SphinxRolesAsAutorefs" in config
