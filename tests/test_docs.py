@@ -176,3 +176,28 @@ def test_roles_resolve_in_the_docstring_owners_scope():
 def test_mkdocstrings_loads_the_roles_extension():
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert "docs/hooks/griffe_crossrefs.py:SphinxRolesAsAutorefs" in config
+
+
+def test_getting_started_shows_the_report_screenshot():
+    """The picture the page embeds exists (made by benchmarks/report_screenshot.py) and says what run it shows."""
+    page = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]+\]\(([^)]+\.png)\)", page)
+    assert images, "getting-started.md embeds no screenshot"
+    for image in images:
+        path = ROOT / "docs" / image
+        assert path.is_file() and path.stat().st_size > 20_000, path
+        assert "seed" in path.with_suffix(".txt").read_text(encoding="utf-8")
+
+
+def test_screenshot_provenance_reads_the_run_summary(tmp_path):
+    import json
+
+    spec = importlib.util.spec_from_file_location("report_screenshot", ROOT / "benchmarks" / "report_screenshot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (tmp_path / "summary.json").write_text(json.dumps({
+        "package_version": "9.9", "study": {"name": "global", "seed": 7},
+        "provenance": [{"sha256": "ab" * 32}, {"path": "no hash"}]}))
+    text = module.provenance(tmp_path)
+    assert "study: global (seed 7)" in text and "package version: 9.9" in text and "ab" * 32 in text
+    assert "no summary.json" in module.provenance(tmp_path / "missing")
