@@ -121,3 +121,24 @@ def test_prune_keeps_the_most_recently_used(tmp_path):
         os.utime(entry / compile_cache.MANIFEST, (1000 + i, 1000 + i))
     compile_cache.prune(tmp_path, keep=2)
     assert sorted(p.name for p in (tmp_path / "ab").iterdir()) == ["entry2", "entry3"]
+
+
+def test_an_entry_another_process_is_writing_is_left_alone(monkeypatch, tmp_path):
+    """No manifest yet, files fresh: compiled without the cache and the entry kept; an old one is rebuilt."""
+    import os
+
+    import nutpie
+
+    monkeypatch.setenv("CARBON_FORECAST_CACHE", str(tmp_path))
+    monkeypatch.delenv(compile_cache.ENV_SWITCH, raising=False)
+    calls = []
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda model, **kw: calls.append(kw) or "compiled")
+    folder = _entry(tmp_path, _model())
+    folder.mkdir(parents=True)
+    (folder / "logp.nbi").write_bytes(b"half written")
+    assert compile_cache.compile_pymc_model(_model()) == "compiled" and calls == [{}]
+    assert (folder / "logp.nbi").exists()
+    for path in (folder / "logp.nbi", folder):
+        os.utime(path, (0, 0))  # written long ago: a crashed compilation
+    compile_cache.compile_pymc_model(_model())
+    assert calls[-1] == {"cache": True} and not (folder / "logp.nbi").exists()

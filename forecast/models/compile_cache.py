@@ -39,6 +39,7 @@ import re
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 ENV_SWITCH = "CARBON_FORECAST_COMPILE_CACHE"
 MANIFEST = "manifest.json"
 MAX_ENTRIES = 200  # compiled models kept (least recently used dropped first)
+WRITE_WINDOW = 900.0  # seconds: longer than a cold compilation on a busy 2-core machine (about 2 x 60 s)
 #: packages whose code ends up in, or produces, the compiled callbacks
 VERSIONED = ("numpy", "numba", "llvmlite", "pytensor", "pymc", "nutpie", "carbon-forecast")
 
@@ -151,6 +153,15 @@ def entry_is_sound(folder: Path) -> bool:
         return False
 
 
+def _being_written(folder: Path, seconds: float = WRITE_WINDOW) -> bool:
+    """No manifest yet and a file changed within ``seconds``: a compilation in another process is filling
+    the entry (a crashed one leaves it older, and it is then rebuilt)."""
+    if (folder / MANIFEST).exists():
+        return False
+    times = [p.stat().st_mtime for p in folder.iterdir()] + [folder.stat().st_mtime]
+    return time.time() - max(times) < seconds
+
+
 def prune(root: Path, keep: int) -> None:
     """Delete all but the ``keep`` most recently used entries under ``root`` (use = manifest modification
     time, refreshed on every read), so the cache does not grow without bound (about 1 MB an entry)."""
@@ -238,6 +249,9 @@ def compile_pymc_model(model, key_extra: str = ""):
         key = cache_key(model, key_extra)
         folder = root / key[:2] / key
         if folder.exists() and not entry_is_sound(folder):
+            if _being_written(folder):  # another process is compiling this model now: leave its entry alone
+                log.info("compiled-model cache entry %s is being written by another process", folder)
+                return nutpie.compile_pymc_model(model)
             log.info("compiled-model cache entry %s is incomplete or changed: compiling afresh", folder)
             shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)  # an unwritable cache fails here, before the compilation
