@@ -16,6 +16,13 @@ package; numba adds the CPU and its target features, and the size and modificati
 source. Everything else nutpie needs (PyTensor functions, initial points, shared data) is rebuilt from the
 model as before, so only machine code is reused, and only for the same graph.
 
+What numba will not cache stays uncached: code that embeds an absolute address of this process (numba's
+"dynamic globals"). PyTensor calls SciPy's Cython special functions through such an address, e.g. the
+digamma in the gradient of a Student-t likelihood's degrees of freedom, so the log-density callback of the
+EKC and Kaya models with ``likelihood = "studentt"`` is compiled in every run (measured on the default
+study: its expand callback and the land-sink model's two callbacks are read back, the emission model's
+log density is not).
+
 Where: ``<cache>/compiled-models/<first 2 hex>/<key>/`` with ``<cache>`` the data cache folder
 (:func:`forecast.data.default_cache_dir`: ``$CARBON_FORECAST_CACHE`` or the user cache folder). Set
 ``CARBON_FORECAST_COMPILE_CACHE=0`` to switch it off.
