@@ -114,8 +114,9 @@ class DataSection(_Section):
 
 
 class ModelSection(_Section):
-    """``[model]``: the emission model and its structural choices. Keys marked *EKC only* or *Kaya only* are
-    ignored by the other model."""
+    """``[model]``: the emission model and its structural choices. A key marked *EKC only* or *Kaya only* may
+    stay at its default under the other model (a study can switch ``type``); another value there is an
+    error naming the key."""
 
     type: str = Field(default="ekc", description='`"ekc"`: hierarchical EKC in growth form '
                       '(`forecast/models/ekc.py`); `"kaya"`: population x GDP per capita x carbon intensity '
