@@ -2,9 +2,10 @@
 
 The page ``docs/study-file.md`` holds the marker ``<!-- study-reference -->``; this MkDocs hook replaces it
 with :func:`render` at build time, so the reference cannot drift from the code: every section of
-:class:`forecast.run.study.Study` and every field of it (name, type, default, range, and the comments written
-beside the field in the schema) is listed, and each key's value and comment in the shipped studies
-(``studies/*/study.toml``) is shown as an example. ``tests/test_docs.py`` checks that every field appears.
+:class:`forecast.run.study.Study` (with its class docstring) and every field of it (name, type, default, range,
+and its ``Field(description=...)``) is listed, and each key's value and comment in the shipped studies
+(``studies/*/study.toml``) is shown as an example. ``tests/test_docs.py`` checks that every field appears and
+that every field has a description.
 
 Run ``python docs/hooks/study_reference.py`` to print the generated Markdown.
 """
@@ -12,10 +13,8 @@ Run ``python docs/hooks/study_reference.py`` to print the generated Markdown.
 from __future__ import annotations
 
 import inspect
-import io
 import re
 import sys
-import tokenize
 import tomllib
 import types
 import typing
@@ -35,38 +34,6 @@ from forecast.run.study import Study  # noqa: E402
 
 #: fields that are not keys of a study file
 INTERNAL = {("", "source_path"): "Set by the loader to the file's path; not written in a study file"}
-
-
-# --------------------------------------------------------------------------------------------------
-# comments in the schema's source
-# --------------------------------------------------------------------------------------------------
-
-
-def field_comments(cls: type[BaseModel]) -> dict[str, str]:
-    """The comments beside each field of ``cls`` in its source: the block of full-line comments right
-    above the field and its trailing comment, joined."""
-    lines, _ = inspect.getsourcelines(cls)
-    source = "".join(lines)
-    comments: dict[int, tuple[str, bool]] = {}  # line (0-based) -> (text, is the whole line a comment)
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.COMMENT:
-            row, col = tok.start
-            whole = not lines[row - 1][:col].strip()
-            comments[row - 1] = (tok.string.lstrip("#").strip(), whole)
-    field_line = re.compile(r"^    ([A-Za-z_][A-Za-z0-9_]*)\s*:")
-    out: dict[str, str] = {}
-    for i, line in enumerate(lines):
-        m = field_line.match(line)
-        if not m or m.group(1) not in cls.model_fields:
-            continue
-        above: list[str] = []
-        j = i - 1
-        while j >= 0 and j in comments and comments[j][1]:
-            above.insert(0, comments[j][0])
-            j -= 1
-        trailing = comments[i][0] if i in comments and not comments[i][1] else ""
-        out[m.group(1)] = " ".join([*above, trailing]).strip()
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -203,10 +170,15 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _markdown(text: str) -> str:
+    """reST inline code and roles (``x``, :class:`~a.b`) as Markdown code spans."""
+    return re.sub(r"``([^`]+)``", r"`\1`", re.sub(r":\w+:`~?([^`]+)`", r"`\1`", text))
+
+
 def _doc(cls: type) -> str:
     doc = inspect.getdoc(cls) or ""
     inherited = inspect.getdoc(BaseModel) or ""
-    return "" if doc == inherited else re.sub(r"``([^`]+)``", r"`\1`", re.sub(r":\w+:`~?([^`]+)`", r"`\1`", doc))
+    return "" if doc == inherited else _markdown(doc)
 
 
 def pick_example(found: list[tuple[str, str, str]], field) -> tuple[str, str, str] | None:
@@ -227,11 +199,10 @@ def pick_example(found: list[tuple[str, str, str]], field) -> tuple[str, str, st
 
 
 def section_table(cls: type[BaseModel], table: str, examples) -> list[str]:
-    comments = field_comments(cls)
     rows = ["| key | type | default | range | description |", "|---|---|---|---|---|"]
     nested: list[tuple[str, type[BaseModel]]] = []
     for name, field in cls.model_fields.items():
-        text = comments.get(name, "")
+        text = _markdown(field.description or "")
         text = text + ("" if not text or text.endswith(".") else ".")
         example = pick_example(examples.get((table, name), []), field)
         if example:
@@ -259,7 +230,7 @@ def render() -> str:
         f"Generated from `forecast/run/study.py` (`{Study.__module__}.Study`) when the site is built. "
         "*Type* is what TOML must hold (strict: `\"1000\"` is not an integer, NaN and infinity are refused "
         "everywhere); *range* lists the bounds checked when the file is read; the description is the "
-        "comment beside the key in the schema, followed by the key's value (and comment) in the shipped "
+        "key's `Field(description=...)` in the schema, followed by the key's value (and comment) in the shipped "
         "studies where one sets it.",
         "",
     ]

@@ -3,7 +3,8 @@
 One entry point, :func:`sample_model`, so every model offers the same ``sampler=`` choice and the same
 diagnostics. nutpie is the default: on the EKC panel it gives several times the effective samples per
 second of PyMC's own NUTS (see ``benchmarks/sampler_ess.py``). Compiling a PyMC model for nutpie costs
-seconds, so compiled models are cached per process, keyed by the model's graph and data.
+seconds, so compiled models are cached per process, keyed by the model's graph and data, and their
+machine code on disk across processes (:mod:`forecast.models.compile_cache`).
 
 Reusing one compilation for other data
 --------------------------------------
@@ -194,11 +195,11 @@ def relabel_posterior(idata: az.InferenceData, model: pm.Model) -> az.InferenceD
 
 
 def _compiled_nutpie(model: pm.Model, key_extra: str = ""):
-    import nutpie
+    from forecast.models import compile_cache  # across processes: machine code on disk (compile_cache.py)
 
     key = _model_key(model) + key_extra
     if key not in _COMPILED_CACHE:
-        _COMPILED_CACHE[key] = nutpie.compile_pymc_model(model)
+        _COMPILED_CACHE[key] = compile_cache.compile_pymc_model(model, key_extra)
     return _COMPILED_CACHE[key]
 
 

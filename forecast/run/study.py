@@ -55,10 +55,17 @@ def _years_in_range(values, key: str):
 
 
 class StudyInfo(_Section):
-    name: str
-    title: str = ""
-    description: str = ""
-    seed: int = Field(default=1, ge=0, lt=2**32)
+    """``[study]``: what the study is called and the seed every random draw of the run derives from."""
+
+    name: str = Field(description="Short identifier of the study: the default output folder is "
+                      "`results/<name>` (reduced to letters, digits, `.`, `_` and `-`), and exports carry it")
+    title: str = Field(default="", description="One-line heading of the report and the exports' title "
+                       "attribute; empty = the name")
+    description: str = Field(default="", description="What the study does and why, in a few sentences: the "
+                             "report's opening paragraph (may span lines)")
+    seed: int = Field(default=1, ge=0, lt=2**32, description="Random seed of the whole run (sampler, forecast "
+                      "draws, scenarios, sink and inventory draws each use a fixed offset from it): the same seed, "
+                      "data and versions give the same numbers")
 
     @field_validator("name", "title", "description")
     @classmethod
@@ -74,13 +81,29 @@ class StudyInfo(_Section):
 
 
 class DataSection(_Section):
-    source: str = "owid"
-    path: str | None = None
-    years: list[int] | None = None
-    min_population: float | None = Field(default=None, ge=0, le=2e10)  # people
-    regions: list[str] | None = None
-    exclude_regions: list[str] = []
-    min_years: int = Field(default=10, ge=3)
+    """``[data]``: which emission panel (region x year: population, GDP, CO2) the models are fitted to."""
+
+    source: str = Field(default="owid", description='`"owid"` (Our World in Data CO2 file, downloaded to the user '
+                        'cache or found in `CARBON_FORECAST_DATA`), `"china_provinces"` (CEADs provincial CO2, NBS '
+                        'regional GDP and World Bank population; not downloaded) or the path of a tidy '
+                        'CSV/Parquet panel with columns `region, year, population` (people), `gdp` (int-$ 2011, '
+                        'total), `co2` (Mt CO2/yr), relative to the study file')
+    path: str | None = Field(default=None, description='`owid` only: the path of a local copy of the OWID CO2 file '
+                             '(OWID format, relative to the study file) instead of the one located or downloaded; '
+                             'for any other tidy panel use `source`')
+    years: list[int] | None = Field(default=None, description="Fit window `[start, end]`, both years included; "
+                                    "not set = every year of the source (`china_provinces`: its complete years)")
+    min_population: float | None = Field(default=None, ge=0, le=2e10, description="Keep only regions with at least "
+                                         "this many people in every year of the window (people; not set = no "
+                                         "filter)")
+    regions: list[str] | None = Field(default=None, description="Keep only these regions (exact names as in the "
+                                      "data; an unknown name is an error with close-match suggestions); not set = "
+                                      "every region that passes the filters")
+    exclude_regions: list[str] = Field(default=[], description="Drop these regions after loading (exact names; a "
+                                       "name not in the data is an error)")
+    min_years: int = Field(default=10, ge=3, description="Drop regions with fewer complete years (population, GDP "
+                           "and CO2 > 0 all present) in the window; also the minimum the emission and driver models "
+                           "accept per region")
     later_emissions: bool = Field(default=True, description=(
         "Condition the forecast on emissions published after the fit window's last year while GDP is not yet "
         "(OWID: CO2 runs to 2023, GDP to 2022): those years take the observed emissions in every sample and "
@@ -95,39 +118,64 @@ class DataSection(_Section):
 
 
 class ModelSection(_Section):
-    # "ekc": hierarchical EKC (forecast/models/ekc.py); "kaya": population x GDP per capita x carbon
-    # intensity (forecast/models/kaya.py; degree and varying_curvature do not apply); or the name of any
-    # emission model registered through forecast.models.base.BayesianModel (kind = "emissions")
-    type: str = "ekc"
-    degree: Literal[2, 3] = 2
-    residuals: Literal["ar1", "iid"] = "ar1"
-    likelihood: Literal["studentt", "normal"] = "studentt"
+    """``[model]``: the emission model and its structural choices. A key marked *EKC only* or *Kaya only* may
+    stay at its default under the other model (a study can switch ``type``); another value there is an
+    error naming the key."""
+
+    type: str = Field(default="ekc", description='`"ekc"`: hierarchical EKC in growth form '
+                      '(`forecast/models/ekc.py`); `"kaya"`: population x GDP per capita x carbon intensity '
+                      '(`forecast/models/kaya.py`; `degree`, `varying_curvature` and `varying_drift` do not apply); '
+                      'or the name of any emission model registered through `forecast.models.base.BayesianModel` '
+                      '(`kind = "emissions"`)')
+    degree: Literal[2, 3] = Field(default=2, description="EKC only: degree of the income polynomial, 2 = quadratic "
+                                  "(inverted U), 3 = cubic")
+    residuals: Literal["ar1", "iid"] = Field(default="ar1", description='Growth shocks: `"ar1"` = persistent (each '
+                                             "year's shock carries a fitted share of the last one), `\"iid\"` = "
+                                             "independent from year to year")
+    likelihood: Literal["studentt", "normal"] = Field(default="studentt", description='Distribution of the yearly '
+                                                      'shocks: `"studentt"` (heavy tails: wars, collapses, the '
+                                                      'pandemic do not drag the fit) or `"normal"`')
     parameterization: (Literal["mixed", "centered", "non_centered"]
-                       | dict[Literal["drift", "slope", "curvature", "log_noise"], Literal["centered", "non_centered"]]) = "mixed"
-    varying_curvature: bool = False
-    varying_drift: bool = True
-    drift_income: bool = True
-    turning_point_growth: float = Field(default=0.02, gt=0, lt=0.2)
-    # kaya only: a year effect shared by all regions in the intensity growth (oil shocks, recessions, the
-    # pandemic), fitted jointly and drawn anew for each forecast year, the same for every region of a draw,
-    # so regional forecasts are correlated and sums of regions carry their spread. false = independent
-    # shocks per region (the model the default study's results were computed with)
-    common_shocks: bool = False
-    # kaya only: a time-varying decarbonisation rate, every region's drift moving by a random walk shared
-    # by all regions (small innovation sd, prior kaya.common_drift_sd), continued in the forecasts
-    common_drift: bool = False
-    # relative 1-sigma error of historical emissions: a number, {region = number}, or "inventory" (China
-    # provinces: from the IPCC Approach 2 uncertainty of each province's CEADs fuel inventory)
-    measurement_error: float | dict[str, float] | Literal["inventory"] = 0.0
-    compare_measurement_error: bool = False  # also fit without it and report the peak-year intervals side by side
-    priors: dict[str, dict[str, Any]] = {}
-    # why this emission model: a sentence for the report, and a backtest comparison table (CSV written by
-    # `carbon-forecast backtest --model ekc --model kaya`, relative to the study file) shown next to it
-    rationale: str = ""
-    comparison: str | None = None
-    # a backtest folder of this emission model (written by `carbon-forecast backtest`, relative to the
-    # study file): its scores and reliability diagram are shown next to the forecast
-    backtest: str | None = None
+                       | dict[Literal["drift", "slope", "curvature", "log_noise"], Literal["centered", "non_centered"]]) = Field(
+        default="mixed", description='How the partially pooled terms are sampled (same posterior, different speed): '
+        '`"mixed"` (drifts non-centred, slopes and shock scales centred: measured fastest on the country panel, '
+        '`benchmarks/sampler_ess.py`), `"centered"`, `"non_centered"`, or a table term -> form for the terms '
+        '`drift`, `slope`, `curvature`, `log_noise`')
+    varying_curvature: bool = Field(default=False, description="EKC only: let the quadratic coefficient vary by "
+                                    "region (partially pooled) instead of one shared curvature")
+    varying_drift: bool = Field(default=True, description="EKC only: region-specific drifts (the trend of log "
+                                "per-capita CO2 at constant income), partially pooled; false = one drift for all")
+    drift_income: bool = Field(default=True, description="Let the drift depend on last year's income level, so "
+                               "decarbonisation can speed up as regions get richer (what lets the curve turn)")
+    turning_point_growth: float = Field(default=0.02, gt=0, lt=0.2, description="GDP-per-capita growth (log units "
+                                        "per year) of the steady path along which the income turning point is read "
+                                        "(report's turning-point table)")
+    common_shocks: bool = Field(default=False, description="Kaya only: a year effect shared by all regions in the "
+                                "intensity growth (oil shocks, recessions, the pandemic), fitted jointly and drawn "
+                                "anew for each forecast year, the same for every region of a draw, so regional "
+                                "forecasts are correlated and sums of regions carry their spread; false = "
+                                "independent shocks per region (the model the default study's results were "
+                                "computed with)")
+    common_drift: bool = Field(default=False, description="Kaya only: a time-varying decarbonisation rate, every "
+                               "region's drift moving by a random walk shared by all regions (small innovation sd, "
+                               "prior `kaya.common_drift_sd`), continued in the forecasts")
+    measurement_error: float | dict[str, float] | Literal["inventory"] = Field(
+        default=0.0, description='Relative 1-sigma year-to-year error of the historical emissions (0 = exact, '
+        '0.05 = 5 %), in [0, 1): one number, a table `{region = number}`, or `"inventory"` (China provinces: from '
+        "the IPCC Approach 2 uncertainty of each province's CEADs fuel inventory)")
+    compare_measurement_error: bool = Field(default=False, description="Also fit without the measurement error and "
+                                            "report the peak-year intervals of both fits side by side")
+    priors: dict[str, dict[str, Any]] = Field(default={}, description='Prior overrides by name from the prior '
+                                              'library (`priors/ekc.toml`, `priors/kaya.toml`), e.g. '
+                                              '`"ekc.slope_mu" = { params = { mu = 0.7, sigma = 0.3 } }`; an '
+                                              'unknown name is an error')
+    rationale: str = Field(default="", description="Why this emission model: a sentence shown in the report")
+    comparison: str | None = Field(default=None, description="A backtest comparison table (CSV written by "
+                                   "`carbon-forecast backtest --model ekc --model kaya`, relative to the study "
+                                   "file) shown next to the rationale")
+    backtest: str | None = Field(default=None, description="A backtest folder of this emission model (written by "
+                                 "`carbon-forecast backtest`, relative to the study file): its scores and "
+                                 "reliability diagram are shown next to the forecast")
 
     @field_validator("measurement_error")
     @classmethod
@@ -151,26 +199,36 @@ class InventorySection(_Section):
     """How the emission inventory's uncertainty enters the emission model (China provinces: each province's
     CEADs fuel inventory; see forecast/models/measurement.py and forecast/policy/inventory.py)."""
 
-    # true: split each region's inventory uncertainty the IPCC way (Vol. 1 Ch. 3, Table 3.2) into a
-    # systematic part (emission factors: one persistent level offset per region) and a random part
-    # (activity data: year-to-year noise), and fit the emission model with both
-    feeds_model: bool = False
-    # the factor draws: "ipcc" (IPCC 2006 Table 1.4 ranges, priors/emission_factors.toml; the default) or
-    # the path of a fitted EmissionFactorModel saved with .save() (its posterior, relative to the study file)
-    factors: str = "ipcc"
-    # inventory year whose fuel mix sets the split (default: the panel's last year)
-    year: int | None = Field(default=None, ge=YEAR_RANGE[0], le=YEAR_RANGE[1])
-    # correlation of the factor errors of fuels that share a source (the coal types): 1 = one error
-    source_correlation: float = Field(default=1.0, ge=0, le=1)
-    draws: int = Field(default=4000, ge=100, le=MAX_DRAWS)
+    feeds_model: bool = Field(default=False, description="true: split each region's inventory uncertainty the IPCC "
+                              "way (Vol. 1 Ch. 3, Table 3.2) into a systematic part (emission factors: one persistent "
+                              "level offset per region) and a random part (activity data: year-to-year noise), and "
+                              "fit the emission model with both")
+    factors: str = Field(default="ipcc", description='The emission-factor draws: `"ipcc"` (IPCC 2006 Table 1.4 '
+                         'ranges, `priors/emission_factors.toml`) or the path of a fitted `EmissionFactorModel` '
+                         'saved with `.save()` (its posterior; relative to the study file)')
+    year: int | None = Field(default=None, ge=YEAR_RANGE[0], le=YEAR_RANGE[1], description="Inventory year whose "
+                             "fuel mix sets the split; not set = the panel's last year")
+    source_correlation: float = Field(default=1.0, ge=0, le=1, description="Correlation of the factor errors of "
+                                      "fuels that share a source (the coal types): 1 = one shared error, 0 = "
+                                      "independent")
+    draws: int = Field(default=4000, ge=100, le=MAX_DRAWS, description="Monte Carlo draws of activities and factors "
+                       "used to compute each region's error split (more = a steadier split, slower)")
 
 
 class SamplerSection(_Section):
-    name: Literal["nutpie", "pymc", "numpyro"] = "nutpie"
-    draws: int = Field(default=1000, ge=1, le=MAX_DRAWS)
-    tune: int = Field(default=1000, ge=1, le=MAX_DRAWS)
-    chains: int = Field(default=2, ge=1, le=MAX_CHAINS)
-    target_accept: float = Field(default=0.9, gt=0, lt=1)
+    """``[sampler]``: the NUTS sampler of the emission model (and of the driver models; the land-sink model
+    keeps its own draws and tune in ``[sinks]``)."""
+
+    name: Literal["nutpie", "pymc", "numpyro"] = Field(default="nutpie", description='NUTS implementation: '
+                                                       '`"nutpie"` (fastest here, `benchmarks/sampler_ess.py`), '
+                                                       '`"pymc"` (PyMC\'s own) or `"numpyro"` (needs the `bench` '
+                                                       'extra: JAX and NumPyro)')
+    draws: int = Field(default=1000, ge=1, le=MAX_DRAWS, description="Posterior draws kept per chain")
+    tune: int = Field(default=1000, ge=1, le=MAX_DRAWS, description="Warm-up (adaptation) draws per chain, discarded")
+    chains: int = Field(default=2, ge=1, le=MAX_CHAINS, description="Independent chains, run in parallel (one "
+                        "process per chain, at most the CPU count); R-hat needs at least 2")
+    target_accept: float = Field(default=0.9, gt=0, lt=1, description="NUTS target acceptance rate: higher = "
+                                 "smaller steps, fewer divergences, slower sampling")
 
     @field_validator("name")
     @classmethod
@@ -185,23 +243,47 @@ class SamplerSection(_Section):
 
 
 class ScenarioSection(_Section):
-    # "history": recent growth decaying toward a long-run rate; "csv": user paths; "drivers": probabilistic
-    # GDP per capita (convergence to a frontier, forecast/models/gdp.py) and population
-    # (forecast/models/population.py) fitted to the study's panel
-    type: Literal["history", "csv", "drivers"] = "history"
-    path: str | None = None
-    gdp_frontier: str = "United States"  # drivers: frontier region ("" = the richest region of the panel)
-    population_window: int = Field(default=15, ge=5, le=100)  # drivers: years of recent growth the population trend uses
-    driver_priors: dict[str, dict[str, Any]] = {}  # drivers: overrides, e.g. "gdp.frontier_growth" = {...}
-    horizon: int = Field(default=2060, ge=1900, le=2300)
-    window: int = Field(default=10, ge=3, le=100)
-    # growth rates are log changes per year: -5 %/yr to +10 %/yr spans every long-run rate on record
-    long_run_growth: float = Field(default=0.015, ge=-0.05, le=0.10)
-    long_run_growth_sd: float = Field(default=0.005, ge=0, le=0.05)
-    gdp_decay_years: float = Field(default=15.0, gt=0, le=500)
-    max_shock_sd: float = Field(default=0.03, ge=0, le=0.3)
-    population_decay_years: float = Field(default=30.0, gt=0, le=500)
-    population_growth_sd: float = Field(default=0.002, ge=0, le=0.05)
+    """``[scenario]``: the paths of GDP per capita and population the emission forecasts are pushed through
+    (see ``forecast/scenarios/``). Growth rates are log changes per year (0.015 = about 1.5 %/yr). The keys
+    ``window`` .. ``population_growth_sd`` set the history scenario, which the drivers scenario also uses for
+    what its models do not draw."""
+
+    type: Literal["history", "csv", "drivers"] = Field(default="history", description='`"history"`: recent growth '
+                                                       'decaying toward a long-run rate; `"csv"`: user paths from '
+                                                       '`path`; `"drivers"`: probabilistic GDP per capita '
+                                                       '(convergence to a frontier, `forecast/models/gdp.py`) and '
+                                                       'population (`forecast/models/population.py`) fitted to the '
+                                                       "study's panel")
+    path: str | None = Field(default=None, description='`csv` only (required there): a CSV or Parquet with columns '
+                             '`region, year, gdp_per_capita` (int-$ 2011 per person), `population` (people) and '
+                             'optionally `sample` (draw id), covering every forecast year; relative to the study '
+                             'file')
+    gdp_frontier: str = Field(default="United States", description='`drivers` only: the frontier region that GDP '
+                              'per capita converges toward (`""` = the richest region of the panel)')
+    population_window: int = Field(default=15, ge=5, le=100, description="`drivers` only: years of recent "
+                                   "population growth the population trend is fitted on")
+    driver_priors: dict[str, dict[str, Any]] = Field(default={}, description='`drivers` only: prior overrides of '
+                                                     'the driver models by name, each starting with `gdp.` or '
+                                                     '`population.`, e.g. `"gdp.frontier_growth" = { params = '
+                                                     '{ mu = 0.015, sigma = 0.01 } }`')
+    horizon: int = Field(default=2060, ge=1900, le=2300, description="Last forecast year (included)")
+    window: int = Field(default=10, ge=3, le=100, description="Years of history whose mean GDP-per-capita and "
+                        "population growth start each region's path (and whose spread sets its yearly shocks)")
+    # -5 %/yr to +10 %/yr spans every long-run rate on record
+    long_run_growth: float = Field(default=0.015, ge=-0.05, le=0.10, description="Long-run GDP-per-capita growth "
+                                   "(log units per year) every region's growth decays toward; one draw per sample, "
+                                   "shared by all regions")
+    long_run_growth_sd: float = Field(default=0.005, ge=0, le=0.05, description="Standard deviation of that "
+                                      "long-run growth (log units per year)")
+    gdp_decay_years: float = Field(default=15.0, gt=0, le=500, description="Time constant (years) of the "
+                                   "exponential decay from recent to long-run GDP-per-capita growth")
+    max_shock_sd: float = Field(default=0.03, ge=0, le=0.3, description="Cap on the sd of the yearly GDP-per-capita "
+                                "growth shocks (log units), which is otherwise the region's sd in the window: keeps a "
+                                "crisis year in the window from dominating 40 years")
+    population_decay_years: float = Field(default=30.0, gt=0, le=500, description="Time constant (years) of the "
+                                          "decay of population growth toward zero (demographic transition)")
+    population_growth_sd: float = Field(default=0.002, ge=0, le=0.05, description="Standard deviation of the "
+                                        "starting population growth rate (log units per year)")
 
     @model_validator(mode="after")
     def _path_for_csv(self):
@@ -211,10 +293,17 @@ class ScenarioSection(_Section):
 
 
 class ForecastSection(_Section):
-    draws: int = Field(default=2000, ge=1, le=MAX_DRAWS)
-    focus_regions: list[str] = []
-    regions: Literal["focus", "all"] = "focus"
-    peak_years: list[int] = [2030, 2035]
+    """``[forecast]``: which regions are forecast, with how many trajectories, and the peak questions asked."""
+
+    draws: int = Field(default=2000, ge=1, le=MAX_DRAWS, description="Forecast trajectories per region (each pairs "
+                       "a posterior draw with a scenario draw); refused before sampling if the forecast would not "
+                       "fit in this machine's memory")
+    focus_regions: list[str] = Field(default=[], description="Regions forecast and shown first (headline table, fan "
+                                     "charts), in this order; empty = every fitted region")
+    regions: Literal["focus", "all"] = Field(default="focus", description='`"focus"`: forecast the focus regions '
+                                             'only; `"all"`: every fitted region (a large NetCDF)')
+    peak_years: list[int] = Field(default=[2030, 2035], description="Years Y for which P(peak <= Y) is reported; "
+                                  "each must lie after the last data year and by the horizon")
 
     @field_validator("peak_years")
     @classmethod
@@ -226,63 +315,103 @@ class ForestAgeTable(_Section):
     """``[sinks.forest_age.<region>]``: the region's forest age structure (forecast.sinks.ecosystems.ForestAgeing).
     Area shares (or areas) of the five age groups; none given = China's 9th National Forest Inventory shares."""
 
-    young: float | None = Field(default=None, ge=0)
-    middle_aged: float | None = Field(default=None, ge=0)
-    near_mature: float | None = Field(default=None, ge=0)
-    mature: float | None = Field(default=None, ge=0)
-    over_mature: float | None = Field(default=None, ge=0)
-    maturity_age: float | list[float] | None = None  # years, or [low, high]; default: library prior
-    reference_year: int = Field(default=2016, ge=YEAR_RANGE[0], le=YEAR_RANGE[1])  # year the shares describe
-    rotation: float | None = Field(default=None, gt=0)  # clear-cut-and-replant age, in maturity ages
-    ecosystem: str = "forest"
-    source: str = ""
+    young: float | None = Field(default=None, ge=0, description="Area share (or area) of young stands; the five "
+                                "groups are normalised to shares")
+    middle_aged: float | None = Field(default=None, ge=0, description="Area share (or area) of middle-aged stands")
+    near_mature: float | None = Field(default=None, ge=0, description="Area share (or area) of near-mature stands")
+    mature: float | None = Field(default=None, ge=0, description="Area share (or area) of mature stands")
+    over_mature: float | None = Field(default=None, ge=0, description="Area share (or area) of over-mature stands")
+    maturity_age: float | list[float] | None = Field(default=None, description="Years to maturity: a number, or "
+                                                     "`[low, high]` for uniform draws; not set = the library prior "
+                                                     "`ecosystems.forest_maturity_age`")
+    reference_year: int = Field(default=2016, ge=YEAR_RANGE[0], le=YEAR_RANGE[1], description="The year the shares "
+                                "(and the baseline forest rate) describe")
+    rotation: float | None = Field(default=None, gt=0, description="Clear-cut-and-replant age in maturity ages (a "
+                                   "stand reaching it restarts at age 0; harvested carbon is not counted); not set = "
+                                   "no harvest, the upper bound of the ageing decline")
+    ecosystem: str = Field(default="forest", description="The ecosystem of `[sinks.areas.<region>]` whose rate the "
+                           "ageing factor scales")
+    source: str = Field(default="", description="Where the shares come from (shown in the report)")
 
 
 class LucTable(_Section):
     """``[sinks.luc.<region>]``: gross land-use-change emissions (Mt CO2/yr, positive = emission), a normal level."""
 
-    mean: float
-    sd: float = Field(default=0.0, ge=0)
-    source: str
-    citation: str = ""
+    mean: float = Field(description="Mean level of gross land-use-change emissions, Mt CO2/yr (positive = "
+                        "emission); held over the forecast years")
+    sd: float = Field(default=0.0, ge=0, description="Standard deviation of that level, Mt CO2/yr: one normal draw "
+                      "per sample, the same in every year (0 = fixed)")
+    source: str = Field(description="Where the number comes from (shown in the report)")
+    citation: str = Field(default="", description="Full citation of the source, if any")
 
 
 class SinksSection(_Section):
     """Carbon sinks: a global land-sink model with a declining CO2 fertilisation effect (CFE), regional
     ecosystem sinks scaled by it, and net emissions / neutrality for the regions that have areas."""
 
-    enabled: bool = False
-    cfe_decline: Literal["exponential", "linear", "constant"] = "exponential"
-    # "gcb": the GCB land sink (adjusted DGVM mean) alone, S = k eps(t) (C - C0) (GlobalLandSinkModel);
-    # "joint": the budget residual and the 22 DGVMs together (JointLandSinkModel), with sink kinetics
-    # (form = "kinetic") or without ("proportional")
-    land_model: Literal["gcb", "joint"] = "gcb"
-    form: Literal["kinetic", "proportional"] = "kinetic"
-    # a folder written by `carbon-forecast cfe-windows` (relative to the study file): its table of the
-    # fitted decline per window, against Wang et al. 2020, is shown in the report
-    cfe_windows: str | None = None
-    fit_years: list[int] = [1959, 2024]
-    co2_source: Literal["noaa_co2_gl", "noaa_co2_mlo"] = "noaa_co2_gl"
-    co2_scenario: str | None = None  # CSV with year, co2_ppm; default: recent growth fading to zero
-    co2_window: int = Field(default=10, ge=2)
-    co2_decay_to_zero_by: int = Field(default=2100, ge=2000)
-    base_year: int = Field(default=2015, ge=1959, le=2100)  # the period the sequestration rates describe (multiplier = 1)
-    neutrality_years: list[int] = [2050, 2060]
+    enabled: bool = Field(default=False, description="Run the sink and neutrality part (needs at least one "
+                          "`[sinks.areas.<region>]` table)")
+    cfe_decline: Literal["exponential", "linear", "constant"] = Field(
+        default="exponential", description="How the CO2 fertilisation sensitivity changes over time: exponential "
+        "decline (half-life reported), linear decline to a floor of zero, or constant (no decline)")
+    land_model: Literal["gcb", "joint"] = Field(default="gcb", description='`"gcb"`: the GCB land sink (adjusted '
+                                                'DGVM mean) alone, `S = k eps(t) (C - C0)` (`GlobalLandSinkModel`, '
+                                                'fast); `"joint"`: the budget residual and the 22 DGVMs together '
+                                                '(`JointLandSinkModel`)')
+    form: Literal["kinetic", "proportional"] = Field(default="kinetic", description='`joint` only: `"kinetic"` = '
+                                                     'the fertilised uptake fills a land carbon pool that turns over '
+                                                     '(sink kinetics); `"proportional"` = the sink is proportional to '
+                                                     'the fertilised uptake')
+    cfe_windows: str | None = Field(default=None, description="A folder written by `carbon-forecast cfe-windows` "
+                                    "(relative to the study file): its table of the fitted decline per window, "
+                                    "against Wang et al. 2020, is shown in the report")
+    fit_years: list[int] = Field(default=[1959, 2024], description="Years `[start, end]` (included) the land-sink "
+                                 "model is fitted on")
+    co2_source: Literal["noaa_co2_gl", "noaa_co2_mlo"] = Field(default="noaa_co2_gl", description="Observed CO2 "
+                                                               "(ppm) the future path is extrapolated from: NOAA "
+                                                               "global marine-surface mean (from 1979) or Mauna Loa "
+                                                               "(from 1959)")
+    co2_scenario: str | None = Field(default=None, description="A CSV with columns `year, co2_ppm` (relative to the "
+                                     "study file) giving the atmospheric CO2 path; not set = recent growth fading "
+                                     "to zero (`co2_window`, `co2_decay_to_zero_by`; not an SSP pathway)")
+    co2_window: int = Field(default=10, ge=2, description="Years of observed CO2 whose mean yearly increase (ppm/yr) "
+                            "starts the extrapolated path")
+    co2_decay_to_zero_by: int = Field(default=2100, ge=2000, description="Year by which the yearly CO2 increase "
+                                      "falls linearly to zero; the concentration is flat after it")
+    base_year: int = Field(default=2015, ge=1959, le=2100, description="The period the sequestration rates "
+                           "describe: the CO2 fertilisation multiplier is 1 in this year")
+    neutrality_years: list[int] = Field(default=[2050, 2060], description="Years Y for which P(net emissions <= 0 "
+                                        "by Y) is reported; none may be after the horizon")
     # the land-sink model is small (66 years) and cheap: it keeps its own, generous sampler settings so a
     # short EKC run (e.g. in tests) does not leave it unconverged
-    draws: int = Field(default=1000, ge=100, le=MAX_DRAWS)
-    tune: int = Field(default=1000, ge=200, le=MAX_DRAWS)
-    priors: dict[str, dict[str, Any]] = {}
-    areas: dict[str, dict[str, Any]] = {}
+    draws: int = Field(default=1000, ge=100, le=MAX_DRAWS, description="Posterior draws per chain of the land-sink "
+                       "model (its own setting, independent of `[sampler]`)")
+    tune: int = Field(default=1000, ge=200, le=MAX_DRAWS, description="Warm-up draws per chain of the land-sink "
+                      "model; raise it (and draws) if the run stops because the land sink did not converge")
+    priors: dict[str, dict[str, Any]] = Field(default={}, description="Prior overrides of the land-sink model by "
+                                              "name (prior library `priors/`), as in `[model.priors]`")
+    areas: dict[str, dict[str, Any]] = Field(default={}, description="`[sinks.areas.<region>]`: ecosystem areas in "
+                                             "Mha (`forest`, `grassland`, `cropland_soil`, `wetland`, ...), with "
+                                             "optional `uncertainty` (relative sd of the areas) and `source`; the "
+                                             "regions must be forecast regions")
+    rates: dict[str, Any] = Field(default={}, description="Sequestration rates by ecosystem (t C/ha/yr) that fix, "
+                                  "change or add to the cited priors of `priors/ecosystems.toml`, e.g. "
+                                  '`forest = { value = 0.6, units = "t C/ha/yr" }`')
+    soc: bool | dict[str, Any] = Field(default=True, description="Cropland soil-carbon saturation: true = library "
+                                       "defaults (initial SOC prior, ceiling 46.8 t C/ha), false = constant cropland "
+                                       "rate, or a table with `initial` (t C/ha, a number or `[low, high]`), "
+                                       "`ceiling` (t C/ha) and `ecosystem`")
+    forest_age: dict[str, ForestAgeTable] = Field(default={}, description="Forest ageing per region (off where not "
+                                                  "given); the region must have a `[sinks.areas.<region>]` table")
+    luc: dict[str, LucTable] = Field(default={}, description="Gross land-use-change emissions per region, added to "
+                                     "net emissions (0 where not given)")
+    interannual_rel_sd: float | None = Field(default=None, ge=0, lt=1, description="Year-to-year variability of "
+                                             "the ecosystem sink, relative sd; not set = the library value "
+                                             "`ecosystems.sink_interannual_rel_sd` (0.23)")
     areas_csv: str | None = Field(default=None, description=(
         "CSV of ecosystem areas by region (columns region, ecosystem, area_mha, source[, rel_sd][, year]; "
         "format in forecast/sinks/areas.py), relative to the study file; merged with [sinks.areas.<region>] "
         "(a region in both is an error)"))
-    rates: dict[str, Any] = {}
-    soc: bool | dict[str, Any] = True
-    forest_age: dict[str, ForestAgeTable] = {}  # forest ageing per region (off where not given)
-    luc: dict[str, LucTable] = {}  # land-use-change emissions per region (0 where not given)
-    interannual_rel_sd: float | None = Field(default=None, ge=0, lt=1)  # sink variability; None = library 0.23
 
     @model_validator(mode="after")
     def _areas_when_enabled(self):
@@ -304,10 +433,17 @@ class CapacitySection(_Section):
     :data:`forecast.policy.capacity.ALLOCATION_RULES` and its parameters, e.g.
     ``[capacity.caps.hold_2030] rule = "peak_level", reference_year = 2030``."""
 
-    enabled: bool = False
-    years: list[int] = [2030, 2060]
-    caps: dict[str, dict[str, Any]] = {}
-    built_up_km2: dict[str, float] = {}
+    enabled: bool = Field(default=False, description="Compute carrying capacities (needs at least one "
+                          "`[capacity.caps.<label>]` table)")
+    years: list[int] = Field(default=[2030, 2060], description="Years whose capacities and overload probabilities "
+                             "are reported (years outside the forecast are skipped)")
+    caps: dict[str, dict[str, Any]] = Field(default={}, description="`[capacity.caps.<label>]`: one cap per label, "
+                                            '`rule` = `"peak_level"` | `"per_capita"` | `"gdp_share"` | '
+                                            '`"fixed_shares"` | `"neutrality"` (needs `[sinks]`) plus that rule\'s '
+                                            'parameters (an unknown parameter is an error)')
+    built_up_km2: dict[str, float] = Field(default={}, description="Built-up land per region (km²): adds the "
+                                           "built-up-land capacity (km² the cap supports at the projected emissions "
+                                           "per km²); regions must be forecast regions")
 
     @model_validator(mode="after")
     def _caps_when_enabled(self):
@@ -331,15 +467,23 @@ class CompensationSection(_Section):
     for the others. ``reference_year`` is the grandfathering year of ``emissions_share``.
     """
 
-    enabled: bool = False
-    year: int = Field(default=2030, ge=YEAR_RANGE[0], le=YEAR_RANGE[1])
-    # a rule name | a list of rule names | a table of shares
-    allocation: str | list[str] | dict[str, float] = "per_capita"
-    reference_year: int | None = Field(default=None, ge=YEAR_RANGE[0], le=YEAR_RANGE[1])
-    price_median: float = Field(default=80.0, gt=0)
-    price_p05: float | None = Field(default=None, gt=0)
-    price_p95: float | None = Field(default=None, gt=0)
-    currency: str = "CNY"
+    enabled: bool = Field(default=False, description="Compute the compensation balances, payments and flows")
+    year: int = Field(default=2030, ge=YEAR_RANGE[0], le=YEAR_RANGE[1], description="The forecast year whose "
+                      "emissions are balanced")
+    allocation: str | list[str] | dict[str, float] = Field(
+        default="per_capita", description='A rule name (`"per_capita"` | `"gdp_share"` | `"emissions_share"` | '
+        '`"sink"`), a list of rule names to compare, or a table region -> share (shares summing to one)')
+    reference_year: int | None = Field(default=None, ge=YEAR_RANGE[0], le=YEAR_RANGE[1], description="The "
+                                       "grandfathering year of `emissions_share` (required by that rule): the year "
+                                       "whose emission shares are allocated")
+    price_median: float = Field(default=80.0, gt=0, description="Median carbon price, `currency` per t CO2")
+    price_p05: float | None = Field(default=None, gt=0, description="5th percentile of the carbon price (`currency` "
+                                    "per t CO2); give it with `price_p95` for an uncertain (log-normal) price, or "
+                                    "neither for a fixed price")
+    price_p95: float | None = Field(default=None, gt=0, description="95th percentile of the carbon price "
+                                    "(`currency` per t CO2); see `price_p05`")
+    currency: str = Field(default="CNY", description="Label of the money unit: prices per t CO2 and payments in "
+                          "million `currency` per year")
     ability_to_pay: float | None = Field(default=None, ge=0, le=10, description=(
         "elasticity of the payers' split of the bill on GDP per capita: each deficit region pays in proportion "
         "to deficit x (GDP per capita / scheme mean)^ability_to_pay; receipts unchanged; none or 0 = plain "
@@ -365,12 +509,16 @@ class CompensationSection(_Section):
 class LanduseSection(_Section):
     """Land-use carbon account of one region (areas in Mha by land type; see forecast/policy/landuse.py)."""
 
-    enabled: bool = False
-    region: str = ""
-    source: str = ""
-    areas: dict[str, float] = {}
-    rel_sd: float = Field(default=0.0, ge=0, lt=1)
-    draws: int = Field(default=4000, ge=100, le=MAX_DRAWS)
+    enabled: bool = Field(default=False, description="Compute the land-use carbon account (needs "
+                          "`[landuse.areas]`)")
+    region: str = Field(default="", description="Name of the region the account describes (a label for the report "
+                        "title; empty = \"the study region\")")
+    source: str = Field(default="", description="Where the areas come from (shown in the report title)")
+    areas: dict[str, float] = Field(default={}, description="Area per land type in Mha: `cropland`, `forest`, "
+                                    "`grassland`, `water_wetland`, `unused_land` (an unknown land type is an error)")
+    rel_sd: float = Field(default=0.0, ge=0, lt=1, description="Relative sd of every area (normal); 0 = areas exact")
+    draws: int = Field(default=4000, ge=100, le=MAX_DRAWS, description="Monte Carlo draws of the account (areas "
+                       "and uptake rates)")
 
     @model_validator(mode="after")
     def _areas_when_enabled(self):
@@ -383,14 +531,25 @@ class TargetSection(_Section):
     """One ``[[targets]]`` table: a goal whose probability the report gives per region
     (kinds and keys: :mod:`forecast.policy.targets`)."""
 
-    kind: Literal["peak_by", "emissions_below", "per_capita_below", "intensity_reduction", "neutral_by"]
-    year: int
-    value: float | None = None
-    base_year: int | None = None
-    reduction: float | None = None
-    cfe: Literal["declining", "constant"] | None = None  # neutral_by: the sink variant (default declining)
-    regions: list[str] | None = None
-    label: str = ""
+    kind: Literal["peak_by", "emissions_below", "per_capita_below", "intensity_reduction", "neutral_by"] = Field(
+        description="`peak_by`: emissions peak in or before `year`; `emissions_below`: CO2 in `year` below `value` "
+        "(Mt CO2/yr); `per_capita_below`: per-capita CO2 in `year` below `value` (t CO2/person/yr); "
+        "`intensity_reduction`: carbon intensity in `year` at least `reduction` below its `base_year` value; "
+        "`neutral_by`: net CO2 <= 0 from `year` through the horizon (runs with `[sinks]` only)")
+    year: int = Field(description="The target year; must lie in the forecast window")
+    value: float | None = Field(default=None, description="`emissions_below` (Mt CO2/yr) and `per_capita_below` "
+                                "(t CO2/person/yr): the threshold")
+    base_year: int | None = Field(default=None, description="`intensity_reduction`: the year the reduction is "
+                                  "measured from (must have data)")
+    reduction: float | None = Field(default=None, description="`intensity_reduction`: the share below the base "
+                                    "year's carbon intensity, e.g. 0.65 = 65 % below")
+    cfe: Literal["declining", "constant"] | None = Field(default=None, description="`neutral_by`: the sink variant, "
+                                                         "with a declining or constant CO2 fertilisation effect "
+                                                         "(not set = declining)")
+    regions: list[str] | None = Field(default=None, description="Regions the target applies to; not set = every "
+                                      "forecast region")
+    label: str = Field(default="", description="How the report names the target; empty = built from the kind and "
+                       "year")
 
     def spec(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v not in (None, "")}
@@ -401,10 +560,13 @@ class EffortSection(_Section):
     ``neutral_by`` targets, the extra sink) needed for P(met) >= each probability
     (:mod:`forecast.policy.effort`)."""
 
-    enabled: bool = True
-    probabilities: list[float] = [0.5, 0.8, 0.9]
-    max_decline: float = Field(default=0.5, gt=0, lt=1)  # log units per year: beyond it a target is "unreachable"
-    sink: bool = True  # also the sink enhancement of neutral_by targets
+    enabled: bool = Field(default=True, description="Compute the required effort (only runs when the study has "
+                          "`[[targets]]`)")
+    probabilities: list[float] = Field(default=[0.5, 0.8, 0.9], description="The P(target met) levels to reach, "
+                                       "each strictly between 0 and 1 (sorted, repeats dropped)")
+    max_decline: float = Field(default=0.5, gt=0, lt=1, description="Largest extra decline searched, log units per "
+                               "year: a target not met even then is reported as unreachable")
+    sink: bool = Field(default=True, description="Also compute the extra sink that `neutral_by` targets need")
 
     @field_validator("probabilities")
     @classmethod
@@ -423,27 +585,47 @@ class PolicyTable(_Section):
     """One ``[policy.<name>]`` table: a policy scenario applied to the forecast trajectories
     (kinds and keys: :mod:`forecast.scenarios.policy`)."""
 
-    kind: Literal["intensity_pathway", "accelerated_decline", "intensity_csv"]
-    base_year: int | None = None
-    years: list[int] | None = None
-    reductions: list[float] | None = None  # shares below the base year's carbon intensity, one per year
-    extra_decline: float | None = None  # accelerated_decline: log units per year
-    path: str | None = None  # intensity_csv: region, year, reduction (relative to the study file)
-    after: Literal["continue", "hold"] = "continue"
-    mode: Literal["ceiling", "follow"] = "ceiling"
-    # the reduction official statistics report for an observed year: re-anchors the pledge on the data
-    achieved_year: int | None = None
-    achieved_reduction: float | None = None
-    regions: list[str] | None = None
-    label: str = ""
-    source: str = ""  # where the pledge is published
+    kind: Literal["intensity_pathway", "accelerated_decline", "intensity_csv"] = Field(
+        description="`intensity_pathway`: carbon intensity follows pledged `reductions` below `base_year` by "
+        "`years`; `accelerated_decline`: an extra intensity decline of `extra_decline` per year; `intensity_csv`: "
+        "an intensity pathway whose pledges come from the CSV `path`")
+    base_year: int | None = Field(default=None, description="`intensity_pathway`, `intensity_csv`: the year the "
+                                  "reductions are measured from")
+    years: list[int] | None = Field(default=None, description="`intensity_pathway`: the pledge years, one per "
+                                    "reduction")
+    reductions: list[float] | None = Field(default=None, description="`intensity_pathway`: shares below the base "
+                                           "year's carbon intensity, one per year (0.65 = 65 % below)")
+    extra_decline: float | None = Field(default=None, description="`accelerated_decline`: extra intensity decline, "
+                                        "log units per year (0.02 = about 2 %/yr)")
+    path: str | None = Field(default=None, description="`intensity_csv`: a CSV with columns `region, year, "
+                             "reduction` (relative to the study file); regions missing from it keep the baseline")
+    after: Literal["continue", "hold"] = Field(default="continue", description="After the last pledge year: "
+                                               '`"continue"` the last segment\'s rate of decline, or `"hold"` the '
+                                               "last pledged level")
+    mode: Literal["ceiling", "follow"] = Field(default="ceiling", description='`"ceiling"`: the pledge is met at '
+                                               "least, trajectories that decarbonise faster keep their own path; "
+                                               '`"follow"`: every trajectory\'s intensity is the pledged path')
+    achieved_year: int | None = Field(default=None, description="An observed year for which official statistics "
+                                      "report progress: re-anchors the pledge on the forecast's own data (give "
+                                      "with `achieved_reduction`)")
+    achieved_reduction: float | None = Field(default=None, description="The reduction below `base_year` official "
+                                             "statistics report for `achieved_year` (share); the remaining official "
+                                             "reduction is applied from that year")
+    regions: list[str] | None = Field(default=None, description="Regions the policy applies to; not set = all")
+    label: str = Field(default="", description="How the report names the scenario; empty = built from the kind and "
+                       "its settings")
+    source: str = Field(default="", description="Where the pledge is published (shown in the report)")
 
     def spec(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v not in (None, "")}
 
 
 class ReportSection(_Section):
-    quantiles: list[float] = [0.05, 0.25, 0.5, 0.75, 0.95]
+    """``[report]``: what the report and the exports summarise the draws with."""
+
+    quantiles: list[float] = Field(default=[0.05, 0.25, 0.5, 0.75, 0.95], description="Quantile levels of the "
+                                   "exported bands (`bands.csv` / `bands.parquet` columns `q05` ... `q95`), "
+                                   "each strictly between 0 and 1 (sorted, repeats dropped)")
 
     @field_validator("quantiles")
     @classmethod
