@@ -223,23 +223,19 @@ def apply_policy(ds: xr.Dataset, policy: Mapping[str, Any]) -> xr.Dataset:
 def policy_scenarios(ds: xr.Dataset, policies: Mapping[str, Mapping[str, Any]], *, base_dir: Path | None = None,
                      baseline: str | None = None) -> xr.Dataset:
     """The forecast under its own scenario (named ``baseline``, default ``ds.attrs["scenario"]``) and under
-    each policy, the emission variables with a leading ``scenario`` dim (GDP and population shared).
+    each policy: ``ds`` with the emission variables and ``peak_year`` on a leading ``scenario`` dim (GDP and
+    population shared) and the scenario's coordinates (:func:`forecast.scenarios.axis.scenario_axis`).
     Every policy is checked before any is applied."""
-    checked = {name: check_policy(name, p, ds, base_dir=base_dir) for name, p in policies.items()}
+    from forecast.scenarios.axis import scenario_axis, with_scenario_axis
+
     baseline = baseline or str(ds.attrs.get("scenario", "baseline"))
-    if baseline in checked:
+    if baseline in policies:
         raise InputError(f"policy {baseline!r}: the name is taken by the forecast's own scenario")
-    variants = {baseline: ds, **{name: apply_policy(ds, p) for name, p in checked.items()}}
-    names = [v for v in EMISSION_VARIABLES if v in ds]
-    index = pd.Index(list(variants), name="scenario")
-    stacked = xr.concat([v[names] for v in variants.values()], dim=index, coords="minimal", compat="override")
-    out = ds.drop_vars(names).assign({n: stacked[n] for n in names})
-    out["scenario"].attrs = {"long_name": "emission scenario: the forecast's own, then the study's policies",
-                             **{f"policy_{k}": _describe(k, p) for k, p in checked.items()}}
-    return out
+    return with_scenario_axis(ds, scenario_axis({baseline: ds}, policies, base_dir=base_dir))
 
 
-def _describe(name: str, policy: Mapping[str, Any]) -> str:
+def describe_policy(name: str, policy: Mapping[str, Any]) -> str:
+    """One line on what a checked policy assumes (its ``label`` when it has one)."""
     if policy.get("label"):
         return str(policy["label"])
     if policy["kind"] == "accelerated_decline":
@@ -254,14 +250,18 @@ def _describe(name: str, policy: Mapping[str, Any]) -> str:
 
 def scenario_target_table(scenarios: xr.Dataset, targets: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """P(target met) per scenario, target and region: :func:`forecast.policy.targets.target_table` on each
-    scenario of :func:`policy_scenarios`' result, with a leading ``scenario`` column and its description."""
+    scenario of a ``scenario`` dim (:func:`policy_scenarios`, :func:`forecast.scenarios.axis.scenario_axis`),
+    with leading ``scenario``, ``scenario_kind`` and ``policy`` (what the scenario assumes) columns."""
     from forecast.policy.targets import target_table
 
     targets = list(targets)
     frames = []
     for name in scenarios["scenario"].values:
-        table = target_table(scenarios.sel(scenario=name), targets)
+        one = scenarios.sel(scenario=name)
+        table = target_table(one, targets, peak_year=one["peak_year"] if "peak_year" in one else None)
         table.insert(0, "scenario", str(name))
-        table.insert(1, "policy", scenarios["scenario"].attrs.get(f"policy_{name}", "forecast as is"))
+        table.insert(1, "scenario_kind", str(one["scenario_kind"].values) if "scenario_kind" in one.coords else "")
+        table.insert(2, "policy", str(one["scenario_description"].values) if "scenario_description" in one.coords
+                     else "forecast as is")
         frames.append(table)
     return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,91 @@
+"""Stage: every scenario of the run on one ``scenario`` dim (:mod:`forecast.scenarios.axis`). The study's
+own GDP / population scenario, the ones ``[scenario] compare`` adds (the same emission posterior and forecast
+seed pushed through each) and the ``[policy.<name>]`` scenarios (applied to the own forecast); checked before
+any sampling, the compared driver models fitted with the others. Runs after the sinks (net emissions join
+the axis) and before the targets (P(met) per scenario is read off the axis)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from forecast.errors import InputError, StudyError
+from forecast.run.context import RunContext, Stage
+from forecast.scenarios import DriverScenario, Scenario
+
+if TYPE_CHECKING:  # annotations only
+    import xarray as xr
+
+    from forecast.run.study import Study
+
+
+def compared_scenarios(study: Study, panel) -> list[Scenario]:
+    """The scenarios of ``[scenario] compare`` (not fitted), with the study's scenario settings."""
+    from forecast.run.stages.drivers import build_scenario
+
+    return [build_scenario(study, panel, kind) for kind in study.scenario.compare]
+
+
+def _check(ctx: RunContext) -> None:
+    from forecast.run.stages.drivers import check_scenario
+    from forecast.run.stages.targets import check_study_policies
+
+    ctx.comparisons = compared_scenarios(ctx.study, ctx.panel)
+    for scenario in ctx.comparisons:
+        check_scenario(scenario, ctx)
+    names = [ctx.scenario.name, *(s.name for s in ctx.comparisons)]
+    taken = sorted(set(names) & set(ctx.study.policy))
+    if taken:
+        raise StudyError(f"[policy.{taken[0]}] the name is taken by a GDP / population scenario ({', '.join(names)})")
+    check_study_policies(ctx.study, ctx.regions, ctx.panel, ctx.horizon)
+
+
+def _fit_comparisons(ctx: RunContext) -> None:
+    from forecast.run.stages.drivers import fit_drivers
+
+    for scenario in ctx.comparisons or []:
+        if isinstance(scenario, DriverScenario) and any(m.idata is None for m in scenario.driver_models):
+            ctx.say("fitting the GDP-per-capita and population models of the compared 'drivers' scenario")
+            fit_drivers(ctx.study, scenario, seed=ctx.seed, progress=ctx.progress)
+
+
+def _fit(ctx: RunContext) -> None:
+    if any(isinstance(s, DriverScenario) for s in ctx.comparisons or []):
+        ctx.timed("compared_drivers", _fit_comparisons)
+
+
+def build_axis(ctx: RunContext) -> xr.Dataset:
+    """The scenario axis of the run (:func:`forecast.scenarios.axis.scenario_axis`): the own forecast, the
+    compared scenarios' forecasts (same draws and seed as the own) and the policies."""
+    from forecast.projection.propagate import forecast_emissions
+    from forecast.scenarios.axis import CommonDraws, scenario_axis
+
+    study = ctx.study
+    if ctx.comparisons is None:  # ``report --model``: no check or fit step ran in this context
+        ctx.comparisons = compared_scenarios(study, ctx.panel)
+        _fit_comparisons(ctx)
+    forecasts = {ctx.scenario.name: ctx.forecast.ds}
+    kinds = {ctx.scenario.name: study.scenario.type}
+    for scenario, kind in zip(ctx.comparisons, study.scenario.compare):
+        ctx.say(f"forecasting under the compared {kind!r} scenario")
+        # the own forecast's seed and posterior draws: only the GDP / population paths differ
+        common = CommonDraws(scenario, ctx.scenario, seed=ctx.seed + 30)
+        forecasts[scenario.name] = forecast_emissions(ctx.model, common, ctx.panel, regions=ctx.regions,
+                                                      draws=study.forecast.draws, random_seed=ctx.seed + 1,
+                                                      progress=ctx.progress).ds
+        kinds[scenario.name] = kind
+    specs = {name: table.spec() for name, table in study.policy.items()}
+    try:
+        return scenario_axis(forecasts, specs, kinds=kinds, base_dir=study.base_dir)
+    except InputError as exc:
+        raise StudyError(f"[scenario] / [policy]: {exc}") from None
+
+
+def _run(ctx: RunContext) -> None:
+    def step(c: RunContext) -> None:
+        c.result.scenarios = build_axis(c)
+
+    ctx.timed("scenarios", step)
+
+
+STAGE = Stage("scenarios", enabled=lambda study: bool(study.scenario.compare or study.policy), check=_check,
+              fit=_fit, run=_run)
