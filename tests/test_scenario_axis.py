@@ -17,7 +17,12 @@ from forecast.policy.targets import check_targets_on
 from forecast.projection.propagate import Forecast
 from forecast.run.results import RunResult
 from forecast.run.tree import result_tree, write_tree
-from forecast.scenarios.axis import COORDS, scenario_axis, with_scenario_axis
+from forecast.scenarios.axis import (
+    COORDS,
+    scenario_axis,
+    scenario_table,
+    with_scenario_axis,
+)
 from forecast.scenarios.policy import scenario_target_table
 from forecast.units import carbon_intensity_kg_per_dollar
 
@@ -72,6 +77,9 @@ def test_every_scenario_is_a_named_described_coordinate(axis):
     for c in ("scenario", *COORDS):
         assert axis[c].attrs.get("long_name")
     assert axis["scenario"].attrs["own_scenario"] == "history"
+    table = scenario_table(axis)
+    assert list(table.columns) == ["scenario", "kind", "drivers", "description", "source"]
+    assert table["scenario"].tolist() == list(axis["scenario"].values)
     # every variable that differs between scenarios, and only those, is on the dim
     assert set(axis.data_vars) == {"co2", "co2_per_capita", "net_co2", "peak_year", "gdp_per_capita", "population"}
     assert all(axis[v].dims[0] == "scenario" for v in axis.data_vars)
@@ -178,12 +186,12 @@ def test_common_draws_leave_the_model_generator_as_the_own_scenario_does():
     from forecast.scenarios import Scenario
     from forecast.scenarios.axis import CommonDraws
 
-    rows = [dict(region=r, year=y, gdp_per_capita=1e4 * np.exp(g * (y - 2000)), population=1e7, co2=1.0)
+    rows = [{"region": r, "year": y, "gdp_per_capita": 1e4 * np.exp(g * (y - 2000)), "population": 1e7, "co2": 1.0}
             for r, g in (("A", 0.03), ("B", 0.06)) for y in range(2000, 2023)]
     panel = pd.DataFrame(rows)
     own = Scenario.from_history(panel, horizon=2040)
     other = Scenario.from_history(panel, horizon=2040, name="slow", long_run_growth=0.0)
-    kwargs = dict(start_year=2023, n_samples=50)
+    kwargs = {"start_year": 2023, "n_samples": 50}
     rng_own, rng_common = np.random.default_rng(11), np.random.default_rng(11)
     own.draw(["A", "B"], rng=rng_own, **kwargs)
     paths = CommonDraws(other, own, seed=4).draw(["A", "B"], rng=rng_common, **kwargs)
@@ -192,3 +200,28 @@ def test_common_draws_leave_the_model_generator_as_the_own_scenario_does():
     # while the paths are the compared scenario's, from their own generator
     xr.testing.assert_equal(paths, other.draw(["A", "B"], rng=np.random.default_rng(4), **kwargs))
     assert CommonDraws(other, own, seed=4).name == "slow"
+
+
+def test_study_compare_key_and_name_clashes_fail_before_sampling(tmp_path):
+    from forecast.errors import StudyError
+    from forecast.run.context import RunContext
+    from forecast.run.stages import scenarios as stage
+    from forecast.run.study import load_study
+    from forecast.scenarios import DriverScenario, Scenario
+
+    base = '[study]\nname = "t"\n[scenario]\ngdp_frontier = ""\nhorizon = 2040\n'
+    path = tmp_path / "study.toml"
+    path.write_text(base + 'compare = ["history"]\n', encoding="utf-8")
+    with pytest.raises(StudyError, match="must not repeat a scenario or name the study's own type 'history'"):
+        load_study(path)
+    path.write_text(base + 'compare = ["drivers"]\n[policy.drivers]\nkind = "accelerated_decline"\n'
+                    "extra_decline = 0.01\n", encoding="utf-8")
+    study = load_study(path)
+    rows = [{"region": r, "year": y, "gdp_per_capita": 1e4 * np.exp(g * (y - 1990)),
+             "population": 1e7 * (1 + 0.01 * (y - 1990)), "co2": 1.0} for r, g in (("A", 0.02), ("B", 0.05)) for y in range(1990, 2023)]
+    panel = pd.DataFrame(rows)
+    ctx = RunContext(study=study, panel=panel, scenario=Scenario.from_history(panel, horizon=2040), regions=["A", "B"])
+    with pytest.raises(StudyError, match=r"\[policy.drivers\] the name is taken"):
+        stage._check(ctx)
+    assert len(ctx.comparisons) == 1 and isinstance(ctx.comparisons[0], DriverScenario)
+    assert ctx.comparisons[0].name == "drivers"

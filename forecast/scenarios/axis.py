@@ -40,10 +40,8 @@ import xarray as xr
 from forecast.errors import InputError
 
 DRIVER_DESCRIPTIONS = {
-    "history": "GDP per capita: recent growth decaying toward a long-run rate; population: recent growth "
-               "decaying toward zero (forecast.scenarios.Scenario.from_history)",
-    "drivers": "probabilistic GDP per capita (convergence toward a frontier) and population (damped trend), "
-               "fitted to the study's panel (forecast.models.gdp, forecast.models.population)",
+    "history": "GDP per capita and population: recent growth decaying toward long-run rates",
+    "drivers": "GDP per capita and population from their Bayesian models (frontier convergence, damped trend)",
     "csv": "GDP per capita and population paths from a user CSV",
 }
 DRIVER_VARIABLES = ("gdp_per_capita", "population")
@@ -100,7 +98,12 @@ def scenario_axis(forecasts: Mapping[str, xr.Dataset], policies: Mapping[str, Ma
     ``gdp_per_capita`` and ``population``, each with a leading ``scenario`` dim, and the coordinates of the
     module docstring."""
     from forecast.projection.propagate import Forecast
-    from forecast.scenarios.policy import EMISSION_VARIABLES, apply_policy, check_policy, describe_policy
+    from forecast.scenarios.policy import (
+        EMISSION_VARIABLES,
+        apply_policy,
+        check_policy,
+        describe_policy,
+    )
 
     if not forecasts:
         raise InputError("scenario_axis needs at least the study's own forecast")
@@ -150,6 +153,13 @@ def scenario_axis(forecasts: Mapping[str, xr.Dataset], policies: Mapping[str, Ma
                                 "what the scenario assumes", "where a policy's pledge is published")):
         axis[c].attrs["long_name"] = text
     return axis
+
+
+def scenario_table(axis: xr.Dataset) -> pd.DataFrame:
+    """One row per scenario of ``axis``, in order: ``scenario`` and its coordinates (``kind``, ``drivers``,
+    ``description``, ``source``)."""
+    return pd.DataFrame({"scenario": [str(s) for s in axis["scenario"].values],
+                         **{c.removeprefix("scenario_"): [str(v) for v in axis[c].values] for c in COORDS}})
 
 
 def with_scenario_axis(forecast: xr.Dataset, axis: xr.Dataset | None) -> xr.Dataset:

@@ -81,10 +81,19 @@ def build_axis(ctx: RunContext) -> xr.Dataset:
 
 
 def _run(ctx: RunContext) -> None:
+    from forecast.scenarios.axis import scenario_table
+
     def step(c: RunContext) -> None:
         c.result.scenarios = build_axis(c)
 
     ctx.timed("scenarios", step)
+    table = ctx.result.add_table("scenarios", scenario_table(ctx.result.scenarios),
+                                 "The scenarios of this run (the scenario dim of result.nc and forecast.nc)")
+    table.attrs["description"] = (
+        "The study's own GDP / population scenario first, then those [scenario] compare adds (the same emission "
+        "posterior draws and shocks pushed through other GDP and population paths), then the [policy.<name>] "
+        "scenarios, each applied to the own scenario's trajectories. 'drivers' is the GDP / population scenario "
+        "the emissions were forecast with.")
 
 
 STAGE = Stage("scenarios", enabled=lambda study: bool(study.scenario.compare or study.policy), check=_check,
