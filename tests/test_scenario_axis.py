@@ -225,3 +225,26 @@ def test_study_compare_key_and_name_clashes_fail_before_sampling(tmp_path):
         stage._check(ctx)
     assert len(ctx.comparisons) == 1 and isinstance(ctx.comparisons[0], DriverScenario)
     assert ctx.comparisons[0].name == "drivers"
+
+
+def test_cli_effort_reads_the_asked_scenario_of_a_saved_run(axis, tmp_path, console_script):
+    from forecast.policy.effort import required_effort
+    from forecast.policy.targets import parse_target
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    write_tree(result_tree(_result(axis)), folder / "result.nc")
+    study = tmp_path / "study.toml"
+    study.write_text('[study]\nname = "t"\n', encoding="utf-8")
+    args = ("effort", study, "--from", folder, "--prob", "0.5", "--target", "emissions_below:2040:1200")
+    code, _, err = console_script(*args, "--scenario", "drivers", "--out", tmp_path / "out")
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "out" / "effort.csv")
+    drivers = with_scenario_axis(forecast(0.03), axis).sel(scenario="drivers").drop_vars("peak_year")
+    direct = required_effort(drivers, parse_target("emissions_below:2040:1200"), (0.5,))
+    # P(met) now is the drivers scenario's (slower GDP), not the own one's (0 here)
+    assert table.loc[0, "p_met_now"] == pytest.approx(float((drivers["co2"].sel(year=2040) <= 1200.0).mean()))
+    assert table.loc[0, "p_met_now"] > 0.1
+    assert table.loc[0, "required"] == pytest.approx(direct["required"].item(), abs=1e-6)
+    code, _, err = console_script(*args, "--scenario", "nope")
+    assert code != 0 and "no scenario 'nope'" in err
