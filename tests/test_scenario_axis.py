@@ -202,9 +202,10 @@ def test_common_draws_leave_the_model_generator_as_the_own_scenario_does():
     assert CommonDraws(other, own, seed=4).name == "slow"
 
 
-def test_study_compare_key_and_name_clashes_fail_before_sampling(tmp_path):
+def test_study_compare_key_and_name_clashes_fail_before_sampling(tmp_path, monkeypatch):
     from forecast.errors import StudyError
     from forecast.run.context import RunContext
+    from forecast.run.stages import emissions
     from forecast.run.stages import scenarios as stage
     from forecast.run.study import load_study
     from forecast.scenarios import DriverScenario, Scenario
@@ -225,6 +226,14 @@ def test_study_compare_key_and_name_clashes_fail_before_sampling(tmp_path):
         stage._check(ctx)
     assert len(ctx.comparisons) == 1 and isinstance(ctx.comparisons[0], DriverScenario)
     assert ctx.comparisons[0].name == "drivers"
+    # too many scenarios for the memory: refused before sampling, naming the settings
+    path.write_text(base + 'compare = ["drivers"]\n[forecast]\ndraws = 20000\n', encoding="utf-8")
+    ctx.study = load_study(path)
+    ctx.regions = [f"R{i}" for i in range(400)]
+    ctx.panel = panel.assign(region=np.resize(ctx.regions, len(panel)))
+    monkeypatch.setattr(emissions, "_memory_bytes", lambda: 16 * 2**30)
+    with pytest.raises(StudyError, match=r"2 scenarios .* need about \d+\.\d GiB, more than this machine's 16.0 GiB"):
+        stage._check_memory(ctx, 2)
 
 
 def test_cli_effort_reads_the_asked_scenario_of_a_saved_run(axis, tmp_path, console_script):

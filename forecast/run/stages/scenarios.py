@@ -37,6 +37,24 @@ def _check(ctx: RunContext) -> None:
     if taken:
         raise StudyError(f"[policy.{taken[0]}] the name is taken by a GDP / population scenario ({', '.join(names)})")
     check_study_policies(ctx.study, ctx.regions, ctx.panel, ctx.horizon)
+    _check_memory(ctx, len(names) + len(ctx.study.policy))
+
+
+# the axis holds about this many (sample, region, year) cubes per scenario (emissions, per capita, net
+# emissions with its cfe variants, GDP, population), on top of the forecast itself
+CUBES_PER_SCENARIO = 6
+
+
+def _check_memory(ctx: RunContext, n_scenarios: int) -> None:
+    from forecast.run.stages.emissions import CUBES_IN_MEMORY, _memory_bytes
+
+    draws, n_regions = ctx.study.forecast.draws, len(ctx.regions)
+    cube = draws * n_regions * (ctx.horizon - int(ctx.panel["year"].min()) + 1) * 8
+    need, have = cube * (CUBES_IN_MEMORY + CUBES_PER_SCENARIO * n_scenarios), _memory_bytes()
+    if have and need > have:
+        raise StudyError(f"{n_scenarios} scenarios ([scenario] compare, [policy.<name>]) of {draws} draws x "
+                         f"{n_regions} regions need about {need / 2**30:.1f} GiB, more than this machine's "
+                         f"{have / 2**30:.1f} GiB; use fewer draws, regions or scenarios")
 
 
 def _fit_comparisons(ctx: RunContext) -> None:
