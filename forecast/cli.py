@@ -302,6 +302,7 @@ def effort(
     target: Optional[list[str]] = typer.Option(None, "--target", "-t", help="Target, short form (repeat): peak_by:2030, emissions_below:2030:10000 (Mt), per_capita_below:2030:8 (t), intensity_reduction:2030:2005:0.65, neutral_by:2060. Default: the study's \\[\\[targets]]."),
     prob: Optional[list[float]] = typer.Option(None, "--prob", "-p", help="Required probability of meeting the target (repeat; default: the study's \\[effort] probabilities, 0.5 0.8 0.9)."),
     from_run: Optional[Path] = typer.Option(None, "--from", help="A run folder written by `run` or `report` (its result.nc): read its forecast, fit nothing."),
+    scenario: Optional[str] = typer.Option(None, "--scenario", help="With --from: the scenario of the run's scenario dim to start from (e.g. drivers, a policy's name; default: the study's own)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for effort.csv, effort_curve.csv and effort.png (default: print only)."),
     data_dir: Optional[Path] = DataDirOpt,
     seed: Optional[int] = SeedOpt,
@@ -323,7 +324,9 @@ def effort(
         from forecast.io.atomic import check_output_dir
 
         check_output_dir(out_dir)
-    tables = _effort_from_run(spec, from_run) if from_run is not None else _effort_by_running(
+    if scenario is not None and from_run is None:
+        raise InputError("--scenario reads a saved run's scenario dim: give --from RUN_DIR too")
+    tables = _effort_from_run(spec, from_run, scenario) if from_run is not None else _effort_by_running(
         spec, data_dir=data_dir, seed=seed, draws=draws, forecast_draws=forecast_draws, quiet=quiet)
     if out_dir is not None:
         _write_effort(tables, out_dir)
@@ -336,15 +339,16 @@ def effort(
         console.print(f"[green]✓[/] wrote {out_dir}/effort.csv, effort_curve.csv, effort.png")
 
 
-def _effort_from_run(spec, folder: Path) -> dict:
-    """Effort tables from a saved run's forecast (targets checked against it first)."""
+def _effort_from_run(spec, folder: Path, scenario: str | None = None) -> dict:
+    """Effort tables from a saved run's forecast (one ``scenario`` of its scenario dim; targets checked
+    against it first)."""
     import pandas as pd
 
     from forecast.policy.effort import effort_curve, effort_table, load_forecast
     from forecast.policy.targets import check_targets_on
     from forecast.run.stages.targets import effort_results
 
-    ds = load_forecast(folder)
+    ds = load_forecast(folder, scenario)
     targets = check_targets_on(ds, [t.spec() for t in spec.targets])
     results = effort_results(ds, targets, spec)
     curves = [effort_curve(r).assign(target=r.attrs["target"], lever=r.attrs["lever"]) for r in results]

@@ -103,7 +103,10 @@ def test_china_sinks_study_neutrality_with_and_without_cfe_decline(china_sinks):
     assert 0 <= sinks["p_decline"] <= 1
     assert list(sinks["neutrality"].index) == [("declining", "China"), ("constant", "China")]
     ds = xr.open_dataset(out / "forecast.nc")
-    future = ds.sel(region="China", year=ds["is_forecast"])
+    # the study compares scenarios (history, drivers, policies) on one dim; the sink is the same in all
+    assert list(ds["scenario"].values) == ["history", "drivers", "ndc_2030", "ndc_2030_official", "faster_2pct"]
+    assert "scenario" not in ds["sink"].dims and ds["net_co2"].dims[0] == "scenario"
+    future = ds.sel(region="China", year=ds["is_forecast"], scenario="history")
     # net = fossil + land-use change - sink, draw by draw (float32 storage); the terms add up
     assert future["sink"].dims == ("cfe", "sample", "year") and list(future["cfe"].values) == ["declining", "constant"]
     assert "China" in ds["sink"].attrs["comment"] and "NaN elsewhere" in ds["sink"].attrs["comment"]
@@ -119,9 +122,11 @@ def test_china_sinks_study_neutrality_with_and_without_cfe_decline(china_sinks):
     assert summary["schema_version"] == 2
     assert "China" in summary["sinks"]["neutrality"]["declining"] and "China" in summary["sinks"]["neutrality"]["constant"]
     bands = pd.read_csv(out / "bands.csv", keep_default_na=False)
-    sink_rows = bands[bands["variable"].isin(["sink", "net_co2"])]
+    sink_rows = bands[bands["variable"] == "sink"]
     assert set(sink_rows["variant"]) == {"cfe=declining", "cfe=constant"} and not sink_rows["observed"].any()
-    assert set(bands.loc[bands["variable"] == "co2", "variant"]) == {""}
+    net_rows = bands[(bands["variable"] == "net_co2") & bands["variant"].str.contains("scenario=history")]
+    assert len(set(net_rows["variant"])) == 2 and not net_rows["observed"].any()
+    assert set(bands.loc[bands["variable"] == "co2", "variant"]) == {f"scenario={s}" for s in ds["scenario"].values}
     assert (out / "figures" / "net_china.png").exists()
     ds.close()
 

@@ -17,7 +17,8 @@
                        ``gdp_per_capita`` (int-$ 2011/person), ``population`` (people), ...
     variant    string  ``""`` for a variable without variants; else the variant as ``dim=value``
                        (e.g. ``cfe=constant`` for the sink with the CO2-fertilisation effect held at
-                       its last fitted value; several dims joined by ``,``)
+                       its last fitted value, ``scenario=ndc_2030`` for a scenario of a run that
+                       compares scenarios; several dims joined by ``,``)
     units      string  units of ``mean`` and the quantile columns (the variable's ``units`` attr)
     observed   bool    True in the years the region's data were observed (history), else False
     mean       float   mean over posterior predictive samples
@@ -44,6 +45,11 @@
     form such as ``Mt yr-1``, with the package's own label, e.g. ``Mt CO2/yr``, in ``units_label``;
     ``region`` as ``cf_role = timeseries_id``); plus the data variable
     ``peak_year (sample, region)`` (int32, calendar year of maximum total emissions per sample).
+    A run that compares scenarios (``[scenario] compare``, ``[policy.<name>]``) has them on one ``scenario``
+    dim (:mod:`forecast.scenarios.axis`): ``co2``, ``co2_per_capita``, ``net_co2`` and ``peak_year`` gain it
+    (``gdp_per_capita`` and ``population`` too when GDP / population scenarios are compared), with the
+    string coordinates ``scenario_kind``, ``scenario_drivers``, ``scenario_description`` and
+    ``scenario_source`` along it; the study's own scenario comes first.
     Floating-point variables are stored as float32 (about 7 significant digits). Global attributes:
 
     ``study`` (study name), ``title``, ``seed`` (int, or string if not an integer), ``created``
@@ -68,6 +74,8 @@
             "min_ess_bulk": float|null, "min_ess_tail": float|null,
             "warnings": [str, ...]
           },
+          "scenarios": [{"name", "kind", "drivers", "description", "source"}, ...]
+                           # only when the run compares scenarios: the scenario dim, in order
           "sinks": {...}   # only when the study enables sinks: p_cfe_decline, cfe_half_life_years,
                            # cfe_percent_per_100ppm {year: {mean, q05, q50, q95}}, neutrality
                            # {cfe: {region: {p_neutral_by_<year>, ...}}} (cfe: declining, constant),
@@ -93,8 +101,9 @@
                                                      # with [[targets]] and [effort] enabled: the extra
                                                      # intensity decline (or sink) for P(met) >= probability;
                                                      # status "unreachable" has required null
-              "policy_scenarios": [{"scenario", "policy", "target", "p_met"}, ...]
-                                                     # with [policy.<name>] tables
+              "policy_scenarios": [{"scenario", "scenario_kind", "policy", "target", "p_met"}, ...]
+                                                     # with [[targets]] and a scenario dim: P(met) in
+                                                     # every scenario; policy = what it assumes
             }, ...
           }
         }
@@ -308,7 +317,7 @@ def export_bands(
     into ``out_dir``; return ``{"csv": path, "parquet": path, "datapackage": path}``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    df = quantile_bands(result.forecast, levels=levels)
+    df = quantile_bands(result.predictions(), levels=levels)
     csv_path = atomic_write_text(out_dir / BANDS_CSV, df.to_csv(index=False, lineterminator="\n"))
     buf = io.BytesIO()
     df.to_parquet(buf, index=False, engine="pyarrow")
@@ -321,7 +330,7 @@ _FIELD_DOCS = {
     "region": ("string", "region name as in the input data"),
     "year": ("integer", "calendar year (history and forecast horizon)"),
     "variable": ("string", "forecast variable, e.g. co2 (Mt CO2/yr), co2_per_capita, gdp_per_capita, population"),
-    "variant": ("string", "empty for a variable without variants, else dim=value (e.g. cfe=constant)"),
+    "variant": ("string", "empty for a variable without variants, else dim=value (e.g. cfe=constant, scenario=ndc_2030)"),
     "units": ("string", "units of mean and the quantile columns"),
     "observed": ("boolean", "True in the years the region's data were observed (history)"),
     "mean": ("number", "mean over posterior predictive samples"),
@@ -434,16 +443,20 @@ def _netcdf_dataset(result: RunResult) -> xr.Dataset:
     ds = result.forecast.copy()
     if hasattr(ds, "drop_encoding"):
         ds = ds.drop_encoding()
-    peak = result.peak_year
-    if not isinstance(peak, xr.DataArray):
+    if not isinstance(result.peak_year, xr.DataArray):
         raise InputError("RunResult.peak_year must be an xarray DataArray with dims (sample, region).")
-    peak = peak.copy()
+    ds["peak_year"] = result.peak_year
+    if result.scenarios is not None:  # every scenario of the run on the scenario dim
+        from forecast.scenarios.axis import with_scenario_axis
+
+        ds = with_scenario_axis(ds, result.scenarios)
+    peak = ds["peak_year"].copy()
     if peak.dtype.kind in "iu" or (peak.dtype.kind == "f" and bool(np.isfinite(peak).all())):
         peak = peak.astype("int32")
     peak.attrs = {
+        **peak.attrs,
         "units": "year",
         "long_name": "Year of maximum total CO2 emissions over history and horizon",
-        **peak.attrs,
     }
     ds["peak_year"] = peak
     # float64 -> float32 halves the file; index coordinates (dimension labels) are left alone.
@@ -622,6 +635,8 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
     }
     if result.sinks:
         summary["sinks"] = _sinks_summary(result.sinks)
+    if result.scenarios is not None:
+        summary["scenarios"] = _scenarios_summary(result.scenarios)
     return to_jsonable(summary)
 
 
@@ -638,8 +653,18 @@ def _add_effort(entry: dict[str, Any], result: RunResult, region: Any) -> None:
     scenarios = tables.get("policy_scenarios")
     if scenarios is not None and len(scenarios):
         rows = scenarios[scenarios["region"] == str(region)]
-        entry["policy_scenarios"] = [{"scenario": s.scenario, "policy": s.policy, "target": s.target,
-                                      "p_met": float(s.p_met)} for s in rows.itertuples()]
+        entry["policy_scenarios"] = [{"scenario": s.scenario, "scenario_kind": getattr(s, "scenario_kind", None),
+                                      "policy": s.policy, "target": s.target, "p_met": float(s.p_met)}
+                                     for s in rows.itertuples()]
+
+
+def _scenarios_summary(axis: xr.Dataset) -> list[dict[str, Any]]:
+    """One entry per coordinate of the run's ``scenario`` dim, in order, with what describes it."""
+    from forecast.scenarios.axis import COORDS
+
+    return [{"name": str(name), **{c.removeprefix("scenario_"): str(axis[c].values[i])
+                                   for c in COORDS if c in axis.coords}}
+            for i, name in enumerate(axis["scenario"].values)]
 
 
 def _by_variant(frame: pd.DataFrame | None, records) -> dict[str, Any]:

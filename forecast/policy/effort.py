@@ -299,9 +299,10 @@ def effort_table(results: Iterable[xr.Dataset]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
-def load_forecast(path: str | Path) -> xr.Dataset:
+def load_forecast(path: str | Path, scenario: str | None = None) -> xr.Dataset:
     """The forecast of a saved run: ``path`` is a run folder (its ``result.nc``), a ``result.nc`` (the
-    ``/predictions`` group) or a ``forecast.nc``. Float64 from ``result.nc``; ``forecast.nc`` is float32."""
+    ``/predictions`` group) or a ``forecast.nc``. Float64 from ``result.nc``; ``forecast.nc`` is float32.
+    A run with a ``scenario`` dim gives ``scenario`` (default: the study's own, the first)."""
     path = Path(path)
     if path.is_dir():
         path = path / "result.nc" if (path / "result.nc").is_file() else path / "forecast.nc"
@@ -320,4 +321,13 @@ def load_forecast(path: str | Path) -> xr.Dataset:
     missing += [c for c in ("is_forecast", "last_observed_year") if c not in ds.coords]
     if missing:
         raise InputError(f"{path}: the saved forecast lacks {', '.join(missing)}")
+    if "scenario" in ds.dims:
+        names = [str(s) for s in ds["scenario"].values]
+        if scenario is not None and scenario not in names:
+            raise InputError(f"{path}: no scenario {scenario!r} (has {', '.join(names)})")
+        ds = ds.sel(scenario=scenario or names[0]).drop_vars(
+            ["scenario", "scenario_kind", "scenario_drivers", "scenario_description", "scenario_source"],
+            errors="ignore")
+    elif scenario is not None:
+        raise InputError(f"{path}: the saved run has no scenario dim (asked for scenario {scenario!r})")
     return ds.drop_vars("peak_year", errors="ignore")

@@ -605,7 +605,7 @@ def render_markdown(result: RunResult, figure_paths: Mapping[str, str] | None = 
     # why this model), then the rest of the results, and method, data and settings last
     tables.pop("effort_curve", None)  # drawn as the effort figure, too long to read as a table
     answer = [_summary_paragraph(result), _peak_section(result),
-              *take(["peak_by_group", "targets", "effort", "policy_scenarios", "backtest", "peak_check"]),
+              *take(["peak_by_group", "targets", "effort", "scenarios", "policy_scenarios", "backtest", "peak_check"]),
               _figures_section(figure_paths or {}), _sinks_section(result), _emission_terms_section(result)]
     trust = [_diagnostics_section(result), *take(["uncertainties", "model_choice", "measurement_error"]),
              *take([n for n in list(tables) if n.startswith("diagnostics__")]),

@@ -27,6 +27,7 @@ class RunContext:
     timings: dict[str, float] = field(default_factory=dict)
     model: Any = None  # the emission model (fitted after the fit step)
     scenario: Any = None
+    comparisons: Any = None  # list of the [scenario] compare scenarios (None until the scenarios stage checked)
     regions: list[str] = field(default_factory=list)
     forecast: Any = None  # forecast.projection.propagate.Forecast
     result: Any = None  # forecast.run.results.RunResult

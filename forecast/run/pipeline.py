@@ -72,6 +72,7 @@ class StudyRun:
     result: RunResult
     timings: dict[str, float]
     scenario: Scenario | None = None
+    comparisons: list[Scenario] | None = None  # the [scenario] compare scenarios
 
 
 def load_study_panel(study: Study, *, data_dir: str | Path | None = None, download: bool = True) -> pd.DataFrame:
@@ -137,7 +138,7 @@ def _run_all(ctx: RunContext, *, refit: bool) -> StudyRun:
         if stage.run is not None and stage.enabled(ctx.study) and (refit or not stage.refits):
             stage.run(ctx)
     return StudyRun(study=ctx.study, panel=ctx.panel, model=ctx.model, forecast=ctx.forecast, result=ctx.result,
-                    timings=ctx.timings, scenario=ctx.scenario)
+                    timings=ctx.timings, scenario=ctx.scenario, comparisons=ctx.comparisons)
 
 
 def forecast_study(study: Study, panel: pd.DataFrame, model: BayesianModel, scenario: Scenario, regions: list[str], *,
@@ -151,10 +152,15 @@ def forecast_study(study: Study, panel: pd.DataFrame, model: BayesianModel, scen
     return _run_all(ctx, refit=False)
 
 
+def driver_models(run: StudyRun) -> list[BayesianModel]:
+    """The driver models of the run's own scenario and of the compared ones (``[scenario] compare``)."""
+    return [m for s in [run.scenario, *(run.comparisons or [])] for m in getattr(s, "driver_models", [])]
+
+
 def run_models(run: StudyRun) -> list[BayesianModel]:
     """Every fitted model of a run: the emission model, the land sink (with sinks) and the driver models."""
     land = (run.result.sinks or {}).get("model")
-    return [run.model, *([land] if land is not None else []), *getattr(run.scenario, "driver_models", [])]
+    return [run.model, *([land] if land is not None else []), *driver_models(run)]
 
 
 def write_outputs(run: StudyRun, out_dir: str | Path) -> Path:
@@ -170,7 +176,7 @@ def write_outputs(run: StudyRun, out_dir: str | Path) -> Path:
         write_report(run.result, tmp)
         write_tree(result_tree(run.result, run_models(run)), tmp / TREE_FILE)
         run.model.save(tmp / "model.nc")
-        for driver in getattr(run.scenario, "driver_models", []):
+        for driver in driver_models(run):
             driver.save(tmp / f"{driver.name}.nc")  # `report --model model.nc` reuses them
         if run.study.source_path:
             shutil.copyfile(run.study.source_path, tmp / "study.toml")

@@ -65,6 +65,11 @@ class RunResult:
     targets:
         ``None`` unless the study has ``[[targets]]``; then one row per (target, region) with ``target``,
         ``kind``, ``year``, ``region``, ``p_met``, ``mc_se`` (:func:`forecast.policy.targets.target_table`).
+    scenarios:
+        ``None`` unless the study compares scenarios (``[scenario] compare`` or ``[policy.<name>]``); then the
+        variables that differ between them on one ``scenario`` dim, with the coordinates that describe each
+        scenario (:func:`forecast.scenarios.axis.scenario_axis`). ``forecast`` stays the study's own scenario
+        (what the report's figures and the other stages use); :meth:`predictions` joins the two.
     """
 
     forecast: xr.Dataset
@@ -78,6 +83,17 @@ class RunResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     sinks: dict[str, Any] = field(default_factory=dict)
     targets: pd.DataFrame | None = None
+    scenarios: xr.Dataset | None = None
+
+    def predictions(self) -> xr.Dataset:
+        """``forecast`` with ``peak_year`` and, when the run has a scenario axis, every variable that differs
+        between scenarios on the ``scenario`` dim (what ``result.nc`` and ``forecast.nc`` hold)."""
+        from forecast.scenarios.axis import with_scenario_axis
+
+        ds = self.forecast.copy()
+        if self.peak_year is not None:
+            ds["peak_year"] = self.peak_year
+        return with_scenario_axis(ds, self.scenarios)
 
     def add_table(self, name: str, table: pd.DataFrame, title: str, *, first: bool = False) -> pd.DataFrame:
         """Keep ``table`` under the stable ``name`` (lower-case letters, digits, ``_``) with its display

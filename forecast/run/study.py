@@ -284,11 +284,18 @@ class ScenarioSection(_Section):
                                           "decay of population growth toward zero (demographic transition)")
     population_growth_sd: float = Field(default=0.002, ge=0, le=0.05, description="Standard deviation of the "
                                         "starting population growth rate (log units per year)")
+    compare: list[Literal["history", "drivers"]] = Field(default=[], description=(
+        "Further GDP / population scenarios the emission posterior is pushed through as well (same draws and "
+        "seed); they sit beside the study's own scenario and the [policy.<name>] scenarios on the result's "
+        "scenario dim (forecast/scenarios/axis.py). \"drivers\" fits the driver models too."))
 
     @model_validator(mode="after")
     def _path_for_csv(self):
         if self.type == "csv" and not self.path:
             raise ValueError("scenario type 'csv' needs a path")
+        if self.type in self.compare or len(set(self.compare)) < len(self.compare):
+            raise ValueError(f"compare {self.compare} must not repeat a scenario or name the study's own "
+                             f"type {self.type!r}")
         return self
 
 

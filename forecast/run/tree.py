@@ -3,14 +3,15 @@
 ::
 
     /                         attrs: study, seed, package_version, schema_version, provenance, priors (JSON)
-    /predictions              the forecast: (sample, region, year[, cfe]) with chain / draw of each sample,
-                              peak_year (sample, region)
+    /predictions              the forecast: ([scenario, ]sample, region, year[, cfe]) with chain / draw of
+                              each sample, peak_year ([scenario, ]sample, region); a run that compares
+                              scenarios has them on one ``scenario`` dim (forecast.scenarios.axis)
     /posterior/<model>        the posterior of every fitted model (emission model, land sink, drivers)
     /observed/<model>         what each model was fitted to or starts from (its ``constant_data``)
     /diagnostics/<model>      R-hat, ESS per parameter (the ``az.summary`` columns) and divergences
     /tables/<name>            every result table by its stable name (``table.attrs["title"]`` kept)
 
-Variants are coordinates of a dim (``cfe``), never parallel variables. ``carbon-forecast run`` writes the
+Variants are coordinates of a dim (``cfe``, ``scenario``), never parallel variables. ``carbon-forecast run`` writes the
 tree as ``result.nc`` (NetCDF-4 groups); ``xarray.open_datatree("result.nc")`` reads it back.
 """
 
@@ -62,8 +63,7 @@ def _diagnostics_dataset(frame: pd.DataFrame) -> xr.Dataset:
 
 def result_tree(result: RunResult, models: Iterable[Any] = ()) -> xr.DataTree:
     """The tree of ``result`` plus the posteriors of ``models`` (fitted :class:`BayesianModel` objects)."""
-    predictions = result.forecast.copy()
-    predictions["peak_year"] = result.peak_year
+    predictions = result.predictions()
     nodes: dict[str, xr.Dataset] = {
         "/": xr.Dataset(attrs={
             "study": str(result.study.get("name", "")),

@@ -39,6 +39,9 @@ from forecast.io.csvfile import check_header, check_names
 from forecast.limits import MAX_GDP_PER_CAPITA, MAX_SCENARIO_POPULATION, YEAR_RANGE
 
 PATH_VARIABLES = ("gdp_per_capita", "population")
+# keys of a study's [scenario] table that choose which scenarios a run compares, not how one is drawn: a
+# scenario built from the table's settings ignores them
+STUDY_ONLY_SETTINGS = ("compare",)
 UNITS = {"gdp_per_capita": "international-$ (2011 prices) per person", "population": "people"}
 
 
@@ -77,6 +80,7 @@ class Scenario:
         missing = needed - set(panel.columns)
         if missing:
             raise InputError(f"panel lacks column(s) {', '.join(sorted(missing))} needed for a scenario")
+        settings = {k: v for k, v in settings.items() if k not in STUDY_ONLY_SETTINGS}
         try:
             parsed = HistoryScenarioSettings(**settings)
         except TypeError as err:

@@ -30,18 +30,43 @@ trajectories (no refit): the model's spread of outcomes stays, the policy moves 
 Every kind may carry ``regions`` (default: all), ``label`` and ``source`` (where the pledge is published).
 Net emissions, where present, move by the same change of emissions.
 
+Non-fossil share paths: not a kind, and why
+-------------------------------------------
+China's updated NDC (2021) also pledges a non-fossil share of primary energy consumption of around 25 % by
+2030 (15.9 % in 2020: State Council white paper "Responding to Climate Change: China's Policies and Actions",
+2021). As carbon intensity this would read CO2/GDP = (energy/GDP) x (fossil share) x (CO2 per unit of fossil
+energy), the path scaling the fossil share. The study panel (``owid_co2_data.csv``, /work/shared/data
+SOURCES.md) has ``energy_per_gdp``, ``primary_energy_consumption`` and ``co2_per_unit_energy`` but no fossil
+or non-fossil share of primary energy (that is in OWID's separate energy dataset, not in the data folder),
+so the share in the base year and its history cannot be taken from the data the forecast is fitted on; and
+the emission models forecast carbon intensity as a whole, not energy intensity x fuel mix, so a share path
+has no forecast quantity to act on without a second, unfitted assumption about energy intensity. Rather than
+invent one, the kind is left out; a user who has an energy model can give the resulting intensity path as an
+``intensity_csv``.
+
 Against Liu & Raftery (2021)
 ----------------------------
-Liu P.R. & Raftery A.E. (2021), Commun. Earth Environ. 2:29, give P(China meets its NDC) = 16 % (USA 2 %)
-from a Kaya model with carbon intensity as a random walk with drift (data to 2015), and find that the 1 %/yr
-average emission decline the NDCs need would have to rise to 1.8 %/yr for an even chance of 2 °C (figures
-from their abstract). The China study here gives P(intensity 65 % below 2005 by 2030) < 1 % under the history
-scenario. The numbers are not comparable one to one: (1) the pledge differs (their NDC is the 2015 one; here
-the 2021 update's "over 65 %"); (2) the intensity is measured on OWID / Maddison int-$ GDP, on which China was
-about 34 % below 2005 in 2020, against 48.4 % in official statistics, so the same pledge asks for a much
-larger remaining cut here (``achieved_*`` re-anchors it); (3) data end in 2022 instead of 2015; (4) the
-emission model is a growth-form EKC, not a random walk of intensity. The comparison is qualitative: both find
-the pledge unlikely on current trends and the needed extra decline large.
+Liu P.R. & Raftery A.E. (2021), Commun. Earth Environ. 2:29 (doi:10.1038/s43247-021-00097-8; the paper is
+not in the project's reference folder, the figures here are from its abstract, PMC8064561) give
+P(China meets its NDC) = 16 % (USA 2 %) from a Kaya model with carbon intensity as a random walk with
+drift, and find that the average emission decline of 1 %/yr the NDCs need would have to rise to 1.8 %/yr for
+an even chance of 2 degC. The China study here gives P(intensity over 65 % below 2005 by 2030) of about 1 %
+under the history scenario (the report's scenario table; it also gives the drivers scenario and the
+pledge scenarios side by side). Where and why the numbers differ:
+
+1. the pledge: theirs is the NDC in force before China's 2021 update (the 2015 NDC: intensity 60-65 % below
+   2005 by 2030 and a peak around 2030); here the 2021 update's "over 65 %". How they turned the NDC into
+   an emission criterion is in their paper and not reproduced here;
+2. the measure: here intensity is CO2 over OWID / Maddison GDP in 2011 int-$, on which China was about 34 %
+   below 2005 in 2020, against 48.4 % in official statistics (white paper above), so the same pledge asks
+   for a much larger remaining cut here (``achieved_*`` re-anchors it: the ``ndc_2030_official`` kind of
+   scenario);
+3. the data: theirs end in 2015, these in 2022;
+4. the model: a growth-form EKC (or the Kaya model of forecast.models.kaya) fitted to a global panel, not
+   their random walk of intensity with UN population forecasts.
+
+So the comparison is qualitative: both find China's intensity pledge unlikely on current trends, and the
+numbers are not comparable one to one.
 """
 
 from __future__ import annotations
@@ -223,23 +248,19 @@ def apply_policy(ds: xr.Dataset, policy: Mapping[str, Any]) -> xr.Dataset:
 def policy_scenarios(ds: xr.Dataset, policies: Mapping[str, Mapping[str, Any]], *, base_dir: Path | None = None,
                      baseline: str | None = None) -> xr.Dataset:
     """The forecast under its own scenario (named ``baseline``, default ``ds.attrs["scenario"]``) and under
-    each policy, the emission variables with a leading ``scenario`` dim (GDP and population shared).
+    each policy: ``ds`` with the emission variables and ``peak_year`` on a leading ``scenario`` dim (GDP and
+    population shared) and the scenario's coordinates (:func:`forecast.scenarios.axis.scenario_axis`).
     Every policy is checked before any is applied."""
-    checked = {name: check_policy(name, p, ds, base_dir=base_dir) for name, p in policies.items()}
+    from forecast.scenarios.axis import scenario_axis, with_scenario_axis
+
     baseline = baseline or str(ds.attrs.get("scenario", "baseline"))
-    if baseline in checked:
+    if baseline in policies:
         raise InputError(f"policy {baseline!r}: the name is taken by the forecast's own scenario")
-    variants = {baseline: ds, **{name: apply_policy(ds, p) for name, p in checked.items()}}
-    names = [v for v in EMISSION_VARIABLES if v in ds]
-    index = pd.Index(list(variants), name="scenario")
-    stacked = xr.concat([v[names] for v in variants.values()], dim=index, coords="minimal", compat="override")
-    out = ds.drop_vars(names).assign({n: stacked[n] for n in names})
-    out["scenario"].attrs = {"long_name": "emission scenario: the forecast's own, then the study's policies",
-                             **{f"policy_{k}": _describe(k, p) for k, p in checked.items()}}
-    return out
+    return with_scenario_axis(ds, scenario_axis({baseline: ds}, policies, base_dir=base_dir))
 
 
-def _describe(name: str, policy: Mapping[str, Any]) -> str:
+def describe_policy(name: str, policy: Mapping[str, Any]) -> str:
+    """One line on what a checked policy assumes (its ``label`` when it has one)."""
     if policy.get("label"):
         return str(policy["label"])
     if policy["kind"] == "accelerated_decline":
@@ -254,14 +275,18 @@ def _describe(name: str, policy: Mapping[str, Any]) -> str:
 
 def scenario_target_table(scenarios: xr.Dataset, targets: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """P(target met) per scenario, target and region: :func:`forecast.policy.targets.target_table` on each
-    scenario of :func:`policy_scenarios`' result, with a leading ``scenario`` column and its description."""
+    scenario of a ``scenario`` dim (:func:`policy_scenarios`, :func:`forecast.scenarios.axis.scenario_axis`),
+    with leading ``scenario``, ``scenario_kind`` and ``policy`` (what the scenario assumes) columns."""
     from forecast.policy.targets import target_table
 
     targets = list(targets)
     frames = []
     for name in scenarios["scenario"].values:
-        table = target_table(scenarios.sel(scenario=name), targets)
+        one = scenarios.sel(scenario=name)
+        table = target_table(one, targets, peak_year=one.get("peak_year"))
         table.insert(0, "scenario", str(name))
-        table.insert(1, "policy", scenarios["scenario"].attrs.get(f"policy_{name}", "forecast as is"))
+        table.insert(1, "scenario_kind", str(one["scenario_kind"].values) if "scenario_kind" in one.coords else "")
+        table.insert(2, "policy", str(one["scenario_description"].values) if "scenario_description" in one.coords
+                     else "forecast as is")
         frames.append(table)
     return pd.concat(frames, ignore_index=True)

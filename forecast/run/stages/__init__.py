@@ -21,6 +21,7 @@ from forecast.run.stages import (
     emissions,
     landuse,
     regions,
+    scenarios,
     sinks,
     targets,
 )
@@ -30,5 +31,5 @@ __all__ = ["RunContext", "Stage", "log", "stages"]
 
 def stages() -> list[Stage]:
     """The stages in run order."""
-    return [emissions.STAGE, drivers.STAGE, emissions.FORECAST, sinks.STAGE, targets.STAGE, drivers.TABLES,
-            capacity.STAGE, landuse.STAGE, regions.STAGE, emissions.MEASUREMENT_ERROR]
+    return [emissions.STAGE, drivers.STAGE, emissions.FORECAST, sinks.STAGE, scenarios.STAGE, targets.STAGE,
+            drivers.TABLES, capacity.STAGE, landuse.STAGE, regions.STAGE, emissions.MEASUREMENT_ERROR]

@@ -36,13 +36,16 @@ def build_driver_models(study: Study):
     return gdp, population
 
 
-def build_scenario(study: Study, panel: pd.DataFrame) -> Scenario:
-    """The GDP / population scenario a study describes."""
+def build_scenario(study: Study, panel: pd.DataFrame, kind: str | None = None) -> Scenario:
+    """The GDP / population scenario a study describes (``kind``: another type with the same settings, for
+    ``[scenario] compare``)."""
     s = study.scenario
-    if s.type == "csv":
+    kind = kind or s.type
+    if kind == "csv":
         return Scenario.from_csv(study.resolve(s.path), panel, horizon=s.horizon)
-    settings = s.model_dump(exclude={"type", "path", "horizon", "gdp_frontier", "population_window", "driver_priors"})
-    if s.type == "drivers":
+    settings = s.model_dump(exclude={"type", "path", "horizon", "gdp_frontier", "population_window", "driver_priors",
+                                     "compare"})
+    if kind == "drivers":
         gdp, population = build_driver_models(study)
         return DriverScenario.from_models(panel, horizon=s.horizon, gdp_model=gdp, population_model=population,
                                           name="drivers", **settings)
@@ -90,19 +93,25 @@ def driver_tables(scenario) -> tuple[dict[str, pd.DataFrame], list[dict], list[s
     return tables, priors, warnings
 
 
-def _check(ctx: RunContext) -> None:
-    ctx.scenario = build_scenario(ctx.study, ctx.panel)
-    ctx.regions = forecast_regions(ctx.study, ctx.panel)
-    if isinstance(ctx.scenario, DriverScenario):
+def check_scenario(scenario: Scenario, ctx: RunContext) -> None:
+    """What can fail in a scenario before sampling: a driver scenario's data and priors, a path scenario's
+    draw."""
+    if isinstance(scenario, DriverScenario):
         # the driver models are fitted after these checks; their data and priors can be checked now
-        for driver in ctx.scenario.driver_models:
+        for driver in scenario.driver_models:
             try:
                 driver.priors_used()
             except PriorError as err:
                 raise PriorError(f"[scenario] driver_priors: {err}") from None
             driver.prepare(ctx.panel)
     else:
-        ctx.scenario.draw(ctx.regions, start_year=ctx.last_year + 1, n_samples=2, rng=np.random.default_rng(0))
+        scenario.draw(ctx.regions, start_year=ctx.last_year + 1, n_samples=2, rng=np.random.default_rng(0))
+
+
+def _check(ctx: RunContext) -> None:
+    ctx.scenario = build_scenario(ctx.study, ctx.panel)
+    ctx.regions = forecast_regions(ctx.study, ctx.panel)
+    check_scenario(ctx.scenario, ctx)
 
 
 def _fit(ctx: RunContext) -> None:

@@ -278,10 +278,14 @@ def uncertainty_table(study: Study) -> pd.DataFrame:
          if getattr(m, "common_drift", False) else "each region's drift is constant (plus its income term)"),
         ("GDP and population paths", sc.type in ("drivers", "csv"),
          {"drivers": "probabilistic GDP and population models", "csv": "the scenario file's paths or draws"}.get(
-             sc.type, "history scenario: recent trends continued; spread only from the emission model")),
+             sc.type, "history scenario: recent trends continued; spread only from the emission model")
+         + (f"; compared with the {', '.join(sc.compare)} scenario on the scenario axis (same emission draws)"
+            if sc.compare else "")),
         _historical_error_row(study),
         ("choice of emission model", False, "one model; the backtest compares it with the alternatives"),
-        ("future policy beyond the historical pattern", False, "forecasts continue the fitted dynamics"),
+        ("future policy beyond the historical pattern", False, "forecasts continue the fitted dynamics"
+         + ("; the [policy.<name>] scenarios are alternatives beside them, each P(met) conditional on its policy"
+            if study.policy else "")),
         ("land sinks and the CO2-fertilisation decline", bool(study.sinks.enabled),
          "posterior of the land-sink model" if study.sinks.enabled else "not part of this study"),
     ]

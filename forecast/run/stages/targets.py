@@ -60,7 +60,7 @@ def check_study_policies(study: Study, regions: list[str], panel: pd.DataFrame, 
 
 def _check(ctx: RunContext) -> None:
     check_study_targets(ctx.study, ctx.regions, ctx.panel, ctx.horizon)
-    check_study_policies(ctx.study, ctx.regions, ctx.panel, ctx.horizon)
+    # the [policy.<name>] tables are checked by the scenarios stage (forecast/run/stages/scenarios.py)
 
 
 def effort_results(ds: xr.Dataset, targets: list[dict], study: Study) -> list[xr.Dataset]:
@@ -93,15 +93,18 @@ def _run_effort(ctx: RunContext, targets: list[dict]) -> None:
 
 
 def _run_policies(ctx: RunContext, targets: list[dict]) -> None:
-    from forecast.scenarios.policy import policy_scenarios, scenario_target_table
+    """P(target met) per scenario of the run's scenario dim (table ``policy_scenarios``)."""
+    from forecast.scenarios.axis import with_scenario_axis
+    from forecast.scenarios.policy import scenario_target_table
 
-    specs = {name: table.spec() for name, table in ctx.study.policy.items()}
-    scenarios = policy_scenarios(ctx.forecast.ds, specs, base_dir=ctx.study.base_dir)
+    scenarios = with_scenario_axis(ctx.forecast.ds, ctx.result.scenarios)
     table = ctx.result.add_table("policy_scenarios", scenario_target_table(scenarios, targets),
-                                 "Probability of meeting the targets under each policy scenario")
+                                 "Probability of meeting the targets in each scenario (GDP / population and policy)")
     table.attrs["description"] = (
-        "Each policy bends the forecast trajectories (no refit; GDP and population as forecast): an intensity "
-        "pathway caps carbon intensity at the pledged path, an accelerated decline lowers it by a fixed extra rate.")
+        "One row per scenario of the result's scenario dim. A GDP / population scenario pushes the same emission "
+        "posterior (same draws, same seed) through other GDP and population paths; a policy bends the study's own "
+        "forecast trajectories (no refit; GDP and population as forecast): an intensity pathway caps carbon "
+        "intensity at the pledged path, an accelerated decline lowers it by a fixed extra rate.")
 
 
 def _run(ctx: RunContext) -> None:
@@ -112,7 +115,7 @@ def _run(ctx: RunContext) -> None:
     ctx.result.add_table("targets", ctx.result.targets, "Probability of meeting the targets")
     if ctx.study.effort.enabled:
         ctx.timed("effort", lambda c: _run_effort(c, targets))
-    if ctx.study.policy:
+    if ctx.result.scenarios is not None:
         _run_policies(ctx, targets)
 
 
