@@ -748,7 +748,7 @@ def backtest(
     cutoffs: Optional[str] = typer.Option(None, "--cutoffs", help="Cutoff years as START:STOP[:STEP] (stop included) or a comma list, e.g. 1970:2012:3."),
     out_dir: Path = typer.Option(None, "--out", "-o", help="Output folder (default: results/<study name>-backtest)."),
     data_dir: Optional[Path] = DataDirOpt,
-    draws: int = typer.Option(300, min=10, max=MAX_DRAWS, help="Sampler draws per chain for each refit."),
+    draws: int = typer.Option(1000, min=10, max=MAX_DRAWS, help="Sampler draws per chain for each refit."),
     tune: int = typer.Option(1000, min=10, max=MAX_DRAWS, help="Sampler tuning steps per chain for each refit."),
     forecast_draws: int = typer.Option(500, min=10, max=MAX_DRAWS, help="Forecast trajectories per cutoff."),
     fit_years: int = typer.Option(33, "--fit-years", min=0, max=200, help="Rolling fit window in years (0: from the study's first year)."),

@@ -97,6 +97,9 @@ DEFAULT_LEAD_YEARS = 40
 #: warm-up steps per chain of each refit: 400 left the worst of 15 Kaya refits at R-hat 1.12 / bulk ESS 15
 #: (drift_sigma) and the worst fit depended on the seed; 1000 brought them to 1.06 / 87 for ~2 s more a fit
 DEFAULT_TUNE = 1000
+#: kept draws per chain of each refit: with one compiled model reused across cutoffs a Kaya refit samples in
+#: a few seconds, and 300 draws left the worst cutoff's bulk ESS at 15 (drift_sigma)
+DEFAULT_DRAWS = 1000
 #: peak-year scores by lead (years from the cutoff to the observed peak)
 LEAD_BUCKETS = ((1, 5), (6, 10), (11, 20), (21, 60))
 
@@ -342,18 +345,34 @@ def fit_window(study, cutoff: int, fit_years: int | None, first_observed: int) -
 
 
 def cutoff_study(study, cutoff: int, first_observed: int, *, fit_years: int | None, regions: list[str] | None = None,
-                 draws: int = 300, tune: int = DEFAULT_TUNE, model: str | None = None, scenario: str | None = None):
+                 draws: int = DEFAULT_DRAWS, tune: int = DEFAULT_TUNE, model: str | None = None, scenario: str | None = None):
     """``(spec, start)``: the study as it is fitted at ``cutoff`` (its fit window, sampler settings, every
     region forecast) and the first year of the window."""
     start, _ = fit_window(study, cutoff, fit_years, first_observed)
     data = {"years": [start, int(cutoff)], "min_years": min(study.data.min_years, cutoff - start + 1)}
     if regions is not None:
         data["regions"] = list(regions)
-    overrides = {"model": {"type": model or study.model.type},
+    overrides = {"model": {"type": model or study.model.type, **_other_model_keys_reset(study, model)},
                  "scenario": {"type": scenario or (study.scenario.type if study.scenario.type in SCENARIO_TYPES else "history")}}
     spec = study.with_overrides(data=data, sampler={"draws": int(draws), "tune": int(tune)},
                                 forecast={"focus_regions": [], "regions": "all"}, **overrides)
     return spec, start
+
+
+def _other_model_keys_reset(study, model: str | None) -> dict:
+    """``[model]`` keys the study sets that the compared ``model`` does not take (e.g. the Kaya model's
+    ``common_drift`` when the EKC is scored on a Kaya study), back at their defaults: they describe the
+    study's own model, not the one compared with it."""
+    from forecast.models import model_class
+    from forecast.run.stages.emissions import STUDY_ONLY_MODEL_KEYS
+
+    if model is None or model == study.model.type:
+        return {}
+    names = set(model_class(model).setting_names())
+    fields = type(study.model).model_fields
+    return {k: fields[k].default for k in study.model.model_fields_set
+            if k not in names and k in fields and k not in STUDY_ONLY_MODEL_KEYS
+            and getattr(study.model, k) != fields[k].default}
 
 
 def region_slot_count(study, cutoffs: Iterable[int], first_observed: int, *, data_dir=None,
@@ -367,7 +386,7 @@ def region_slot_count(study, cutoffs: Iterable[int], first_observed: int, *, dat
     return int(max(counts))
 
 
-def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None, draws: int = 300, tune: int = DEFAULT_TUNE,
+def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None, draws: int = DEFAULT_DRAWS, tune: int = DEFAULT_TUNE,
                     forecast_draws: int = 500, seed: int = 1, regions: list[str] | None = None,
                     horizons=HORIZONS, window: int = PEAK_WINDOW, min_years_before_end: int = 10,
                     min_drop: float = 0.15, fit_years: int | None = None, lead_years: int = DEFAULT_LEAD_YEARS,
@@ -511,7 +530,7 @@ def _write_checkpoint(path: Path, key: str, rows: dict) -> None:
     os.replace(tmp, path)  # a run killed mid-write leaves the previous checkpoint (or none), never half of one
 
 
-def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=None, draws: int = 300,
+def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=None, draws: int = DEFAULT_DRAWS,
                  tune: int = DEFAULT_TUNE, forecast_draws: int = 500, seed: int = 1, regions: list[str] | None = None,
                  window: int = PEAK_WINDOW, min_years_before_end: int = 10, min_drop: float = 0.15, bins: int = 10,
                  fit_years: int | None = DEFAULT_FIT_YEARS, lead_years: int = DEFAULT_LEAD_YEARS,
@@ -584,7 +603,11 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
                 "seed": seed, "window": window, "min_years_before_end": min_years_before_end, "min_drop": min_drop,
                 "regions": regions, "last_data_year": last_year, "data_sha256": data_sha256,
                 "package_version": __version__,
-                "study_settings": study.model_dump(mode="json", exclude={"study", "report", "targets"})}
+                # what was fitted, not the study's prose about its backtest (the rationale quotes this backtest's
+                # own numbers: it is written after it, and rewriting it must not make the run look changed)
+                "study_settings": study.model_dump(mode="json", exclude={
+                    "study": True, "report": True, "targets": True,
+                    "model": {"rationale", "comparison", "backtest"}})}
     if slots is not None:  # left out without reuse, so checkpoints written before reuse existed stay valid
         settings["region_slots"] = slots
     rows: dict[str, list] = {"events": [], "levels": [], "peaks": [], "info": []}
