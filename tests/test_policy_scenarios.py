@@ -8,7 +8,8 @@ import xarray as xr
 
 from forecast.errors import InputError, StudyError
 from forecast.policy.targets import check_targets_on
-from forecast.scenarios.policy import policy_scenarios, scenario_target_table
+from forecast.scenarios.axis import policy_scenarios
+from forecast.scenarios.policy import scenario_target_table
 from forecast.units import carbon_intensity_kg_per_dollar
 
 YEARS = np.arange(2000, 2051)

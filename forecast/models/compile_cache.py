@@ -76,7 +76,7 @@ def _versions() -> dict[str, str]:
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:  # a source checkout without metadata
-            from forecast import __version__
+            from forecast._version import __version__
 
             out[name] = __version__ if name == "carbon-forecast" else "unknown"
     return out

@@ -2,13 +2,15 @@
 
 CEADs computes each province's CO2 per fuel as (Shan et al. 2018, Sci. Data 5:170201, IPCC sectoral method)
 
-    CO2_f = AD_f × NCV_f × CC_f × O_f × 44/12          (AD: physical fuel use, t or m3)
+    CO2_f = AD_f × NCV_f × CC_f × O_f × CO2_PER_C          (AD: physical fuel use, t or m3)
+
+(``CO2_PER_C``: the CO2-to-carbon mass ratio, :data:`forecast.units.CO2_PER_C`)
 
 so with the net calorific value ``NCV_f``, carbon content ``CC_f`` (t C/TJ) and oxidation rate ``O_f`` CEADs used,
-the fuel use is recovered exactly: ``AD_f = CO2_f / (NCV_f CC_f O_f 44/12)`` and the energy ``AD_f NCV_f`` (TJ).
+the fuel use is recovered exactly: ``AD_f = CO2_f / (NCV_f CC_f O_f CO2_PER_C)`` and the energy ``AD_f NCV_f`` (TJ).
 That energy is the activity of an IPCC inventory (emissions = energy × factor per TJ) whose factors can then be
 chosen: the IPCC 2006 defaults (Vol. 2 Ch. 1 Table 1.4, ``priors/emission_factors.toml``), the China-specific
-factors implied by the same table (``CC × O × 44/12``: the inventory CEADs publishes), or the posterior of a
+factors implied by the same table (``CC × O × CO2_PER_C``: the inventory CEADs publishes), or the posterior of a
 fitted :class:`~forecast.models.emission_factors.EmissionFactorModel`.
 
 The NCV / carbon-content / oxidation table is **supplied by the user** (:func:`read_fuel_properties`): the values of
@@ -111,7 +113,7 @@ def _ceads_row(table: pd.DataFrame, province: str, year: int) -> pd.Series:
 def ceads_fuel_energy(table: pd.DataFrame, province: str, year: int, properties: pd.DataFrame) -> pd.DataFrame:
     """Fuel use recovered from one CEADs province-year: one row per fuel with CO2 > 0.
 
-    Columns: ``co2_mt`` (CEADs, Mt CO2), ``china_factor`` (kg CO2/TJ = CC × O × 44/12 × 1000), ``energy_tj``
+    Columns: ``co2_mt`` (CEADs, Mt CO2), ``china_factor`` (kg CO2/TJ = CC × O × CO2_PER_C × 1000), ``energy_tj``
     (TJ), ``amount`` with ``amount_units`` (physical fuel use: t or m3), ``ipcc_category``. A fuel with CO2
     but no row in ``properties`` is an InputError naming it."""
     row = _ceads_row(table, province, year)
@@ -162,7 +164,7 @@ def _factor_draws(fuels: pd.DataFrame, n: int, factors: Any, region: str | None,
                   random_seed: int | None) -> tuple[xr.DataArray, str]:
     """(sample, category=fuel) factor draws in kg CO2/TJ and a label of the choice.
 
-    ``"ipcc"``: IPCC defaults with their Table 1.4 range; ``"china"``: the fuel's CC × O × 44/12 with its IPCC
+    ``"ipcc"``: IPCC defaults with their Table 1.4 range; ``"china"``: the fuel's CC × O × CO2_PER_C with its IPCC
     category's relative spread (the same multiplier draws as ``"ipcc"``); a fitted model: its posterior."""
     from forecast.priors import default_library
 
@@ -174,7 +176,7 @@ def _factor_draws(fuels: pd.DataFrame, n: int, factors: Any, region: str | None,
     if isinstance(factors, str) and factors == "china":
         # mean 1 exactly: Approach 1 (means) then reproduces CEADs' total, whose factors these are
         per_fuel = per_fuel / per_fuel.mean(axis=0)
-        centre, label = fuels["china_factor"].to_numpy(), "China-specific (properties table CC x O x 44/12)"
+        centre, label = fuels["china_factor"].to_numpy(), "China-specific (properties table CC x O x CO2_PER_C)"
     else:
         centre = np.array([np.exp(specs[c].params["mu"]) for c in fuels["ipcc_category"]])
         label = "IPCC 2006 defaults (Vol. 2 Table 1.4)" if isinstance(factors, str) else mult.attrs["factor_source"]
@@ -189,7 +191,7 @@ def ceads_energy_inventory(table: pd.DataFrame, province: str, year: int, proper
                            coal_activity_rel_sd: float = 0.05, other_activity_rel_sd: float = 0.03) -> EnergyInventory:
     """Approach 1 and Approach 2 of one CEADs province-year with energy activity and a choice of factors.
 
-    ``factors``: ``"ipcc"`` (IPCC 2006 defaults), ``"china"`` (the properties table's CC × O × 44/12, which
+    ``factors``: ``"ipcc"`` (IPCC 2006 defaults), ``"china"`` (the properties table's CC × O × CO2_PER_C, which
     reproduces CEADs' total), or a fitted EmissionFactorModel (its posterior; region factors for ``province``
     where it has measurements). Returns an :class:`EnergyInventory`."""
     if isinstance(factors, str) and factors not in FACTOR_CHOICES:

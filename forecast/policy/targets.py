@@ -193,11 +193,10 @@ def target_met(ds: xr.Dataset, target: Mapping[str, Any], *, peak_year: xr.DataA
     year = int(target["year"])
     kind = target["kind"]
     if kind == "peak_by":
-        if peak_year is None:
-            from forecast.projection.propagate import Forecast
+        from forecast.projection.peak import last_identifiable_year, peak_year_of
 
-            peak_year = Forecast(ds).peak_year()
-        from forecast.projection.peak import last_identifiable_year
+        if peak_year is None:
+            peak_year = peak_year_of(ds)
 
         met = (peak_year <= year) & (peak_year < last_identifiable_year(int(ds["year"].max())))
     elif kind == "emissions_below":

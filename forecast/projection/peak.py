@@ -56,3 +56,15 @@ def peak_years(values, years, window: int = PEAK_WINDOW) -> np.ndarray:
 def last_identifiable_year(horizon: int, window: int = PEAK_WINDOW) -> int:
     """Latest year with a complete window before ``horizon``: a maximum there is "no peak by the horizon"."""
     return int(horizon) - window // 2
+
+
+def peak_year_of(ds):
+    """Peak year per trajectory of a forecast Dataset's ``co2`` (any dims, ``year`` last or not), by
+    :func:`peak_years`: an :class:`xarray.DataArray` without ``year``, with units and a long name."""
+    import xarray as xr
+
+    co2 = ds["co2"].transpose(..., "year")
+    out = xr.apply_ufunc(peak_years, co2, kwargs={"years": ds["year"].values}, input_core_dims=[["year"]])
+    out.name = "peak_year"
+    out.attrs = {"long_name": "year of peak CO2 emissions (maximum of the centred 5-year mean)", "units": "year"}
+    return out

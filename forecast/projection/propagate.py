@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError
-from forecast.projection.peak import last_identifiable_year, peak_years
+from forecast.projection.peak import last_identifiable_year, peak_year_of, peak_years
 
 DEFAULT_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 PEAK_YEARS = (2030, 2035)
@@ -412,13 +412,7 @@ class Forecast:
     def peak_year(self) -> xr.DataArray:
         """Peak year per sample trajectory, ``(sample, region)``: the year of the maximum centred 5-year
         mean of total emissions (the package's one peak rule, :func:`forecast.projection.peak.peak_years`)."""
-        co2 = self.ds["co2"].transpose(..., "year")
-        years = self.ds["year"].values
-        out = xr.apply_ufunc(peak_years, co2, kwargs={"years": years}, input_core_dims=[["year"]])
-        out.name = "peak_year"
-        out.attrs = {"long_name": "year of peak CO2 emissions (maximum of the centred 5-year mean)",
-                     "units": "year"}
-        return out
+        return peak_year_of(self.ds)
 
     def peak_level(self) -> xr.DataArray:
         """Maximum total emissions per trajectory, ``(sample, region)``, Mt CO2/yr."""

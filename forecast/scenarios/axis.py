@@ -97,7 +97,7 @@ def scenario_axis(forecasts: Mapping[str, xr.Dataset], policies: Mapping[str, Ma
     Returns ``co2``, ``co2_per_capita`` (``net_co2``), ``peak_year`` and, with more than one forecast,
     ``gdp_per_capita`` and ``population``, each with a leading ``scenario`` dim, and the coordinates of the
     module docstring."""
-    from forecast.projection.propagate import Forecast
+    from forecast.projection.peak import peak_year_of
     from forecast.scenarios.policy import (
         EMISSION_VARIABLES,
         apply_policy,
@@ -133,7 +133,7 @@ def scenario_axis(forecasts: Mapping[str, xr.Dataset], policies: Mapping[str, Ma
     parts = []
     for ds in members.values():
         part = ds[names]
-        parts.append(part.assign(peak_year=Forecast(ds).peak_year()))
+        parts.append(part.assign(peak_year=peak_year_of(ds)))
     axis = xr.concat(parts, dim=index, coords="minimal", compat="override", combine_attrs="override")
     axis.attrs = {}
     for name in [*names, "peak_year"]:
@@ -180,3 +180,15 @@ def with_scenario_axis(forecast: xr.Dataset, axis: xr.Dataset | None) -> xr.Data
 def _depends_on_emissions(name: str) -> bool:
     """Forecast variables derived from the own scenario's emissions (capacity and compensation draws)."""
     return name.startswith(("cap__", "population_capacity", "gdp_capacity", "compensation_payment"))
+
+
+def policy_scenarios(ds: xr.Dataset, policies: Mapping[str, Mapping[str, Any]], *, base_dir: Path | None = None,
+                     baseline: str | None = None) -> xr.Dataset:
+    """The forecast under its own scenario (named ``baseline``, default ``ds.attrs["scenario"]``) and under
+    each policy: ``ds`` with the emission variables and ``peak_year`` on a leading ``scenario`` dim (GDP and
+    population shared) and the scenario's coordinates (:func:`forecast.scenarios.axis.scenario_axis`).
+    Every policy is checked before any is applied."""
+    baseline = baseline or str(ds.attrs.get("scenario", "baseline"))
+    if baseline in policies:
+        raise InputError(f"policy {baseline!r}: the name is taken by the forecast's own scenario")
+    return with_scenario_axis(ds, scenario_axis({baseline: ds}, policies, base_dir=base_dir))

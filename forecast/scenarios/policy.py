@@ -245,20 +245,6 @@ def apply_policy(ds: xr.Dataset, policy: Mapping[str, Any]) -> xr.Dataset:
     return out
 
 
-def policy_scenarios(ds: xr.Dataset, policies: Mapping[str, Mapping[str, Any]], *, base_dir: Path | None = None,
-                     baseline: str | None = None) -> xr.Dataset:
-    """The forecast under its own scenario (named ``baseline``, default ``ds.attrs["scenario"]``) and under
-    each policy: ``ds`` with the emission variables and ``peak_year`` on a leading ``scenario`` dim (GDP and
-    population shared) and the scenario's coordinates (:func:`forecast.scenarios.axis.scenario_axis`).
-    Every policy is checked before any is applied."""
-    from forecast.scenarios.axis import scenario_axis, with_scenario_axis
-
-    baseline = baseline or str(ds.attrs.get("scenario", "baseline"))
-    if baseline in policies:
-        raise InputError(f"policy {baseline!r}: the name is taken by the forecast's own scenario")
-    return with_scenario_axis(ds, scenario_axis({baseline: ds}, policies, base_dir=base_dir))
-
-
 def describe_policy(name: str, policy: Mapping[str, Any]) -> str:
     """One line on what a checked policy assumes (its ``label`` when it has one)."""
     if policy.get("label"):
@@ -275,7 +261,7 @@ def describe_policy(name: str, policy: Mapping[str, Any]) -> str:
 
 def scenario_target_table(scenarios: xr.Dataset, targets: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """P(target met) per scenario, target and region: :func:`forecast.policy.targets.target_table` on each
-    scenario of a ``scenario`` dim (:func:`policy_scenarios`, :func:`forecast.scenarios.axis.scenario_axis`),
+    scenario of a ``scenario`` dim (:func:`forecast.scenarios.axis.policy_scenarios`, :func:`forecast.scenarios.axis.scenario_axis`),
     with leading ``scenario``, ``scenario_kind`` and ``policy`` (what the scenario assumes) columns."""
     from forecast.policy.targets import target_table
 
