@@ -416,9 +416,9 @@ class SinksSection(_Section):
                                              "the ecosystem sink, relative sd; not set = the library value "
                                              "`ecosystems.sink_interannual_rel_sd` (0.23)")
     areas_csv: str | None = Field(default=None, description=(
-        "CSV of ecosystem areas by region (columns region, ecosystem, area_mha, source[, rel_sd][, year]; "
-        "format in forecast/sinks/areas.py), relative to the study file; merged with [sinks.areas.<region>] "
-        "(a region in both is an error)"))
+        "CSV of ecosystem areas by region (columns `region, ecosystem, area_mha, source` and optionally "
+        "`rel_sd`, `year`; format in `forecast/sinks/areas.py`), relative to the study file; merged with "
+        "`[sinks.areas.<region>]` (a region in both is an error)"))
 
     @model_validator(mode="after")
     def _areas_when_enabled(self):
