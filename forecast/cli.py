@@ -96,7 +96,8 @@ def _say(quiet: bool):
 
 def _print_peaks(result) -> None:
     table = Table(title="Peak-year probabilities (focus regions)")
-    for col in ("region", "P(already peaked)", "P(peak<=2030)", "P(peak<=2035)", "P(no peak by horizon)", "peak year 5-95%"):
+    for col in ("region", "P(already peaked)", "P(peak<=2030)", "P(peak<=2035)", "P(no peak by horizon)", "peak year, median",
+                "peak year 5-95%"):
         table.add_column(col)
     peaks = result.peak_table
     for region, row in peaks.iterrows():
@@ -106,6 +107,7 @@ def _print_peaks(result) -> None:
             f"{row.get('p_peak_by_2030', float('nan')):.0%}",
             f"{row.get('p_peak_by_2035', float('nan')):.0%}",
             f"{row['p_no_peak_by_horizon']:.0%}",
+            "none by horizon" if row["p_no_peak_by_horizon"] >= 0.5 else str(int(row["peak_year_q50"])),
             f"{int(row['peak_year_q05'])}-{int(row['peak_year_q95'])}",
         )
     out.print(table)

@@ -423,6 +423,12 @@ def test_markdown_content(result):
     alpha = next(r for r in rows if "Alpha" in r)
     assert ">99%" in alpha  # all Alpha samples peaked in history -> P(peak <= 2030) shown as >99%
     assert "bimodal" in peak
+    # the median peak year: a year where most samples peak, 'none by <horizon>' where most do not
+    assert "Peak year, median" in peak
+    beta = next(r for r in rows if "Beta" in r)
+    assert "none by 20" in beta  # P(no peak by the horizon) > 0.5 for Beta (fixture check above)
+    median_alpha = int(result.peak_table.loc["Alpha", "peak_year_q50"])
+    assert f"| {median_alpha} |" in alpha
     # money formatting in the turning-point table
     assert "$18,234" in md and "$24,000" in md
     # worst parameters table lists the worst R-hat first

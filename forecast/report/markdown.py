@@ -318,6 +318,14 @@ def _diagnostics_section(result: RunResult) -> str:
     return "\n\n".join(out)
 
 
+def _median_peak_cell(pt: pd.DataFrame, region: Any, horizon: int) -> str:
+    """The median peak year, or 'none by <horizon>' when half the samples or more do not peak by then."""
+    no_peak = _val(pt, region, "p_no_peak_by_horizon")
+    if not is_missing(no_peak) and float(no_peak) >= 0.5:
+        return f"none by {horizon}"
+    return fmt_year(_val(pt, region, "peak_year_q50"))
+
+
 def _peak_section(result: RunResult) -> str:
     pt = result.peak_table
     horizon = _horizon(result)
@@ -325,8 +333,8 @@ def _peak_section(result: RunResult) -> str:
     out = ["## Peak year"]
     out.append(
         "Probabilities come first here: the peak-year distribution is often bimodal (already peaked "
-        "versus still rising at the horizon), so a median peak year alone can point at a year that "
-        "almost no sample trajectory actually peaks in."
+        "versus still rising at the horizon), so the median peak year (given for comparison with published "
+        "point estimates) can point at a year that almost no sample trajectory actually peaks in."
         + (" Focus regions are in bold and listed first." if focus else "")
     )
     if pt is None or pt.empty:
@@ -339,6 +347,7 @@ def _peak_section(result: RunResult) -> str:
         "P(already peaked)",
         *(f"P(peak ≤ {y})" for y in by_years),
         f"P(no peak by {horizon})",
+        "Peak year, median",
         "Peak year (5–95%)",
         f"Peak level, {md_escape(units)} (5–95%)",
     ]
@@ -350,11 +359,12 @@ def _peak_section(result: RunResult) -> str:
                 fmt_pct(_val(pt, r, "p_already_peaked")),
                 *(fmt_pct(peak_probability(result, r, y)) for y in by_years),
                 fmt_pct(_val(pt, r, "p_no_peak_by_horizon")),
+                _median_peak_cell(pt, r, horizon),
                 fmt_interval(_val(pt, r, "peak_year_q05"), _val(pt, r, "peak_year_q95"), fmt_year),
                 fmt_interval(_val(pt, r, "peak_co2_q05"), _val(pt, r, "peak_co2_q95")),
             )
         )
-    out.append(md_table(headers, rows, ["l"] + ["r"] * (len(by_years) + 2) + ["c", "c"]))
+    out.append(md_table(headers, rows, ["l"] + ["r"] * (len(by_years) + 3) + ["c", "c"]))
     return "\n\n".join(out)
 
 
