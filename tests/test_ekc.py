@@ -332,3 +332,44 @@ def test_measurement_error_settings_are_checked_and_widen_the_change_scale():
     expected = -0.5 * np.log(2 * np.pi) - np.log(scale) - 0.5 * (resid / scale) ** 2
     np.testing.assert_allclose(lp_noisy, expected, rtol=1e-6)
     assert not np.allclose(lp_noisy, lp_exact)
+
+
+def test_ekc_common_shocks_year_effects_and_correlated_forecasts():
+    """With common shocks the EKC has one year effect per panel year with sd common_shock_sd (prior draws:
+    300 x 35 effects, standardised sd 1 within 0.05, about 4 standard errors); forecasts start net of the
+    fitted effect of each region's last change, and two regions' forecast growth in one year is correlated
+    (r > 0.4 where the shared share of the shock variance is 0.69), against |r| < 0.1 (4.5 standard errors of 1/sqrt(2000)) for the same draws without it."""
+    import xarray as xr
+
+    panel, _ = simulate_panel()
+    model = EKCModel(common_shocks=True)
+    assert "common_shock_sd" in model.prior_terms() and "common_shock_sd" not in EKCModel().prior_terms()
+    prior = model.sample_prior_predictive(panel, draws=300, random_seed=1).prior
+    assert prior["common_shock"].sizes["shock_year"] == N_YEARS - 1
+    assert abs(float((prior["common_shock"] / prior["common_shock_sd"]).std()) - 1.0) < 0.05
+    posterior = prior.drop_vars([v for v in prior.data_vars if v.startswith("dy")])
+    model.attach(az.InferenceData(posterior=posterior), model.prepare(panel))
+    params = model.kernel_params(50, np.random.default_rng(0))
+    post = model.idata.posterior.sel(chain=xr.DataArray(params["chain"], dims="sample"),
+                                     draw=xr.DataArray(params["draw"], dims="sample"))
+    np.testing.assert_allclose(params["common_shock_last"][:, 0], post["common_shock"].isel(shock_year=-1).values)
+
+    # parameters held at their mean, shocks at known scales: year effects 3 %/yr, own shocks 2 %/yr, so the
+    # shared share of a year's shock variance is 0.69 before the scenario's own GDP noise
+    posterior["common_shock_sd"] = posterior["common_shock_sd"] * 0 + 0.03
+    posterior["sigma"] = posterior["sigma"] * 0 + 0.02
+
+    def correlation(m):
+        scenario = Scenario.from_history(panel, horizon=1985 + N_YEARS + 6)
+        pred = m.predict(scenario, draws=2000, random_seed=3, regions=["R02", "R05"], parameters="mean")
+        d = np.diff(np.log(pred["co2_per_capita"].values), axis=-1)[:, :, 2]
+        return float(np.corrcoef(d[:, 0], d[:, 1])[0, 1])
+
+    model.attach(az.InferenceData(posterior=posterior), model.prepare(panel))
+    independent = EKCModel()
+    independent.attach(az.InferenceData(posterior=posterior.drop_vars(["common_shock", "common_shock_sd"])
+                                        .drop_dims("shock_year")), independent.prepare(panel))
+    assert correlation(model) > 0.4
+    assert abs(correlation(independent)) < 0.1
+    with pytest.raises(InputError, match="common_shocks must be true or false"):
+        EKCModel(common_shocks="yes").check_settings()

@@ -352,7 +352,7 @@ def test_shared_drift_walk_has_zero_mean_and_steps_with_its_sd_and_forecasts_sta
     assert params["common_drift_sd"].shape == (50,)
 
 
-def test_common_shocks_setting_is_checked_and_is_a_kaya_only_study_key(tmp_path):
+def test_common_shocks_and_drift_settings_are_checked_and_the_drift_walk_is_a_kaya_only_study_key(tmp_path):
     from forecast.errors import StudyError
     from forecast.run.pipeline import model_settings
     from forecast.run.study import load_study
@@ -368,7 +368,9 @@ def test_common_shocks_setting_is_checked_and_is_a_kaya_only_study_key(tmp_path)
     study.write_text(KAYA_STUDY.replace('type = "kaya"\n', 'type = "kaya"\ncommon_shocks = true\n'), encoding="utf-8")
     assert model_settings(load_study(study))["common_shocks"] is True
     study.write_text(KAYA_STUDY.replace('type = "kaya"\n', 'type = "ekc"\ncommon_shocks = true\n'), encoding="utf-8")
-    with pytest.raises(StudyError, match=r"\[model\] common_shocks: not a setting of the ekc model"):
+    assert model_settings(load_study(study))["common_shocks"] is True  # the EKC has year effects too
+    study.write_text(KAYA_STUDY.replace('type = "kaya"\n', 'type = "ekc"\ncommon_drift = true\n'), encoding="utf-8")
+    with pytest.raises(StudyError, match=r"\[model\] common_drift: not a setting of the ekc model"):
         model_settings(load_study(study))
 
 

@@ -257,3 +257,23 @@ def test_cli_effort_reads_the_asked_scenario_of_a_saved_run(axis, tmp_path, cons
     assert table.loc[0, "required"] == pytest.approx(direct["required"].item(), abs=1e-6)
     code, _, err = console_script(*args, "--scenario", "nope")
     assert code != 0 and "no scenario 'nope'" in err
+
+
+def test_scenario_chart_draws_each_scenario_and_is_saved_with_the_report_figures(axis, tmp_path):
+    """One line and band per scenario; the legend's P(peak ≤ 2030) is that scenario's, read off the axis's
+    peak-year draws (the faster decline peaks earlier than the history scenario); a run without the axis
+    gets no such figure."""
+    from forecast.report.figures import save_figures, scenario_chart
+
+    result = _result(axis)
+    ax = scenario_chart(result)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "observed" and len(labels) == 1 + axis.sizes["scenario"]
+    p = {str(s): float((axis["peak_year"].sel(scenario=s, region="China") <= 2030).mean()) for s in axis["scenario"].values}
+    assert p["faster"] > p["history"]
+    for name, label in zip(axis["scenario"].values, labels[1:]):
+        assert label.startswith(f"{name}: P(peak ≤ 2030) ")
+    paths = save_figures(result, tmp_path)
+    assert any(v.endswith("scenarios.png") for v in paths.values())
+    assert (tmp_path / "figures" / "scenarios.png").is_file()
+    assert not any(v.endswith("scenarios.png") for v in save_figures(_result(None), tmp_path / "none").values())

@@ -26,6 +26,12 @@ Partial pooling: drifts ``d_i``, income slopes ``b_i`` and log shock scales ``lo
 population distributions whose means and scales are estimated. The curvature ``c`` (and ``k``) is common
 by default: within one region income moves too little over 30 years to pin down a curvature, so the
 cross-section carries it (``varying_curvature=True`` lets it vary by region).
+
+Common shocks (``common_shocks=True``): a year effect ``g_t ~ Normal(0, τ)`` shared by every region is
+added to the change, as in :class:`~forecast.models.kaya.KayaModel` (national policy, recessions and the
+pandemic hit all provinces of a country in the same year). Forecasts draw one new ``g_t`` per year and
+sample, the same for all regions, so sums of regions (a nation's provinces) carry the spread that
+independent shocks would average away.
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ MIXED = {"drift": "non_centered", "slope": "centered", "curvature": "centered", 
 HIERARCHICAL_TERMS = ("drift", "slope", "curvature", "log_noise")
 RESIDUALS = ("ar1", "iid")
 LIKELIHOODS = ("studentt", "normal")
+# the year effects under "mixed": each g_t is informed by every region observed that year, so the likelihood
+# pins it down and the centred form samples best (measured on the country panel with the Kaya model)
+COMMON_SHOCK_PARAMETERIZATION = {"mixed": "centered"}
 #: label prefix of the region slots a model holds beyond its panel's regions (see ``EKCModel.region_slots``)
 EMPTY_SLOT = "__empty_region_slot_"
 
@@ -253,6 +262,7 @@ class EKCModel(BayesianModel):
         systematic_error: float | dict[str, float] = 0.0,
         systematic_bias: float | dict[str, float] = 0.0,
         min_years: int = 10,
+        common_shocks: bool = False,
     ):
         super().__init__(model_config)
         self.degree = degree
@@ -267,6 +277,7 @@ class EKCModel(BayesianModel):
         self.systematic_error = systematic_error
         self.systematic_bias = systematic_bias
         self.min_years = min_years
+        self.common_shocks = common_shocks
 
     # ------------------------------------------------------------------ settings
     def _parameterization_of(self, term: str) -> str:
@@ -295,6 +306,8 @@ class EKCModel(BayesianModel):
         ):
             if value not in allowed:
                 raise InputError(f"{label} must be one of {', '.join(allowed)}, got {value!r}")
+        if not isinstance(self.common_shocks, bool):
+            raise InputError(f"common_shocks must be true or false, got {self.common_shocks!r}")
 
     def _terms(self) -> list[tuple[str, str]]:
         """(prior-library entry, posterior variable) pairs of the population-level terms in use."""
@@ -309,6 +322,7 @@ class EKCModel(BayesianModel):
             (self.residuals == "ar1", "ar1", "phi"),
             (self.likelihood == "studentt", "nu", "nu"),
             (self.drift_income, "drift_income", "drift_income"),
+            (self.common_shocks, "common_shock_sd", "common_shock_sd"),
         ]
         return terms + [(prior, var) for used, prior, var in optional if used]
 
@@ -366,6 +380,32 @@ class EKCModel(BayesianModel):
         """``prev_idx`` and ``has_prev`` as data containers (swappable in a reused compilation)."""
         return pm.Data("prev_idx", data.prev_idx, dims="obs"), pm.Data("has_prev", data.has_prev, dims="obs")
 
+    @staticmethod
+    def shock_years(data: PanelArrays) -> np.ndarray:
+        """The panel's years that changes end in (the coordinate ``shock_year`` of the year effects)."""
+        return np.unique(data.year)
+
+    def year_index(self, data: PanelArrays):
+        """Which ``shock_year`` each change belongs to (its later year), as a data container."""
+        return pm.Data("year_idx", np.searchsorted(self.shock_years(data), data.year), dims="obs")
+
+    def common_shock_term(self, specs, parameterization: str):
+        """The year effects ``g_t ~ Normal(0, common_shock_sd)`` (dims ``shock_year``) of the model being
+        built, centred or non-centred."""
+        tau = specs["common_shock_sd"].to_pymc("common_shock_sd")
+        if COMMON_SHOCK_PARAMETERIZATION.get(parameterization, parameterization) == "centered":
+            return pm.Normal("common_shock", 0.0, tau, dims="shock_year")
+        offset = pm.Normal("common_shock_offset", 0.0, 1.0, dims="shock_year")
+        return pm.Deterministic("common_shock", tau * offset, dims="shock_year")
+
+    def common_shock_last(self, draws: dict[str, np.ndarray], name: str) -> np.ndarray:
+        """Per sample and region, the fitted ``(sample, shock_year)`` draws ``draws[name]`` in the year of
+        each region's last observed change: the shared part of that change, taken out of the residual the
+        forecast starts from."""
+        idata = self._require_fit()
+        at = np.searchsorted(idata.posterior["shock_year"].values, idata.constant_data["last_change_year"].values)
+        return draws[name][:, at]
+
     def build_model(self, data: PanelArrays) -> pm.Model:
         """The PyMC model for prepared panel arrays (no sampling). Every array that depends on the data is a
         ``pm.Data`` container, so a compilation can be reused for other data of the same shape of
@@ -373,6 +413,8 @@ class EKCModel(BayesianModel):
         self.check_settings()
         specs = self.priors()
         coords = {"region": self.region_labels(data.regions), "obs": np.arange(len(data.dy))}
+        if self.common_shocks:
+            coords["shock_year"] = self.shock_years(data)
         with pm.Model(coords=coords) as model:
             region_idx = pm.Data("region_idx", data.region_idx, dims="obs")
             dx_terms = pm.Data("dx_terms", data.dx_terms)
@@ -411,6 +453,9 @@ class EKCModel(BayesianModel):
             if self.degree == 3:
                 cubic = specs["cubic_mu"].to_pymc("cubic")
                 mean = mean + cubic * dx_terms[:, 2]
+            if self.common_shocks:
+                mode = self.parameterization if isinstance(self.parameterization, str) else "centered"
+                mean = mean + self.common_shock_term(specs, mode)[self.year_index(data)]
             scale = self.shock_scale(sigma, region_idx, data.regions)
             self.add_systematic_offset(data.regions)
             if self.residuals == "ar1":
@@ -467,6 +512,8 @@ class EKCModel(BayesianModel):
         regional = ["slope", "sigma"] + (["drift"] if self.varying_drift else [])
         if self.varying_curvature:
             regional.append("curvature")
+        if self.common_shocks:
+            regional.append("common_shock")
         return [var for _, var in self._terms()] + regional
 
     def prepare(self, data: pd.DataFrame, **options: Any) -> PanelArrays:
@@ -479,8 +526,9 @@ class EKCModel(BayesianModel):
         return arrays
 
     def state(self, data: PanelArrays) -> xr.Dataset:
-        """What forecasts start from: per region the last observed year, level, income and change."""
-        return xr.Dataset(
+        """What forecasts start from: per region the last observed year, level, income and change (and, with
+        common shocks, the year of that change, whose fitted year effect is not part of the residual)."""
+        state = xr.Dataset(
             {
                 "last_year": ("region", data.last_year),
                 "last_log_co2_per_capita": ("region", data.last_y),
@@ -492,6 +540,9 @@ class EKCModel(BayesianModel):
             },
             coords={"region": data.regions, "term": [f"x{p}" for p in range(1, self.degree + 1)]},
         )
+        if self.common_shocks:
+            state["last_change_year"] = ("region", data.year[data.last_obs_idx])
+        return state
 
     def fit_attrs(self, data: PanelArrays) -> dict[str, Any]:
         return {"x_center": data.x_center}
@@ -577,8 +628,12 @@ class EKCModel(BayesianModel):
         names = ["drift", "slope", "sigma", "curvature"] + [
             name for used, name in ((self.degree == 3, "cubic"), (self.residuals == "ar1", "phi"),
                                     (self.likelihood == "studentt", "nu"), (self.drift_income, "drift_income"),
+                                    (self.common_shocks, "common_shock_sd"), (self.common_shocks, "common_shock"),
                                     (self.has_offset(), measurement.OFFSET)) if used]
         out = self.posterior_draws(names, n, rng)
+        if self.common_shocks:
+            out["common_shock_last"] = self.common_shock_last(out, "common_shock")
+            out.pop("common_shock")
         if out["curvature"].ndim == 1:  # shared curvature: one value per draw for every region
             out["curvature"] = np.repeat(out["curvature"][:, None], len(self.regions), axis=1)
         zeros = np.zeros(n)

@@ -62,9 +62,6 @@ from forecast.models.measurement import OFFSET
 
 MODEL_VERSION = "kaya-growth-1"
 PARAMETERIZATIONS = ("mixed", "centered", "non_centered")
-# the year effects under "mixed": each g_t is informed by every region observed that year (60-90 in the
-# backtest), so the likelihood pins it down and the centred form samples best
-COMMON_SHOCK_PARAMETERIZATION = {"mixed": "centered"}
 # the walk's steps under "mixed": small and weakly identified year by year, so non-centred
 COMMON_DRIFT_PARAMETERIZATION = {"mixed": "non_centered"}
 INTENSITY_UNITS = "kg CO2 per international-$ (2011 prices)"
@@ -109,16 +106,14 @@ class KayaModel(EKCModel):
                          parameterization=parameterization, varying_curvature=False, varying_drift=True,
                          drift_income=drift_income, turning_point_growth=turning_point_growth,
                          measurement_error=measurement_error, systematic_error=systematic_error,
-                         systematic_bias=systematic_bias, min_years=min_years)
-        self.common_shocks = common_shocks
+                         systematic_bias=systematic_bias, min_years=min_years, common_shocks=common_shocks)
         self.common_drift = common_drift
 
     def check_settings(self) -> None:
         if self.parameterization not in PARAMETERIZATIONS:
             raise InputError(f"parameterization must be one of {', '.join(PARAMETERIZATIONS)}, got {self.parameterization!r}")
-        for name in ("common_shocks", "common_drift"):
-            if not isinstance(getattr(self, name), bool):
-                raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.common_drift, bool):
+            raise InputError(f"common_drift must be true or false, got {self.common_drift!r}")
         super().check_settings()
 
     def _terms(self) -> list[tuple[str, str]]:
@@ -143,7 +138,7 @@ class KayaModel(EKCModel):
         self.check_settings()
         specs = self.priors()
         mode = {"mixed": ("non_centered", "centered")}.get(self.parameterization, (self.parameterization,) * 2)
-        shock_years = np.unique(data.year)
+        shock_years = self.shock_years(data)
         coords = {"region": self.region_labels(data.regions), "obs": np.arange(len(data.dy))}
         if self.common_shocks or self.common_drift:
             coords["shock_year"] = shock_years
@@ -156,7 +151,7 @@ class KayaModel(EKCModel):
             used = self.slot_mask(data)
             if self.common_shocks or self.common_drift:
                 # which panel year each change belongs to (the later year of the change)
-                year_idx = pm.Data("year_idx", np.searchsorted(shock_years, data.year), dims="obs")
+                year_idx = self.year_index(data)
 
             def pooled(name: str, parameterization: str):
                 mu = specs[f"{name}_mu"].to_pymc(f"{name}_mu")
@@ -174,13 +169,7 @@ class KayaModel(EKCModel):
                 mean = mean + income * pm.Data("x_prev", data.x_prev, dims="obs")
             if self.common_shocks:
                 # one year effect per year of the panel, shared by every region observed that year
-                tau = specs["common_shock_sd"].to_pymc("common_shock_sd")
-                if COMMON_SHOCK_PARAMETERIZATION.get(self.parameterization, self.parameterization) == "centered":
-                    common = pm.Normal("common_shock", 0.0, tau, dims="shock_year")
-                else:
-                    offset = pm.Normal("common_shock_offset", 0.0, 1.0, dims="shock_year")
-                    common = pm.Deterministic("common_shock", tau * offset, dims="shock_year")
-                mean = mean + common[year_idx]
+                mean = mean + self.common_shock_term(specs, self.parameterization)[year_idx]
             if self.common_drift:
                 # m_t = m_t-1 + κ z_t over the years of the panel
                 kappa = specs["common_drift_sd"].to_pymc("common_drift_sd")
@@ -212,7 +201,7 @@ class KayaModel(EKCModel):
         """As the EKC's, plus (with common shocks or the drift walk) the year of each region's last observed
         change, whose fitted shared part is taken out of the residual the forecast starts from."""
         state = super().state(data)
-        if self.common_shocks or self.common_drift:
+        if self.common_drift:
             state["last_change_year"] = ("region", data.year[data.last_obs_idx])
         return state
 
@@ -231,15 +220,14 @@ class KayaModel(EKCModel):
                                                              (self.has_offset(), OFFSET)) if used]
         out = self.posterior_draws(names, n, rng)
         if self.common_shocks or self.common_drift:
-            post_years = self._require_fit().posterior["shock_year"].values
-            at = np.searchsorted(post_years, self._require_fit().constant_data["last_change_year"].values)
+            shared = [self.common_shock_last(out, k) for k in ("common_shock", "common_drift") if k in out]
             if "common_drift" in out:
-                # forecasts walk on from the walk's value in the last fitted year: it joins the drifts
+                # forecasts walk on from the walk's value in the last fitted year: it joins the drifts, and the
+                # last change's shared part counts the walk relative to that value
                 walk = out.pop("common_drift")
                 out["drift"] = out["drift"] + walk[:, -1:]
-                out["common_drift_last"] = walk[:, at] - walk[:, -1:]
-            shared = [out.pop(k)[:, at] for k in ("common_shock",) if k in out]
-            shared += [out.pop("common_drift_last")] if "common_drift_last" in out else []
+                shared[-1] = shared[-1] - walk[:, -1:]
+            out.pop("common_shock", None)
             out["common_shock_last"] = np.sum(shared, axis=0)
         n_regions = len(self.regions)
         out["slope"] = np.ones((n, n_regions))

@@ -24,7 +24,8 @@ from forecast.metrics import cfe_tables, peak_probability
 from forecast.report._format import fmt_pct, slugify
 from forecast.run.results import RunResult
 
-__all__ = ["capacity_chart", "compensation_chart", "effort_chart", "fan_chart", "figure_regions", "peak_year_histogram", "save_figures"]
+__all__ = ["capacity_chart", "compensation_chart", "effort_chart", "fan_chart", "figure_regions", "peak_year_histogram",
+           "save_figures", "scenario_chart"]
 
 FIGURE_DIR = "figures"
 _BAND_COLOR = "#1f77b4"
@@ -389,6 +390,53 @@ def effort_chart(result: RunResult) -> Axes:
     return ax
 
 
+def scenario_chart(result: RunResult, regions: list[Any] | None = None, *, max_regions: int = 4) -> Axes:
+    """Emissions under every scenario of the run's ``scenario`` axis, one panel per region (the figure
+    regions, at most ``max_regions``): observed emissions, then per scenario the forecast median (line) and
+    90 % band (shaded), with P(peak ≤ 2030) of each scenario in the legend. Returns the first panel."""
+    scen = result.scenarios
+    if scen is None or "co2" not in scen or "scenario" not in scen["co2"].dims:
+        raise InputError("The run has no scenario axis; a scenario chart needs [scenario] compare or [policy.<name>].")
+    regions = [_region_key(result, r) for r in (regions or figure_regions(result))][:max_regions]
+    names = [str(s) for s in scen["scenario"].values]
+    fig = Figure(figsize=(5.2 * min(len(regions), 2), 3.8 * ((len(regions) + 1) // 2)), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots((len(regions) + 1) // 2, min(len(regions), 2), squeeze=False).ravel()
+    colors = [f"C{i}" for i in range(len(names))]
+    for ax, region in zip(axes, regions):
+        last_obs = _last_observed_year(result, region)
+        own = result.forecast["co2"].sel(region=region).transpose("sample", "year")
+        years = np.asarray(own["year"].values, dtype=int)
+        if last_obs is not None:
+            hist = years <= last_obs
+            ax.plot(years[hist], own.values[0, hist], color="black", lw=1.5, label="observed")
+        for name, color in zip(names, colors):
+            da = scen["co2"].sel(scenario=name, region=region).transpose("sample", "year")
+            yrs = np.asarray(da["year"].values, dtype=int)
+            fut = yrs >= (last_obs if last_obs is not None else yrs.min())
+            with np.errstate(all="ignore"):
+                q = np.nanquantile(da.values[:, fut], [0.05, 0.5, 0.95], axis=0)
+            p = _scenario_peak_probability(scen, name, region, 2030)
+            ax.fill_between(yrs[fut], q[0], q[2], color=color, alpha=0.15, lw=0)
+            ax.plot(yrs[fut], q[1], color=color, lw=1.6, label=f"{name}: P(peak ≤ 2030) {fmt_pct(p)}")
+        ax.set_title(f"{region}: CO₂ emissions by scenario (median, 90% band)", fontsize=10)
+        ax.set_ylabel(f"CO₂ ({result.forecast['co2'].attrs.get('units', 'Mt CO2/yr')})")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3, lw=0.5)
+        ax.legend(fontsize=7, loc="best")
+    for ax in axes[len(regions):]:
+        ax.set_visible(False)
+    return axes[0]
+
+
+def _scenario_peak_probability(scen, name: str, region: Any, year: int) -> float:
+    """P(peak year ≤ ``year``) of one scenario, from the axis's ``peak_year`` draws (NaN without them)."""
+    if "peak_year" not in scen:
+        return float("nan")
+    draws = scen["peak_year"].sel(scenario=name, region=region).values
+    return float(np.mean(draws <= year))
+
+
 def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 110) -> dict[str, str]:
     """Write ``figures/fan_<slug>.png`` per figure region; return ``{region: relative POSIX path}``."""
     out_dir = Path(out_dir)
@@ -442,6 +490,15 @@ def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 
         rel = f"{FIGURE_DIR}/land_sink_prior_posterior.png"
         prior_posterior_figure(land, out_dir / rel, random_seed=0)
         paths["Land sink: what the data add to the priors (prior vs posterior)"] = rel
+    scen = getattr(result, "scenarios", None)
+    if scen is not None and "co2" in scen and "scenario" in scen["co2"].dims and figure_regions(result):
+        ax = scenario_chart(result)
+        rel = f"{FIGURE_DIR}/scenarios.png"
+        try:
+            ax.figure.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
+        finally:
+            ax.figure.clear()
+        paths["Scenarios: emissions under each scenario, median and 90% band"] = rel
     curves = (result.tables or {}).get("effort_curve")
     if curves is not None and (curves["lever"] == "decline").any():
         ax = effort_chart(result)

@@ -150,8 +150,9 @@ class ModelSection(_Section):
     turning_point_growth: float = Field(default=0.02, gt=0, lt=0.2, description="GDP-per-capita growth (log units "
                                         "per year) of the steady path along which the income turning point is read "
                                         "(report's turning-point table)")
-    common_shocks: bool = Field(default=False, description="Kaya only: a year effect shared by all regions in the "
-                                "intensity growth (oil shocks, recessions, the pandemic), fitted jointly and drawn "
+    common_shocks: bool = Field(default=False, description="A year effect shared by all regions in the growth "
+                                "(Kaya: of carbon intensity; EKC: of per-capita CO2; oil shocks, recessions, the "
+                                "pandemic, national policy for provinces), fitted jointly and drawn "
                                 "anew for each forecast year, the same for every region of a draw, so regional "
                                 "forecasts are correlated and sums of regions carry their spread; false = "
                                 "independent shocks per region (the model the default study's results were "
