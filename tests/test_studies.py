@@ -81,8 +81,9 @@ def test_provinces_capacity_with_sinks_and_sink_mode_compensation(provinces):
     assert (both["population_capacity_with_sink_q50"] >= both["population_capacity_q50"]).all()
     sink = tables["compensation__sink"]
     assert "cfe" not in sink.columns and len(sink) == 30
-    assert abs(sink["payment_mean"].sum()) < 1e-6 * sink["payment_mean"].abs().sum()
-    assert (sink["p_receives"] > 0).any() and (sink["p_pays"] > 0).any()
+    # zero sum per draw, so also in the mean (all zero when no province is a net sink in any draw)
+    assert abs(sink["payment_mean"].sum()) <= 1e-6 * max(sink["payment_mean"].abs().sum(), 1.0)
+    assert ((sink["p_pays"] + sink["p_receives"]) <= 1).all()
 
 
 @pytest.mark.slow
