@@ -166,7 +166,7 @@ def test_study_checks_with_sink_and_ability_to_pay(tmp_path):
     years = list(range(2017, 2061))
     net = {"net_per_capita": {"rule": "per_capita", "budget": 100.0, "with_sink": True}}
     with pytest.raises(StudyError, match=r"net_per_capita.*needs \[sinks\] enabled"):
-        check_capacity(_provinces(capacity={"caps": net}), regions, years)
+        check_capacity(_provinces(capacity={"caps": net}, sinks={"enabled": False}), regions, years)
     # areas (made up for the test) for two of the three regions: the third has no sink to add
     csv = tmp_path / "areas.csv"
     csv.write_text("region,ecosystem,area_mha,source\nBeijing,forest,0.5,made up\nHebei,forest,4,made up\n")

@@ -99,6 +99,6 @@ def test_study_key_areas_csv_merges_with_toml_areas(tmp_path):
 
 
 def test_enabled_sinks_need_areas_or_a_csv(tmp_path):
-    with pytest.raises(StudyError, match="areas_csv"):
-        _provinces_with_sinks(tmp_path)
+    with pytest.raises(StudyError, match="areas_csv"):  # the provinces study ships a CSV: take it away
+        _provinces_with_sinks(tmp_path, areas_csv=None)
     assert np.isclose(sink_areas(_provinces_with_sinks(tmp_path, areas_csv=str(_write(tmp_path, GOOD))))["A"]["forest"]["value"], 2.5)

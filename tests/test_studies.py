@@ -56,7 +56,7 @@ def test_provinces_compensation_balances_and_capacity(provinces):
     assert abs(comp["balance_mean"].sum()) < 1e-6 * comp["balance_mean"].abs().sum()
     assert abs(comp["payment_mean"].sum()) < 1e-6 * comp["payment_mean"].abs().sum()
     caps = [v for k, v in tables.items() if k.startswith("capacity__")]
-    assert len(caps) == 2
+    assert len(caps) == 4
     hold = caps[0]
     # holding each province at its own median 2030 level: overload in 2030 is a coin flip by construction
     assert np.allclose(hold.loc[hold["year"] == 2030, "P(overload)"], 0.5, atol=0.1)
@@ -68,6 +68,22 @@ def test_provinces_compensation_balances_and_capacity(provinces):
     report = (out / "report.md").read_text()
     assert "Horizontal compensation in 2030" in report and "Carrying capacity under cap" in report
     assert "china_ceads_province_co2.csv" in report  # provenance of every file used
+
+
+@pytest.mark.slow
+def test_provinces_capacity_with_sinks_and_sink_mode_compensation(provinces):
+    """The shipped provincial areas (priors/china_province_areas.csv) feed capacity with sinks and the sink mode."""
+    run, _ = provinces
+    tables = run.result.tables
+    both = tables["capacity_sinks__national_cap_per_capita_net"]
+    assert len(both) == 2 * 30
+    # forest and cropland sinks are uptakes in most draws: the median capacity with the sink is not lower
+    assert (both["population_capacity_with_sink_q50"] >= both["population_capacity_q50"]).all()
+    sink = tables["compensation__sink"]
+    assert "cfe" not in sink.columns and len(sink) == 30
+    # zero sum per draw, so also in the mean (all zero when no province is a net sink in any draw)
+    assert abs(sink["payment_mean"].sum()) <= 1e-6 * max(sink["payment_mean"].abs().sum(), 1.0)
+    assert ((sink["p_pays"] + sink["p_receives"]) <= 1).all()
 
 
 @pytest.mark.slow

@@ -50,7 +50,7 @@ from scipy.stats import norm
 
 from forecast.policy.capacity import _gdp, as_dataset, validate_shares
 from forecast.errors import InputError, did_you_mean
-from forecast.metrics import headline
+from forecast.metrics import HEADLINE_VARIANTS, headline
 
 __all__ = ["SHARE_RULES", "compensation", "compensation_table", "flow_table", "sample_price"]
 
@@ -166,7 +166,9 @@ def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p
         Dataset with ``balance`` (sample, region; Mt CO2/yr, positive = deficit), ``payment`` (sample, region;
         million currency/yr, positive = pays), ``price`` (sample), ``flow`` (sample, payer, payee; million
         currency/yr), ``share`` (allocation mode) or ``unmatched`` (sink mode; Mt CO2/yr); with
-        ``ability_to_pay`` also ``burden`` (sample, region; Mt CO2/yr) and ``ability_weight``.
+        ``ability_to_pay`` also ``burden`` (sample, region; Mt CO2/yr) and ``ability_weight``. In sink mode
+        the sink is the headline variant (declining CO2 fertilisation), named in ``attrs["sink_variant"]``
+        (e.g. ``"cfe=declining"``); the variant is not a coordinate of the outputs.
     """
     ds = as_dataset(ds)
     year = _year(ds, year)
@@ -201,6 +203,9 @@ def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p
         if "sink" not in ds:
             raise InputError("allocation='sink' needs a 'sink' variable in the forecast (run with sinks enabled)")
         sink = headline(ds["sink"]).sel(year=year, region=regions, drop=True).transpose("sample", "region")
+        # headline() picks the declining-CFE variant with .sel, which leaves ``cfe`` behind as a scalar
+        # coordinate (dropped with the others below); the variant used is recorded in the attrs instead
+        variant = {str(c): str(sink[c].values) for c in sink.coords if sink[c].ndim == 0}
         if sink.isnull().any():
             bad = [str(r) for r in sink["region"].values[sink.isnull().any("sample").values]]
             raise InputError(f"compensation: no sink in {year} for region(s) {bad}")
@@ -216,6 +221,7 @@ def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p
             units="Mt CO2/yr", long_name="net balance of the group not compensated inside it (deficits - surpluses)")
         out["raw_balance"] = raw.assign_attrs(units="Mt CO2/yr", long_name="emissions - sink before normalisation")
         mode = "sink"
+        out.attrs["sink_variant"] = ", ".join(f"{k}={v}" for k, v in variant.items() if k in HEADLINE_VARIANTS) or "none"
     else:
         allocated = shares.sel(region=regions) * co2.sum("region")
         balance = co2 - allocated
@@ -254,6 +260,10 @@ def compensation(ds, allocation: Any, year: int, *, price_median: float, price_p
     out["flow"] = xr.DataArray(flow, dims=("sample", "payer", "payee"),
                                coords={"sample": ds["sample"].values, "payer": regions, "payee": regions},
                                attrs={"units": money, "long_name": "payment from payer to payee"})
+    # only the dimensions stay as coordinates: the forecast's bookkeeping coordinates (is_forecast,
+    # co2_observed, last_observed_year, the scalar year and cfe) would otherwise ride along into every output
+    # and become stray columns of compensation_table; the year is in the attrs
+    out = out.reset_coords(drop=True)
     out.attrs.update(year=year, mode=mode, currency=currency, ability_to_pay=float(ability_to_pay or 0.0),
                      price_median=price_median,
                      price_p05=price_p05 if price_p05 is not None else price_median,
