@@ -136,3 +136,15 @@ def test_capacity_with_the_shipped_sinks_at_least_capacity_without():
     assert (table["population_capacity_with_sink_q50"] >= table["population_capacity_q50"]).all()
     assert "cfe" not in table.columns
 
+
+
+def test_the_areas_file_is_recorded_in_the_run_provenance():
+    """The report's data-provenance table lists the areas CSV with its SHA-256, as it lists the data files."""
+    import hashlib
+
+    from forecast.run.stages.sinks import _areas_provenance
+
+    [entry] = _areas_provenance(_provinces())
+    path = Path(entry["path"])
+    assert path.name == "china_province_areas.csv" and entry["source"] == "sinks.areas_csv"
+    assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()

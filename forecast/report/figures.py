@@ -474,7 +474,8 @@ def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 
         rel = f"{FIGURE_DIR}/backtest_reliability.png"
         shutil.copyfile(source, out_dir / rel)  # drawn by the backtest itself: the report shows that very figure
         paths["Backtest: did past peak probabilities come true? (reliability)"] = rel
-    for region in (result.sinks or {}).get("regions", []):
+    shown = {str(r) for r in figure_regions(result)}  # the focus regions: 30 provinces' charts would bury the report
+    for region in [r for r in (result.sinks or {}).get("regions", []) if str(r) in shown]:
         ax = net_chart(result, region)
         fig = ax.figure
         rel = f"{FIGURE_DIR}/net_{slugify(region)}.png"

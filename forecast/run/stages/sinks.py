@@ -41,6 +41,15 @@ def sink_areas(study: Study) -> dict:
     return areas
 
 
+def _areas_provenance(study: Study) -> list[dict]:
+    """The ``[sinks] areas_csv`` file's provenance (path, SHA-256, size), so the report lists it with the data."""
+    if not study.sinks.areas_csv:
+        return []
+    from forecast.data import file_provenance
+
+    return [file_provenance(study.resolve(study.sinks.areas_csv), source="sinks.areas_csv")]
+
+
 def build_sinks(study: Study):
     """The land-sink model, CO2 scenario source and ecosystem sinks a study describes (no fitting)."""
     from forecast.sinks.ecosystems import EcosystemSinks
@@ -206,7 +215,7 @@ def run_sinks(study: Study, fc: Forecast, *, data_dir=None, seed: int, progress:
             "interannual_rel_sd"], forest_ageing=bool(ecosystems.forest_age)),
         "diagnostics": land.diagnostics.to_frame(),
         "priors_used": land.priors_used(),
-        "provenance": list(getattr(land, "provenance_", [])),
+        "provenance": list(getattr(land, "provenance_", [])) + _areas_provenance(study),
         "model": land,  # not exported; kept for notebooks
     }
 
