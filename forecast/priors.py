@@ -199,8 +199,29 @@ def _validate_params(distribution: Any, params: Any, where: str) -> dict[str, fl
 # --------------------------------------------------------------------------------------------------
 
 
+class _LibraryEntry:
+    """What a prior and a reference value share: a ``family.key`` name and the texts every entry carries."""
+
+    name: str
+
+    def _set_texts(self, where: str) -> None:
+        for key in ("units", "source", "citation"):
+            object.__setattr__(self, key, _text(getattr(self, key), key, where, required=True))
+        object.__setattr__(self, "description", _text(self.description, "description", where, required=False))
+
+    @property
+    def family(self) -> str:
+        """Namespace (file stem), e.g. ``"ekc"``."""
+        return self.name.partition(".")[0]
+
+    @property
+    def key(self) -> str:
+        """Entry key inside its file, e.g. ``"drift_mu"``."""
+        return self.name.partition(".")[2] or self.name
+
+
 @dataclass(frozen=True)
-class PriorSpec:
+class PriorSpec(_LibraryEntry):
     """One prior: a named, cited PyMC distribution. Validated on construction.
 
     ``name`` is the full library name (``"ekc.drift_mu"``); ``file`` the TOML file it came from.
@@ -222,21 +243,9 @@ class PriorSpec:
         where = _where(self.name, self.file)
         params = _validate_params(self.distribution, self.params, where)
         object.__setattr__(self, "params", MappingProxyType(params))
-        for key in ("units", "source", "citation"):
-            object.__setattr__(self, key, _text(getattr(self, key), key, where, required=True))
-        object.__setattr__(self, "description", _text(self.description, "description", where, required=False))
+        self._set_texts(where)
 
     # -- naming ------------------------------------------------------------------------------------
-    @property
-    def family(self) -> str:
-        """Namespace (file stem), e.g. ``"ekc"``."""
-        return self.name.partition(".")[0]
-
-    @property
-    def key(self) -> str:
-        """Entry key inside its file, e.g. ``"drift_mu"``."""
-        return self.name.partition(".")[2] or self.name
-
     @property
     def var_name(self) -> str:
         """Default PyMC variable name: the full name with ``.`` replaced by ``_``."""
@@ -304,7 +313,7 @@ class PriorSpec:
 
 
 @dataclass(frozen=True)
-class ReferenceValue:
+class ReferenceValue(_LibraryEntry):
     """A published reference value or range used as a check in reports; not a prior.
 
     Has ``value`` and/or ``low`` + ``high`` (``low < high``, ``value`` inside if both given).
@@ -338,17 +347,7 @@ class ReferenceValue:
             )
         if self.value is not None and self.low is not None and not self.low <= self.value <= self.high:
             raise PriorError(f"{where}: 'value' {_fmt(self.value)} lies outside [low, high]")
-        for key in ("units", "source", "citation"):
-            object.__setattr__(self, key, _text(getattr(self, key), key, where, required=True))
-        object.__setattr__(self, "description", _text(self.description, "description", where, required=False))
-
-    @property
-    def family(self) -> str:
-        return self.name.partition(".")[0]
-
-    @property
-    def key(self) -> str:
-        return self.name.partition(".")[2] or self.name
+        self._set_texts(where)
 
     @property
     def is_range(self) -> bool:

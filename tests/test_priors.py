@@ -27,6 +27,7 @@ from forecast.priors import (  # noqa: E402
 )
 
 EKC_NAMES = [
+    "common_shock_sd",
     "drift_mu",
     "drift_income",
     "drift_sigma",
