@@ -148,6 +148,13 @@ def test_regions_with_missing_energy_are_dropped_with_a_message_and_an_empty_pan
     with pytest.warns(EnergyDataWarning, match=r"R01: no energy data in 1995-1996, 1999.*R02: no energy data in 2020"):
         arrays = StirpatModel().prepare(gap)
     assert "R01" not in arrays.regions and "R02" not in arrays.regions and len(arrays.regions) == N_REGIONS - 2
+    # years before a region's energy series starts are left out, the region kept
+    late = panel.copy()
+    late.loc[(late["region"] == "R03") & (late["year"] < 1994), "energy_per_gdp"] = np.nan
+    kept = energy_panel(late, min_years=20)
+    assert kept.loc[kept["region"] == "R03", "year"].min() == 1994 and kept.attrs["energy_trimmed"] == {"R03": 1994}
+    with pytest.warns(EnergyDataWarning, match="R03: energy data start in 1994: 27 years, fewer than min_years = 28"):
+        energy_panel(late, min_years=28)
     none = panel.assign(energy_per_gdp=np.nan)
     with pytest.raises(InputError, match=r"no region has complete energy data.*R00: no energy data in 1991-2020"):
         StirpatModel().prepare(none)
@@ -195,7 +202,7 @@ def test_a_stirpat_study_drops_regions_without_energy_data_before_sampling(share
     assert "China" in set(panel["region"]) and "Nigeria" not in set(panel["region"])
     assert panel["energy_per_gdp"].notna().all()
     focus = study.with_overrides(forecast={"focus_regions": ["China", "Nigeria"]})
-    with pytest.raises(StudyError, match="Nigeria.*dropped by the stirpat model: no energy data in 2022"):
+    with pytest.raises(StudyError, match="Nigeria.*dropped by the stirpat model: Nigeria: no energy data in 2022"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EnergyDataWarning)
             load_study_panel(focus, data_dir=shared_data_dir)
