@@ -14,7 +14,12 @@ import pytest
 from forecast import Scenario
 from forecast.errors import InputError, ModelStateError, SamplerWarning
 from forecast.models import model_class
-from forecast.models.stirpat import EnergyDataWarning, StirpatModel, energy_panel, simulate_stirpat
+from forecast.models.stirpat import (
+    EnergyDataWarning,
+    StirpatModel,
+    energy_panel,
+    simulate_stirpat,
+)
 
 TRUE = {"population_elasticity": 1.0, "affluence_elasticity_mu": 0.8, "affluence_elasticity_sigma": 0.1,
         "technology_elasticity_mu": 0.9, "technology_elasticity_sigma": 0.1, "drift_mu": -0.005, "drift_sigma": 0.005,
@@ -76,9 +81,10 @@ def test_stirpat_recovers_known_elasticities(fitted):
     # the data, not the prior (sd 0.5), pin the elasticities down: the posterior is far narrower
     for name in ("affluence_elasticity_mu", "technology_elasticity_mu"):
         assert float(post[name].std()) < 0.5 / 4, name
-    # region elasticities: most inside their 94 % HDI (12 regions; 94 % each)
-    for name, values in truth.items():
-        assert _inside_hdi(model.idata, name, values).mean() >= 0.75, name
+    # region elasticities (12 affluence + 12 technology): most inside their 94 % HDI. Not all: partial pooling
+    # shrinks the extreme regions towards the mean, so their intervals miss more often than 6 %
+    inside = np.concatenate([_inside_hdi(model.idata, name, values) for name, values in truth.items()])
+    assert inside.mean() >= 0.75, inside
 
 
 @pytest.mark.slow
@@ -202,7 +208,7 @@ def test_a_stirpat_study_drops_regions_without_energy_data_before_sampling(share
     assert "China" in set(panel["region"]) and "Nigeria" not in set(panel["region"])
     assert panel["energy_per_gdp"].notna().all()
     focus = study.with_overrides(forecast={"focus_regions": ["China", "Nigeria"]})
-    with pytest.raises(StudyError, match="Nigeria.*dropped by the stirpat model: Nigeria: no energy data in 2022"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", EnergyDataWarning)
-            load_study_panel(focus, data_dir=shared_data_dir)
+    with warnings.catch_warnings(), pytest.raises(
+            StudyError, match="Nigeria.*dropped by the stirpat model: Nigeria: no energy data in 2022"):
+        warnings.simplefilter("ignore", EnergyDataWarning)
+        load_study_panel(focus, data_dir=shared_data_dir)
