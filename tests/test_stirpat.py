@@ -157,7 +157,9 @@ def test_regions_with_missing_energy_are_dropped_with_a_message_and_an_empty_pan
     # years before a region's energy series starts are left out, the region kept
     late = panel.copy()
     late.loc[(late["region"] == "R03") & (late["year"] < 1994), "energy_per_gdp"] = np.nan
-    kept = energy_panel(late, min_years=20)
+    trim = "1 region\\(s\\) fitted from the first year of their energy series: R03 from 1994"
+    with pytest.warns(EnergyDataWarning, match=trim):
+        kept = energy_panel(late, min_years=20)
     assert kept.loc[kept["region"] == "R03", "year"].min() == 1994 and kept.attrs["energy_trimmed"] == {"R03": 1994}
     with pytest.warns(EnergyDataWarning, match="R03: energy data start in 1994: 27 years, fewer than min_years = 28"):
         energy_panel(late, min_years=28)

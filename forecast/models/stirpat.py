@@ -183,9 +183,15 @@ def energy_panel(panel: pd.DataFrame, *, min_years: int = 2, warn: bool = True) 
     keep = pd.concat(keep_rows).drop(columns="_ok").reset_index(drop=True)
     keep.attrs = {**panel.attrs, "dropped_regions": {**panel.attrs.get("dropped_regions", {}), **dropped},
                   "energy_trimmed": trimmed}
-    if dropped and warn:
-        warnings.warn(f"STIRPAT model: {len(dropped)} region(s) dropped for incomplete energy data ({ENERGY}); "
-                      + "; ".join(f"{r}: {why}" for r, why in dropped.items()), EnergyDataWarning, stacklevel=3)
+    if (dropped or trimmed) and warn:
+        parts = []
+        if dropped:
+            parts.append(f"{len(dropped)} region(s) dropped for incomplete energy data ({ENERGY}); "
+                         + "; ".join(f"{r}: {why}" for r, why in dropped.items()))
+        if trimmed:
+            parts.append(f"{len(trimmed)} region(s) fitted from the first year of their energy series: "
+                         + ", ".join(f"{r} from {y}" for r, y in trimmed.items()))
+        warnings.warn("STIRPAT model: " + ". ".join(parts), EnergyDataWarning, stacklevel=3)
     return keep
 
 
@@ -260,15 +266,17 @@ def simulate_stirpat(params: dict[str, np.ndarray], drivers: dict[str, np.ndarra
     ``params``: ``drift, affluence_elasticity, technology_elasticity, sigma, tech_drift, tech_sigma``
     ``(sample, region)``; ``population_elasticity, phi, tech_income`` ``(sample,)``. ``drivers``:
     ``log_population, log_gdp_pc`` ``(sample, region, year)`` over the simulated years, and the state before
-    the first one, ``log_population0, log_gdp_pc0, log_co2_0, log_energy0`` ``(region,)`` and ``u0`` ``(region,)`` or
-    ``(sample, region)`` (last fitted residual; NaN = none, the first change then has the stationary scale).
+    the first one, ``log_population0, log_gdp_pc0, log_co2_0, log_energy0`` ``(region,)`` and ``u0``
+    ``(region,)`` or ``(sample, region)`` (last fitted residual; NaN = none, the first change then has the
+    stationary scale).
     ``shocks``: unit shocks ``eps`` (emissions) and ``eta`` (technology), ``(sample, region, year)``.
 
     Returns ``log_co2`` (ln Mt CO2/yr) and ``log_energy`` (ln kWh per int-$) ``(sample, region, year)``."""
     lp, la = drivers["log_population"], drivers["log_gdp_pc"]
     dlp = np.diff(lp, axis=2, prepend=np.broadcast_to(drivers["log_population0"][None, :, None], lp[:, :, :1].shape))
     dla = np.diff(la, axis=2, prepend=np.broadcast_to(drivers["log_gdp_pc0"][None, :, None], la[:, :, :1].shape))
-    per_sample = {k: np.asarray(params[k], dtype=float)[:, None] for k in ("population_elasticity", "phi", "tech_income")}
+    per_sample = {k: np.asarray(params[k], dtype=float)[:, None]
+                  for k in ("population_elasticity", "phi", "tech_income")}
     dlt = (_per_region(params["tech_drift"])[:, :, None] + per_sample["tech_income"][:, :, None] * dla
            + _per_region(params["tech_sigma"])[:, :, None] * shocks["eta"])
     mean = (_per_region(params["drift"])[:, :, None] + per_sample["population_elasticity"][:, :, None] * dlp
