@@ -42,8 +42,9 @@ and technology elasticities ``c_i``, ``d_i`` vary by region, partially pooled (`
 GDP and energy intensity growth move a lot from year to year, so each region's data inform its own
 elasticity. The population elasticity ``b`` is one number for all regions: within a region population
 growth is nearly constant from year to year, so ``b Δln P`` is almost indistinguishable from the drift
-and a region-level ``b`` would be identified by its prior alone. Even the shared ``b`` is weakly identified
-(by how population growth changes within regions); its posterior should be read next to its prior.
+and a region-level ``b`` would be identified by its prior alone. The shared ``b`` is identified only by how
+population growth changes within regions (slowing transitions, migration waves), which can coincide with
+other changes of emissions growth: read it as an association in growth rates, not as a causal elasticity.
 
 Technology path
 ---------------
