@@ -12,7 +12,10 @@ the same cutoffs. Prints, and with --out writes (paired.csv, targets.csv, fits.c
 * the stated targets side by side (:func:`forecast.evaluation.backtest.targets_table`);
 * the sampler diagnostics of the refits side by side (worst R-hat, lowest bulk ESS, divergences).
 
-Both folders must come from the same cutoffs; a paired comparison of different cutoffs is refused.
+Both folders must come from the same cutoffs; a paired comparison of different cutoffs is refused, unless
+``--common``: then both are cut to the cutoffs and the (cutoff, region) pairs they share before anything is
+scored (e.g. a STIRPAT backtest on 4 cutoffs, which fits only the countries with energy data, against the
+committed Kaya backtest on 15 cutoffs).
 """
 
 from __future__ import annotations
@@ -38,6 +41,18 @@ def load_result(folder: Path) -> BacktestResult:
     fits = pd.read_csv(folder / "fits.csv") if (folder / "fits.csv").is_file() else pd.DataFrame()
     return BacktestResult(events=pd.read_csv(folder / "events.csv"), levels=pd.read_csv(folder / "levels.csv"),
                           peaks=pd.read_csv(folder / "peaks.csv"), fits=fits)
+
+
+def restrict_to_common(ref: BacktestResult, var: BacktestResult) -> tuple[BacktestResult, BacktestResult]:
+    """Both results cut to the (cutoff, region) pairs that both forecast (events, levels, peaks, fits)."""
+    keys = ref.events[["cutoff", "region"]].drop_duplicates().merge(var.events[["cutoff", "region"]].drop_duplicates())
+
+    def cut(r: BacktestResult) -> BacktestResult:
+        fits = r.fits[r.fits["cutoff"].isin(keys["cutoff"])] if len(r.fits) else r.fits
+        return BacktestResult(events=r.events.merge(keys), levels=r.levels.merge(keys), peaks=r.peaks.merge(keys),
+                              fits=fits.reset_index(drop=True))
+
+    return cut(ref), cut(var)
 
 
 def level_differences(ref: BacktestResult, var: BacktestResult, *, ref_name: str, var_name: str,
@@ -73,12 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="folder for paired.csv, targets.csv, fits.csv, comparison.md")
     parser.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--common", action="store_true",
+                        help="score both on the cutoffs and (cutoff, region) pairs they share instead of refusing "
+                             "folders with different cutoffs")
     args = parser.parse_args(argv)
 
     names = [args.reference.name or str(args.reference), args.variant.name or str(args.variant)]
     if names[0] == names[1]:
         names = [str(args.reference), str(args.variant)]
     ref, var = load_result(args.reference), load_result(args.variant)
+    if args.common:
+        ref, var = restrict_to_common(ref, var)
     cut_ref, cut_var = sorted(ref.events["cutoff"].unique()), sorted(var.events["cutoff"].unique())
     if cut_ref != cut_var:
         raise SystemExit(f"the folders have different cutoffs: {cut_ref} vs {cut_var}")
@@ -92,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     fits = fit_table({names[0]: ref, names[1]: var})
 
     md = [f"# {names[1]} against {names[0]}\n",
-          f"{len(cut_ref)} cutoffs ({cut_ref[0]}-{cut_ref[-1]}); variant minus reference on the forecasts both "
-          f"made; 90 % cluster-bootstrap intervals over cutoffs ({args.boot} resamples). Negative Brier / log "
+          f"{len(cut_ref)} cutoffs ({cut_ref[0]}-{cut_ref[-1]}){'; both cut to the region-cutoffs they share' if args.common else ''}; "
+          f"variant minus reference on the forecasts both made; 90 % cluster-bootstrap intervals over cutoffs ({args.boot} resamples). Negative Brier / log "
           "score / CRPS and positive AUC favour the variant; resolved = the interval excludes 0.\n",
           "## Paired differences\n", frame_table(paired, "{:.4f}"),
           f"\n{int(paired['resolved'].sum())} of {len(paired)} differences are resolved at 90 %.\n",

@@ -141,7 +141,8 @@ def test_a_study_naming_an_unknown_model_fails_naming_it(tmp_path):
 
 
 def test_every_shipped_model_follows_the_one_contract():
-    shipped = {"ekc", "kaya", "land_sink", "emission_factors", "gdp_convergence", "population_growth", "drift"}
+    shipped = {"ekc", "kaya", "stirpat", "land_sink", "emission_factors", "gdp_convergence", "population_growth",
+               "drift"}
     models = registered_models()
     assert shipped <= set(models)
     for name in shipped:

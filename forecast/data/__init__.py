@@ -170,6 +170,12 @@ _OWID_COLUMNS: dict[str, str] = {  # file column -> panel column
     "co2": "co2",
 }
 
+#: optional OWID columns a model may ask for (``load_panel(columns=...)``), with their units; read when the
+#: file has them, dropped from the panel unless asked for
+OWID_OPTIONAL_COLUMNS: dict[str, str] = {
+    "energy_per_gdp": "kWh per international-$ (2011 prices)",  # primary energy / GDP (EIA, Energy Institute)
+}
+
 _MAX_REPORTED = 5  # offending rows quoted in an error message
 
 
@@ -428,13 +434,15 @@ def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
 
 
 def _read_owid(path: Path) -> pd.DataFrame:
-    """Raw OWID frame with columns region, iso_code, year, population, gdp, co2 (aggregates kept)."""
+    """Raw OWID frame with columns region, iso_code, year, population, gdp, co2 (aggregates kept), plus the
+    :data:`OWID_OPTIONAL_COLUMNS` the file has."""
     header = list(_read_csv(path, nrows=0).columns)
     missing = [c for c in _OWID_COLUMNS if c not in header]
     if missing:
         raise InputError(_missing_columns_message(missing, header, f"OWID file {str(path)!r}"))
-    df = _read_csv(path, usecols=list(_OWID_COLUMNS), dtype={"country": "str", "iso_code": "str"})
-    df = df.rename(columns=_OWID_COLUMNS)[list(_OWID_COLUMNS.values())]
+    optional = [c for c in OWID_OPTIONAL_COLUMNS if c in header]
+    df = _read_csv(path, usecols=list(_OWID_COLUMNS) + optional, dtype={"country": "str", "iso_code": "str"})
+    df = df.rename(columns=_OWID_COLUMNS)[list(_OWID_COLUMNS.values()) + optional]
     return df
 
 
@@ -678,6 +686,7 @@ def load_panel(
     min_population: float | None = None,
     require_complete: bool = True,
     min_years: int = 10,
+    columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Load a validated region x year panel of population, GDP and CO2.
 
@@ -698,6 +707,9 @@ def load_panel(
             level to fit in logs; listed in ``provenance[0]["dropped_zero_co2"]``), then drop regions with
             fewer than ``min_years`` complete years in the window.
         min_years: see ``require_complete`` (not applied when ``require_complete`` is False).
+        columns: extra columns a model needs (e.g. ``("energy_per_gdp",)`` for the STIRPAT model): for OWID
+            one of :data:`OWID_OPTIONAL_COLUMNS` (kept, with its units; other optional columns are dropped),
+            for a table a column it must have. Missing values there are kept (NaN): the model decides.
 
     Returns:
         DataFrame with columns ``region`` (str), ``year`` (int64), ``population`` (people), ``gdp``
@@ -717,6 +729,20 @@ def load_panel(
     )
     label = f"{registered} data file {str(file)!r}" if registered else f"panel file {str(file)!r}"
     raw = _cached_read(file, kind)
+    columns = list(dict.fromkeys(columns))
+    if kind == "owid":
+        unknown = [c for c in columns if c not in OWID_OPTIONAL_COLUMNS]
+        if unknown:
+            raise InputError(f"{label}: column(s) {', '.join(map(repr, unknown))} are not read from the OWID file; "
+                             f"optional OWID columns: {', '.join(OWID_OPTIONAL_COLUMNS)}.")
+        absent = [c for c in columns if c not in raw.columns]
+        if absent:
+            raise InputError(_missing_columns_message(absent, list(raw.columns), label))
+        raw = raw.drop(columns=[c for c in OWID_OPTIONAL_COLUMNS if c in raw.columns and c not in columns])
+    elif columns:
+        absent = [c for c in columns if c not in raw.columns]
+        if absent:
+            raise InputError(_missing_columns_message(absent, list(raw.columns), label))
 
     aggregates: set[str] = set()
     if kind == "owid":
@@ -829,7 +855,7 @@ def load_panel(
     if zero_co2:
         prov["dropped_zero_co2"] = zero_co2
     df.attrs = {
-        "units": dict(UNITS),
+        "units": {**UNITS, **{c: OWID_OPTIONAL_COLUMNS[c] for c in columns if c in OWID_OPTIONAL_COLUMNS}},
         "source": registered or str(file),
         "provenance": [prov],
     }

@@ -13,9 +13,10 @@ from forecast.models.gdp import GDPConvergenceModel
 from forecast.models.kaya import KayaModel
 from forecast.models.population import PopulationGrowthModel
 from forecast.models.sinks import GlobalLandSinkModel
+from forecast.models.stirpat import StirpatModel
 
 __all__ = ["BayesianModel", "DriftModel", "EKCModel", "EmissionFactorModel", "GDPConvergenceModel", "GlobalLandSinkModel",
-           "KayaModel", "PopulationGrowthModel", "model_class", "registered_models"]
+           "KayaModel", "PopulationGrowthModel", "StirpatModel", "model_class", "registered_models"]
 
 
 def model_class(name: str) -> type[BayesianModel]:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from forecast.errors import StudyError
 from forecast.io.atomic import check_output_dir, check_output_file
+from forecast.models import model_class
 from forecast.models.base import BayesianModel
 from forecast.projection.propagate import Forecast
 from forecast.run.results import RunResult
@@ -78,12 +79,20 @@ class StudyRun:
 def load_study_panel(study: Study, *, data_dir: str | Path | None = None, download: bool = True) -> pd.DataFrame:
     """The validated panel a study asks for (``[data] source`` through :mod:`forecast.run.sources`)."""
     panel = data_source(study).load(study, data_dir, download)
+    # the regions the emission model can fit (e.g. the STIRPAT model drops regions without energy data, with
+    # a warning naming them), before anything is checked or sampled
+    usable = getattr(model_class(study.model.type), "usable_panel", None)
+    if usable is not None:
+        panel = usable(panel, min_years=study.data.min_years)
     focus = study.forecast.focus_regions
     missing = [r for r in focus if r not in set(panel["region"])]
     if missing:
+        dropped = panel.attrs.get("dropped_regions", {})
+        why = "; ".join(f"{r}: {dropped[r]}" for r in missing if r in dropped)
         raise StudyError(
             f"[forecast] focus_regions not in the filtered data: {', '.join(missing)} "
-            "(check the spelling, [data] years, min_population and regions)"
+            + (f"(dropped by the {study.model.type} model: {why})" if why else
+               "(check the spelling, [data] years, min_population and regions)")
         )
     return panel
 

@@ -40,7 +40,8 @@ def _load_table(study, data_dir, download: bool) -> pd.DataFrame:
     d = study.data
     source = d.source if d.source == "owid" else str(study.resolve(d.source))
     panel = load_panel(source, path=study.resolve(d.path), data_dir=data_dir, download=download, years=d.years,
-                       regions=d.regions, min_population=d.min_population, min_years=d.min_years)
+                       regions=d.regions, min_population=d.min_population, min_years=d.min_years,
+                       columns=model_columns(study))
     provenance = panel.attrs.get("provenance", [])
     if d.exclude_regions:
         unknown = sorted(set(d.exclude_regions) - set(panel["region"]))
@@ -49,6 +50,14 @@ def _load_table(study, data_dir, download: bool) -> pd.DataFrame:
         panel = panel[~panel["region"].isin(d.exclude_regions)].reset_index(drop=True)
         panel.attrs["provenance"] = provenance
     return panel
+
+
+def model_columns(study) -> tuple[str, ...]:
+    """Extra panel columns the study's emission model reads from the data (its class's ``panel_columns``,
+    e.g. the STIRPAT model's energy intensity); none for the EKC and Kaya models."""
+    from forecast.models import model_class
+
+    return tuple(getattr(model_class(study.model.type), "panel_columns", ()))
 
 
 def _later_table(study, panel: pd.DataFrame, data_dir, download: bool) -> pd.DataFrame:

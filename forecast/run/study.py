@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from forecast.errors import StudyError, did_you_mean
 from forecast.limits import MAX_CHAINS, MAX_DRAWS, YEAR_RANGE
 
-SHIPPED_EMISSION_MODELS = ("ekc", "kaya")
+SHIPPED_EMISSION_MODELS = ("ekc", "kaya", "stirpat")
 
 
 def emission_model_name(value: str) -> str:
@@ -125,8 +125,11 @@ class ModelSection(_Section):
     type: str = Field(default="ekc", description='`"ekc"`: hierarchical EKC in growth form '
                       '(`forecast/models/ekc.py`); `"kaya"`: population x GDP per capita x carbon intensity '
                       '(`forecast/models/kaya.py`; `degree`, `varying_curvature` and `varying_drift` do not apply); '
-                      'or the name of any emission model registered through `forecast.models.base.BayesianModel` '
-                      '(`kind = "emissions"`)')
+                      '`"stirpat"`: emissions from population, GDP per capita and energy intensity with fitted '
+                      'elasticities (`forecast/models/stirpat.py`; OWID data only, regions without energy data are '
+                      'dropped; takes `residuals`, `likelihood`, `parameterization`, `varying_elasticities`, '
+                      '`technology_income`); or the name of any emission model registered through '
+                      '`forecast.models.base.BayesianModel` (`kind = "emissions"`)')
     degree: Literal[2, 3] = Field(default=2, description="EKC only: degree of the income polynomial, 2 = quadratic "
                                   "(inverted U), 3 = cubic")
     residuals: Literal["ar1", "iid"] = Field(default="ar1", description='Growth shocks: `"ar1"` = persistent (each '
@@ -160,6 +163,12 @@ class ModelSection(_Section):
     common_drift: bool = Field(default=False, description="Kaya only: a time-varying decarbonisation rate, every "
                                "region's drift moving by a random walk shared by all regions (small innovation sd, "
                                "prior `kaya.common_drift_sd`), continued in the forecasts")
+    varying_elasticities: bool = Field(default=True, description="STIRPAT only: affluence and technology "
+                                       "(energy-intensity) elasticities per region, partially pooled; false = one "
+                                       "of each for all regions (the population elasticity is always shared)")
+    technology_income: bool = Field(default=True, description="STIRPAT only: let the forecast energy-intensity "
+                                    "path fall faster in years of faster GDP-per-capita growth (a fitted, shared "
+                                    "coefficient); false = a pure drift walk per region")
     measurement_error: float | dict[str, float] | Literal["inventory"] = Field(
         default=0.0, description='Relative 1-sigma year-to-year error of the historical emissions (0 = exact, '
         '0.05 = 5 %), in [0, 1): one number, a table `{region = number}`, or `"inventory"` (China provinces: from '
@@ -167,7 +176,8 @@ class ModelSection(_Section):
     compare_measurement_error: bool = Field(default=False, description="Also fit without the measurement error and "
                                             "report the peak-year intervals of both fits side by side")
     priors: dict[str, dict[str, Any]] = Field(default={}, description='Prior overrides by name from the prior '
-                                              'library (`priors/ekc.toml`, `priors/kaya.toml`), e.g. '
+                                              'library (`priors/ekc.toml`, `priors/kaya.toml`, '
+                                              '`priors/stirpat.toml`), e.g. '
                                               '`"ekc.slope_mu" = { params = { mu = 0.7, sigma = 0.3 } }`; an '
                                               'unknown name is an error')
     rationale: str = Field(default="", description="Why this emission model: a sentence shown in the report")

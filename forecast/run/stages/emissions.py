@@ -434,6 +434,13 @@ def _forecast(ctx: RunContext) -> None:
     if backtest is not None:
         result.add_table("backtest", backtest, "How far to trust the peak probabilities: the backtest")
     result.add_table("uncertainties", uncertainty_table(study), "Which uncertainties the numbers include")
+    dropped = ctx.panel.attrs.get("dropped_regions", {})
+    if dropped:
+        result.add_table("dropped_regions", pd.DataFrame({"region": list(dropped), "reason": list(dropped.values())}),
+                         f"Regions the {ctx.model.name} model could not fit (left out before sampling)")
+    if hasattr(ctx.model, "elasticity_table"):
+        result.add_table("elasticities", ctx.model.elasticity_table(),
+                         f"Elasticities of the {ctx.model.name} model (posterior mean, sd and 90% interval)")
     result.add_table("ekc_comparison", ekc_comparison(ctx.panel, ctx.model),
                      "The EKC as the literature fits it beside this model (turning points in int-$ 2011 per person "
                      "= 2011 PPP US$)")
