@@ -756,7 +756,7 @@ def backtest(
     fit_years: int = typer.Option(33, "--fit-years", min=0, max=200, help="Rolling fit window in years (0: from the study's first year)."),
     lead_years: int = typer.Option(40, "--lead-years", min=20, max=100, help="Years forecast after each cutoff."),
     seed: int = typer.Option(1, "--seed", min=0, max=2**32 - 1, help="Random seed."),
-    model: Optional[list[str]] = typer.Option(None, "--model", help="Emission model to score: ekc or kaya (repeat to compare; default: the study's)."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="Emission model to score: ekc, kaya or stirpat, or any registered emission model (repeat to compare; default: the study's)."),
     scenario: Optional[list[str]] = typer.Option(None, "--scenario", help="Scenario: history or drivers (repeat; one per --model, or one for all)."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Keep each finished cutoff in <out>.checkpoints and reuse it after an interruption."),
     reuse_compiled: bool = typer.Option(True, "--reuse-compiled/--recompile", help="Compile the model once and swap each cutoff's data into it (default), or compile it anew at every cutoff."),
