@@ -80,7 +80,8 @@ def _load_provinces(study, data_dir, download: bool) -> pd.DataFrame:
     from forecast.data.china import load_province_panel, select_provinces
 
     d = study.data
-    panel = load_province_panel(data_dir=data_dir, years=tuple(d.years or COMPLETE_YEARS))
+    panel = load_province_panel(data_dir=data_dir, years=tuple(d.years or COMPLETE_YEARS),
+                                extend_population=d.extend_population)
     try:
         return select_provinces(panel, d.regions, d.exclude_regions)
     except InputError as exc:
