@@ -282,6 +282,10 @@ def uncertainty_table(study: Study) -> pd.DataFrame:
          + (f"; compared with the {', '.join(sc.compare)} scenario on the scenario axis (same emission draws)"
             if sc.compare else "")),
         _historical_error_row(study),
+        *([("error of the extended population", False,
+            "the population of the years after the source's last one is extended by a rule and taken as exact; "
+            "the rule's error on real years is in the data notes")]
+          if getattr(study.data, "extend_population", "none") != "none" else []),
         ("choice of emission model", False, "one model; the backtest compares it with the alternatives"),
         ("future policy beyond the historical pattern", False, "forecasts continue the fitted dynamics"
          + ("; the [policy.<name>] scenarios are alternatives beside them, each P(met) conditional on its policy"
