@@ -510,3 +510,16 @@ def test_reported_scale_puts_the_inventory_offset_back():
     co2 = ds["co2"].values
     np.testing.assert_allclose(reported_scale(ds, _Model(True), panel, ["A", "B"], co2, seed=1), true, rtol=1e-12)
     assert reported_scale(ds, _Model(False), panel, ["A", "B"], co2, seed=1) is co2
+
+
+def test_provinces_study_shows_its_ceads_backtest():
+    """The provinces study's committed backtest (CEADs, short leads) is shown with its level coverage and
+    without a claim about peak-year or 5/10-year events it could not score."""
+    from forecast.run.stages.emissions import backtest_table
+    from forecast.run.study import default_study_path, load_study
+
+    table = backtest_table(load_study(default_study_path("china-provinces")))
+    assert table["forecast"].tolist() == ["P(already peaked)"]
+    text = table.attrs["description"]
+    assert "CEADs" in text and "1 y ahead" in text and "3 y ahead" in text and "not scored" in text
+    assert "6-10 years ahead" not in text
