@@ -274,6 +274,10 @@ def test_study_extension_key():
 
     study = load_study(default_study_path("china-provinces"))
     assert study.data.extend_population == "national_share" and study_years(study) == (2004, 2019)
+    # without [data] years: the source's complete years, or its extended ones with the extension
+    unset = _validate({"study": {"name": "x"}, "data": {"source": "china_provinces"}}, "x")
+    assert study_years(unset) == (2004, 2016)
+    assert study_years(unset.with_overrides(data={"extend_population": "national_share"})) == (2004, 2019)
     with pytest.raises(StudyError, match="extend_population.*china_provinces"):
         _validate({"study": {"name": "x"}, "data": {"source": "owid", "extend_population": "national_share"}}, "x")
     with pytest.raises(StudyError, match="extend_population"):

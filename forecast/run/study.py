@@ -92,7 +92,8 @@ class DataSection(_Section):
                              '(OWID format, relative to the study file) instead of the one located or downloaded; '
                              'for any other tidy panel use `source`')
     years: list[int] | None = Field(default=None, description="Fit window `[start, end]`, both years included; "
-                                    "not set = every year of the source (`china_provinces`: its complete years)")
+                                    "not set = every year of the source (`china_provinces`: its complete years, 2004-2016, or 2004-2019 with "
+                                    "`extend_population`)")
     min_population: float | None = Field(default=None, ge=0, le=2e10, description="Keep only regions with at least "
                                          "this many people in every year of the window (people; not set = no "
                                          "filter)")
