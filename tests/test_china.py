@@ -6,8 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.data.china import PROVINCE_GROUPS, data_coverage_table, load_province_panel
 from forecast.data import load_panel
+from forecast.data.china import (
+    PROVINCE_GROUPS,
+    data_coverage_table,
+    load_province_panel,
+)
 from forecast.errors import DataNotFoundError, InputError
 
 
@@ -184,7 +188,10 @@ def test_extension_validated_on_a_real_holdout(shared_data_dir):
     Tolerances: 1.5x the measured median and 1.2x the measured max, so a change of the rule or of the
     files that makes it clearly worse fails. The horizon-5 errors are larger (max 15.8 %): that is why at most
     5 years are extended and the study extends 3."""
-    from forecast.data.china import population_extension_check, population_extension_summary
+    from forecast.data.china import (
+        population_extension_check,
+        population_extension_summary,
+    )
 
     check = population_extension_check(shared_data_dir, last=2011, through=2016)
     assert check["province"].nunique() == 30 and "Tibet" not in set(check["province"])

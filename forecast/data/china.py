@@ -251,7 +251,7 @@ def population_extension_summary(check: pd.DataFrame, max_horizon: int | None = 
         raise InputError("population_extension_summary: no province-years in the check table")
     err = cell["error_pct"].abs()
     worst = cell.loc[err.idxmax()]
-    return {"n": int(len(cell)), "median_abs_pct": float(err.median()), "max_abs_pct": float(err.max()),
+    return {"n": len(cell), "median_abs_pct": float(err.median()), "max_abs_pct": float(err.max()),
             "worst_province": str(worst["province"]), "worst_year": int(worst["year"]),
             "horizons": f"1-{int(cell['horizon'].max())}"}
 

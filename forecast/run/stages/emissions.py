@@ -294,8 +294,8 @@ def uncertainty_table(study: Study) -> pd.DataFrame:
             if sc.compare else "")),
         _historical_error_row(study),
         *([("error of the extended population", False,
-            "the population of the years after the source's last one is extended by a rule and taken as exact; "
-            "the rule's error on real years is in the data notes")]
+            ("the population of the years after the source's last one is extended by a rule and taken as exact; "
+             "the rule's error on real years is in the data notes"))]
           if getattr(study.data, "extend_population", "none") != "none" else []),
         ("choice of emission model", False, "one model; the backtest compares it with the alternatives"),
         ("future policy beyond the historical pattern", False, "forecasts continue the fitted dynamics"
