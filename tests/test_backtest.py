@@ -437,3 +437,89 @@ def test_uncertainty_table_follows_the_study_settings(tmp_path):
     (tmp_path / "study.toml").write_text(walk)
     table = uncertainty_table(load_study(tmp_path / "study.toml")).set_index("source of uncertainty")["included"]
     assert table["a decarbonisation rate that changes over time"] == "yes"
+
+
+# ----------------------------------------------------------------------------- China's provinces
+def test_provinces_backtest_scores_ceads_at_short_leads(shared_data_dir, tmp_path):
+    """A china_provinces study is scored against CEADs CO2 (to 2019): fit windows start in 2004 (the first
+    GDP year), levels 1-3 years after the cutoff, only the 'already peaked' event (the others cannot have
+    outcome 1 with a 10-year confirmation after 2009), no peak-year rows; the settings name CEADs and the
+    fitted files with their SHA-256."""
+    from forecast.evaluation.backtest import run_backtest
+    from forecast.evaluation.backtest_report import write_backtest
+    from forecast.run.study import default_study_path, load_study
+
+    study = load_study(default_study_path("china-provinces"))
+    regions = ["Beijing", "Henan", "Xinjiang", "Inner Mongolia"]
+    result = run_backtest(study, [2015], data_dir=shared_data_dir, regions=regions, draws=60, tune=100,
+                          forecast_draws=200, seed=5, model="ekc", scenario="history")
+    assert result.fits["fit_start"].tolist() == [2004]
+    ev = result.events
+    assert set(ev["horizon"]) == {0} and set(ev["region"]) == set(regions)
+    raw = pd.read_csv(shared_data_dir / "china_ceads_province_co2.csv").set_index(["province", "year"])
+    lv = result.levels
+    assert sorted(lv["lead"].unique()) == [1, 2, 3] and sorted(lv["year"].unique()) == [2016, 2017, 2018]
+    for r in lv.itertuples():
+        assert r.observed == raw.loc[(r.region, r.year), "Scope_1_Total"]
+    assert result.peaks.empty
+    # Xinjiang and Inner Mongolia set new highs after 2015: decided 0
+    decided = ev.set_index("region")
+    assert decided.loc["Xinjiang", "outcome"] == 0.0 and decided.loc["Inner Mongolia", "outcome"] == 0.0
+    s = result.settings
+    assert s["observed_source"] == "CEADs" and s["event_horizons"] == [0] and s["level_leads"] == [1, 2, 3]
+    assert {f["file"] for f in s["data_files"]} >= {"china_ceads_province_co2.csv", "china_wb_province_population.csv",
+                                                   "china_nbs_province_gdp.csv"}
+    out = write_backtest(result, tmp_path / "bt", command="test")
+    text = (out / "backtest.md").read_text()
+    assert "CEADs SHA-256" in text and "not scored" in text
+
+
+def test_backtest_refuses_an_unscoreable_source_before_sampling(tmp_path):
+    from forecast.evaluation.backtest import run_backtest
+    from forecast.run.study import load_study
+
+    (tmp_path / "study.toml").write_text('[study]\nname = "t"\n[data]\nsource = "panel.csv"\n')
+    with pytest.raises(InputError, match="owid or china_provinces"):
+        run_backtest(load_study(tmp_path / "study.toml"), [2010])
+
+
+def test_reported_scale_puts_the_inventory_offset_back():
+    """A forecast of true emissions (history and forecast moved by exp(-δ) per sample) is put back on the
+    inventory's scale: exp(δ) from the last observed year, times the random inventory error (sd 0 here, so
+    exact); a model without the offset is left alone."""
+    import xarray as xr
+
+    from forecast.evaluation.backtest import reported_scale
+
+    class _Model:
+        def __init__(self, offset):
+            self._offset = offset
+
+        def has_offset(self):
+            return self._offset
+
+        def measurement_sd(self, regions):
+            return np.zeros(len(regions))
+
+    years = np.arange(2014, 2020)
+    delta = np.array([[0.05, -0.02], [0.0, 0.1], [-0.03, 0.04]])  # (sample, region)
+    true = np.linspace(100, 120, len(years))[None, None, :] * np.ones((3, 2, 1))
+    ds = xr.Dataset({"co2": (("sample", "region", "year"), true * np.exp(-delta)[:, :, None])},
+                    coords={"sample": range(3), "region": ["A", "B"], "year": years})
+    panel = pd.DataFrame({"region": ["A", "B"], "year": [2016, 2016], "co2": [true[0, 0, 2]] * 2})
+    co2 = ds["co2"].values
+    np.testing.assert_allclose(reported_scale(ds, _Model(True), panel, ["A", "B"], co2, seed=1), true, rtol=1e-12)
+    assert reported_scale(ds, _Model(False), panel, ["A", "B"], co2, seed=1) is co2
+
+
+def test_provinces_study_shows_its_ceads_backtest():
+    """The provinces study's committed backtest (CEADs, short leads) is shown with its level coverage and
+    without a claim about peak-year or 5/10-year events it could not score."""
+    from forecast.run.stages.emissions import backtest_table
+    from forecast.run.study import default_study_path, load_study
+
+    table = backtest_table(load_study(default_study_path("china-provinces")))
+    assert table["forecast"].tolist() == ["P(already peaked)"]
+    text = table.attrs["description"]
+    assert "CEADs" in text and "1 y ahead" in text and "3 y ahead" in text and "not scored" in text
+    assert "6-10 years ahead" not in text

@@ -164,7 +164,9 @@ def test_study_inventory_takes_inventory_factors(biased_fit, shared_data_dir, tm
     _, path = biased_fit
     study = tmp_path / "study.toml"
     source = Path(__file__).resolve().parents[1] / "studies" / "china-provinces" / "study.toml"
-    study.write_text(source.read_text(encoding="utf-8") + f'\n[inventory]\nfactors = "{path}"\n', encoding="utf-8")
+    text = source.read_text(encoding="utf-8")
+    assert text.count("\n[inventory]\n") == 1  # the study has the section: add the key to it
+    study.write_text(text.replace("\n[inventory]\n", f'\n[inventory]\nfactors = "{path}"\n'), encoding="utf-8")
     out = tmp_path / "inv"
     result = CliRunner().invoke(app, ["inventory", str(study), "--data-dir", str(shared_data_dir), "-o", str(out),
                                       "--draws", "2000", "--quiet"])

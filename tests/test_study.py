@@ -538,7 +538,7 @@ def test_landuse_section_is_checked_before_sampling(global_panel, monkeypatch, s
 # ------------------------------------------------------------------------------------------------
 
 PROVINCES = sorted(r for r in __import__("forecast.data.china", fromlist=["PROVINCE_GROUPS"]).PROVINCE_GROUPS if r != "Tibet")
-FORECAST_YEARS = list(range(2017, 2061))  # the provinces study: data to 2016, horizon 2060
+FORECAST_YEARS = list(range(2020, 2061))  # the provinces study: data to 2019, horizon 2060
 
 
 def provinces_study(**overrides) -> Study:
@@ -566,14 +566,14 @@ def test_shipped_provinces_capacity_settings_pass():
                                       "shares": {r: 0.03 for r in PROVINCES}}}}},
          r"\[capacity\.caps\.b\] fixed_shares: shares must sum to one.*0\.9"),
         ({"capacity": {"caps": {"b": {"rule": "per_capita", "budget": -10.0}}}},
-         r"\[capacity\.caps\.b\] budget must be finite and >= 0.*-10.*2017-2060"),
+         r"\[capacity\.caps\.b\] budget must be finite and >= 0.*-10.*2020-2060"),
         ({"capacity": {"caps": {"b": {"rule": "gdp_share", "budget": {"2030": 9000.0, "2031": -1.0}, "years": [2030, 2031]}}}},
          r"\[capacity\.caps\.b\] budget must be finite and >= 0.*-1 in year\(s\) 2031"),
         ({"capacity": {"caps": {"b": {"rule": "per_capita",
                                       "budget": {str(y): 9000.0 for y in FORECAST_YEARS if y != 2045}}}}},
          r"\[capacity\.caps\.b\] budget: no value for year\(s\) 2045 "),
         ({"capacity": {"caps": {"b": {"rule": "per_capita", "budget": {"2030": 9000.0, "2060": 5000.0}}}}},
-         r"no value for year\(s\) 2017-2029, 2031-2059"),
+         r"no value for year\(s\) 2020-2029, 2031-2059"),
         ({"capacity": {"caps": {"h": {"rule": "peak_level", "factor": -0.5}}}}, r"\[capacity\.caps\.h\].*factor.*-0\.5"),
         ({"capacity": {"caps": {"h": {"rule": "peak_level", "reference_year": 2070}}}}, r"\[capacity\.caps\.h\].*2070"),
         ({"capacity": {"built_up_km2": {"Beijing": -1.0}}}, r"\[capacity\] built_up_km2"),

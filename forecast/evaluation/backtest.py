@@ -33,6 +33,24 @@ Undecidable region-events are left out of the scores (status ``undecidable``). O
 last data year: a later rebound above an old peak would change them.
 
 Levels: central 50 % / 90 % intervals and CRPS of total emissions (Mt CO2/yr) ``c + 5`` and ``c + 10``.
+
+China's provinces
+-----------------
+A study with ``[data] source = "china_provinces"`` is scored against CEADs provincial CO2 (``Scope_1_Total``,
+1997-2019; :data:`OBSERVED_SOURCES`), with fit windows starting no earlier than 2004 (the first year with
+GDP). The data end in 2019, so only short leads can be scored: levels 1, 2 and 3 years after the cutoff,
+and the event "already peaked" (h = 0). "Peak within 5 / 10 years" are not scored: their outcome 1 needs a
+peak confirmed 10 years before the data end (in or before 2009), i.e. before any cutoff from 2010 on, so
+only the outcome 0 could ever be decided -- a one-sided score. For the same reason no peak-year scores
+(``peaks``) exist for such cutoffs. "Already peaked" is decided 0 when a province set a new high after the
+cutoff and 1 only for a peak confirmed by 2009; with the shipped data every decided outcome is 0, so Brier
+skill and AUC are undefined and the score says how much probability went to "already peaked" for
+provinces that then rose further.
+
+Levels are scored on the scale of the observations: a model fitted with the inventory error (``[inventory]
+feeds_model``) forecasts true emissions, and :func:`reported_scale` puts back the persistent inventory offset
+and the year-to-year inventory error the reported values carry. Events and peak years use the forecast as
+the product shows it.
 Peak year: for regions whose confirmed peak lies after the cutoff, coverage and width of the 50 % / 90 %
 intervals of the forecast peak year, the error of its median, CRPS (years) and PIT, by lead
 ``P* - c``. Scores pool all cutoffs; :func:`forecast.evaluation.scores.cluster_bootstrap` resamples
@@ -102,6 +120,66 @@ DEFAULT_TUNE = 1000
 DEFAULT_DRAWS = 1000
 #: peak-year scores by lead (years from the cutoff to the observed peak)
 LEAD_BUCKETS = ((1, 5), (6, 10), (11, 20), (21, 60))
+
+
+@dataclass(frozen=True)
+class ObservedSource:
+    """What a study's ``[data] source`` is scored against: ``load(data_dir)`` gives tidy ``region, year,
+    co2`` (Mt CO2/yr) with ``attrs["provenance"]`` (files with SHA-256); ``event_horizons`` and
+    ``level_leads`` are the events and lead years its data can score; ``first_fit_year`` is the first year a
+    fit window may start in (``None``: the first observed year)."""
+
+    label: str
+    load: Callable[..., pd.DataFrame]
+    event_horizons: tuple[int, ...] = EVENT_HORIZONS
+    level_leads: tuple[int, ...] = HORIZONS
+    first_fit_year: int | None = None
+    note: str = ""
+
+
+def _owid_observed(data_dir) -> pd.DataFrame:
+    from forecast.data import load_panel
+
+    return load_panel("owid", data_dir=data_dir, require_complete=False)
+
+
+def _ceads_observed(data_dir) -> pd.DataFrame:
+    """CEADs provincial CO2 (Scope_1_Total, Mt CO2/yr), every year of the file (1997-2019)."""
+    from forecast.data import file_provenance
+    from forecast.data.china import resolve_china_file
+
+    path = resolve_china_file("ceads_co2", data_dir)
+    try:
+        raw = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"Cannot parse {str(path)!r} as CSV: {exc}") from exc
+    missing = [c for c in ("province", "year", "Scope_1_Total") if c not in raw.columns]
+    if missing:
+        raise InputError(f"{str(path)!r}: missing column(s) {missing}")
+    out = pd.DataFrame({"region": raw["province"].astype(str), "year": pd.to_numeric(raw["year"]).astype(int),
+                        "co2": pd.to_numeric(raw["Scope_1_Total"], errors="coerce")})
+    out.attrs["provenance"] = [file_provenance(path, source="china_ceads_co2")]
+    return out
+
+
+#: the observed series each ``[data] source`` is backtested against (see the module docstring)
+OBSERVED_SOURCES: dict[str, ObservedSource] = {
+    "owid": ObservedSource("OWID", _owid_observed),
+    "china_provinces": ObservedSource(
+        "CEADs", _ceads_observed, event_horizons=(0,), level_leads=(1, 2, 3), first_fit_year=2004,
+        note=("Scored against CEADs provincial CO2 (to 2019): emissions 1-3 years after the cutoff and 'already "
+              "peaked'. 'Peak within 5/10 years' and peak years are not scored: a peak counts only when 10 years "
+              "of data follow it, so after 2009 only one outcome could be decided.")),
+}
+
+
+def observed_source(study) -> ObservedSource:
+    """The :class:`ObservedSource` of ``study``'s ``[data] source``, or an :class:`InputError`."""
+    source = OBSERVED_SOURCES.get(study.data.source)
+    if source is None:
+        raise InputError(f"the backtest scores against {' or '.join(OBSERVED_SOURCES)} data: it needs a study with "
+                         f"[data] source = {' or '.join(repr(k) for k in OBSERVED_SOURCES)} (got {study.data.source!r})")
+    return source
 
 
 def region_group(region: str) -> str:
@@ -388,26 +466,31 @@ def region_slot_count(study, cutoffs: Iterable[int], first_observed: int, *, dat
 
 def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None, draws: int = DEFAULT_DRAWS, tune: int = DEFAULT_TUNE,
                     forecast_draws: int = 500, seed: int = 1, regions: list[str] | None = None,
-                    horizons=HORIZONS, window: int = PEAK_WINDOW, min_years_before_end: int = 10,
+                    horizons=HORIZONS, event_horizons: tuple[int, ...] | None = None,
+                    window: int = PEAK_WINDOW, min_years_before_end: int = 10,
                     min_drop: float = 0.15, fit_years: int | None = None, lead_years: int = DEFAULT_LEAD_YEARS,
                     progress: bool | None = False, say: Callable[[str], None] = lambda _: None,
                     model: str | None = None, scenario: str | None = None, driver_cache: dict | None = None,
-                    compiled_cache=None, region_slots: int | None = None) -> dict:
+                    compiled_cache=None, region_slots: int | None = None, first_fit_year: int | None = None) -> dict:
     """Fit at one cutoff, forecast every fitted region and score against ``observed`` (tidy
     ``region, year, co2`` up to the last data year). Returns the events, levels and peaks rows.
 
     ``fit_years`` makes the fit window roll (the last ``fit_years`` years up to the cutoff); ``lead_years``
-    is the forecast length after the cutoff (at least ``max(horizons) + min_years_before_end``).
+    is the forecast length after the cutoff (at least ``max(horizons) + min_years_before_end``). ``horizons``
+    are the lead years of the level scores; ``event_horizons`` the events scored (``None``: 0 and
+    ``horizons``, the OWID backtest's events).
     ``model`` and ``scenario`` (``history`` | ``drivers``) replace the study's own choices, so several
     emission models can be scored on the same cutoffs. ``compiled_cache``
     (:class:`~forecast.models.sampling.CompiledModelCache`) reuses the nutpie compilation of an earlier
     cutoff with this cutoff's data swapped in; ``region_slots`` gives the emission model that many region
     entries (the most any cutoff has, :func:`region_slot_count`), so that every cutoff's model has the same
-    shape and one compilation serves them all."""
+    shape and one compilation serves them all. ``first_fit_year``: no fit window starts earlier (the first
+    year the study's panel can have, e.g. 2004 for China's provinces; ``None``: the first observed year)."""
     from forecast.projection.propagate import forecast_emissions
     from forecast.run.pipeline import build_model, fit_model, load_study_panel
 
-    spec, start = cutoff_study(study, cutoff, int(observed["year"].min()), fit_years=fit_years, regions=regions,
+    first = max(int(observed["year"].min()), int(first_fit_year or 0))
+    spec, start = cutoff_study(study, cutoff, first, fit_years=fit_years, regions=regions,
                                draws=draws, tune=tune, model=model, scenario=scenario)
     panel = load_study_panel(spec, data_dir=data_dir)
     # the emission fit does not depend on the scenario: variants that share a model share its fit
@@ -433,6 +516,7 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
     say(f"cutoff {cutoff}: forecasting {len(fitted)} regions to {horizon}")
     fc = forecast_emissions(fitted_model, paths, panel, regions=fitted, draws=forecast_draws, random_seed=seed + 1)
     co2 = fc.ds["co2"].transpose("sample", "region", "year").values  # (sample, region, year)
+    reported = reported_scale(fc.ds, fitted_model, panel, fitted, co2, seed=seed + 2)  # what levels are scored on
     years = fc.ds["year"].values.astype(int)
     peak = peak_years(co2, years, window)  # (sample, region)
     still_rising = last_identifiable_year(horizon, window)
@@ -446,7 +530,7 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
         series = consecutive_tail(obs[region].dropna(), start)
         group = region_group(region)
         d = peak[:, j]
-        for h in (0, *horizons):
+        for h in ((0, *horizons) if event_horizons is None else event_horizons):
             outcome, status, rule_peak = event_outcome(series, cutoff, h, window=window,
                                                        min_years_before_end=min_years_before_end, min_drop=min_drop)
             p = float(np.mean(d <= cutoff)) if h == 0 else float(np.mean((d > cutoff) & (d <= cutoff + h)))
@@ -457,7 +541,7 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
             if year > last_year or year not in series.index or year not in years:
                 continue
             y = float(series.loc[year])
-            x = co2[:, j, int(np.searchsorted(years, year))]
+            x = reported[:, j, int(np.searchsorted(years, year))]
             q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
             crps = float(crps_ensemble(x, y))
             crps_log = float(crps_ensemble(np.log(np.maximum(x, 1e-9)), np.log(y))) if y > 0 else np.nan
@@ -484,6 +568,27 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
                      "min_ess_bulk": float(getattr(diag, "min_ess_bulk", np.nan)),
                      "divergences": int(getattr(diag, "divergences", 0) or 0),
                      "sampler_warnings": len(warnings_), "warning_text": "; ".join(map(str, warnings_))[:300]}}
+
+
+def reported_scale(ds, model, panel: pd.DataFrame, regions: list[str], co2: np.ndarray, *, seed: int) -> np.ndarray:
+    """Forecast emissions as the inventory will report them, for scoring against reported values.
+
+    A model fitted with the inventory error (``[inventory] feeds_model``; ``model.has_offset()``) forecasts
+    *true* emissions: each sample's history and forecast are moved by ``exp(-δ)``, its persistent inventory
+    offset. The inventory's future values carry the same offset and a fresh year-to-year error
+    ``e_t ~ N(0, random sd)``, so the comparable forecast is ``co2 * exp(δ + e_t)``; ``exp(δ)`` is read per
+    sample as the panel's last observed emissions over the forecast's (shifted) value of that year. Without
+    the offset (every OWID study) ``co2`` is returned unchanged. ``co2``: ``(sample, region, year)`` of the
+    forecast years, Mt CO2/yr; ``ds``: the forecast's Dataset (history + forecast)."""
+    if not (hasattr(model, "has_offset") and model.has_offset()):
+        return co2
+    last = int(panel["year"].max())
+    observed = panel[panel["year"] == last].set_index("region")["co2"].reindex(regions).to_numpy(dtype=float)
+    shifted = ds["co2"].sel(year=last, region=list(regions)).transpose("sample", "region").values
+    offset = np.log(observed[None, :] / shifted)  # δ per sample and region
+    sd = np.asarray(model.measurement_sd(list(regions)), dtype=float)
+    noise = np.random.default_rng(seed).normal(size=co2.shape) * sd[None, :, None]
+    return co2 * np.exp(offset[:, :, None] + noise)
 
 
 # ---------------------------------------------------------------------------------------- many cutoffs
@@ -558,7 +663,6 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
     """
     from forecast.models.sampling import CompiledModelCache
     from forecast._version import __version__
-    from forecast.data import load_panel
 
     if model is not None:
         from forecast.run.study import emission_model_name
@@ -572,20 +676,22 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
         raise InputError("give at least one cutoff year")
     if fit_years is not None and not 10 <= int(fit_years) <= 200:
         raise InputError(f"fit_years must lie in 10-200, got {fit_years}")
-    if study.data.source != "owid":
-        raise InputError("the backtest scores against the OWID panel: it needs a study with [data] source = 'owid'")
-    observed = load_panel("owid", data_dir=data_dir, require_complete=False)
+    target = observed_source(study)
+    observed = target.load(data_dir)
     data_sha256 = observed.attrs["provenance"][0]["sha256"]
     observed = observed.loc[observed["co2"].notna(), ["region", "year", "co2"]]
     last_year = int(observed["year"].max())
-    late = [c for c in cutoffs if c + min(HORIZONS) > last_year]
+    lead = min(target.level_leads)
+    late = [c for c in cutoffs if c + lead > last_year]
     if late:
-        raise InputError(f"cutoff(s) {late} leave fewer than {min(HORIZONS)} observed years (data end in {last_year})")
+        raise InputError(f"cutoff(s) {late} leave fewer than {lead} observed year(s) after them "
+                         f"({target.label} data end in {last_year})")
+    # the first year a fit window may start: the first observed year, or later if the panel starts later
+    first_observed = max(int(observed["year"].min()), int(target.first_fit_year or 0))
     for c in cutoffs:  # a cutoff without a usable window fails here, before any sampling
-        fit_window(study, c, fit_years, int(observed["year"].min()))
+        fit_window(study, c, fit_years, first_observed)
     model_type = model or study.model.type
     scenario_type = scenario or (study.scenario.type if study.scenario.type in SCENARIO_TYPES else "history")
-    first_observed = int(observed["year"].min())
     slots, compiled_cache = None, None
     if reuse_compiled and study.sampler.name == "nutpie":
         slots = region_slot_count(study, cutoffs, first_observed, data_dir=data_dir, fit_years=fit_years,
@@ -610,6 +716,10 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
                     "model": {"rationale", "comparison", "backtest"}})}
     if slots is not None:  # left out without reuse, so checkpoints written before reuse existed stay valid
         settings["region_slots"] = slots
+    if target is not OBSERVED_SOURCES["owid"]:  # (left out for OWID: its settings and checkpoints stay as they were)
+        settings.update(observed_source=target.label, event_horizons=list(target.event_horizons),
+                        level_leads=list(target.level_leads), first_fit_year=target.first_fit_year,
+                        scoring_note=target.note, data_files=_panel_files(study, data_dir))
     rows: dict[str, list] = {"events": [], "levels": [], "peaks": [], "info": []}
     bar = _progress_bar(progress, len(cutoffs), f"{model_type}/{scenario_type}")
     try:
@@ -625,7 +735,9 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
                                       min_years_before_end=min_years_before_end, min_drop=min_drop,
                                       fit_years=fit_years, lead_years=lead_years, progress=False, say=say,
                                       model=model, scenario=scenario, driver_cache=driver_cache,
-                                      compiled_cache=compiled_cache, region_slots=slots)
+                                      compiled_cache=compiled_cache, region_slots=slots,
+                                      horizons=target.level_leads, event_horizons=target.event_horizons,
+                                      first_fit_year=target.first_fit_year)
                 if path:
                     _write_checkpoint(path, key, out)
             else:
@@ -644,6 +756,16 @@ def run_backtest(study, cutoffs: Iterable[int] = DEFAULT_CUTOFFS, *, data_dir=No
     return BacktestResult(events=ev, levels=pd.DataFrame(rows["levels"], columns=LEVEL_COLUMNS),
                           peaks=pd.DataFrame(rows["peaks"], columns=PEAK_COLUMNS), fits=pd.DataFrame(rows["info"]),
                           settings=settings, bins=bins)
+
+
+def _panel_files(study, data_dir) -> list[dict]:
+    """File, role and SHA-256 of every data file the study's panel is built from (the fits' inputs; the
+    scores' observed file is ``data_sha256``)."""
+    from forecast.run.pipeline import load_study_panel
+
+    panel = load_study_panel(study, data_dir=data_dir)
+    return [{"file": Path(str(p.get("path", ""))).name, "role": p.get("role"), "sha256": p.get("sha256")}
+            for p in panel.attrs.get("provenance", [])]
 
 
 def _progress_bar(progress: bool | None, total: int, label: str):

@@ -63,7 +63,9 @@ def _reading(result: BacktestResult, scores: pd.DataFrame) -> list[str]:
     for lead, cell in result.levels.groupby("lead") if len(result.levels) else []:
         below = float((cell["observed"] < cell["median"]).mean())
         lines.append(f"- Emissions {lead} years ahead ({len(cell)} forecasts): 50 % band covers {cell['in_50'].mean():.0%}, "
-                     f"90 % band {cell['in_90'].mean():.0%}; {below:.0%} of outcomes fell below the forecast median.")
+                     f"90 % band {cell['in_90'].mean():.0%}; {below:.0%} of outcomes fell below the forecast median; "
+                     f"CRPS of log emissions {cell['crps_log'].mean():.3f} (median CRPS / observed "
+                     f"{cell['crps_relative'].median():.3f}).")
     if len(result.peaks):
         pk = result.peaks
         early = float((pk["observed_peak"] < pk["median"]).mean())
@@ -87,13 +89,18 @@ def backtest_markdown(result: BacktestResult, scores: pd.DataFrame | None = None
     scores = result.scores(n_boot=N_BOOT) if scores is None else scores
     cutoffs = s.get("cutoffs", [])
     window = f"rolling {s.get('fit_years')}-year fit window" if s.get("fit_years") else "fit window from the study's first year"
+    if s.get("first_fit_year"):
+        window += f" starting no earlier than {s['first_fit_year']} (the panel's first year)"
     parts = [
         f"# Backtest of study '{s.get('study')}': {s.get('model')} / {s.get('scenario')}\n",
         f"{len(cutoffs)} cutoffs {cutoffs[0] if cutoffs else ''}-{cutoffs[-1] if cutoffs else ''} "
         f"({', '.join(map(str, cutoffs))}); {window}; forecasts {s.get('lead_years')} years ahead; data to "
-        f"{s.get('last_data_year')} (OWID SHA-256 {str(s.get('data_sha256'))[:12]}...); sampler {s.get('draws')} draws "
+        f"{s.get('last_data_year')} ({s.get('observed_source', 'OWID')} SHA-256 {str(s.get('data_sha256'))[:12]}...); "
+        f"sampler {s.get('draws')} draws "
         f"/ {s.get('tune')} tune per chain; {s.get('forecast_draws')} forecast draws; seed {s.get('seed')}; "
         f"package {s.get('package_version')}.\n",
+        *([f"{s['scoring_note']}\n"] if s.get("scoring_note") else []),
+        *([_files_line(s["data_files"])] if s.get("data_files") else []),
         "## Reading\n", "\n".join(_reading(result, scores)) + "\n",
         "## Against the targets\n", frame_table(targets_table(scores)),
         "## Pooled scores (90 % cluster-bootstrap intervals over cutoffs)\n", frame_table(scores),
@@ -110,6 +117,12 @@ def backtest_markdown(result: BacktestResult, scores: pd.DataFrame | None = None
         "## Fits\n", frame_table(result.fits.drop(columns=["warning_text"], errors="ignore")),
     ]
     return "\n".join(parts)
+
+
+def _files_line(files: list[dict]) -> str:
+    """The fits' input files with their SHA-256 (the provinces' panel: CO2, GDP, population, national series)."""
+    return "Fitted on: " + "; ".join(f"{f.get('file')} ({f.get('role')}, SHA-256 {str(f.get('sha256'))[:12]}...)"
+                                     for f in files) + ".\n"
 
 
 def plot_reliability(result: BacktestResult):

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from forecast.data.china import COMPLETE_YEARS
+from forecast.data.china import COMPLETE_YEARS, EXTENDED_YEARS
 from forecast.errors import InputError, StudyError
 
 
@@ -25,6 +25,7 @@ class PanelSource:
     name: str
     load: Callable[..., pd.DataFrame]  # (study, data_dir, download) -> panel
     default_years: tuple[int, int] | None = None  # years used when the study gives none
+    extended_years: tuple[int, int] | None = None  # ... and with [data] extend_population set
     groups: Callable[[], dict[str, str]] | None = None  # region -> group (e.g. east / central / west)
     notes: Callable[[pd.DataFrame, object], pd.DataFrame] | None = None  # (panel, data_dir) -> notes table
     notes_title: str = ""
@@ -89,7 +90,7 @@ def _load_provinces(study, data_dir, download: bool) -> pd.DataFrame:
     from forecast.data.china import load_province_panel, select_provinces
 
     d = study.data
-    panel = load_province_panel(data_dir=data_dir, years=tuple(d.years or COMPLETE_YEARS))
+    panel = load_province_panel(data_dir=data_dir, years=study_years(study), extend_population=d.extend_population)
     try:
         return select_provinces(panel, d.regions, d.exclude_regions)
     except InputError as exc:
@@ -111,6 +112,7 @@ def _province_notes(panel: pd.DataFrame, data_dir) -> pd.DataFrame:
 SOURCES: dict[str, PanelSource] = {
     "owid": PanelSource("owid", _load_table, later=_later_table),
     "china_provinces": PanelSource("china_provinces", _load_provinces, default_years=COMPLETE_YEARS,
+                                  extended_years=EXTENDED_YEARS,
                                   groups=_province_groups, notes=_province_notes,
                                   notes_title="China provincial data: coverage, gaps and conversions",
                                   inventories=True),
@@ -124,8 +126,11 @@ def data_source(study) -> PanelSource:
 
 
 def study_years(study) -> tuple[int, int] | None:
-    """The years a study's panel covers: ``[data] years`` or the source's default (None if unknown)."""
-    years = study.data.years or data_source(study).default_years
+    """The years a study's panel covers: ``[data] years`` or the source's default, its extended years when
+    ``[data] extend_population`` is set (None if unknown)."""
+    source = data_source(study)
+    extended = study.data.extend_population != "none" and source.extended_years is not None
+    years = study.data.years or (source.extended_years if extended else source.default_years)
     return None if years is None else (int(years[0]), int(years[1]))
 
 

@@ -92,7 +92,8 @@ class DataSection(_Section):
                              '(OWID format, relative to the study file) instead of the one located or downloaded; '
                              'for any other tidy panel use `source`')
     years: list[int] | None = Field(default=None, description="Fit window `[start, end]`, both years included; "
-                                    "not set = every year of the source (`china_provinces`: its complete years)")
+                                    "not set = every year of the source (`china_provinces`: its complete years, 2004-2016, or 2004-2019 with "
+                                    "`extend_population`)")
     min_population: float | None = Field(default=None, ge=0, le=2e10, description="Keep only regions with at least "
                                          "this many people in every year of the window (people; not set = no "
                                          "filter)")
@@ -104,10 +105,23 @@ class DataSection(_Section):
     min_years: int = Field(default=10, ge=3, description="Drop regions with fewer complete years (population, GDP "
                            "and CO2 > 0 all present) in the window; also the minimum the emission and driver models "
                            "accept per region")
+    extend_population: Literal["none", "national_share"] = Field(default="none", description=(
+        '`china_provinces` only: `"none"` = World Bank provincial population only (it ends in 2016, so the '
+        'panel ends there too); `"national_share"` = extend it to 2019 (the end of CEADs CO2): the provinces\' '
+        "total follows China's national population (OWID) and each province's share continues its log-linear "
+        "trend of the last 5 years (`forecast.data.china.extended_population`; the extended province-years are "
+        "flagged in the panel and the report's data notes, with the rule's error on a 2012-2016 holdout)"))
     later_emissions: bool = Field(default=True, description=(
         "Condition the forecast on emissions published after the fit window's last year while GDP is not yet "
         "(OWID: CO2 runs to 2023, GDP to 2022): those years take the observed emissions in every sample and "
         "count as observed for P(already peaked). false: forecast them like any other year."))
+
+    @model_validator(mode="after")
+    def _extension_needs_provinces(self):
+        if self.extend_population != "none" and self.source != "china_provinces":
+            raise ValueError(f'extend_population = "{self.extend_population}" applies to source = '
+                             f'"china_provinces" only (source is "{self.source}")')
+        return self
 
     @field_validator("years")
     @classmethod

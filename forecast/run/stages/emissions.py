@@ -232,6 +232,17 @@ def backtest_table(study: Study) -> pd.DataFrame | None:
             "(Brier skill over always quoting the observed frequency: 0 = no better, 1 = perfect; AUC: how well "
             "the probabilities rank the regions that did peak above those that did not; intervals resample "
             "whole cutoffs)." if cutoffs else "")
+    if prov.get("level_leads") and cutoffs:  # a source with short leads only (China's provinces, CEADs to 2019)
+        text = (f"Refitted at {len(cutoffs)} past cutoffs ({cutoffs[0]}-{cutoffs[-1]}). "
+                + (prov.get("scoring_note") or f"Scored against {prov.get('observed_source', 'the data')} to "
+                   f"{prov.get('last_data_year')}."))
+        levels = scores[(scores["kind"] == "level") & (scores["statistic"] == "coverage_90")]
+        crps = scores[(scores["kind"] == "level") & (scores["statistic"] == "median_crps_relative")].set_index("target")
+        parts = [f"{r['target']}: {r['estimate']:.0%} ({r['low']:.0%}-{r['high']:.0%})"
+                 + (f", median CRPS {crps.at[r['target'], 'estimate']:.1%} of the observed"
+                    if r["target"] in crps.index else "") for _, r in levels.iterrows()]
+        if parts:
+            text += " The 90% band of the emissions covered the reported value " + "; ".join(parts) + "."
     if len(peak):
         text += (f" Peak years forecast 6-10 years ahead: the 90% interval covered {peak.at['coverage_90', 'estimate']:.0%} "
                  f"of the observed peaks, with a median width of {peak.at['median_width_90', 'estimate']:.0f} years "
@@ -282,6 +293,10 @@ def uncertainty_table(study: Study) -> pd.DataFrame:
          + (f"; compared with the {', '.join(sc.compare)} scenario on the scenario axis (same emission draws)"
             if sc.compare else "")),
         _historical_error_row(study),
+        *([("error of the extended population", False,
+            ("the population of the years after the source's last one is extended by a rule and taken as exact; "
+             "the rule's error on real years is in the data notes"))]
+          if getattr(study.data, "extend_population", "none") != "none" else []),
         ("choice of emission model", False, "one model; the backtest compares it with the alternatives"),
         ("future policy beyond the historical pattern", False, "forecasts continue the fitted dynamics"
          + ("; the [policy.<name>] scenarios are alternatives beside them, each P(met) conditional on its policy"
