@@ -57,13 +57,16 @@ def restrict_to_common(ref: BacktestResult, var: BacktestResult) -> tuple[Backte
 
 def level_differences(ref: BacktestResult, var: BacktestResult, *, ref_name: str, var_name: str,
                       n_boot: int, seed: int, level: float = 0.9) -> pd.DataFrame:
-    """Paired CRPS of log emissions per lead (variant minus reference), same layout as paired_differences."""
-    joined = ref.levels.merge(var.levels, on=["cutoff", "lead", "region"], suffixes=("_ref", "_var"))
+    """Paired CRPS of log emissions per lead (variant minus reference), of single regions and of the sum of the
+    fitted regions (where both folders scored it), same layout as paired_differences."""
     rows = []
-    for lead, cell in joined.groupby("lead", sort=True):
-        t = cluster_bootstrap(cell, {"crps_log": lambda f: float((f["crps_log_var"] - f["crps_log_ref"]).mean())},
-                              n_boot=n_boot, seed=seed, level=level)
-        rows.append(t.assign(variant=var_name, reference=ref_name, target=f"emissions {lead} y ahead", n=len(cell)))
+    for what, ref_rows, var_rows in (("emissions", ref.region_levels, var.region_levels),
+                                     ("sum of regions", ref.total_levels, var.total_levels)):
+        joined = ref_rows.merge(var_rows, on=["cutoff", "lead", "region"], suffixes=("_ref", "_var"))
+        for lead, cell in joined.groupby("lead", sort=True):
+            t = cluster_bootstrap(cell, {"crps_log": lambda f: float((f["crps_log_var"] - f["crps_log_ref"]).mean())},
+                                  n_boot=n_boot, seed=seed, level=level)
+            rows.append(t.assign(variant=var_name, reference=ref_name, target=f"{what} {lead} y ahead", n=len(cell)))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     if len(out):
         out["resolved"] = (out["low"] > 0) | (out["high"] < 0)

@@ -191,8 +191,12 @@ def test_small_real_backtest(shared_data_dir, tmp_path, monkeypatch):
     assert uk.loc[0, "outcome"] == 1.0 and uk.loc[0, "p"] > 0.5  # already peaked, and the forecast leans that way
     china = ev[(ev["region"] == "China") & (ev["cutoff"] == 2010)].set_index("horizon")
     assert china.loc[0, "outcome"] == 0.0 and china.loc[0, "p"] < 0.1
-    lv = result.levels
+    lv = result.region_levels
     assert set(lv["lead"]) == {5, 10} and len(lv) == 2 * 2 * len(regions)
+    total = result.total_levels  # one sum-of-regions row per (cutoff, lead): the regions' draws summed
+    assert len(total) == 2 * 2
+    for r in total.itertuples():
+        assert r.observed == pytest.approx(lv[(lv["cutoff"] == r.cutoff) & (lv["lead"] == r.lead)]["observed"].sum())
     assert ((lv["q05"] <= lv["median"]) & (lv["median"] <= lv["q95"])).all() and (lv["crps"] >= 0).all()
     pk = result.peaks
     assert ((pk["observed_peak"] > pk["cutoff"]) & (pk["lead"] == pk["observed_peak"] - pk["cutoff"])).all()
@@ -457,10 +461,12 @@ def test_provinces_backtest_scores_ceads_at_short_leads(shared_data_dir, tmp_pat
     ev = result.events
     assert set(ev["horizon"]) == {0} and set(ev["region"]) == set(regions)
     raw = pd.read_csv(shared_data_dir / "china_ceads_province_co2.csv").set_index(["province", "year"])
-    lv = result.levels
+    lv = result.region_levels
     assert sorted(lv["lead"].unique()) == [1, 2, 3] and sorted(lv["year"].unique()) == [2016, 2017, 2018]
     for r in lv.itertuples():
         assert r.observed == raw.loc[(r.region, r.year), "Scope_1_Total"]
+    for r in result.total_levels.itertuples():  # the provinces' sum, the number national caps are set on
+        assert r.observed == pytest.approx(sum(raw.loc[(p, r.year), "Scope_1_Total"] for p in regions))
     assert result.peaks.empty
     # Xinjiang and Inner Mongolia set new highs after 2015: decided 0
     decided = ev.set_index("region")
@@ -471,7 +477,7 @@ def test_provinces_backtest_scores_ceads_at_short_leads(shared_data_dir, tmp_pat
                                                    "china_nbs_province_gdp.csv"}
     out = write_backtest(result, tmp_path / "bt", command="test")
     text = (out / "backtest.md").read_text()
-    assert "CEADs SHA-256" in text and "not scored" in text
+    assert "CEADs SHA-256" in text and "not scored" in text and "Sum of the fitted regions 3 years ahead" in text
 
 
 def test_backtest_refuses_an_unscoreable_source_before_sampling(tmp_path):
@@ -523,3 +529,40 @@ def test_provinces_study_shows_its_ceads_backtest():
     text = table.attrs["description"]
     assert "CEADs" in text and "1 y ahead" in text and "3 y ahead" in text and "not scored" in text
     assert "6-10 years ahead" not in text
+
+
+def test_sum_of_regions_is_scored_per_draw_and_kept_apart_from_the_regions():
+    """The total row sums the regions' forecasts draw by draw (so perfectly correlated regions give a band
+    twice as wide as one region's, independent ones about sqrt(2) times), only over regions observed that
+    year, needs two of them, and is scored as its own kind: the regions' level scores do not count it."""
+    from forecast.evaluation.backtest import TOTAL_GROUP, BacktestResult, _total_levels
+
+    rng = np.random.default_rng(0)
+    years = np.array([2017, 2018])
+    z = rng.standard_normal((4000, 1, 2))
+    together = np.concatenate([100 + 10 * z, 100 + 10 * z, 100 + 10 * rng.standard_normal((4000, 1, 2))], axis=1)
+    apart = 100 + 10 * rng.standard_normal((4000, 3, 2))
+    obs = pd.DataFrame({"A": [100.0, 101.0], "B": [100.0, 99.0], "C": [np.nan, 100.0]}, index=years)
+
+    def width(reported, lead):
+        [row] = [r for r in _total_levels(2016, [lead], obs, ["A", "B", "C"], reported, years, 2018)]
+        return row, row["q95"] - row["q05"]
+
+    row, correlated = width(together, 1)
+    assert row["observed"] == 200.0 and row["group"] == TOTAL_GROUP  # C is not observed in 2017
+    np.testing.assert_allclose(row["median"], np.median(together[:, :2, 0].sum(axis=1)))
+    _, independent = width(apart, 1)
+    assert correlated / independent == pytest.approx(np.sqrt(2), rel=0.1)
+    row, _ = width(together, 2)
+    assert row["observed"] == 300.0  # all three observed in 2018
+    assert _total_levels(2016, [1], obs[["A"]], ["A", "B"], together, years, 2018) == []  # one region only
+    regional = [{"cutoff": 2016, "lead": 1, "year": 2017, "region": r, "group": "other", "observed": 1.0,
+                 "q05": 0.0, "q25": 0.5, "median": 1.0, "q75": 1.5, "q95": 2.0, "in_50": True, "in_90": True,
+                 "crps": 0.1, "crps_relative": 0.1, "crps_log": 0.1} for r in ("A", "B")]
+    total = _total_levels(2016, [1], obs, ["A", "B", "C"], together, years, 2018)
+    result = BacktestResult(events=pd.DataFrame(columns=["cutoff", "horizon", "region", "group", "p", "outcome"]),
+                            levels=pd.DataFrame(regional + total), peaks=pd.DataFrame())
+    assert int(result.level_scores.query("group == 'all'")["n"].sum()) == 2
+    scores = result.scores(n_boot=50)
+    assert set(scores["kind"]) == {"level", "total"}
+    assert scores.query("kind == 'level' and statistic == 'n'")["estimate"].item() == 2

@@ -306,8 +306,18 @@ class BacktestResult:
         return score_events(self.events)
 
     @property
+    def region_levels(self) -> pd.DataFrame:
+        """The level rows of single regions (without the sum-of-regions rows)."""
+        return self.levels[self.levels["group"] != TOTAL_GROUP] if len(self.levels) else self.levels
+
+    @property
+    def total_levels(self) -> pd.DataFrame:
+        """The level rows of the sum of the fitted regions, one per (cutoff, lead)."""
+        return self.levels[self.levels["group"] == TOTAL_GROUP] if len(self.levels) else self.levels
+
+    @property
     def level_scores(self) -> pd.DataFrame:
-        return score_levels(self.levels) if len(self.levels) else pd.DataFrame()
+        return score_levels(self.region_levels) if len(self.region_levels) else pd.DataFrame()
 
     @property
     def reliability(self) -> pd.DataFrame:
@@ -333,9 +343,13 @@ class BacktestResult:
             t = pd.concat([t, pd.DataFrame([{"statistic": "max_reliability_gap", "estimate": gap, "low": np.nan,
                                              "high": np.nan, "clusters": cell["cutoff"].nunique()}])])
             parts.append(t.assign(kind="event", target=event_label(h)))
-        for lead, cell in self.levels.groupby("lead", sort=True) if len(self.levels) else []:
+        regional, total = self.region_levels, self.total_levels
+        for lead, cell in regional.groupby("lead", sort=True) if len(regional) else []:
             t = cluster_bootstrap(cell, _level_statistics(), n_boot=n_boot, seed=seed, level=level)
             parts.append(t.assign(kind="level", target=f"{int(lead)} y ahead"))
+        for lead, cell in total.groupby("lead", sort=True) if len(total) else []:
+            t = cluster_bootstrap(cell, _level_statistics(), n_boot=n_boot, seed=seed, level=level)
+            parts.append(t.assign(kind="total", target=f"sum of regions, {int(lead)} y ahead"))
         if len(self.peaks):
             buckets = self.peaks.assign(bucket=self.peaks["lead"].map(lead_bucket))
             for lo, hi in LEAD_BUCKETS:
@@ -363,9 +377,10 @@ class BacktestResult:
             d[f"skill_{tag}"] = r["brier_skill"]
             d[f"log_{tag}"] = r["log_score"]
             d[f"auc_{tag}"] = r["auc"]
-        if len(self.levels):
-            for (cutoff, lead), cell in [*self.levels.groupby(["cutoff", "lead"]),
-                                         *((("pooled", k), c) for k, c in self.levels.groupby("lead"))]:
+        levels = self.region_levels
+        if len(levels):
+            for (cutoff, lead), cell in [*levels.groupby(["cutoff", "lead"]),
+                                         *((("pooled", k), c) for k, c in levels.groupby("lead"))]:
                 d = rows.setdefault(str(cutoff), {})
                 d[f"cov50_{lead}y"] = cell["in_50"].mean()
                 d[f"cov90_{lead}y"] = cell["in_90"].mean()
@@ -558,6 +573,7 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
                           "in_90": bool(q[0] <= rule_peak <= q[4]), "width_90": int(q[4] - q[0]),
                           "abs_error": abs(int(q[2]) - rule_peak), "crps": float(crps_ensemble(d, rule_peak)),
                           "pit": float(pit(d, rule_peak)), "p_censored": float(np.mean(d >= still_rising))})
+    levels += _total_levels(cutoff, horizons, obs, fitted, reported, years, last_year)
     diag = fitted_model.diagnostics
     warnings_ = list(getattr(diag, "warnings", []))
     return {"events": events, "levels": levels, "peaks": peaks,
@@ -568,6 +584,31 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
                      "min_ess_bulk": float(getattr(diag, "min_ess_bulk", np.nan)),
                      "divergences": int(getattr(diag, "divergences", 0) or 0),
                      "sampler_warnings": len(warnings_), "warning_text": "; ".join(map(str, warnings_))[:300]}}
+
+
+def _total_levels(cutoff: int, horizons, obs: pd.DataFrame, fitted: list[str], reported: np.ndarray,
+                  years: np.ndarray, last_year: int) -> list[dict]:
+    """Level rows of the sum of the fitted regions observed in each scored year: the forecast sum per draw
+    (so the spread reflects how the regions' forecasts co-vary) against the observed sum."""
+    rows = []
+    for lead in horizons:
+        year = cutoff + lead
+        if year > last_year or year not in years or year not in obs.index:
+            continue
+        values = obs.loc[year].reindex(fitted)
+        present = np.flatnonzero(values.notna().to_numpy())
+        if len(present) < 2:
+            continue
+        y = float(values.iloc[present].sum())
+        x = reported[:, present, int(np.searchsorted(years, year))].sum(axis=1)
+        q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
+        crps = float(crps_ensemble(x, y))
+        rows.append({"cutoff": cutoff, "lead": lead, "year": year, "region": TOTAL_REGION, "group": TOTAL_GROUP,
+                     "observed": y, "q05": q[0], "q25": q[1], "median": q[2], "q75": q[3], "q95": q[4],
+                     "in_50": bool(interval_coverage(x, y, 0.5)), "in_90": bool(interval_coverage(x, y, 0.9)),
+                     "crps": crps, "crps_relative": crps / y,
+                     "crps_log": float(crps_ensemble(np.log(np.maximum(x, 1e-9)), np.log(y)))})
+    return rows
 
 
 def reported_scale(ds, model, panel: pd.DataFrame, regions: list[str], co2: np.ndarray, *, seed: int) -> np.ndarray:
@@ -593,6 +634,9 @@ def reported_scale(ds, model, panel: pd.DataFrame, regions: list[str], co2: np.n
 
 # ---------------------------------------------------------------------------------------- many cutoffs
 EVENT_COLUMNS = ["cutoff", "horizon", "region", "group", "p", "outcome", "status", "observed_peak"]
+#: the ``region`` / ``group`` of the level rows that score the sum of every fitted region with an observation
+#: (a nation's provinces, the countries of the panel): it tests whether the forecasts co-vary as the outcomes do
+TOTAL_REGION, TOTAL_GROUP = "Sum of the fitted regions", "total"
 LEVEL_COLUMNS = ["cutoff", "lead", "year", "region", "group", "observed", "q05", "q25", "median", "q75", "q95",
                  "in_50", "in_90", "crps", "crps_relative", "crps_log"]
 PEAK_COLUMNS = ["cutoff", "region", "group", "observed_peak", "lead", "median", "q05", "q25", "q75", "q95",

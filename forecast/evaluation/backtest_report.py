@@ -60,12 +60,20 @@ def _reading(result: BacktestResult, scores: pd.DataFrame) -> list[str]:
         lines.append(f"- **{label.capitalize()}** ({int(rows['n']['estimate'])} decided forecasts): mean forecast "
                      f"{_fmt(rows['mean_p']['estimate'])} vs observed frequency {_fmt(rows['base_rate']['estimate'])} "
                      f"({word}); {skill_text}; {auc_text}; log score {_fmt(rows['log_score']['estimate'], 3)} nats.")
-    for lead, cell in result.levels.groupby("lead") if len(result.levels) else []:
+    for lead, cell in result.region_levels.groupby("lead") if len(result.region_levels) else []:
         below = float((cell["observed"] < cell["median"]).mean())
         lines.append(f"- Emissions {lead} years ahead ({len(cell)} forecasts): 50 % band covers {cell['in_50'].mean():.0%}, "
                      f"90 % band {cell['in_90'].mean():.0%}; {below:.0%} of outcomes fell below the forecast median; "
                      f"CRPS of log emissions {cell['crps_log'].mean():.3f} (median CRPS / observed "
                      f"{cell['crps_relative'].median():.3f}).")
+    total = result.total_levels
+    for lead, cell in total.groupby("lead") if len(total) else []:
+        pit_text = ", ".join(f"{c}: {_fmt(float(r.observed) / float(r.median), 3)}" for c, r in
+                             zip(cell["cutoff"], cell.itertuples()))
+        lines.append(f"- Sum of the fitted regions {lead} years ahead ({len(cell)} cutoffs; the regions' forecasts "
+                     f"summed per draw, so its spread shows how they co-vary): 90 % band covers "
+                     f"{cell['in_90'].mean():.0%}, 50 % band {cell['in_50'].mean():.0%}; observed / forecast median "
+                     f"by cutoff {pit_text}.")
     if len(result.peaks):
         pk = result.peaks
         early = float((pk["observed_peak"] < pk["median"]).mean())

@@ -243,6 +243,13 @@ def backtest_table(study: Study) -> pd.DataFrame | None:
                     if r["target"] in crps.index else "") for _, r in levels.iterrows()]
         if parts:
             text += " The 90% band of the emissions covered the reported value " + "; ".join(parts) + "."
+        total = scores[(scores["kind"] == "total") & (scores["statistic"].isin(["coverage_90", "n"]))]
+        if len(total):
+            cov = total.pivot(index="target", columns="statistic", values="estimate")
+            text += (" The regions' forecasts summed per draw (the total national caps are set on): the 90% band "
+                     "covered the observed sum " + "; ".join(f"{t.removeprefix('sum of regions, ')}: "
+                                                            f"{r['coverage_90'] * r['n']:.0f} of {r['n']:.0f} cutoffs"
+                                                            for t, r in cov.iterrows()) + ".")
     if len(peak):
         text += (f" Peak years forecast 6-10 years ahead: the 90% interval covered {peak.at['coverage_90', 'estimate']:.0%} "
                  f"of the observed peaks, with a median width of {peak.at['median_width_90', 'estimate']:.0f} years "
