@@ -100,6 +100,9 @@ def _print_peaks(result) -> None:
                 "peak year 5-95%"):
         table.add_column(col)
     peaks = result.peak_table
+    focus = [r for r in (result.study or {}).get("focus_regions") or [] if r in peaks.index]
+    if focus:  # the report has every region; the terminal the ones the study asks about
+        peaks = peaks.loc[focus]
     for region, row in peaks.iterrows():
         table.add_row(
             str(region),
