@@ -142,7 +142,7 @@ class ModelSection(_Section):
                       '`"stirpat"`: emissions from population, GDP per capita and energy intensity with fitted '
                       'elasticities (`forecast/models/stirpat.py`; OWID data only, regions without energy data are '
                       'dropped; takes `residuals`, `likelihood`, `parameterization`, `varying_elasticities`, '
-                      '`technology_income`); or the name of any emission model registered through '
+                      '`technology_income`, `drift_income`); or the name of any emission model registered through '
                       '`forecast.models.base.BayesianModel` (`kind = "emissions"`)')
     degree: Literal[2, 3] = Field(default=2, description="EKC only: degree of the income polynomial, 2 = quadratic "
                                   "(inverted U), 3 = cubic")
