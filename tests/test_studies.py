@@ -204,3 +204,16 @@ def test_neutrality_year_table_on_hand_made_draws():
     text = _neutrality_year_table(declining, constant, 2060)
     assert "| China | declining | 2045 | 2055 | after 2060 | 30% |" in text
     assert "| China | constant | 2040 | after 2060 | after 2060 | 70% |" in text
+
+
+@pytest.mark.slow
+def test_china_study_has_the_uncertainty_waterfall_without_an_inventory_link(china_sinks):
+    """A study whose emissions are taken as exact still shows how parameters and drivers widen the peak-year
+    interval; its last link (inventory error) adds nothing and the description says why."""
+    run, _ = china_sinks
+    table = run.result.tables["uncertainty_waterfall"]
+    china = table[table["region"] == "China"].set_index("stage")
+    assert list(china.index) == ["process noise", "+ parameters", "+ drivers", "+ inventory error"]
+    assert china.loc["+ inventory error", "added_years"] == 0
+    assert (china["width_90"].diff().dropna() >= -2).all()  # each link keeps the ones before (MC error)
+    assert "takes the historical emissions as exact" in table.attrs["description"]

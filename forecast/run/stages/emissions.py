@@ -12,6 +12,7 @@ import pandas as pd
 
 from forecast.errors import PriorError, StudyError
 from forecast.models import BayesianModel, model_class
+from forecast.models.ekc import EKCModel
 from forecast.run.context import RunContext, Stage
 from forecast.run.sources import data_source
 
@@ -466,7 +467,7 @@ def _forecast(ctx: RunContext) -> None:
     result.add_table("ekc_comparison", ekc_comparison(ctx.panel, ctx.model),
                      "The EKC as the literature fits it beside this model (turning points in int-$ 2011 per person "
                      "= 2011 PPP US$)")
-    if study.inventory.feeds_model:
+    if isinstance(ctx.model, EKCModel):  # the models whose predict can switch each link off (EKC, Kaya)
         result.add_table("uncertainty_waterfall", _waterfall(ctx),
                          "How much each link of the chain widens the peak-year interval")
     from forecast.evaluation.prior_check import prior_check_table
@@ -512,8 +513,12 @@ def _waterfall(ctx: RunContext) -> pd.DataFrame:
     from forecast.projection.waterfall import waterfall_table
 
     focus = [r for r in ctx.study.forecast.focus_regions if r in ctx.regions] or list(ctx.regions)
-    return waterfall_table(ctx.model, ctx.scenario, ctx.panel, focus[:WATERFALL_REGIONS],
-                           draws=min(ctx.study.forecast.draws, 1000), random_seed=ctx.seed + 2)
+    table = waterfall_table(ctx.model, ctx.scenario, ctx.panel, focus[:WATERFALL_REGIONS],
+                            draws=min(ctx.study.forecast.draws, 1000), random_seed=ctx.seed + 2)
+    if not ctx.model.has_offset() and not ctx.model.measurement_sd(list(ctx.model.regions)).any():
+        table.attrs["description"] += (" This study takes the historical emissions as exact (no [inventory] "
+                                       "feeds_model, no measurement error), so the last link adds nothing here.")
+    return table
 
 
 def _compare_measurement_error(ctx: RunContext) -> None:
