@@ -437,6 +437,15 @@ def _scenario_peak_probability(scen, name: str, region: Any, year: int) -> float
     return float(np.mean(draws <= year))
 
 
+def _save(ax: Axes, out_dir: Path, rel: str, dpi: int) -> str:
+    """Write the figure of ``ax`` to ``out_dir / rel`` and free it; returns ``rel``."""
+    try:
+        ax.figure.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
+    finally:
+        ax.figure.clear()
+    return rel
+
+
 def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 110) -> dict[str, str]:
     """Write ``figures/fan_<slug>.png`` per figure region; return ``{region: relative POSIX path}``."""
     out_dir = Path(out_dir)
@@ -476,14 +485,8 @@ def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 
         paths["Backtest: did past peak probabilities come true? (reliability)"] = rel
     shown = {str(r) for r in figure_regions(result)}  # the focus regions: 30 provinces' charts would bury the report
     for region in [r for r in (result.sinks or {}).get("regions", []) if str(r) in shown]:
-        ax = net_chart(result, region)
-        fig = ax.figure
-        rel = f"{FIGURE_DIR}/net_{slugify(region)}.png"
-        try:
-            fig.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
-        finally:
-            fig.clear()
-        paths[f"{region}: emissions, sinks and net"] = rel
+        paths[f"{region}: emissions, sinks and net"] = _save(net_chart(result, region), out_dir,
+                                                              f"{FIGURE_DIR}/net_{slugify(region)}.png", dpi)
     land = (result.sinks or {}).get("model")
     if land is not None and getattr(land, "idata", None) is not None:
         from forecast.sinks.cfe_windows import prior_posterior_figure
@@ -493,33 +496,17 @@ def save_figures(result: RunResult, out_dir: str | os.PathLike[str], dpi: int = 
         paths["Land sink: what the data add to the priors (prior vs posterior)"] = rel
     scen = getattr(result, "scenarios", None)
     if scen is not None and "co2" in scen and "scenario" in scen["co2"].dims and figure_regions(result):
-        ax = scenario_chart(result)
-        rel = f"{FIGURE_DIR}/scenarios.png"
-        try:
-            ax.figure.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
-        finally:
-            ax.figure.clear()
-        paths["Scenarios: emissions under each scenario, median and 90% band"] = rel
+        paths["Scenarios: emissions under each scenario, median and 90% band"] = _save(
+            scenario_chart(result), out_dir, f"{FIGURE_DIR}/scenarios.png", dpi)
     curves = (result.tables or {}).get("effort_curve")
     if curves is not None and (curves["lever"] == "decline").any():
-        ax = effort_chart(result)
-        rel = f"{FIGURE_DIR}/effort.png"
-        try:
-            ax.figure.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
-        finally:
-            ax.figure.clear()
-        paths["Required effort: P(target met) against the extra intensity decline"] = rel
+        paths["Required effort: P(target met) against the extra intensity decline"] = _save(
+            effort_chart(result), out_dir, f"{FIGURE_DIR}/effort.png", dpi)
     for name, draw, key in (("capacity_by_group", capacity_chart, "Carrying capacity: P(overload) by region group"),
                             ("compensation_by_group", compensation_chart, "Compensation payments by region group")):
         if draw is capacity_chart and not capacity_variables(result):
             continue
         if draw is compensation_chart and "compensation_payment" not in result.forecast:
             continue
-        ax = draw(result, groups)
-        rel = f"{FIGURE_DIR}/{name}.png"
-        try:
-            ax.figure.savefig(out_dir / rel, dpi=dpi, metadata={"Software": None})
-        finally:
-            ax.figure.clear()
-        paths[key] = rel
+        paths[key] = _save(draw(result, groups), out_dir, f"{FIGURE_DIR}/{name}.png", dpi)
     return paths
