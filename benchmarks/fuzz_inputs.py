@@ -851,7 +851,9 @@ def _(d: Path, ctx: Context) -> Plan:
         notes = [line for line in result.stderr.splitlines() if line.startswith("n/a ")]
         for line in rows:
             metric = line.strip("│ ").split("│")[0].strip()
-            if "nan" in line or not any(note.startswith(f"n/a {metric} ") for note in notes):
+            # "n/a:" opens a reason in the cell itself (a narrow terminal wraps the rest onto the next line)
+            bare = re.search(r"\bnan\b", line) or re.search(r"n/a(?!:)", line)
+            if bare and not any(note.startswith(f"n/a {metric} ") for note in notes):
                 return f"prints an undefined score without a reason: {' '.join(line.split())[:80]!r}"
         return ""
     return Plan(["backtest", str(study), "--cutoff", "2012", "--draws", "20", "--tune", "20", "--forecast-draws", "50",

@@ -82,3 +82,17 @@ def test_landuse_areas_file_with_a_repeated_land_type_or_absurd_area_is_refused(
         landuse_inventory({"forest": 1e20}, draws=10)
     with pytest.raises(InputError, match=r"area_rel_sd is a relative 1-sigma uncertainty in \[0, 1\)"):
         landuse_inventory({"forest": 220.0}, draws=10, area_rel_sd=5.0)
+
+
+@pytest.mark.parametrize("typed", ["nan", "NA", "n/a"])
+def test_a_typed_missing_value_is_an_error_and_a_blank_cell_means_none(tmp_path, typed):
+    """Only a blank rel_sd cell means 'no uncertainty given'; 'nan', 'NA' or 'n/a' typed in is an error
+    naming the file and the column."""
+    from forecast.policy.landuse import read_landuse
+
+    path = tmp_path / "landuse.csv"
+    path.write_text(f"land_type,area_mha,rel_sd\nforest,284,{typed}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"landuse\.csv.*rel_sd"):
+        read_landuse(path)
+    path.write_text("land_type,area_mha,rel_sd\nforest,284,\n", encoding="utf-8")
+    assert read_landuse(path)[1] == {"forest": 0.0}

@@ -60,14 +60,15 @@ def read_user_csv(path: str | Path, *, required: Sequence[str], numeric: Sequenc
     if not path.is_file():
         raise InputError(f"{what} not found: {path}")
     try:
-        frame = pd.read_csv(path, encoding="utf-8", skipinitialspace=True)
+        # only a blank cell is missing: 'nan', 'NA' or 'n/a' typed into a number column is an error, not a blank
+        frame = pd.read_csv(path, encoding="utf-8", skipinitialspace=True, keep_default_na=False, na_values=[""])
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: not UTF-8 text (byte {err.start}); save the {what} as UTF-8 CSV") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: the {what} is empty; it needs a header with {', '.join(required)} and rows") from None
     except (pd.errors.ParserError, ValueError) as err:
         raise InputError(f"{path}: not a readable CSV ({str(err).splitlines()[0]})") from None
-    check_header(path, frame, str(path), encoding="utf-8", skipinitialspace=True)
+    check_header(path, frame, str(path), encoding="utf-8", skipinitialspace=True, keep_default_na=False, na_values=[""])
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}")
