@@ -129,6 +129,17 @@ def _read(label: str, path: Path, columns: list[str]) -> pd.DataFrame:
     return df
 
 
+def load_ceads_co2(data_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """CEADs provincial CO2 as tidy ``region, year, co2`` (Mt CO2/yr, ``Scope_1_Total``), every year of the
+    file (1997-2019), with ``attrs["provenance"]`` (the file and its SHA-256)."""
+    path = _resolve("ceads_co2", data_dir)
+    raw = _read("ceads_co2", path, ["province", "year", _CO2_COLUMN])
+    out = pd.DataFrame({"region": raw["province"], "year": raw["year"],
+                        "co2": pd.to_numeric(raw[_CO2_COLUMN], errors="coerce")})
+    out.attrs["provenance"] = [file_provenance(path, source="china_ceads_co2")]
+    return out
+
+
 def _read_all(data_dir) -> tuple[dict[str, pd.DataFrame], dict[str, Path]]:
     paths = {k: _resolve(k, data_dir) for k in CHINA_FILES}
     frames = {

@@ -144,22 +144,9 @@ def _owid_observed(data_dir) -> pd.DataFrame:
 
 
 def _ceads_observed(data_dir) -> pd.DataFrame:
-    """CEADs provincial CO2 (Scope_1_Total, Mt CO2/yr), every year of the file (1997-2019)."""
-    from forecast.data import file_provenance
-    from forecast.data.china import resolve_china_file
+    from forecast.data.china import load_ceads_co2
 
-    path = resolve_china_file("ceads_co2", data_dir)
-    try:
-        raw = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"Cannot parse {str(path)!r} as CSV: {exc}") from exc
-    missing = [c for c in ("province", "year", "Scope_1_Total") if c not in raw.columns]
-    if missing:
-        raise InputError(f"{str(path)!r}: missing column(s) {missing}")
-    out = pd.DataFrame({"region": raw["province"].astype(str), "year": pd.to_numeric(raw["year"]).astype(int),
-                        "co2": pd.to_numeric(raw["Scope_1_Total"], errors="coerce")})
-    out.attrs["provenance"] = [file_provenance(path, source="china_ceads_co2")]
-    return out
+    return load_ceads_co2(data_dir)
 
 
 #: the observed series each ``[data] source`` is backtested against (see the module docstring)
@@ -555,15 +542,8 @@ def backtest_cutoff(study, cutoff: int, observed: pd.DataFrame, *, data_dir=None
             year = cutoff + lead
             if year > last_year or year not in series.index or year not in years:
                 continue
-            y = float(series.loc[year])
             x = reported[:, j, int(np.searchsorted(years, year))]
-            q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
-            crps = float(crps_ensemble(x, y))
-            crps_log = float(crps_ensemble(np.log(np.maximum(x, 1e-9)), np.log(y))) if y > 0 else np.nan
-            levels.append({"cutoff": cutoff, "lead": lead, "year": year, "region": region, "group": group,
-                           "observed": y, "q05": q[0], "q25": q[1], "median": q[2], "q75": q[3], "q95": q[4],
-                           "in_50": bool(interval_coverage(x, y, 0.5)), "in_90": bool(interval_coverage(x, y, 0.9)),
-                           "crps": crps, "crps_relative": crps / y if y > 0 else np.nan, "crps_log": crps_log})
+            levels.append(_level_row(cutoff, lead, year, region, group, x, float(series.loc[year])))
         rule_peak = observed_peak(series, window=window, min_years_before_end=min_years_before_end, min_drop=min_drop)
         if rule_peak is not None and rule_peak > cutoff:
             q = np.quantile(d, [0.05, 0.25, 0.5, 0.75, 0.95], method="lower")
@@ -599,16 +579,20 @@ def _total_levels(cutoff: int, horizons, obs: pd.DataFrame, fitted: list[str], r
         present = np.flatnonzero(values.notna().to_numpy())
         if len(present) < 2:
             continue
-        y = float(values.iloc[present].sum())
         x = reported[:, present, int(np.searchsorted(years, year))].sum(axis=1)
-        q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
-        crps = float(crps_ensemble(x, y))
-        rows.append({"cutoff": cutoff, "lead": lead, "year": year, "region": TOTAL_REGION, "group": TOTAL_GROUP,
-                     "observed": y, "q05": q[0], "q25": q[1], "median": q[2], "q75": q[3], "q95": q[4],
-                     "in_50": bool(interval_coverage(x, y, 0.5)), "in_90": bool(interval_coverage(x, y, 0.9)),
-                     "crps": crps, "crps_relative": crps / y,
-                     "crps_log": float(crps_ensemble(np.log(np.maximum(x, 1e-9)), np.log(y)))})
+        rows.append(_level_row(cutoff, lead, year, TOTAL_REGION, TOTAL_GROUP, x, float(values.iloc[present].sum())))
     return rows
+
+
+def _level_row(cutoff: int, lead: int, year: int, region: str, group: str, x: np.ndarray, y: float) -> dict:
+    """One row of ``levels``: forecast draws ``x`` (Mt CO2/yr) against the observed ``y``."""
+    q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
+    crps = float(crps_ensemble(x, y))
+    crps_log = float(crps_ensemble(np.log(np.maximum(x, 1e-9)), np.log(y))) if y > 0 else np.nan
+    return {"cutoff": cutoff, "lead": lead, "year": year, "region": region, "group": group,
+            "observed": y, "q05": q[0], "q25": q[1], "median": q[2], "q75": q[3], "q95": q[4],
+            "in_50": bool(interval_coverage(x, y, 0.5)), "in_90": bool(interval_coverage(x, y, 0.9)),
+            "crps": crps, "crps_relative": crps / y if y > 0 else np.nan, "crps_log": crps_log}
 
 
 def reported_scale(ds, model, panel: pd.DataFrame, regions: list[str], co2: np.ndarray, *, seed: int) -> np.ndarray:

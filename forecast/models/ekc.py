@@ -177,6 +177,24 @@ def observed_per_capita(observed_co2: pd.DataFrame, regions: list[str], years: n
     return cube[None, :, :] * 1e6 / population[:, :, :k]  # Mt -> t, per person
 
 
+def growth_likelihood(name: str, observed, mean, scale, *, residuals: str, likelihood: str, specs,
+                      ar1_inputs=None) -> None:
+    """The likelihood of yearly changes shared by the growth-form emission models (EKC, Kaya, STIRPAT): with
+    ``residuals="ar1"`` each change's mean carries ``phi`` times the previous change's residual
+    (``ar1_inputs`` = ``(prev_idx, has_prev)`` data containers), and the first change of a run, which has no
+    predecessor, gets the stationary scale; Student-t (prior ``nu``) or normal shocks. Priors ``ar1`` →
+    ``phi`` and ``nu`` come from ``specs``."""
+    if residuals == "ar1":
+        phi = specs["ar1"].to_pymc("phi")
+        prev_idx, has_prev = ar1_inputs
+        mean = mean + phi * (observed - mean)[prev_idx] * has_prev
+        scale = scale * pt.switch(has_prev > 0, 1.0, 1.0 / pt.sqrt(1.0 - phi**2))
+    if likelihood == "studentt":
+        pm.StudentT(name, nu=specs["nu"].to_pymc("nu"), mu=mean, sigma=scale, observed=observed, dims="obs")
+    else:
+        pm.Normal(name, mu=mean, sigma=scale, observed=observed, dims="obs")
+
+
 def _held_at_mean(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every parameter draw replaced by its mean over samples (degrees of freedom by their median, which
     may be inf); ``chain`` and ``draw`` kept. Shapes are unchanged."""
@@ -458,18 +476,8 @@ class EKCModel(BayesianModel):
                 mean = mean + self.common_shock_term(specs, mode)[self.year_index(data)]
             scale = self.shock_scale(sigma, region_idx, data.regions)
             self.add_systematic_offset(data.regions)
-            if self.residuals == "ar1":
-                phi = specs["ar1"].to_pymc("phi")
-                prev_idx, has_prev = self.ar1_inputs(data)
-                resid = dy - mean
-                mean = mean + phi * resid[prev_idx] * has_prev
-                # the first change of a run has no predecessor: use the stationary scale
-                scale = scale * pt.switch(has_prev > 0, 1.0, 1.0 / pt.sqrt(1.0 - phi**2))
-            if self.likelihood == "studentt":
-                nu = specs["nu"].to_pymc("nu")
-                pm.StudentT("dy_obs", nu=nu, mu=mean, sigma=scale, observed=dy, dims="obs")
-            else:
-                pm.Normal("dy_obs", mu=mean, sigma=scale, observed=dy, dims="obs")
+            growth_likelihood("dy_obs", dy, mean, scale, residuals=self.residuals, likelihood=self.likelihood,
+                              specs=specs, ar1_inputs=self.ar1_inputs(data) if self.residuals == "ar1" else None)
         return model
 
     def shock_scale(self, sigma, region_idx, regions: list[str]):

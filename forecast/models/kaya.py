@@ -57,7 +57,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from forecast.errors import InputError
-from forecast.models.ekc import EKCModel, PanelArrays
+from forecast.models.ekc import EKCModel, PanelArrays, growth_likelihood
 from forecast.models.measurement import OFFSET
 
 MODEL_VERSION = "kaya-growth-1"
@@ -185,16 +185,9 @@ class KayaModel(EKCModel):
                 mean = mean + walk[year_idx]
             scale = self.shock_scale(sigma, idx, data.regions)
             self.add_systematic_offset(data.regions)  # shared with the EKC: a level offset, not in the likelihood
-            if self.residuals == "ar1":
-                phi = specs["ar1"].to_pymc("phi")
-                prev_idx, has_prev = self.ar1_inputs(data)
-                mean = mean + phi * (d_intensity - mean)[prev_idx] * has_prev
-                scale = scale * pt.switch(has_prev > 0, 1.0, 1.0 / pt.sqrt(1.0 - phi**2))
-            if self.likelihood == "studentt":
-                pm.StudentT("d_log_intensity_obs", nu=specs["nu"].to_pymc("nu"), mu=mean, sigma=scale,
-                            observed=d_intensity, dims="obs")
-            else:
-                pm.Normal("d_log_intensity_obs", mu=mean, sigma=scale, observed=d_intensity, dims="obs")
+            growth_likelihood("d_log_intensity_obs", d_intensity, mean, scale, residuals=self.residuals,
+                              likelihood=self.likelihood, specs=specs,
+                              ar1_inputs=self.ar1_inputs(data) if self.residuals == "ar1" else None)
         return model
 
     def state(self, data: PanelArrays) -> xr.Dataset:

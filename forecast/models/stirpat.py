@@ -100,6 +100,7 @@ import xarray as xr
 
 from forecast.errors import InputError
 from forecast.models.base import BayesianModel, check_regions, checked_columns
+from forecast.models.ekc import growth_likelihood
 
 MODEL_VERSION = "stirpat-growth-2"  # 2: income-dependent drift (drift_income)
 ENERGY = "energy_per_gdp"
@@ -479,19 +480,11 @@ class StirpatModel(BayesianModel):
             if self.drift_income:
                 income = specs["drift_income"].to_pymc("drift_income")
                 mean = mean + income * pm.Data("x_prev", data.x_prev, dims="obs")
-            scale = sigma[idx]
+            ar1 = None
             if self.residuals == "ar1":
-                phi = specs["ar1"].to_pymc("phi")
-                prev_idx = pm.Data("prev_idx", data.prev_idx, dims="obs")
-                has_prev = pm.Data("has_prev", data.has_prev, dims="obs")
-                mean = mean + phi * (d_i - mean)[prev_idx] * has_prev
-                # the first change of a run has no predecessor: the stationary scale
-                scale = scale * pt.switch(has_prev > 0, 1.0, 1.0 / pt.sqrt(1.0 - phi**2))
-            if self.likelihood == "studentt":
-                pm.StudentT("d_log_co2_obs", nu=specs["nu"].to_pymc("nu"), mu=mean, sigma=scale, observed=d_i,
-                            dims="obs")
-            else:
-                pm.Normal("d_log_co2_obs", mu=mean, sigma=scale, observed=d_i, dims="obs")
+                ar1 = (pm.Data("prev_idx", data.prev_idx, dims="obs"), pm.Data("has_prev", data.has_prev, dims="obs"))
+            growth_likelihood("d_log_co2_obs", d_i, mean, sigma[idx], residuals=self.residuals,
+                              likelihood=self.likelihood, specs=specs, ar1_inputs=ar1)
         return model
 
     def state(self, data: StirpatArrays) -> xr.Dataset:
